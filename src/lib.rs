@@ -1,0 +1,18 @@
+//! burrow: a rootless, daemonless container engine.
+//!
+//! This crate is the engine library; `src/main.rs` and `src/cli/` are a thin
+//! command line over it. The modules follow the life of a container:
+//! `paths` finds the store, `userns` puts this process into the user's
+//! namespace so it may own files as container ids, `image` keeps images as an
+//! OCI layout, `container` keeps container records and builds their root
+//! filesystem, and `process` runs the container's first process in its new
+//! namespaces. `info` reports what this host allows and how to fix what it
+//! does not.
+
+pub mod container;
+pub mod image;
+pub mod info;
+pub mod lock;
+pub mod paths;
+pub mod process;
+pub mod userns;

@@ -1,0 +1,47 @@
+//! User namespaces: which ids burrow maps, and entering the namespace.
+//!
+//! burrow runs every command that touches container-owned files inside a
+//! user namespace of its own making, where the invoking user is root and the
+//! user's subordinate ids (`/etc/subuid`, `/etc/subgid`) are the other
+//! container ids. The maps are written by the setuid helpers `newuidmap` and
+//! `newgidmap` (shadow-utils), the only rootless way to map more than one id.
+//! Without a range or without the helpers burrow falls back to mapping the
+//! user alone to root, says so, and squashes other owners to root.
+//!
+//! The decision of which maps to use is pure (`plan`, in `plan.rs`) and unit
+//! tested; `enter.rs` is the thin part that calls `unshare(2)` and the
+//! helpers. `keep-id` containers get a nested namespace whose maps are
+//! computed here too (`plan::keep_id`), written directly from the outer one.
+//! See user_namespaces(7), newuidmap(1), subuid(5).
+
+mod enter;
+mod plan;
+mod subid;
+
+pub use enter::{detect, enter, find_helper, inside, write_nested_maps};
+pub use plan::{keep_id, plan, HostIds, IdMap, Mapping, MappingKind, Plan};
+pub use subid::{parse_subid, SubidRange};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot create a user namespace: {source}; check that unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)")]
+    Unshare { source: nix::Error },
+    #[error("{helper} failed ({status}): {stderr}; check /etc/subuid and /etc/subgid, or run with --userns=single-id")]
+    Helper { helper: &'static str, status: String, stderr: String },
+    #[error("cannot run {helper}: {source}; install the uidmap package")]
+    Spawn { helper: &'static str, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    WriteMap { path: PathBuf, source: std::io::Error },
+    #[error("cannot become root in the new user namespace: {source}")]
+    SetId { source: nix::Error },
+    #[error("cannot fork the id-map helper: {source}")]
+    Fork { source: nix::Error },
+    #[error("--userns=keep-id needs a subordinate id range: {reason}")]
+    KeepIdNeedsRange { reason: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
