@@ -1,1 +1,177 @@
-//! (being written)
+//! `burrow info`: what this host allows, and the command that fixes each
+//! missing prerequisite.
+//!
+//! Everything is probed, not assumed: the id maps burrow would use (and
+//! why), whether the setuid helpers exist, whether `/dev/fuse` and
+//! `/dev/net/tun` open for this user, unprivileged ICMP, the cgroup layout
+//! and which delegated controllers (cgroup v2 subtree or v1 hierarchies
+//! under `<ctrl>/burrow/$USER`) this user may write to, and so which
+//! resource limits `run` could enforce. `Report` is plain data; the CLI
+//! prints it as text or JSON.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::paths::Paths;
+use crate::userns::{self, Mapping, MappingKind};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub version: &'static str,
+    pub storage_root: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub id_mapping: IdMapping,
+    pub fuse: Check,
+    pub tun: Check,
+    pub ping: Check,
+    pub cgroups: Cgroups,
+    /// Each missing prerequisite with the command that fixes it.
+    pub fixes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IdMapping {
+    pub mode: &'static str,
+    pub uid_map: String,
+    pub gid_map: String,
+    pub ids: u64,
+    pub reason: Option<String>,
+    pub newuidmap: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Cgroups {
+    pub version: &'static str,
+    /// Controllers this user may use, with where they are.
+    pub delegated: Vec<(String, PathBuf)>,
+    pub enforceable_limits: Vec<&'static str>,
+}
+
+/// Probe the host.
+pub fn probe(paths: &Paths) -> Report {
+    let mut fixes = Vec::new();
+    let plan = userns::detect(false);
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| nix::unistd::getuid().to_string());
+    let reason = match &plan.kind {
+        MappingKind::Range => None,
+        MappingKind::SingleId { reason } => {
+            fixes.push(format!("subordinate ids: {reason}"));
+            Some(reason.clone())
+        }
+    };
+    let id_mapping = IdMapping {
+        mode: if plan.uses_helpers() { "range" } else { "single-id" },
+        uid_map: Mapping::render(&plan.mapping.uid).trim_end().replace('\n', ", "),
+        gid_map: Mapping::render(&plan.mapping.gid).trim_end().replace('\n', ", "),
+        ids: plan.mapping.uid_count(),
+        reason,
+        newuidmap: userns::find_helper("newuidmap"),
+    };
+    let fuse = open_check("/dev/fuse");
+    if !fuse.ok {
+        fixes.push(format!("/dev/fuse: {} — as root: `chmod 0666 /dev/fuse` (and `apt-get install fuse3`)", fuse.detail));
+    }
+    let tun = open_check("/dev/net/tun");
+    if !tun.ok {
+        fixes.push(format!("/dev/net/tun: {} — as root: `chmod 0666 /dev/net/tun`", tun.detail));
+    }
+    let ping = ping_check();
+    if !ping.ok {
+        fixes.push(format!("ping: {} — as root: `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`", ping.detail));
+    }
+    let cgroups = cgroups(&user);
+    if cgroups.enforceable_limits.is_empty() {
+        fixes.push(match cgroups.version {
+            "v2" => format!("resource limits: no delegated cgroup v2 subtree — as root: `mkdir -p /sys/fs/cgroup/burrow.slice/{user} && chown -R {user} /sys/fs/cgroup/burrow.slice/{user}` with memory, pids and cpu enabled in the parents' cgroup.subtree_control (or run burrow from a systemd user session with Delegate=yes)"),
+            _ => format!("resource limits: no delegated cgroup v1 subtrees — as root, for c in memory pids cpu: `mkdir -p /sys/fs/cgroup/$c/burrow/{user} && chown {user} /sys/fs/cgroup/$c/burrow/{user} /sys/fs/cgroup/$c/burrow/{user}/{{cgroup.procs,tasks}}` (packaging/provision.sh does this)"),
+        });
+    }
+    Report {
+        version: env!("CARGO_PKG_VERSION"),
+        storage_root: paths.root.clone(),
+        runtime_dir: paths.runtime.clone(),
+        id_mapping,
+        fuse,
+        tun,
+        ping,
+        cgroups,
+        fixes,
+    }
+}
+
+fn open_check(path: &str) -> Check {
+    match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(_) => Check { ok: true, detail: "usable".into() },
+        Err(e) => Check { ok: false, detail: format!("cannot open {path}: {e}") },
+    }
+}
+
+fn ping_check() -> Check {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let gid = nix::unistd::getgid().as_raw();
+    let mut it = range.split_whitespace().filter_map(|x| x.parse::<u64>().ok());
+    match (it.next(), it.next()) {
+        (Some(lo), Some(hi)) if lo <= u64::from(gid) && u64::from(gid) <= hi => {
+            Check { ok: true, detail: format!("unprivileged ICMP allowed (ping_group_range {lo} {hi})") }
+        }
+        _ => Check { ok: false, detail: format!("unprivileged ICMP not allowed for gid {gid} (ping_group_range {})", range.trim()) },
+    }
+}
+
+/// Which limit each controller makes enforceable.
+const LIMITS: [(&str, &str); 5] = [
+    ("memory", "--memory, --memory-swap"),
+    ("pids", "--pids-limit"),
+    ("cpu", "--cpus, --cpu-shares"),
+    ("cpuset", "--cpuset-cpus"),
+    ("io", "--blkio-weight, --device-*-bps"),
+];
+
+fn cgroups(user: &str) -> Cgroups {
+    let root = Path::new("/sys/fs/cgroup");
+    let unified = root.join("cgroup.controllers").exists();
+    let mut delegated = Vec::new();
+    if unified {
+        // v2: our own cgroup's parent subtree must be writable by us.
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let rel = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim_start_matches('/').to_string();
+        let candidates = [root.join(format!("burrow.slice/{user}")), root.join(&rel)];
+        for dir in candidates {
+            if writable(&dir.join("cgroup.procs")) {
+                let ctrls = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+                for c in ctrls.split_whitespace() {
+                    delegated.push((c.to_string(), dir.clone()));
+                }
+                break;
+            }
+        }
+    } else {
+        for c in ["memory", "pids", "cpu", "cpuset", "blkio", "freezer"] {
+            let dir = root.join(c).join("burrow").join(user);
+            if writable(&dir.join("cgroup.procs")) {
+                delegated.push((if c == "blkio" { "io".into() } else { c.to_string() }, dir));
+            }
+        }
+    }
+    let enforceable_limits = LIMITS
+        .iter()
+        .filter(|(c, _)| delegated.iter().any(|(d, _)| d == c))
+        .map(|(_, l)| *l)
+        .collect();
+    Cgroups { version: if unified { "v2" } else { "v1" }, delegated, enforceable_limits }
+}
+
+fn writable(path: &Path) -> bool {
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
+}

@@ -1,1 +1,111 @@
-//! (being written)
+//! The container's processes: namespaces, mounts, identity, exec.
+//!
+//! `launch` is the parent side, run by the `burrow` command: it clones the
+//! container's first process into new mount, pid, uts, ipc, network and
+//! cgroup namespaces (and a nested user namespace for `keep-id`), writes
+//! nested id maps, proxies the terminal and signals, and waits. `init` is
+//! the child side, in order: mounts (`mounts`), pivot_root, hostname,
+//! loopback, then the workload's identity, seccomp, capabilities and
+//! `execve` (`exec`). With `--init` the child stays as a small PID 1
+//! (`pid1`) that reaps orphans and forwards signals. Failures in the child
+//! travel back over a close-on-exec pipe (`channel`) as an exit class and a
+//! message, so the parent can answer with docker's exit codes: 125 for an
+//! engine error, 126 when the command cannot be executed, 127 when it is
+//! not found.
+
+pub mod caps;
+mod channel;
+mod exec;
+mod init;
+mod launch;
+mod mounts;
+mod pid1;
+pub mod seccomp;
+mod seccomp_profile;
+mod tty;
+
+use std::path::PathBuf;
+
+pub use exec::DEFAULT_PATH;
+pub use launch::launch;
+
+use crate::userns::Mapping;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot create the container's namespaces: {source}")]
+    Clone { source: nix::Error },
+    #[error("cannot set up the container's channel: {source}")]
+    Channel { source: std::io::Error },
+    #[error("{message}")]
+    Child { class: ExitClass, message: String },
+    #[error(transparent)]
+    UserNs(#[from] crate::userns::Error),
+    #[error("cannot wait for the container: {source}")]
+    Wait { source: nix::Error },
+    #[error("cannot use the terminal: {source}")]
+    Terminal { source: nix::Error },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// How a failure before `execve` maps to docker's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitClass {
+    /// Something in burrow or the host failed: 125.
+    Engine,
+    /// The command exists but cannot be executed: 126.
+    CannotExecute,
+    /// The command was not found: 127.
+    NotFound,
+}
+
+impl ExitClass {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitClass::Engine => 125,
+            ExitClass::CannotExecute => 126,
+            ExitClass::NotFound => 127,
+        }
+    }
+}
+
+/// A file burrow generated (hosts, hostname, resolv.conf) bind-mounted
+/// into the container at `target`.
+#[derive(Debug, Clone)]
+pub struct FileMount {
+    pub source: PathBuf,
+    pub target: &'static str,
+}
+
+/// Everything the container's first process needs, prepared by the
+/// parent before the clone so that input errors surface early.
+pub struct Spec {
+    pub rootfs: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub hostname: String,
+    pub read_only: bool,
+    pub files: Vec<FileMount>,
+    pub tty: bool,
+    pub stdin: bool,
+    pub init: bool,
+    pub caps: caps::CapSet,
+    pub seccomp: Option<seccomp::Prepared>,
+    pub no_new_privs: bool,
+    /// Maps of a nested user namespace (keep-id), written by the parent.
+    pub nested_userns: Option<Mapping>,
+    /// The gid of the `tty` group for devpts, when it is mapped.
+    pub devpts_gid: Option<u32>,
+}
+
+/// How the container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code `burrow run` returns: the status, or 128+N for signal N.
+    pub code: i32,
+}

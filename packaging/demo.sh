@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# burrow's main job end to end, on a fresh Debian machine, run as root:
+# provision the host, build burrow, make a busybox image from the host's
+# busybox-static, import it as an ordinary user and run containers with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+user="${BURROW_TEST_USER:-burrowtest}"
+
+bash packaging/provision.sh
+cargo build --release --quiet
+dir=$(mktemp -d /tmp/burrow-demo.XXXX)
+chmod 0755 "$dir"
+install -m 0755 target/release/burrow "$dir/burrow"
+bash packaging/mkimage-busybox.sh "$dir/busybox.tar"
+chmod 0644 "$dir/busybox.tar"
+
+uid=$(id -u "$user")
+as_user() {
+  runuser -u "$user" -- env -i HOME="/home/$user" USER="$user" LOGNAME="$user" \
+    PATH="$dir:/usr/local/bin:/usr/bin:/bin" XDG_RUNTIME_DIR="/run/user/$uid" \
+    BURROW_ROOT="$dir/store" "$@"
+}
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+cd "$dir"
+step burrow info;                                  as_user burrow info
+step burrow import busybox.tar busybox;            as_user burrow import busybox.tar busybox
+step burrow images;                                as_user burrow images
+step burrow run --rm busybox sh -c 'id; cat /proc/self/uid_map; hostname; echo pid \$\$'
+as_user burrow run --rm --hostname demo busybox sh -c 'id; cat /proc/self/uid_map; hostname; echo pid $$'
+step burrow run --rm --userns=keep-id busybox id;  as_user burrow run --rm --userns=keep-id busybox id
+step burrow run --rm -u app -w /home/app busybox sh -c 'pwd; id'
+as_user burrow run --rm -u app -w /home/app busybox sh -c 'pwd; id'
+step "burrow run --rm busybox sh -c 'exit 3'; echo exit code \$?"
+set +e; as_user burrow run --rm busybox sh -c 'exit 3'; echo "exit code $?"; set -e
+step burrow run --rm busybox no-such-command
+set +e; as_user burrow run --rm busybox no-such-command; echo "exit code $?"; set -e
+as_user burrow unshare rm -rf "$dir/store"
+rm -rf "$dir"
+echo; echo "demo finished: burrow ran rootless containers as $user"

@@ -1,0 +1,308 @@
+//! `run`, `ps`, `rm` and `inspect` for containers.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use burrow::container::{record, run::ImageDefaults, run::KeepId, run::RunOptions, Status};
+use burrow::image::Store;
+use burrow::paths::Paths;
+use burrow::process;
+
+#[derive(clap::Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help (-h is --hostname, as in docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to copy the caller's)
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID, with an optional group (USER[:GROUP])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the image's ENTRYPOINT
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Mount the container's root filesystem read-only
+    #[arg(long)]
+    read_only: bool,
+    /// Add Linux capabilities (or ALL)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities (or ALL)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    cap_drop: Vec<String>,
+    /// Security options: no-new-privileges, seccomp=unconfined, seccomp=FILE
+    #[arg(long = "security-opt", value_name = "OPT")]
+    security_opt: Vec<String>,
+    /// Run a minimal init as PID 1 that forwards signals and reaps zombies
+    #[arg(long)]
+    init: bool,
+    /// User namespace: "" (your uid is root, subordinate ids after it) or keep-id (your own uid and gid inside)
+    #[arg(long, value_name = "MODE")]
+    userns: Option<String>,
+    /// Run in the background (not yet available: refused)
+    #[arg(short, long)]
+    detach: bool,
+    /// Publish ports (not yet available: refused)
+    #[arg(short, long, value_name = "SPEC")]
+    publish: Vec<String>,
+    /// Bind mounts and volumes (not yet available: refused)
+    #[arg(short, long, value_name = "SPEC")]
+    volume: Vec<String>,
+    /// Memory limit (not yet available: refused)
+    #[arg(short, long, value_name = "BYTES")]
+    memory: Option<String>,
+    /// Network mode (not yet available: refused; containers get loopback only)
+    #[arg(long, value_name = "MODE")]
+    network: Option<String>,
+    /// Image to run
+    image: String,
+    /// Command and arguments (default: the image's)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+impl RunArgs {
+    /// Flags burrow parses but cannot honour yet: refuse, never ignore.
+    fn refuse_unsupported(&self) -> anyhow::Result<()> {
+        let unsupported = [
+            ("--detach", self.detach),
+            ("--publish", !self.publish.is_empty()),
+            ("--volume", !self.volume.is_empty()),
+            ("--memory", self.memory.is_some()),
+            ("--network", self.network.is_some()),
+        ];
+        for (flag, used) in unsupported {
+            if used {
+                anyhow::bail!("burrow run {flag} is not available in this version yet; run without it");
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
+    args.refuse_unsupported()?;
+    let keep_id = match args.userns.as_deref() {
+        None | Some("") => false,
+        Some("keep-id") => true,
+        Some(other) => anyhow::bail!("unsupported --userns value {other:?}: use keep-id, or leave it out"),
+    };
+    let plan = super::enter(false)?;
+    let store = Store::open(paths)?;
+    let image = store.resolve(&args.image)?;
+    let defaults = image_defaults(&image);
+    let opts = RunOptions {
+        image: args.image,
+        command: args.command,
+        name: args.name,
+        rm: args.rm,
+        interactive: args.interactive,
+        tty: args.tty,
+        env: args.env,
+        env_files: args.env_file,
+        workdir: args.workdir,
+        user: args.user,
+        entrypoint: args.entrypoint,
+        hostname: args.hostname,
+        read_only: args.read_only,
+        cap_add: args.cap_add,
+        cap_drop: args.cap_drop,
+        security_opt: args.security_opt,
+        init: args.init,
+        keep_id: keep_id.then(|| KeepId {
+            outer: plan.mapping.clone(),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+        }),
+    };
+    // After enter() getuid() is 0; keep-id wants the caller's host ids.
+    let opts = RunOptions {
+        keep_id: opts.keep_id.map(|k| KeepId {
+            uid: plan.mapping.uid.first().map_or(k.uid, |m| m.outside),
+            gid: plan.mapping.gid.first().map_or(k.gid, |m| m.outside),
+            ..k
+        }),
+        ..opts
+    };
+    match burrow::container::run::run(paths, &opts, &image, &defaults) {
+        Ok(code) => Ok(code),
+        Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
+            eprintln!("Error: {message}");
+            Ok(class.code())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn image_defaults(image: &burrow::image::Image) -> ImageDefaults {
+    let Some(c) = image.config.config() else { return ImageDefaults::default() };
+    ImageDefaults {
+        env: c.env().clone().unwrap_or_default(),
+        entrypoint: c.entrypoint().clone().unwrap_or_default(),
+        cmd: c.cmd().clone().unwrap_or_default(),
+        workdir: c.working_dir().clone().unwrap_or_default(),
+        user: c.user().clone().unwrap_or_default(),
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Output format: table (default) or json
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
+    let all = record::list(paths)?;
+    let shown: Vec<_> = all.into_iter().filter(|r| args.all || r.status == Status::Running).collect();
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+        return Ok(());
+    }
+    if args.format != "table" {
+        anyhow::bail!("unsupported --format {:?}: use table or json", args.format);
+    }
+    if args.quiet {
+        for r in &shown {
+            println!("{}", if args.no_trunc { r.id.as_str() } else { r.id.short() });
+        }
+        return Ok(());
+    }
+    println!("{:<14}{:<22}{:<24}{:<18}{:<22}{}", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+    for r in &shown {
+        let mut cmd = format!("\"{}\"", r.command.join(" "));
+        if !args.no_trunc && cmd.len() > 22 {
+            cmd = format!("{}…\"", &cmd[..cmd.floor_char_boundary(19)]);
+        }
+        let status = match r.status {
+            Status::Created => "Created".to_string(),
+            Status::Running => format!("Up {}", ago(r.started_at.as_deref()).trim_end_matches(" ago")),
+            Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
+        };
+        let id = if args.no_trunc { r.id.as_str() } else { r.id.short() };
+        println!("{id:<14}{:<22}{cmd:<24}{:<18}{status:<22}{}", r.image, ago(Some(&r.created)), r.name);
+    }
+    Ok(())
+}
+
+fn ago(t: Option<&str>) -> String {
+    let Some(t) = t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else { return String::new() };
+    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0);
+    match secs {
+        0..=59 => format!("{secs} seconds ago"),
+        60..=3599 => format!("{} minutes ago", secs / 60),
+        3600..=86399 => format!("{} hours ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes (none exist yet; accepted for compatibility as it changes nothing)
+    #[arg(short, long)]
+    volumes: bool,
+    /// Containers (names or ids)
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
+    let mut failed = false;
+    for key in &args.containers {
+        let result = (|| -> anyhow::Result<()> {
+            let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
+            let r = record::find(paths, key)?;
+            if r.status == Status::Running && !args.force && process_alive(r.pid) {
+                return Err(burrow::container::Error::Running { name: r.name }.into());
+            }
+            burrow::container::rootfs::remove_any(&r.dir(paths)).context("cannot remove the container's files")?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => println!("{key}"),
+            Err(e) => {
+                eprintln!("Error: {}", super::describe(&e));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("some containers could not be removed");
+    }
+    Ok(())
+}
+
+fn process_alive(pid: Option<i32>) -> bool {
+    pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// Containers or images
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+/// docker's `inspect`: containers first, then images.
+pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for name in &args.names {
+        if let Ok(r) = record::find(paths, name) {
+            out.push(serde_json::json!({
+                "Id": r.id,
+                "Name": format!("/{}", r.name),
+                "Created": r.created,
+                "Image": r.image_id,
+                "Config": { "Image": r.image, "Cmd": r.command },
+                "State": {
+                    "Status": r.status,
+                    "Running": r.status == Status::Running,
+                    "ExitCode": r.exit_code.unwrap_or(0),
+                    "StartedAt": r.started_at,
+                    "FinishedAt": r.finished_at,
+                },
+                "HostConfig": { "AutoRemove": r.auto_remove },
+            }));
+            continue;
+        }
+        let store = Store::open(paths)?;
+        out.push(store.inspect(name).with_context(|| format!("no such container or image: {name}"))?);
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The command line: docker's verbs and flags, parsed with clap.
+//!
+//! Each verb is a few lines that call the engine library and print; the
+//! exit codes are docker's (125 when burrow itself fails, the container's
+//! own code otherwise, 126/127 when its command cannot run). Commands that
+//! read or write container-owned files first enter burrow's user namespace
+//! (`userns::enter`), before any thread exists.
+
+mod container;
+mod images;
+mod info;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use burrow::paths::Paths;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "burrow",
+    version,
+    about = "Rootless containers without a daemon: docker's commands for users who cannot get root",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Storage root (images, layers, containers); default $XDG_DATA_HOME/burrow or ~/.local/share/burrow
+    #[arg(long, global = true, env = "BURROW_ROOT", value_name = "PATH")]
+    root: Option<PathBuf>,
+    /// Log level: error, warn, info, debug, trace
+    #[arg(long, global = true, env = "BURROW_LOG", default_value = "warn", value_name = "LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// List containers
+    #[command(visible_alias = "list")]
+    Ps(container::PsArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// Import a root filesystem tarball as an image
+    Import(images::ImportArgs),
+    /// List images
+    Images(images::ImagesArgs),
+    /// Create a tag TARGET that refers to SOURCE
+    Tag(images::TagArgs),
+    /// Remove one or more images
+    Rmi(images::RmiArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Display low-level information on containers or images (JSON)
+    Inspect(container::InspectArgs),
+    /// Show what this host allows and how to fix what it does not
+    Info(info::InfoArgs),
+    /// Show the burrow version
+    Version,
+    /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
+    Unshare(UnshareArgs),
+    #[command(flatten)]
+    Later(Later),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// Display detailed information on one or more images
+    Inspect(images::InspectArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(images::ImagesArgs),
+    /// Remove one or more images
+    Rm(images::RmiArgs),
+    /// Create a tag TARGET that refers to SOURCE
+    Tag(images::TagArgs),
+    /// Import a root filesystem tarball as an image
+    Import(images::ImportArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ContainerCommand {
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// List containers
+    #[command(visible_alias = "list")]
+    Ls(container::PsArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// Display detailed information on one or more containers
+    Inspect(container::InspectArgs),
+}
+
+/// docker verbs burrow knows but does not do yet. Each refuses clearly
+/// instead of pretending.
+#[derive(Subcommand, Debug)]
+enum Later {
+    /// Pull an image from a registry (not yet available)
+    Pull(Rest),
+    /// Push an image to a registry (not yet available)
+    Push(Rest),
+    /// Log in to a registry (not yet available)
+    Login(Rest),
+    /// Log out from a registry (not yet available)
+    Logout(Rest),
+    /// Save images to a tar archive (not yet available)
+    Save(Rest),
+    /// Load images from a tar archive (not yet available)
+    Load(Rest),
+    /// Export a container's filesystem as a tar archive (not yet available)
+    Export(Rest),
+    /// Build an image from a Dockerfile (not yet available)
+    Build(Rest),
+    /// Create a new container (not yet available)
+    Create(Rest),
+    /// Start stopped containers (not yet available)
+    Start(Rest),
+    /// Stop running containers (not yet available)
+    Stop(Rest),
+    /// Restart containers (not yet available)
+    Restart(Rest),
+    /// Kill running containers (not yet available)
+    Kill(Rest),
+    /// Pause containers (not yet available)
+    Pause(Rest),
+    /// Unpause containers (not yet available)
+    Unpause(Rest),
+    /// Fetch a container's logs (not yet available)
+    Logs(Rest),
+    /// Run a command in a running container (not yet available)
+    Exec(Rest),
+    /// Attach to a running container (not yet available)
+    Attach(Rest),
+    /// Show a container's processes (not yet available)
+    Top(Rest),
+    /// Show containers' resource usage (not yet available)
+    Stats(Rest),
+    /// List a container's port mappings (not yet available)
+    Port(Rest),
+    /// Copy files between a container and the host (not yet available)
+    Cp(Rest),
+    /// Show a container's filesystem changes (not yet available)
+    Diff(Rest),
+    /// Wait for containers to stop (not yet available)
+    Wait(Rest),
+    /// Rename a container (not yet available)
+    Rename(Rest),
+    /// Create an image from a container's changes (not yet available)
+    Commit(Rest),
+    /// Manage volumes (not yet available)
+    Volume(Rest),
+    /// Manage networks (not yet available)
+    Network(Rest),
+    /// Manage burrow's storage (not yet available)
+    System(Rest),
+}
+
+#[derive(clap::Args, Debug)]
+struct UnshareArgs {
+    /// Command and arguments (default: $SHELL)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct Rest {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+impl Later {
+    fn name(&self) -> String {
+        format!("{self:?}").split('(').next().unwrap_or("").to_lowercase()
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
+    let paths = Paths::resolve(cli.root.as_deref());
+    match dispatch(&paths, cli.command) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("Error: {}", describe(&e));
+            ExitCode::from(125)
+        }
+    }
+}
+
+/// The error and its causes, leaving out a cause whose text the message
+/// before it already includes (engine errors embed their source).
+pub(crate) fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
+    use Command as C;
+    let done = |r: anyhow::Result<()>| r.map(|_| 0);
+    match command {
+        C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, a),
+        C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
+        C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(enter(false).and_then(|_| container::rm(paths, &a))),
+        C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
+        C::Import(a) | C::Image(ImageCommand::Import(a)) => done(enter(false).and_then(|_| images::import(paths, &a))),
+        C::Images(a) | C::Image(ImageCommand::Ls(a)) => done(images::images(paths, &a)),
+        C::Tag(a) | C::Image(ImageCommand::Tag(a)) => done(images::tag(paths, &a)),
+        C::Rmi(a) | C::Image(ImageCommand::Rm(a)) => done(enter(false).and_then(|_| images::rmi(paths, &a))),
+        C::Image(ImageCommand::Inspect(a)) => done(images::inspect(paths, &a)),
+        C::Info(a) => done(info::info(paths, &a)),
+        C::Version => {
+            println!("burrow version {}", env!("CARGO_PKG_VERSION"));
+            println!("os/arch: linux/{}", std::env::consts::ARCH);
+            Ok(0)
+        }
+        C::Unshare(a) => unshare(a),
+        C::Later(l) => anyhow::bail!(
+            "`burrow {}` is not available in this version of burrow yet; see `burrow --help` for the commands that are",
+            l.name()
+        ),
+    }
+}
+
+/// Enter burrow's user namespace (once); `BURROW_USERNS=single-id` forces
+/// the single-id mapping. Returns the plan in force.
+pub(crate) fn enter(quiet: bool) -> anyhow::Result<burrow::userns::Plan> {
+    let force_single = std::env::var("BURROW_USERNS").is_ok_and(|v| v == "single-id");
+    let plan = burrow::userns::detect(force_single);
+    if burrow::userns::inside() {
+        return Ok(plan);
+    }
+    if let burrow::userns::MappingKind::SingleId { reason } = &plan.kind {
+        if !quiet && !force_single {
+            eprintln!("warning: mapping only your own uid and gid into containers ({reason}); files owned by other users in images will belong to root");
+        }
+    }
+    burrow::userns::enter(&plan)?;
+    Ok(plan)
+}
+
+fn unshare(args: UnshareArgs) -> anyhow::Result<i32> {
+    use std::os::unix::process::CommandExt;
+    enter(true)?;
+    let mut argv = args.command;
+    if argv.is_empty() {
+        argv.push(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
+    }
+    let err = std::process::Command::new(&argv[0]).args(&argv[1..]).exec();
+    let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    eprintln!("Error: cannot run {}: {err}", argv[0]);
+    Ok(code)
+}

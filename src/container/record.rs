@@ -1,0 +1,204 @@
+//! Container records: what `ps`, `inspect` and `rm` read.
+//!
+//! Each container has a directory `containers/<id>/` holding
+//! `container.json` (its configuration and state, rewritten atomically by
+//! temp file + rename on every change), its root filesystem and the files
+//! burrow generates for it (`hosts`, `hostname`, `resolv.conf`). Names are
+//! unique; ids are 64 hex digits and may be abbreviated to any unique
+//! prefix, as docker allows.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result};
+use crate::paths::Paths;
+
+/// A container id: 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(transparent)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    pub fn random() -> ContainerId {
+        let mut b = [0u8; 32];
+        getrandom::getrandom(&mut b).unwrap_or_else(|_| {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            b[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
+        });
+        ContainerId(b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The 12-digit form docker prints.
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+impl std::fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: ContainerId,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub command: Vec<String>,
+    pub created: String,
+    pub status: Status,
+    pub pid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub auto_remove: bool,
+}
+
+impl Record {
+    pub fn dir(&self, paths: &Paths) -> PathBuf {
+        paths.containers().join(self.id.as_str())
+    }
+
+    /// Write the record atomically.
+    pub fn save(&self, paths: &Paths) -> Result<()> {
+        let dir = self.dir(paths);
+        let tmp = dir.join("container.json.tmp");
+        let data = serde_json::to_vec_pretty(self).map_err(|e| Error::Corrupt { path: tmp.clone(), reason: e.to_string() })?;
+        fs::write(&tmp, data).map_err(|source| Error::Io { path: tmp.clone(), source })?;
+        fs::rename(&tmp, dir.join("container.json")).map_err(|source| Error::Io { path: dir, source })
+    }
+
+    fn load(dir: &Path) -> Result<Record> {
+        let path = dir.join("container.json");
+        let data = fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        serde_json::from_slice(&data).map_err(|e| Error::Corrupt { path, reason: e.to_string() })
+    }
+}
+
+/// Every container record, oldest first. Directories without a readable
+/// record (a create killed half-way) are skipped with a debug log.
+pub fn list(paths: &Paths) -> Result<Vec<Record>> {
+    let dir = paths.containers();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: dir, source }),
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        match Record::load(&e.path()) {
+            Ok(r) => out.push(r),
+            Err(err) => tracing::debug!(%err, "skipping container directory"),
+        }
+    }
+    out.sort_by(|a, b| a.created.cmp(&b.created));
+    Ok(out)
+}
+
+/// Find a container by name, full id or unique id prefix.
+pub fn find(paths: &Paths, key: &str) -> Result<Record> {
+    let all = list(paths)?;
+    if let Some(r) = all.iter().find(|r| r.name == key || r.id.as_str() == key) {
+        return Ok(r.clone());
+    }
+    let matches: Vec<_> = all.iter().filter(|r| !key.is_empty() && r.id.as_str().starts_with(key)).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::NoSuchContainer { key: key.into() }),
+        _ => Err(Error::Ambiguous { key: key.into() }),
+    }
+}
+
+const ADJECTIVES: &[&str] = &[
+    "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "quiet",
+    "rapid", "sharp", "tender", "vivid", "witty", "zen",
+];
+const NOUNS: &[&str] = &[
+    "badger", "otter", "mole", "rabbit", "fox", "hedgehog", "vole", "marmot", "wombat", "meerkat", "ferret",
+    "gopher", "shrew", "weasel", "squirrel", "chipmunk",
+];
+
+/// A docker-style random name not used by any container.
+pub fn fresh_name(paths: &Paths) -> Result<String> {
+    let taken: Vec<String> = list(paths)?.into_iter().map(|r| r.name).collect();
+    let mut b = [0u8; 4];
+    for attempt in 0u32.. {
+        let _ = getrandom::getrandom(&mut b);
+        let mut name = format!("{}_{}", ADJECTIVES[b[0] as usize % ADJECTIVES.len()], NOUNS[b[1] as usize % NOUNS.len()]);
+        if attempt > 8 {
+            name.push_str(&format!("{}", u16::from_le_bytes([b[2], b[3]])));
+        }
+        if !taken.contains(&name) {
+            return Ok(name);
+        }
+    }
+    unreachable!("the name loop only ends by returning")
+}
+
+/// Check a user-given name as docker does: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("-web"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a/b"));
+    }
+
+    #[test]
+    fn ids_are_hex() {
+        let id = ContainerId::random();
+        assert_eq!(id.as_str().len(), 64);
+        assert!(id.as_str().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(id.short().len(), 12);
+    }
+
+    #[test]
+    fn save_list_find() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(Some(t.path()));
+        let r = Record {
+            id: ContainerId::random(),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            command: vec!["true".into()],
+            created: "2026-01-01T00:00:00Z".into(),
+            status: Status::Created,
+            pid: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            auto_remove: false,
+        };
+        fs::create_dir_all(r.dir(&paths)).unwrap();
+        r.save(&paths).unwrap();
+        assert_eq!(find(&paths, "web").unwrap().id, r.id);
+        assert_eq!(find(&paths, &r.id.as_str()[..5]).unwrap().name, "web");
+        assert!(matches!(find(&paths, "nope"), Err(Error::NoSuchContainer { .. })));
+        assert_ne!(fresh_name(&paths).unwrap(), "web");
+    }
+}

@@ -1,0 +1,150 @@
+//! `burrow import`: a root file system tarball becomes a one-layer image.
+//!
+//! The input may be gzip or zstd compressed (`compress`). Its uncompressed
+//! bytes flow once through a tee: into a temp blob file and into `unpack`,
+//! which hashes them (the diff id) while unpacking into a temp directory.
+//! All of that happens under `tmp/` without the store lock, so a slow or
+//! hostile input never blocks other commands and, when it fails, is
+//! simply removed: the store stays exactly as it was. Only then, under
+//! the exclusive lock, the layer blob, config and manifest are moved into
+//! `blobs/`, the layer directory into `layers/<chain id>`, and finally the
+//! index gains the name (the commit point). Like `docker import`, the
+//! config has docker's default `PATH` and no `Cmd`.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::compress;
+use super::digest::{chain_id, Digest};
+use super::error::{Error, Result};
+use super::fsutil;
+use super::layout::{Descriptor, Manifest, MEDIA_CONFIG, MEDIA_LAYER_TAR, MEDIA_MANIFEST};
+use super::reference::Reference;
+use super::store::Store;
+use super::unpack::{unpack, UnpackOptions, UnpackReport};
+
+/// docker's default PATH for imported images.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub unpack: UnpackOptions,
+    /// The history comment (docker's `import -m`).
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportResult {
+    /// The new image's id (config digest).
+    pub id: Digest,
+    /// The full normalized name given, if any.
+    pub name: Option<String>,
+    pub report: UnpackReport,
+}
+
+/// Removes a temp directory unless disarmed.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = fsutil::remove_tree(&self.0) {
+            tracing::warn!(path = %self.0.display(), "cannot remove temp directory: {e}");
+        }
+    }
+}
+
+/// Copies everything read into a writer.
+struct Tee<R, W> {
+    r: R,
+    w: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(buf)?;
+        self.w.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// The OCI name of this machine's architecture.
+pub fn oci_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "riscv64" => "riscv64",
+        "s390x" => "s390x",
+        other => other,
+    }
+}
+
+/// Import a (maybe compressed) tar as a new image named `name`.
+pub fn import(store: &Store, input: impl Read, name: Option<&str>, opts: &ImportOptions) -> Result<ImportResult> {
+    let reference = match name {
+        Some(n) => {
+            let r = Reference::parse(n)?;
+            if r.digest().is_some() {
+                return Err(Error::DigestTag { name: n.to_string() });
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let tmp = store.paths().tmp();
+    let work = TempDir(fsutil::temp_path(&tmp, "import"));
+    fs::create_dir(&work.0).map_err(Error::io("create", &work.0))?;
+    let rootfs = work.0.join("rootfs");
+
+    let (_, decompressed) = compress::decompress(input).map_err(|source| super::unpack::UnpackError::Read { source })?;
+    let mut blob = store.blob_writer()?;
+    let report = unpack(Tee { r: decompressed, w: &mut blob }, &rootfs, &opts.unpack)?;
+    let diff_id = report.diff_id.clone();
+    let chain = chain_id(std::slice::from_ref(&diff_id)).unwrap_or_else(|| diff_id.clone());
+
+    let config = config_json(&diff_id, opts.message.as_deref());
+    let config_bytes = serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
+
+    let _lock = store.lock_exclusive()?;
+    let (layer_digest, layer_size) = blob.commit(Some(&diff_id), Some(report.tar_size))?;
+    let config_digest = store.write_blob(&config_bytes)?;
+    let manifest = Manifest::new(
+        Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+        vec![Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size)],
+    );
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
+    let manifest_digest = store.write_blob(&manifest_bytes)?;
+    store.add_layer_dir(&rootfs, &chain)?;
+    store.set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
+    Ok(ImportResult { id: config_digest, name: reference.map(|r| r.to_string()), report })
+}
+
+fn config_json(diff_id: &Digest, message: Option<&str>) -> serde_json::Value {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let mut history = json!({ "created": now, "created_by": "burrow import" });
+    if let Some(m) = message {
+        history["comment"] = json!(m);
+    }
+    json!({
+        "created": now,
+        "architecture": oci_arch(),
+        "os": "linux",
+        "config": { "Env": [DEFAULT_PATH] },
+        "rootfs": { "type": "layers", "diff_ids": [diff_id.to_string()] },
+        "history": [history],
+    })
+}
+
+/// Import a file (`-` is stdin).
+pub fn import_path(store: &Store, path: &Path, name: Option<&str>, opts: &ImportOptions) -> Result<ImportResult> {
+    if path == Path::new("-") {
+        return import(store, io::stdin().lock(), name, opts);
+    }
+    let f = fs::File::open(path).map_err(Error::io("open", path))?;
+    import(store, io::BufReader::with_capacity(1 << 20, f), name, opts)
+}

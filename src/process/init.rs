@@ -1,0 +1,135 @@
+//! The container's first process, from clone to execve.
+//!
+//! Runs in the child of `launch`'s clone, already inside the new
+//! namespaces. It waits at the gate until the parent has written any
+//! nested id maps (before that it has no usable ids), then sets up its
+//! root (`mounts`) and the hostname, brings up loopback and, with
+//! `--init`, forks the workload and stays behind as PID 1 (`pid1`).
+//!
+//! The workload's last steps are ordered by what each needs: the terminal
+//! and the working directory are made while still root; the capability
+//! bounding set is dropped while CAP_SETPCAP is held; the seccomp filter is
+//! loaded while CAP_SYS_ADMIN is held (docker does not set no_new_privs by
+//! default, and without it loading needs that capability); then ids are
+//! switched and the final capability sets written (a non-root user ends
+//! with none, root with the chosen set); only execve follows. With
+//! `--init`, PID 1 gives up every capability and loads the same filter
+//! before it starts waiting, so it is no more privileged than the workload. Each failure is reported on the error pipe and ends the
+//! process with docker's exit class.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+use nix::unistd::{execve, setsid, sethostname};
+
+use super::channel::{self, report};
+use super::{caps, exec, mounts, pid1, tty, ExitClass, Spec};
+
+/// Everything the child holds of the parent's channels.
+pub struct ChildEnds {
+    pub errors: File,
+    pub tty: Option<OwnedFd>,
+}
+
+/// The child's whole life; never returns.
+pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if !channel::wait_gate(&mut gate) {
+        // The parent went away before releasing us.
+        unsafe { libc::_exit(125) }
+    }
+    drop(gate);
+    if let Err(msg) = setup(&spec) {
+        fail(&mut ends.errors, ExitClass::Engine, &msg);
+    }
+    if spec.init {
+        // SAFETY: single-threaded child; the forked workload only calls
+        // what `workload` calls and then execs.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => workload(spec, ends),
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                drop(ends);
+                let none = caps::CapSet::empty();
+                let _ = caps::drop_bounding(&none);
+                if let Some(filter) = &spec.seccomp {
+                    let _ = filter.load();
+                }
+                let _ = caps::apply_final(&none, false);
+                pid1::run(child)
+            }
+            Err(e) => fail(&mut ends.errors, ExitClass::Engine, &format!("cannot fork the workload: {e}")),
+        }
+    }
+    workload(spec, ends)
+}
+
+fn setup(spec: &Spec) -> Result<(), String> {
+    sethostname(&spec.hostname).map_err(|e| format!("cannot set the hostname: {e}"))?;
+    mounts::prepare_root(&spec.rootfs, &spec.files, spec.devpts_gid)?;
+    mounts::pivot(&spec.rootfs)?;
+    mounts::harden(spec.read_only)?;
+    mounts::loopback_up()
+}
+
+fn fail(errors: &mut File, class: ExitClass, msg: &str) -> ! {
+    report(errors, class, msg);
+    // SAFETY: immediate exit without unwinding or atexit handlers.
+    unsafe { libc::_exit(class.code()) }
+}
+
+fn workload(spec: Spec, mut ends: ChildEnds) -> ! {
+    let errors = &mut ends.errors;
+    if let Err(e) = setsid() {
+        fail(errors, ExitClass::Engine, &format!("setsid: {e}"));
+    }
+    let stdio = if spec.tty {
+        tty::attach_child(ends.tty.as_ref())
+    } else if !spec.stdin {
+        tty::null_stdin()
+    } else {
+        Ok(())
+    };
+    if let Err(msg) = stdio {
+        fail(errors, ExitClass::Engine, &msg);
+    }
+    if let Err(e) = std::fs::create_dir_all(&spec.cwd).and_then(|_| std::env::set_current_dir(&spec.cwd)) {
+        fail(errors, ExitClass::Engine, &format!("cannot change to the working directory {}: {e}", spec.cwd));
+    }
+    let path = match exec::resolve(&spec.args[0], exec::path_of(&spec.env)) {
+        Ok(p) => p,
+        Err((class, msg)) => fail(errors, class, &msg),
+    };
+    let (argv, envp) = match (exec::cstrings(&spec.args), exec::cstrings(&spec.env)) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err((c, m)), _) | (_, Err((c, m))) => fail(errors, c, &m),
+    };
+    let Ok(cpath) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        fail(errors, ExitClass::NotFound, "command path contains a NUL byte")
+    };
+    if let Err(msg) = become_workload(&spec) {
+        fail(errors, ExitClass::Engine, &msg);
+    }
+    let errno = match execve(&cpath, &argv, &envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let (class, msg) = exec::classify(errno, &path);
+    fail(errors, class, &msg)
+}
+
+/// Drop privileges in the order the module comment explains.
+fn become_workload(spec: &Spec) -> Result<(), String> {
+    caps::drop_bounding(&spec.caps).map_err(|e| e.to_string())?;
+    if let Some(filter) = &spec.seccomp {
+        filter.load().map_err(|e| e.to_string())?;
+    }
+    if spec.no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!("cannot set no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+    }
+    caps::switch_ids(spec.uid, spec.gid, &spec.groups).map_err(|e| e.to_string())?;
+    caps::apply_final(&spec.caps, spec.uid == 0).map_err(|e| e.to_string())
+}

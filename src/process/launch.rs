@@ -1,0 +1,126 @@
+//! The parent side of a container: clone, release, proxy, wait.
+//!
+//! `burrow run` is already root in burrow's user namespace. It clones the
+//! container's first process straight into new mount, pid, uts, ipc,
+//! network and cgroup namespaces (plus a nested user namespace for
+//! keep-id, whose maps it writes before opening the gate). The clone is the
+//! raw system call without a new stack, which behaves like fork(2); it must
+//! happen while this process is single-threaded, so the signal-forwarding
+//! thread starts only afterwards. Signals that reach `burrow run` (TERM,
+//! INT, HUP, QUIT, USR1, USR2) are forwarded to the container; WINCH
+//! resizes its terminal. The exit code is the container's, or 128+N when a
+//! signal N ended it.
+
+use std::os::fd::OwnedFd;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::iterator::Signals;
+
+use super::channel::{self, ErrorPipe, Gate};
+use super::init::{child_main, ChildEnds};
+use super::{tty, Error, Exit, Result, Spec};
+
+/// Run `spec` as a container in the foreground and wait for it.
+pub fn launch(spec: Spec) -> Result<Exit> {
+    let Gate { wait_end, mut open_end } = Gate::new()?;
+    let ErrorPipe { mut read_end, write_end } = ErrorPipe::new()?;
+    let (tty_parent, tty_child): (Option<OwnedFd>, Option<OwnedFd>) = if spec.tty {
+        let (a, b) = channel::fd_channel()?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    let mut flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP;
+    if spec.nested_userns.is_some() {
+        flags |= libc::CLONE_NEWUSER;
+    }
+    let (tty_on, stdin_on) = (spec.tty, spec.stdin);
+    let nested = spec.nested_userns.clone();
+    // SAFETY: clone without CLONE_VM and without a new stack duplicates the
+    // process like fork(2); burrow is single-threaded at this point.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    if ret < 0 {
+        return Err(Error::Clone { source: nix::Error::last() });
+    }
+    if ret == 0 {
+        drop((open_end, read_end, tty_parent));
+        child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child });
+    }
+    let child = Pid::from_raw(ret as i32);
+    drop((wait_end, write_end, tty_child));
+    drop(spec);
+
+    let released = nested
+        .as_ref()
+        .map_or(Ok(()), |m| crate::userns::write_nested_maps(child, m).map_err(Error::from))
+        .and_then(|_| channel::open_gate(&mut open_end));
+    if let Err(e) = released {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e);
+    }
+
+    let mut raw_mode = None;
+    let mut output = None;
+    let mut master = None;
+    if let Some(sock) = &tty_parent {
+        if let Some(m) = channel::recv_fd(sock)? {
+            tty::copy_winsize(&m);
+            raw_mode = Some(tty::RawMode::enter());
+            output = Some(tty::proxy(&m, stdin_on).map_err(|source| Error::Channel { source })?);
+            master = Some(m);
+        }
+    }
+    if let Some((class, message)) = channel::read_report(&mut read_end) {
+        let _ = waitpid(child, None);
+        drop(raw_mode);
+        return Err(Error::Child { class, message });
+    }
+
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
+        .map_err(|source| Error::Channel { source })?;
+    let handle = signals.handle();
+    let resize_fd = master.as_ref().and_then(|m| m.try_clone().ok());
+    let forwarder = std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if sig == SIGWINCH {
+                if let Some(m) = &resize_fd {
+                    tty::copy_winsize(m);
+                }
+                if !tty_on {
+                    let _ = kill(child, Signal::SIGWINCH);
+                }
+                continue;
+            }
+            if let Ok(s) = Signal::try_from(sig) {
+                let _ = kill(child, s);
+            }
+        }
+    });
+
+    let code = loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(source) => return Err(Error::Wait { source }),
+        }
+    };
+    handle.close();
+    let _ = forwarder.join();
+    drop(master);
+    if let Some(out) = output {
+        let _ = out.join();
+    }
+    drop(raw_mode);
+    Ok(Exit { code })
+}

@@ -1,0 +1,124 @@
+//! Terminals: `-t` gives the container a pseudo-terminal of its own.
+//!
+//! The pty is allocated inside the container, from its private devpts
+//! instance, so `tty` prints `/dev/pts/0` and the slave's owner and group
+//! are container ids. The master travels to `burrow run` over a socketpair
+//! (SCM_RIGHTS). The parent puts its own terminal in raw mode, copies
+//! stdin to the master (only with `-i`) and the master to stdout, and
+//! copies its window size to the master at start and on every SIGWINCH.
+//! Without `-t`, the container shares the caller's stdio directly (no
+//! copying at all), with stdin replaced by /dev/null unless `-i`.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::thread::JoinHandle;
+
+use nix::fcntl::OFlag;
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+
+use super::channel;
+
+/// Child side: allocate a pty, send the master, make the slave our
+/// controlling terminal and stdio. Runs after setsid().
+pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
+    let sock = sock.ok_or("no terminal channel")?;
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY).map_err(|e| format!("cannot open /dev/ptmx: {e}"))?;
+    grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
+    unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
+    let name = ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|e| format!("cannot open {name}: {e}"))?;
+    channel::send_fd(sock, master.as_raw_fd()).map_err(|e| e.to_string())?;
+    drop(master);
+    // SAFETY: ioctl and dup2 on fds we own.
+    unsafe {
+        if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
+            return Err(format!("cannot set the controlling terminal: {}", std::io::Error::last_os_error()));
+        }
+        for fd in 0..3 {
+            if libc::dup2(slave.as_raw_fd(), fd) < 0 {
+                return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Child side without `-i`: stdin reads nothing.
+pub fn null_stdin() -> Result<(), String> {
+    let null = File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    // SAFETY: dup2 onto fd 0.
+    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+        return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Restores the caller's terminal mode when dropped.
+pub struct RawMode {
+    saved: Option<Termios>,
+}
+
+impl RawMode {
+    /// Raw mode on stdin if it is a terminal; a no-op guard otherwise.
+    pub fn enter() -> RawMode {
+        let stdin = std::io::stdin();
+        let Ok(saved) = tcgetattr(stdin.as_fd()) else { return RawMode { saved: None } };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
+        RawMode { saved: Some(saved) }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSADRAIN, t);
+        }
+    }
+}
+
+/// Copy the caller's window size (from stdout, else stdin) to `master`.
+pub fn copy_winsize(master: &OwnedFd) {
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a winsize we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0 || libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Start copying: stdin → master (when `stdin`), master → stdout. The
+/// returned handle finishes when the container side of the pty is closed.
+pub fn proxy(master: &OwnedFd, stdin: bool) -> std::io::Result<JoinHandle<()>> {
+    if stdin {
+        let mut to = File::from(master.try_clone()?);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            let mut input = std::io::stdin().lock();
+            while let Ok(n) = input.read(&mut buf) {
+                if n == 0 || to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut from = File::from(master.try_clone()?);
+    Ok(std::thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        let mut out = std::io::stdout();
+        // EIO means every slave fd is closed: the container is done.
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                break;
+            }
+        }
+    }))
+}

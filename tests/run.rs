@@ -1,0 +1,268 @@
+//! `burrow run` end to end: namespaces, ids, exit codes, flags, signals,
+//! terminals, capabilities and seccomp, as an unprivileged user.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{require, rootless_ready, stderr, stdout, Env};
+
+fn env() -> Option<Env> {
+    rootless_ready().then(|| Env::new().with_busybox())
+}
+
+#[test]
+fn container_root_has_the_full_subordinate_range() {
+    let Some(e) = env() else { return };
+    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/gid_map"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    let uid_map: Vec<Vec<u64>> = lines[1..3]
+        .iter()
+        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(uid_map[0], vec![0, u64::from(common::uid()), 1], "{out}");
+    assert_eq!(uid_map[1][0], 1);
+    assert!(uid_map[1][2] >= 65536, "the whole subordinate range is mapped: {out}");
+}
+
+#[test]
+fn keep_id_runs_as_the_callers_uid_with_image_owners_intact() {
+    let Some(e) = env() else { return };
+    let out = e.ok(&["run", "--rm", "--userns=keep-id", "busybox", "sh", "-c", "id -u; id -g; stat -c %u /bin/busybox; stat -c %u /home/app"]);
+    let uid = common::uid().to_string();
+    let gid = nix::unistd::getgid().as_raw().to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, vec![uid.as_str(), gid.as_str(), "0", "1000"], "{out}");
+}
+
+#[test]
+fn exit_codes_are_dockers() {
+    let Some(e) = env() else { return };
+    let code = |args: &[&str]| e.run(args).status.code();
+    assert_eq!(code(&["run", "--rm", "busybox", "true"]), Some(0));
+    assert_eq!(code(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]), Some(3));
+    assert_eq!(code(&["run", "--rm", "busybox", "/etc/passwd"]), Some(126));
+    assert_eq!(code(&["run", "--rm", "busybox", "no-such-command"]), Some(127));
+    assert_eq!(code(&["run", "--rm", "busybox", "/no/such/file"]), Some(127));
+    assert_eq!(code(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"]), Some(137));
+    let o = e.run(&["run", "--rm", "no-such-image", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    let o = e.run(&["run", "--rm", "busybox", "no-such-command"]);
+    assert!(stderr(&o).contains("executable file not found in $PATH"), "{}", stderr(&o));
+}
+
+#[test]
+fn env_workdir_and_user() {
+    let Some(e) = env() else { return };
+    let env_file = e.dir.path().join("env");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=f\nA=file\n").unwrap();
+    let out = e.ok(&[
+        "run", "--rm", "-e", "A=flag", "--env-file", env_file.to_str().unwrap(), "-w", "/tmp/work", "-u", "app",
+        "busybox", "sh", "-c", "echo $A $FROM_FILE $HOME; pwd; id -u; id -g; id -G",
+    ]);
+    assert_eq!(out, "flag f /home/app\n/tmp/work\n1000\n1000\n1000 2000\n");
+    let out = e.ok(&["run", "--rm", "-u", "www-data:app", "busybox", "id"]);
+    assert!(out.starts_with("uid=33(www-data) gid=1000(app)"), "{out}");
+    let out = e.ok(&["run", "--rm", "-u", "4242:4343", "busybox", "sh", "-c", "id -u; id -g"]);
+    assert_eq!(out, "4242\n4343\n");
+    let o = e.run(&["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("unable to find user nosuchuser"), "{}", stderr(&o));
+}
+
+#[test]
+fn hostname_and_generated_etc_files() {
+    let Some(e) = env() else { return };
+    let out = e.ok(&["run", "--rm", "--hostname", "box1", "busybox", "sh", "-c", "hostname; cat /etc/hostname; grep box1 /etc/hosts"]);
+    assert_eq!(out.lines().take(2).collect::<Vec<_>>(), vec!["box1", "box1"]);
+    assert!(out.contains("127.0.1.1\tbox1"), "{out}");
+    // default hostname: the short container id
+    let out = e.ok(&["run", "--rm", "busybox", "hostname"]);
+    assert_eq!(out.trim().len(), 12, "{out}");
+}
+
+#[test]
+fn read_only_root() {
+    let Some(e) = env() else { return };
+    let o = e.run(&["run", "--rm", "--read-only", "busybox", "touch", "/etc/x"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+    // /dev/shm stays writable, as in docker
+    e.ok(&["run", "--rm", "--read-only", "busybox", "touch", "/dev/shm/x"]);
+    e.ok(&["run", "--rm", "busybox", "touch", "/etc/x"]);
+}
+
+#[test]
+fn the_command_is_pid_1_and_init_reaps_orphans() {
+    let Some(e) = env() else { return };
+    assert_eq!(e.ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]), "1\n");
+    // An orphan that exits becomes a zombie of PID 1 unless PID 1 reaps it.
+    let script = "(sleep 0.2 &); sleep 1; ps -o stat,comm | grep -c '^Z' || true; cat /proc/1/comm";
+    let out = e.ok(&["run", "--rm", "--init", "busybox", "sh", "-c", script]);
+    assert_eq!(out, "0\nburrow-init\n");
+    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", &format!("sh -c '{}'", "(sleep 0.2 &); sleep 1; ps -o stat,comm | grep -c ^Z || true")]);
+    // without --init the orphan's parent is a shell that never waits for it
+    assert_eq!(out, "1\n", "a zombie is left without --init, as in docker");
+}
+
+fn spawn_and_wait_ready(e: &Env, args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut child = e.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    (child, out)
+}
+
+#[test]
+fn sigterm_reaches_the_container() {
+    let Some(e) = env() else { return };
+    let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done";
+    let (mut child, mut out) = spawn_and_wait_ready(&e, &["run", "--rm", "busybox", "sh", "-c", script]);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(42));
+
+    // With --init, the workload is not PID 1 and gets SIGTERM's default action.
+    let (mut child, _out) = spawn_and_wait_ready(&e, &["run", "--rm", "--init", "busybox", "sh", "-c", "echo ready; exec sleep 60"]);
+    let started = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn tty_gives_a_private_pty() {
+    let Some(e) = env() else { return };
+    let out = e.ok(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; test -t 0 && test -t 1 && echo both-tty; echo $TERM"]);
+    let out = out.replace('\r', "");
+    assert_eq!(out, "/dev/pts/0\nboth-tty\nxterm\n");
+    let o = e.run(&["run", "--rm", "busybox", "sh", "-c", "test -t 1"]);
+    assert_eq!(o.status.code(), Some(1), "without -t there is no terminal");
+}
+
+#[test]
+fn interactive_stdin_is_passed_through() {
+    let Some(e) = env() else { return };
+    let mut child = e.cmd(&["run", "--rm", "-i", "busybox", "sh", "-c", "read x; echo got:$x"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"hello\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&o), "got:hello\n");
+    // without -i, stdin is empty
+    assert_eq!(e.ok(&["run", "--rm", "busybox", "sh", "-c", "cat; echo end"]), "end\n");
+}
+
+#[test]
+fn rm_leaves_no_trace_and_records_otherwise() {
+    let Some(e) = env() else { return };
+    let before = e.store_listing();
+    e.ok(&["run", "--rm", "busybox", "sh", "-c", "echo hi > /root/f"]);
+    assert_eq!(e.store_listing(), before, "--rm must leave the store as it was");
+    e.ok(&["run", "--name", "kept", "busybox", "sh", "-c", "exit 0"]);
+    let ps = e.ok(&["ps", "-a"]);
+    assert!(ps.contains("kept") && ps.contains("Exited (0)"), "{ps}");
+    let o = e.run(&["run", "--name", "kept", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("already in use"), "{}", stderr(&o));
+    e.ok(&["rm", "kept"]);
+    assert_eq!(e.store_listing(), before);
+}
+
+const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
+
+#[test]
+fn capabilities_are_dockers_and_can_be_dropped() {
+    let Some(e) = env() else { return };
+    let caps = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "sh", "-c", "grep CapEff /proc/self/status | cut -f2"]);
+        e.ok(&args).trim().to_string()
+    };
+    assert_eq!(caps(&[]), DOCKER_DEFAULT_CAPS);
+    assert_eq!(caps(&["--cap-drop", "ALL"]), "0000000000000000");
+    assert_eq!(caps(&["--cap-drop", "all", "--cap-add", "CAP_CHOWN"]), "0000000000000001");
+    let chown = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "sh", "-c", "touch /tmp/f && chown 5 /tmp/f"]);
+        e.run(&args).status.code()
+    };
+    assert_eq!(chown(&[]), Some(0));
+    assert_eq!(chown(&["--cap-drop", "CHOWN"]), Some(1), "a dropped capability is really gone");
+    let o = e.run(&["run", "--rm", "--cap-add", "NOT_A_CAP", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    // A non-root user has no effective capabilities, as in docker.
+    let out = e.ok(&["run", "--rm", "-u", "app", "busybox", "sh", "-c", "grep CapEff /proc/self/status | cut -f2"]);
+    assert_eq!(out.trim(), "0000000000000000");
+}
+
+#[test]
+fn seccomp_denies_what_docker_denies() {
+    let Some(e) = env() else { return };
+    let o = e.run(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert_ne!(o.status.code(), Some(0), "unshare(CLONE_NEWUSER) is denied by the default profile");
+    assert!(stderr(&o).contains("Operation not permitted"), "{}", stderr(&o));
+    e.ok(&["run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "unshare", "-U", "true"]);
+    // A profile file in docker's format
+    let profile = e.dir.path().join("deny-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let o = e.run(&["run", "--rm", "--security-opt", &opt, "busybox", "mkdir", "/tmp/d"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    e.ok(&["run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "-q", "NoNewPrivs:\t1", "/proc/self/status"]);
+    let o = e.run(&["run", "--rm", "--security-opt", "apparmor=foo", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+}
+
+#[test]
+fn proc_and_sys_are_hardened_and_dev_is_minimal() {
+    let Some(e) = env() else { return };
+    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "ls /dev | tr '\\n' ' '; echo; cat /proc/kcore | wc -c; echo x > /sys/kernel/profiling 2>/dev/null || echo sys-ro; ip link show lo | grep -c UP"]);
+    let lines: Vec<&str> = out.lines().collect();
+    for dev in ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "ptmx", "fd"] {
+        assert!(lines[0].split(' ').any(|d| d == dev), "/dev lacks {dev}: {}", lines[0]);
+    }
+    assert_eq!(lines[1], "0", "/proc/kcore is masked");
+    assert!(out.contains("sys-ro"), "{out}");
+    assert_eq!(lines.last().unwrap().trim(), "1", "loopback is up: {out}");
+}
+
+#[test]
+fn unsupported_flags_are_refused_not_ignored() {
+    let Some(e) = env() else { return };
+    for flag in [&["-d"][..], &["-p", "8080:80"], &["-v", "/tmp:/x"], &["--memory", "64m"], &["--network", "host"]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flag);
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = e.run(&args);
+        assert_eq!(o.status.code(), Some(125), "{flag:?}");
+        assert!(stderr(&o).contains("not available"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn single_id_fallback_works_and_says_so() {
+    let Some(e) = env() else { return };
+    let out = e.cmd(&["run", "--rm", "busybox", "cat", "/proc/self/uid_map"]).env("BURROW_USERNS", "single-id").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let map = stdout(&out);
+    assert_eq!(map.lines().count(), 1, "{map}");
+    assert_eq!(map.split_whitespace().collect::<Vec<_>>(), vec!["0".to_string(), common::uid().to_string(), "1".to_string()]);
+}
