@@ -149,6 +149,19 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
 else
   # v1 or hybrid: one delegated directory per controller hierarchy. A
   # comounted hierarchy (cpu,cpuacct) is handled once through its real path.
+  delegate_v1() { # hierarchy
+    local d
+    for d in "$1/burrow" "$1/burrow/$user"; do
+      [ -d "$d" ] || mkdir "$d" || return 1
+      # An empty cpuset refuses tasks: inherit the parent's.
+      if [ -e "$d/cpuset.cpus" ] && [ -z "$(tr -d '[:space:]' <"$d/cpuset.cpus")" ]; then
+        cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus" || return 1
+        cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems" || return 1
+      fi
+    done
+    d="$1/burrow/$user"
+    chown "$uid:$gid" "$d" "$d/cgroup.procs" "$d/tasks"
+  }
   declare -A seen=()
   delegated=()
   for c in memory pids cpu cpuacct cpuset freezer blkio; do
@@ -158,19 +171,11 @@ else
     [ "$(stat -fc %T "$real" 2>/dev/null)" = cgroupfs ] || continue
     [ -z "${seen[$real]:-}" ] || continue
     seen[$real]=1
-    for d in "$real/burrow" "$real/burrow/$user"; do
-      if [ ! -d "$d" ]; then
-        mkdir "$d"
-        # An empty cpuset refuses tasks: inherit the parent's.
-        if [ -e "$d/cpuset.cpus" ]; then
-          cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus"
-          cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems"
-        fi
-      fi
-    done
-    d="$real/burrow/$user"
-    chown "$uid:$gid" "$d" "$d/cgroup.procs" "$d/tasks"
-    delegated+=("$c")
+    if delegate_v1 "$real"; then
+      delegated+=("$c")
+    else
+      warn "cannot delegate $real/burrow/$user"
+    fi
   done
   say "cgroup v1: delegated /sys/fs/cgroup/{$(IFS=,; echo "${delegated[*]}")}/burrow/$user"
 

@@ -19,6 +19,9 @@ fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
         h.set_entry_type(*kind);
         h.set_mode(if *kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
         h.set_size(data.len() as u64);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
         h.set_cksum();
         b.append(&h, *data).unwrap();
     }

@@ -86,7 +86,10 @@ pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
         );
     }
     if r.report.xattr_failures > 0 {
-        eprintln!("warning: {} extended attributes could not be set (the storage file system may not support them)", r.report.xattr_failures);
+        eprintln!(
+            "warning: {} extended attributes could not be set (the storage file system may not support them)",
+            r.report.xattr_failures
+        );
     }
     println!("{}", r.id);
     Ok(())
@@ -263,7 +266,13 @@ fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    let decimals = if v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
     let mut s = format!("{v:.decimals$}");
     if s.contains('.') {
         s = s.trim_end_matches('0').trim_end_matches('.').to_string();

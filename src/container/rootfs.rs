@@ -113,8 +113,15 @@ fn copy_meta(src: &Path, dst: &Path, owners: OwnerMap<'_>) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(io(src))?;
     let (uid, gid) = owners(meta.uid(), meta.gid());
     let meta_err = |source| Error::Meta { path: dst.to_path_buf(), source };
-    fchownat(None, dst, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), AtFlags::AT_SYMLINK_NOFOLLOW)
-        .map_err(meta_err)?;
+    let chown = |u: u32, g: u32| {
+        fchownat(None, dst, Some(Uid::from_raw(u)), Some(Gid::from_raw(g)), AtFlags::AT_SYMLINK_NOFOLLOW)
+    };
+    match chown(uid, gid) {
+        // An owner this namespace does not map (single-id mode) becomes
+        // root, as unpacking did.
+        Err(nix::errno::Errno::EINVAL) => chown(0, 0).map_err(meta_err)?,
+        other => other.map_err(meta_err)?,
+    }
     let is_link = meta.file_type().is_symlink();
     if !is_link {
         fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777)).map_err(io(dst))?;

@@ -67,7 +67,8 @@ impl BlobWriter {
         let Some(file) = self.file.take() else {
             return Err(Error::Io { op: "write", path: self.tmp.clone(), source: io::ErrorKind::Other.into() });
         };
-        let file = file.into_inner().map_err(|e| Error::Io { op: "write", path: self.tmp.clone(), source: e.into_error() })?;
+        let file =
+            file.into_inner().map_err(|e| Error::Io { op: "write", path: self.tmp.clone(), source: e.into_error() })?;
         file.sync_all().map_err(Error::io("sync", &self.tmp))?;
         drop(file);
         let dest = self.blobs.join(found.hex());

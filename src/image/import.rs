@@ -101,14 +101,16 @@ pub fn import(store: &Store, input: impl Read, name: Option<&str>, opts: &Import
     fs::create_dir(&work.0).map_err(Error::io("create", &work.0))?;
     let rootfs = work.0.join("rootfs");
 
-    let (_, decompressed) = compress::decompress(input).map_err(|source| super::unpack::UnpackError::Read { source })?;
+    let (_, decompressed) =
+        compress::decompress(input).map_err(|source| super::unpack::UnpackError::Read { source })?;
     let mut blob = store.blob_writer()?;
     let report = unpack(Tee { r: decompressed, w: &mut blob }, &rootfs, &opts.unpack)?;
     let diff_id = report.diff_id.clone();
     let chain = chain_id(std::slice::from_ref(&diff_id)).unwrap_or_else(|| diff_id.clone());
 
     let config = config_json(&diff_id, opts.message.as_deref());
-    let config_bytes = serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
+    let config_bytes =
+        serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
 
     let _lock = store.lock_exclusive()?;
     let (layer_digest, layer_size) = blob.commit(Some(&diff_id), Some(report.tar_size))?;
@@ -117,10 +119,12 @@ pub fn import(store: &Store, input: impl Read, name: Option<&str>, opts: &Import
         Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64),
         vec![Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size)],
     );
-    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
+    let manifest_bytes =
+        serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
     let manifest_digest = store.write_blob(&manifest_bytes)?;
     store.add_layer_dir(&rootfs, &chain)?;
-    store.set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
+    store
+        .set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
     Ok(ImportResult { id: config_digest, name: reference.map(|r| r.to_string()), report })
 }
 

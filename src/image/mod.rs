@@ -42,6 +42,6 @@ pub use unpack::{unpack, UnpackError, UnpackOptions, UnpackReport};
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
 #[cfg(test)]
-mod testtar;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testtar;

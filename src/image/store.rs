@@ -112,7 +112,8 @@ impl Store {
         if !layout.exists() || !index.exists() {
             let _lock = store.lock_exclusive()?;
             if !layout.exists() {
-                fsutil::write_atomic(&paths.tmp(), &layout, OCI_LAYOUT.as_bytes()).map_err(Error::io("write", &layout))?;
+                fsutil::write_atomic(&paths.tmp(), &layout, OCI_LAYOUT.as_bytes())
+                    .map_err(Error::io("write", &layout))?;
             }
             if !index.exists() {
                 store.write_index(&Index::default())?;
@@ -246,12 +247,8 @@ impl Store {
         let corrupt = |source| Error::Corrupt { path: self.blob_path(&id), source };
         let config_json: serde_json::Value = serde_json::from_slice(&raw).map_err(corrupt)?;
         let config: ImageConfiguration = serde_json::from_slice(&raw).map_err(corrupt)?;
-        let diff_ids: Vec<Digest> = config
-            .rootfs()
-            .diff_ids()
-            .iter()
-            .map(|s| Digest::parse(s))
-            .collect::<std::result::Result<_, _>>()?;
+        let diff_ids: Vec<Digest> =
+            config.rootfs().diff_ids().iter().map(|s| Digest::parse(s)).collect::<std::result::Result<_, _>>()?;
         let layers = diff_ids
             .iter()
             .zip(chain_ids(&diff_ids))
@@ -289,7 +286,13 @@ impl Store {
         let mut out: Vec<ImageSummary> = self
             .images(&self.read_index()?)?
             .into_iter()
-            .map(|i| ImageSummary { id: i.id, names: i.names, created: i.created, size: i.size, layers: i.layers.len() })
+            .map(|i| ImageSummary {
+                id: i.id,
+                names: i.names,
+                created: i.created,
+                size: i.size,
+                layers: i.layers.len(),
+            })
             .collect();
         out.sort_by_key(|i| std::cmp::Reverse(i.created));
         Ok(out)
@@ -391,7 +394,9 @@ impl Store {
             };
             match fsutil::remove_tree(&victim) {
                 Ok(()) => deleted.push(l.chain_id.clone()),
-                Err(e) => tracing::warn!(layer = %l.chain_id, "cannot delete layer directory {}: {e}", victim.display()),
+                Err(e) => {
+                    tracing::warn!(layer = %l.chain_id, "cannot delete layer directory {}: {e}", victim.display())
+                }
             }
         }
         deleted
@@ -417,16 +422,20 @@ impl Store {
             for l in &image.layers {
                 digests.insert(l.blob.digest.clone(), ());
                 if !l.dir.is_dir() {
-                    problems.push(format!("layer {} of image {}: directory {} is missing", l.chain_id, image.id, l.dir.display()));
+                    problems.push(format!(
+                        "layer {} of image {}: directory {} is missing",
+                        l.chain_id,
+                        image.id,
+                        l.dir.display()
+                    ));
                 }
             }
         }
         for d in digests.keys() {
             match fs::File::open(self.blob_path(d)) {
                 Ok(f) => {
-                    let (found, _) = super::digest::HashingReader::new(f)
-                        .finish()
-                        .map_err(Error::io("read", self.blob_path(d)))?;
+                    let (found, _) =
+                        super::digest::HashingReader::new(f).finish().map_err(Error::io("read", self.blob_path(d)))?;
                     if found != *d {
                         problems.push(format!("blob {d}: content hashes to {found}"));
                     }

@@ -40,7 +40,8 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             let e = e.unwrap();
             let md = fs::symlink_metadata(e.path()).unwrap();
             let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-            let content = if md.is_file() { Digest::of_bytes(&fs::read(e.path()).unwrap()).to_string() } else { String::new() };
+            let content =
+                if md.is_file() { Digest::of_bytes(&fs::read(e.path()).unwrap()).to_string() } else { String::new() };
             out.insert(rel, format!("{:o} {} {content}", md.mode(), md.len()));
             if md.is_dir() {
                 walk(root, &e.path(), out);
@@ -149,7 +150,10 @@ fn untagged_images_and_retagging() {
     let rep = s.remove(&a.id.hex()[..8], false).unwrap();
     assert_eq!(rep.deleted[0], a.id);
     assert_eq!(s.list().unwrap().len(), 1);
-    assert!(matches!(s.tag("x:1", "y@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), Err(Error::DigestTag { .. })));
+    assert!(matches!(
+        s.tag("x:1", "y@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        Err(Error::DigestTag { .. })
+    ));
 }
 
 #[test]
@@ -206,10 +210,7 @@ fn failed_imports_leave_the_store_unchanged() {
         assert!(matches!(e, Error::Unpack(_)), "{e}");
         assert_eq!(snapshot(&s.paths().root), before, "after failing with {e}");
     }
-    assert_eq!(
-        imp(&s, b"garbage", None).unwrap_err().to_string(),
-        "not a tar archive (nor gzip/zstd compressed tar)"
-    );
+    assert_eq!(imp(&s, b"garbage", None).unwrap_err().to_string(), "not a tar archive (nor gzip/zstd compressed tar)");
     assert!(matches!(imp(&s, &rootfs(), Some("Bad")), Err(Error::Reference(_))));
     assert_eq!(snapshot(&s.paths().root), before);
 }

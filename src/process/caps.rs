@@ -216,10 +216,11 @@ pub fn drop_bounding(set: &CapSet) -> Result<()> {
 
 /// Whether a failed setgroups(2) must stop the container (pure). In a user
 /// namespace whose `/proc/PID/setgroups` is "deny" (burrow's single-id
-/// mapping) the kernel refuses setgroups with EPERM; with no groups wanted
-/// there is nothing the workload would gain, so that case goes on.
-fn setgroups_failure_is_fatal(groups: &[u32], errno: Errno) -> bool {
-    !(groups.is_empty() && errno == Errno::EPERM)
+/// mapping) the kernel refuses setgroups with EPERM; when no group beyond
+/// the primary `gid` is wanted there is nothing the workload would gain,
+/// so that case goes on.
+fn setgroups_failure_is_fatal(groups: &[u32], gid: u32, errno: Errno) -> bool {
+    !(groups.iter().all(|g| *g == gid) && errno == Errno::EPERM)
 }
 
 /// Step 2: become `uid`/`gid` with supplementary `groups`: setgroups, then
@@ -228,7 +229,7 @@ fn setgroups_failure_is_fatal(groups: &[u32], errno: Errno) -> bool {
 pub fn switch_ids(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
     let gids: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
     if let Err(errno) = setgroups(&gids) {
-        if setgroups_failure_is_fatal(groups, errno) {
+        if setgroups_failure_is_fatal(groups, gid, errno) {
             return Err(Error::SetGroups { groups: groups.to_vec(), source: errno });
         }
         tracing::debug!("setgroups is denied in this user namespace; keeping the inherited groups");
@@ -395,8 +396,9 @@ mod tests {
 
     #[test]
     fn setgroups_denied_without_groups_is_fine() {
-        assert!(!setgroups_failure_is_fatal(&[], Errno::EPERM));
-        assert!(setgroups_failure_is_fatal(&[10], Errno::EPERM));
-        assert!(setgroups_failure_is_fatal(&[], Errno::EINVAL));
+        assert!(!setgroups_failure_is_fatal(&[], 0, Errno::EPERM));
+        assert!(!setgroups_failure_is_fatal(&[0], 0, Errno::EPERM));
+        assert!(setgroups_failure_is_fatal(&[10], 0, Errno::EPERM));
+        assert!(setgroups_failure_is_fatal(&[], 0, Errno::EINVAL));
     }
 }

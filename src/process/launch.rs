@@ -43,6 +43,11 @@ pub fn launch(spec: Spec) -> Result<Exit> {
         flags |= libc::CLONE_NEWUSER;
     }
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
+    // Catch the forwarded signals before the child exists, so one sent as
+    // soon as the container runs is not lost (or fatal to burrow). The
+    // handlers only write to a pipe; the child's are reset by execve.
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
+        .map_err(|source| Error::Channel { source })?;
     let nested = spec.nested_userns.clone();
     // SAFETY: clone without CLONE_VM and without a new stack duplicates the
     // process like fork(2); burrow is single-threaded at this point.
@@ -85,8 +90,6 @@ pub fn launch(spec: Spec) -> Result<Exit> {
         return Err(Error::Child { class, message });
     }
 
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
-        .map_err(|source| Error::Channel { source })?;
     let handle = signals.handle();
     let resize_fd = master.as_ref().and_then(|m| m.try_clone().ok());
     let forwarder = std::thread::spawn(move || {

@@ -53,8 +53,19 @@ pub fn rootless_ready() -> bool {
         && require(is_static_busybox(), "a static /bin/busybox (package busybox-static)")
 }
 
+/// A 64-bit ELF without a PT_INTERP program header is statically linked.
 fn is_static_busybox() -> bool {
-    std::fs::read("/bin/busybox").is_ok_and(|b| b.len() > 64 && !b.windows(10).any(|w| w == b"ld-linux-x"))
+    let Ok(b) = std::fs::read("/bin/busybox") else { return false };
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
+        return false;
+    }
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let u16_at = |o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..phnum).all(|i| {
+        let o = phoff + i * phentsize;
+        o + 4 <= b.len() && u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) != 3
+    })
 }
 
 /// One test's private burrow store.
@@ -181,6 +192,8 @@ pub fn busybox_tar(out: &Path) {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_mtime(1_700_000_000);
         h.set_size(0);
         b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();

@@ -268,7 +268,10 @@ mod tests {
             assert!(open(root.as_fd(), OsStr::new(""), flags).is_ok());
             for bad in ["l", "up/etc", "l/x"] {
                 let e = open(root.as_fd(), OsStr::new(bad), flags).unwrap_err();
-                assert!(matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR) | Some(libc::ENOENT)), "{bad}: {e}");
+                assert!(
+                    matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR) | Some(libc::ENOENT)),
+                    "{bad}: {e}"
+                );
             }
             assert_eq!(open(root.as_fd(), OsStr::new("l"), flags).unwrap_err().raw_os_error(), Some(libc::ELOOP));
         }
