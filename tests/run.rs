@@ -269,3 +269,18 @@ fn single_id_fallback_works_and_says_so() {
     assert_eq!(map.lines().count(), 1, "{map}");
     assert_eq!(map.split_whitespace().collect::<Vec<_>>(), vec!["0".to_string(), common::uid().to_string(), "1".to_string()]);
 }
+
+#[test]
+fn writes_stay_private_with_either_kind_of_root() {
+    let Some(e) = env() else { return };
+    for mode in ["overlay", "copy"] {
+        let run = |script: &str| {
+            let o = e.cmd(&["run", "--rm", "busybox", "sh", "-c", script]).env("BURROW_ROOTFS", mode).output().unwrap();
+            assert!(o.status.success(), "{mode}: {}", stderr(&o));
+            stdout(&o)
+        };
+        run("echo changed > /etc/passwd && rm /bin/ls && mkdir /newdir && chown 33:33 /newdir && stat -c %u /newdir");
+        let out = run("head -1 /etc/passwd; test -e /bin/ls && echo ls-back; test -e /newdir || echo no-newdir");
+        assert_eq!(out, "root:x:0:0:root:/root:/bin/sh\nls-back\nno-newdir\n", "{mode}");
+    }
+}

@@ -6,6 +6,7 @@
 //! into a `process::Spec`, starts it, waits and records the outcome. The
 //! process details (namespaces, mounts, exec) live in `crate::process`.
 
+pub mod overlay;
 pub mod passwd;
 pub mod record;
 pub mod rootfs;

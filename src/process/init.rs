@@ -66,7 +66,7 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
 
 fn setup(spec: &Spec) -> Result<(), String> {
     sethostname(&spec.hostname).map_err(|e| format!("cannot set the hostname: {e}"))?;
-    mounts::prepare_root(&spec.rootfs, &spec.files, spec.devpts_gid)?;
+    mounts::prepare_root(&spec.rootfs, spec.overlay.as_ref(), &spec.files, spec.devpts_gid)?;
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;
     mounts::loopback_up()

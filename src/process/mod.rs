@@ -82,6 +82,9 @@ pub struct FileMount {
 /// parent before the clone so that input errors surface early.
 pub struct Spec {
     pub rootfs: PathBuf,
+    /// An overlay the init mounts at `rootfs` first (else `rootfs` is a
+    /// ready private copy).
+    pub overlay: Option<crate::container::overlay::OverlayMount>,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
