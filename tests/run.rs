@@ -284,3 +284,19 @@ fn writes_stay_private_with_either_kind_of_root() {
         assert_eq!(out, "root:x:0:0:root:/root:/bin/sh\nls-back\nno-newdir\n", "{mode}");
     }
 }
+
+#[test]
+fn tty_window_size_follows_the_callers_terminal() {
+    let Some(e) = env() else { return };
+    let have_script = std::path::Path::new("/usr/bin/script").exists();
+    if !common::require(have_script, "script(1) from util-linux to give burrow a terminal") {
+        return;
+    }
+    let cmd = format!(
+        "stty cols 91 rows 33; BURROW_ROOT={} {} run --rm -t busybox stty size",
+        e.root.display(),
+        common::burrow_bin().display()
+    );
+    let o = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    assert_eq!(stdout(&o).replace('\r', "").trim(), "33 91", "{}", stderr(&o));
+}

@@ -32,9 +32,10 @@ pub fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<()> {
                 println!("  delegated:    {c} at {}", dir.display());
             }
             if r.cgroups.enforceable_limits.is_empty() {
-                println!("  limits:       none enforceable");
+                println!("  limits:       none could be enforced on this host");
             } else {
-                println!("  limits:       {}", r.cgroups.enforceable_limits.join("; "));
+                println!("  limits:       the host would allow {}", r.cgroups.enforceable_limits.join("; "));
+                println!("                (this version of burrow does not apply limits yet: run refuses those flags)");
             }
             if r.fixes.is_empty() {
                 println!("everything burrow needs is in place");

@@ -79,6 +79,7 @@ pub fn launch(spec: Spec) -> Result<Exit> {
     if let Some(sock) = &tty_parent {
         if let Some(m) = channel::recv_fd(sock)? {
             tty::copy_winsize(&m);
+            let _ = nix::unistd::write(sock, b"1");
             raw_mode = Some(tty::RawMode::enter());
             output = Some(tty::proxy(&m, stdin_on).map_err(|source| Error::Channel { source })?);
             master = Some(m);

@@ -35,6 +35,10 @@ pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
         .map_err(|e| format!("cannot open {name}: {e}"))?;
     channel::send_fd(sock, master.as_raw_fd()).map_err(|e| e.to_string())?;
     drop(master);
+    // Wait until the parent has copied its window size to the pty, so the
+    // workload never sees a 0x0 terminal.
+    let mut ack = [0u8; 1];
+    let _ = nix::unistd::read(sock.as_raw_fd(), &mut ack);
     // SAFETY: ioctl and dup2 on fds we own.
     unsafe {
         if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
