@@ -132,20 +132,13 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         cap_drop: args.cap_drop,
         security_opt: args.security_opt,
         init: args.init,
+        // After enter() this process is root; the caller's host ids are
+        // what burrow's namespace maps to root.
         keep_id: keep_id.then(|| KeepId {
+            uid: plan.mapping.uid_outside(0).unwrap_or(0),
+            gid: plan.mapping.gid_outside(0).unwrap_or(0),
             outer: plan.mapping.clone(),
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
         }),
-    };
-    // After enter() getuid() is 0; keep-id wants the caller's host ids.
-    let opts = RunOptions {
-        keep_id: opts.keep_id.map(|k| KeepId {
-            uid: plan.mapping.uid.first().map_or(k.uid, |m| m.outside),
-            gid: plan.mapping.gid.first().map_or(k.gid, |m| m.outside),
-            ..k
-        }),
-        ..opts
     };
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
@@ -200,11 +193,12 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    println!("{:<14}{:<22}{:<24}{:<18}{:<22}{}", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+    println!("{:<14}{:<22}{:<24}{:<18}{:<22}NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS");
     for r in &shown {
         let mut cmd = format!("\"{}\"", r.command.join(" "));
         if !args.no_trunc && cmd.len() > 22 {
-            cmd = format!("{}…\"", &cmd[..cmd.floor_char_boundary(19)]);
+            let cut = (0..=19).rev().find(|i| cmd.is_char_boundary(*i)).unwrap_or(0);
+            cmd = format!("{}…\"", &cmd[..cut]);
         }
         let status = match r.status {
             Status::Created => "Created".to_string(),

@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a command in a new container
-    Run(container::RunArgs),
+    Run(Box<container::RunArgs>),
     /// List containers
     #[command(visible_alias = "list")]
     Ps(container::PsArgs),
@@ -88,7 +88,7 @@ enum ImageCommand {
 #[derive(Subcommand, Debug)]
 enum ContainerCommand {
     /// Run a command in a new container
-    Run(container::RunArgs),
+    Run(Box<container::RunArgs>),
     /// List containers
     #[command(visible_alias = "list")]
     Ls(container::PsArgs),
@@ -216,7 +216,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
     use Command as C;
     let done = |r: anyhow::Result<()>| r.map(|_| 0);
     match command {
-        C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, a),
+        C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, *a),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(enter(false).and_then(|_| container::rm(paths, &a))),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
@@ -248,7 +248,7 @@ pub(crate) fn enter(quiet: bool) -> anyhow::Result<burrow::userns::Plan> {
         return Ok(plan);
     }
     if let burrow::userns::MappingKind::SingleId { reason } = &plan.kind {
-        if !quiet && !force_single {
+        if !quiet && !force_single && !nix::unistd::getuid().is_root() {
             eprintln!("warning: mapping only your own uid and gid into containers ({reason}); files owned by other users in images will belong to root");
         }
     }

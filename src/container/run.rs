@@ -323,11 +323,15 @@ fn start(
         devpts_gid: (gid_count > 5 && own_gid_count() > 5).then_some(5),
     };
 
-    record.status = Status::Running;
-    record.started_at = Some(chrono::Utc::now().to_rfc3339());
-    record.save(paths)?;
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
-    let result = process::launch(spec);
+    let result = process::launch(spec, &mut |pid| {
+        record.status = Status::Running;
+        record.started_at = Some(chrono::Utc::now().to_rfc3339());
+        record.pid = Some(pid.as_raw());
+        if let Err(e) = record.save(paths) {
+            tracing::warn!(%e, "could not record the container's pid");
+        }
+    });
     tracing::debug!(elapsed = ?t0.elapsed(), "container exited");
     record.status = Status::Exited;
     record.finished_at = Some(chrono::Utc::now().to_rfc3339());

@@ -23,8 +23,9 @@ use super::channel::{self, ErrorPipe, Gate};
 use super::init::{child_main, ChildEnds};
 use super::{tty, Error, Exit, Result, Spec};
 
-/// Run `spec` as a container in the foreground and wait for it.
-pub fn launch(spec: Spec) -> Result<Exit> {
+/// Run `spec` as a container in the foreground and wait for it;
+/// `started` learns the container's host pid once its command runs.
+pub fn launch(spec: Spec, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
     let Gate { wait_end, mut open_end } = Gate::new()?;
     let ErrorPipe { mut read_end, write_end } = ErrorPipe::new()?;
     let (tty_parent, tty_child): (Option<OwnedFd>, Option<OwnedFd>) = if spec.tty {
@@ -91,6 +92,7 @@ pub fn launch(spec: Spec) -> Result<Exit> {
         return Err(Error::Child { class, message });
     }
 
+    started(child);
     let handle = signals.handle();
     let resize_fd = master.as_ref().and_then(|m| m.try_clone().ok());
     let forwarder = std::thread::spawn(move || {
