@@ -211,15 +211,11 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// docker's relative time of an RFC 3339 timestamp (empty when unset).
 fn ago(t: Option<&str>) -> String {
-    let Some(t) = t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else { return String::new() };
-    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0);
-    match secs {
-        0..=59 => format!("{secs} seconds ago"),
-        60..=3599 => format!("{} minutes ago", secs / 60),
-        3600..=86399 => format!("{} hours ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86400),
-    }
+    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| super::images::ago(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_default()
 }
 
 #[derive(clap::Args, Debug)]

@@ -237,7 +237,7 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
 }
 
 /// docker's `units.HumanDuration` + " ago".
-fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
     let secs = (chrono::Utc::now() - t).num_seconds().max(0);
     let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
     let s = match secs {
