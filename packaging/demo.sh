@@ -14,6 +14,7 @@ install -m 0755 target/release/burrow "$dir/burrow"
 bash packaging/mkimage-busybox.sh "$dir/busybox.tar"
 chmod 0644 "$dir/busybox.tar"
 
+install -d -o "$user" -m 0700 "$dir/store"
 uid=$(id -u "$user")
 as_user() {
   runuser -u "$user" -- env -i HOME="/home/$user" USER="$user" LOGNAME="$user" \
@@ -35,6 +36,5 @@ step "burrow run --rm busybox sh -c 'exit 3'; echo exit code \$?"
 set +e; as_user burrow run --rm busybox sh -c 'exit 3'; echo "exit code $?"; set -e
 step burrow run --rm busybox no-such-command
 set +e; as_user burrow run --rm busybox no-such-command; echo "exit code $?"; set -e
-as_user burrow unshare rm -rf "$dir/store"
 rm -rf "$dir"
 echo; echo "demo finished: burrow ran rootless containers as $user"
