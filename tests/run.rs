@@ -112,8 +112,34 @@ fn the_command_is_pid_1_and_init_reaps_orphans() {
     assert!(out.trim().parse::<u32>().unwrap() >= 1, "zombies are left without --init, as in docker: {out}");
 }
 
-fn spawn_and_wait_ready(e: &Env, args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = e.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+/// A `burrow run` child that is killed (SIGKILL) if a test fails before
+/// it ends, so no container outlives its test.
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn_and_wait_ready(e: &Env, args: &[&str]) -> (Running, BufReader<std::process::ChildStdout>) {
+    let mut child = Running(e.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -299,4 +325,52 @@ fn tty_window_size_follows_the_callers_terminal() {
     );
     let o = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
     assert_eq!(stdout(&o).replace('\r', "").trim(), "33 91", "{}", stderr(&o));
+}
+
+/// Processes of this user whose command line is exactly `argv`.
+fn processes_with_cmdline(argv: &[&str]) -> usize {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want))
+        .count()
+}
+
+#[test]
+fn kill_9_of_burrow_takes_the_container_and_a_later_command_cleans_up() {
+    let Some(e) = env() else { return };
+    for rm in [true, false] {
+        let mut args = vec!["run", "--name", "victim"];
+        if rm {
+            args.push("--rm");
+        }
+        args.extend_from_slice(&["busybox", "sh", "-c", "echo ready; exec sleep 3599"]);
+        let (mut child, _out) = spawn_and_wait_ready(&e, &args);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while processes_with_cmdline(&["sleep", "3599"]) == 0 {
+            assert!(Instant::now() < deadline, "the container's sleep never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ps = e.ok(&["ps"]);
+        assert!(ps.contains("victim") && ps.contains("Up"), "{ps}");
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while processes_with_cmdline(&["sleep", "3599"]) > 0 {
+            assert!(Instant::now() < deadline, "the container outlived burrow");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // the next command that writes the store reconciles the records
+        e.ok(&["run", "--rm", "busybox", "true"]);
+        let ps = e.ok(&["ps", "-a"]);
+        if rm {
+            assert!(!ps.contains("victim"), "an --rm container is removed: {ps}");
+        } else {
+            assert!(ps.contains("victim") && ps.contains("Exited (137)"), "{ps}");
+            e.ok(&["rm", "victim"]);
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(e.root.join("containers")).unwrap().flatten().collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -179,6 +179,15 @@ pub struct PsArgs {
 
 pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
     let all = record::list(paths)?;
+    // Show a container whose process is gone as exited even before a
+    // writing command reconciles the records.
+    let all = all.into_iter().map(|mut r| {
+        if r.status == Status::Running && !record::is_alive(&r) {
+            r.status = Status::Exited;
+            r.exit_code = Some(137);
+        }
+        r
+    });
     let shown: Vec<_> = all.into_iter().filter(|r| args.all || r.status == Status::Running).collect();
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&shown)?);
@@ -193,7 +202,7 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    println!("{:<14}{:<22}{:<24}{:<18}{:<22}NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS");
+    println!("{:<14}{:<22}{:<24}{:<24}{:<22}NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS");
     for r in &shown {
         let mut cmd = format!("\"{}\"", r.command.join(" "));
         if !args.no_trunc && cmd.len() > 22 {
@@ -206,7 +215,7 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
             Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
         };
         let id = if args.no_trunc { r.id.as_str() } else { r.id.short() };
-        println!("{id:<14}{:<22}{cmd:<24}{:<18}{status:<22}{}", r.image, ago(Some(&r.created)), r.name);
+        println!("{id:<14}{:<22}{cmd:<24}{:<24}{status:<22}{}", r.image, ago(Some(&r.created)), r.name);
     }
     Ok(())
 }
@@ -236,9 +245,17 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
     for key in &args.containers {
         let result = (|| -> anyhow::Result<()> {
             let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
+            record::reconcile(paths)?;
             let r = record::find(paths, key)?;
-            if r.status == Status::Running && !args.force && process_alive(r.pid) {
-                return Err(burrow::container::Error::Running { name: r.name }.into());
+            if r.status == Status::Running && record::is_alive(&r) {
+                if !args.force {
+                    return Err(burrow::container::Error::Running { name: r.name }.into());
+                }
+                // As docker's rm -f: kill, then remove. The container's
+                // init is PID 1 of its namespace, so all its processes go.
+                if let Some(pid) = r.pid {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
             }
             burrow::container::rootfs::remove_any(&r.dir(paths)).context("cannot remove the container's files")?;
             Ok(())
@@ -255,10 +272,6 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
         anyhow::bail!("some containers could not be removed");
     }
     Ok(())
-}
-
-fn process_alive(pid: Option<i32>) -> bool {
-    pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
 }
 
 #[derive(clap::Args, Debug)]

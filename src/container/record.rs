@@ -62,6 +62,10 @@ pub struct Record {
     pub created: String,
     pub status: Status,
     pub pid: Option<i32>,
+    /// The pid's start time (field 22 of /proc/PID/stat), so a reused pid
+    /// is not mistaken for the container.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -107,6 +111,50 @@ pub fn list(paths: &Paths) -> Result<Vec<Record>> {
     }
     out.sort_by(|a, b| a.created.cmp(&b.created));
     Ok(out)
+}
+
+/// The start time of a live process, in clock ticks since boot; `None`
+/// for no process or a zombie (dead, waiting for a parent to reap it).
+pub fn process_start(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let mut fields = stat[stat.rfind(')')? + 2..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// Whether the process recorded for `r` still runs.
+pub fn is_alive(r: &Record) -> bool {
+    match (r.pid, r.pid_start) {
+        (Some(pid), Some(start)) => process_start(pid) == Some(start),
+        (Some(pid), None) => process_start(pid).is_some(),
+        _ => false,
+    }
+}
+
+/// Make the records tell the truth after a `burrow run` was killed: a
+/// container recorded as running whose process is gone is marked exited
+/// (137, as if killed), and removed when it was started with `--rm`. The
+/// kernel already took its mounts and processes with its namespaces.
+/// Call with the store lock held.
+pub fn reconcile(paths: &Paths) -> Result<()> {
+    for mut r in list(paths)? {
+        if r.status != Status::Running || is_alive(&r) {
+            continue;
+        }
+        tracing::info!(id = %r.id.short(), "container's process is gone; marking it exited");
+        if r.auto_remove {
+            super::rootfs::remove_any(&r.dir(paths))?;
+            continue;
+        }
+        r.status = Status::Exited;
+        r.exit_code = Some(137);
+        r.finished_at = Some(chrono::Utc::now().to_rfc3339());
+        r.save(paths)?;
+    }
+    Ok(())
 }
 
 /// Find a container by name, full id or unique id prefix.
@@ -189,6 +237,7 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             status: Status::Created,
             pid: None,
+            pid_start: None,
             exit_code: None,
             started_at: None,
             finished_at: None,
@@ -200,5 +249,13 @@ mod tests {
         assert_eq!(find(&paths, &r.id.as_str()[..5]).unwrap().name, "web");
         assert!(matches!(find(&paths, "nope"), Err(Error::NoSuchContainer { .. })));
         assert_ne!(fresh_name(&paths).unwrap(), "web");
+    }
+
+    #[test]
+    fn start_time_of_this_process() {
+        let me = std::process::id() as i32;
+        let start = process_start(me).unwrap();
+        assert_eq!(process_start(me), Some(start));
+        assert_eq!(process_start(i32::MAX), None);
     }
 }

@@ -180,6 +180,7 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
     // Create the record under the store lock so names stay unique.
     let record = {
         let _lock = StoreLock::exclusive(&paths.lock_file())?;
+        record::reconcile(paths)?;
         let name = match &opts.name {
             Some(n) if !record::valid_name(n) => return Err(Error::InvalidName { name: n.clone() }),
             Some(n) => {
@@ -201,6 +202,7 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
             created: chrono::Utc::now().to_rfc3339(),
             status: Status::Created,
             pid: None,
+            pid_start: None,
             exit_code: None,
             started_at: None,
             finished_at: None,
@@ -328,6 +330,7 @@ fn start(
         record.status = Status::Running;
         record.started_at = Some(chrono::Utc::now().to_rfc3339());
         record.pid = Some(pid.as_raw());
+        record.pid_start = record::process_start(pid.as_raw());
         if let Err(e) = record.save(paths) {
             tracing::warn!(%e, "could not record the container's pid");
         }
