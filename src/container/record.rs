@@ -73,6 +73,25 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record for a container just created: no process yet.
+    pub fn created(id: ContainerId, name: String, image: String, image_id: String, command: Vec<String>, auto_remove: bool) -> Record {
+        Record {
+            id,
+            name,
+            image,
+            image_id,
+            command,
+            created: chrono::Utc::now().to_rfc3339(),
+            status: Status::Created,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            auto_remove,
+        }
+    }
+
     pub fn dir(&self, paths: &Paths) -> PathBuf {
         paths.containers().join(self.id.as_str())
     }
@@ -228,21 +247,7 @@ mod tests {
     fn save_list_find() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let r = Record {
-            id: ContainerId::random(),
-            name: "web".into(),
-            image: "busybox".into(),
-            image_id: "sha256:00".into(),
-            command: vec!["true".into()],
-            created: "2026-01-01T00:00:00Z".into(),
-            status: Status::Created,
-            pid: None,
-            pid_start: None,
-            exit_code: None,
-            started_at: None,
-            finished_at: None,
-            auto_remove: false,
-        };
+        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), "sha256:00".into(), vec!["true".into()], false);
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         assert_eq!(find(&paths, "web").unwrap().id, r.id);

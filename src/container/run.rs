@@ -193,21 +193,7 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
             }
             None => record::fresh_name(paths)?,
         };
-        let record = Record {
-            id: id.clone(),
-            name,
-            image: opts.image.clone(),
-            image_id: image.id.to_string(),
-            command: args.clone(),
-            created: chrono::Utc::now().to_rfc3339(),
-            status: Status::Created,
-            pid: None,
-            pid_start: None,
-            exit_code: None,
-            started_at: None,
-            finished_at: None,
-            auto_remove: opts.rm,
-        };
+        let record = Record::created(id.clone(), name, opts.image.clone(), image.id.to_string(), args.clone(), opts.rm);
         let dir = record.dir(paths);
         fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
         record.save(paths)?;
