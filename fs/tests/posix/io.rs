@@ -1,0 +1,180 @@
+//! Data paths: O_APPEND, fsync, statfs, readdir offsets, remount.
+
+use std::collections::HashSet;
+use std::ffi::{CStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::common::sys;
+use crate::common::*;
+use crate::util::*;
+
+#[test]
+fn o_append_writes_go_to_the_end() {
+    let mut st = Stack::new();
+    st.layer().file("f", "abc");
+    let Some(m) = st.mount() else { return };
+    let a = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_APPEND, 0), "open append 1");
+    let b = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_APPEND, 0), "open append 2");
+    ok(sys::write(sys::raw(&a), b"def"), "write 1");
+    ok(sys::write(sys::raw(&b), b"ghi"), "write 2");
+    // Linux: pwrite on an O_APPEND descriptor appends, whatever the offset.
+    ok(sys::pwrite(sys::raw(&a), b"jkl", 0), "pwrite with O_APPEND");
+    drop((a, b));
+    assert_eq!(read(&m.p("f")), b"abcdefghijkl");
+}
+
+#[test]
+fn fsync_fdatasync_and_syncfs_succeed() {
+    let mut st = Stack::new();
+    st.layer().file("lower", "x").dir("d");
+    let Some(m) = st.mount() else { return };
+    let fd = ok(sys::open(&m.p("new"), libc::O_CREAT | libc::O_WRONLY, 0o644), "create");
+    ok(sys::write(sys::raw(&fd), b"data"), "write");
+    ok(sys::fsync(sys::raw(&fd)), "fsync new file");
+    ok(sys::fdatasync(sys::raw(&fd)), "fdatasync new file");
+    let fd = ok(sys::open(&m.p("lower"), libc::O_RDWR, 0), "open lower");
+    ok(sys::fsync(sys::raw(&fd)), "fsync lower file before writing");
+    ok(sys::pwrite(sys::raw(&fd), b"y", 1), "write lower");
+    ok(sys::fdatasync(sys::raw(&fd)), "fdatasync lower");
+    let ro = ok(sys::open(&m.p("lower"), libc::O_RDONLY, 0), "open read-only");
+    ok(sys::fsync(sys::raw(&ro)), "fsync read-only descriptor");
+    let dir = ok(sys::open(&m.p("d"), libc::O_RDONLY | libc::O_DIRECTORY, 0), "open dir");
+    ok(sys::fsync(sys::raw(&dir)), "fsync dir");
+    ok(sys::check(unsafe { libc::syncfs(sys::raw(&dir)) }), "syncfs");
+    assert_eq!(read(&m.p("lower")), b"xy");
+}
+
+#[test]
+fn statfs_describes_a_filesystem() {
+    let mut st = Stack::new();
+    st.layer().file("d/f", "x");
+    let Some(m) = st.mount() else { return };
+    for p in [m.root.clone(), m.p("d"), m.p("d/f")] {
+        let s = ok(sys::statvfs(&p), &format!("statvfs {}", p.display()));
+        assert!(s.f_bsize > 0 && s.f_blocks > 0, "statvfs {}: bsize {} blocks {}", p.display(), s.f_bsize, s.f_blocks);
+        assert!(s.f_bavail <= s.f_blocks && s.f_bfree <= s.f_blocks, "free blocks beyond total");
+        assert!(s.f_namemax >= 255, "f_namemax {} below NAME_MAX", s.f_namemax);
+    }
+}
+
+struct Dir(*mut libc::DIR);
+
+impl Dir {
+    fn open(p: &std::path::Path) -> Dir {
+        let c = sys::cstr(p);
+        let d = unsafe { libc::opendir(c.as_ptr()) };
+        assert!(!d.is_null(), "opendir {}: {}", p.display(), std::io::Error::last_os_error());
+        Dir(d)
+    }
+
+    fn next(&mut self) -> Option<OsString> {
+        loop {
+            let e = unsafe { libc::readdir64(self.0) };
+            if e.is_null() {
+                return None;
+            }
+            let n = unsafe { CStr::from_ptr((*e).d_name.as_ptr()) }.to_bytes();
+            if n != b"." && n != b".." {
+                return Some(std::ffi::OsStr::from_bytes(n).to_os_string());
+            }
+        }
+    }
+
+    fn tell(&self) -> libc::c_long {
+        unsafe { libc::telldir(self.0) }
+    }
+
+    fn seek(&mut self, pos: libc::c_long) {
+        unsafe { libc::seekdir(self.0, pos) }
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+#[test]
+fn readdir_offsets_survive_concurrent_changes() {
+    let mut st = Stack::new();
+    let (l0, l1) = (st.layer(), st.layer());
+    for i in 0..100 {
+        l0.file(format!("d/low{i:03}"), "");
+        l1.file(format!("d/up{i:03}"), "");
+    }
+    l1.whiteout("d/low050");
+    let Some(m) = st.mount() else { return };
+    for i in 0..50 {
+        write(&m.p(format!("d/new{i:03}")), b"");
+    }
+    let original: HashSet<OsString> = sys::list(&m.p("d")).expect("list").into_iter().collect();
+    assert_eq!(original.len(), 99 + 100 + 50);
+
+    let mut dir = Dir::open(&m.p("d"));
+    let mut got: Vec<OsString> = (0..60).map(|_| dir.next().expect("entry")).collect();
+    let pos = dir.tell();
+    let ten: Vec<OsString> = (0..10).map(|_| dir.next().expect("entry")).collect();
+    dir.seek(pos);
+    let again: Vec<OsString> = (0..10).map(|_| dir.next().expect("entry")).collect();
+    assert_eq!(ten, again, "seekdir to a telldir position must replay the same entries");
+    got.extend(ten);
+
+    // Change the directory under the open stream.
+    let mut removed = HashSet::new();
+    for n in got.iter().take(20) {
+        ok(sys::unlink(&m.p("d").join(n)), "unlink already-read entry");
+        removed.insert(n.clone());
+    }
+    let unread: Vec<OsString> = original.iter().filter(|n| !got.contains(n)).take(10).cloned().collect();
+    for n in &unread {
+        ok(sys::unlink(&m.p("d").join(n)), "unlink not-yet-read entry");
+        removed.insert(n.clone());
+    }
+    for i in 0..30 {
+        write(&m.p(format!("d/late{i:03}")), b"");
+    }
+    while let Some(n) = dir.next() {
+        got.push(n);
+    }
+    let mut dup = HashSet::new();
+    for n in &got {
+        assert!(dup.insert(n), "{n:?} returned twice by one directory stream");
+    }
+    for n in &original {
+        assert!(removed.contains(n) || dup.contains(n), "{n:?} was never returned");
+    }
+}
+
+#[test]
+fn changes_survive_remount() {
+    let mut st = Stack::new();
+    st.layer().file("modify", "old").file("remove", "r").file("d/x", "x").file("keep", "k");
+    let Some(m) = st.mount() else { return };
+    write(&m.p("modify"), b"new");
+    ok(sys::unlink(&m.p("remove")), "unlink");
+    ok(sys::rename(&m.p("d"), &m.p("moved")), "rename dir");
+    ok(sys::mkdir(&m.p("newdir"), 0o700), "mkdir");
+    write(&m.p("newdir/f"), b"f");
+    ok(sys::lsetxattr(&m.p("keep"), "user.tag", b"t", 0), "setxattr");
+    let m = st.remount(m);
+    assert_eq!(read(&m.p("modify")), b"new");
+    assert_eq!(names(&m.root), ["keep", "modify", "moved", "newdir"]);
+    assert_eq!(read(&m.p("moved/x")), b"x");
+    assert_eq!(perm(&m.p("newdir")), 0o700);
+    assert_eq!(read(&m.p("newdir/f")), b"f");
+    assert_eq!(user_xattrs(&m.p("keep")).get("user.tag").map(Vec::as_slice), Some(&b"t"[..]));
+}
+
+#[test]
+fn mkdir_and_create_apply_umask() {
+    let mut st = Stack::new();
+    st.layer();
+    let Some(m) = st.mount() else { return };
+    ok(sys::mkdir(&m.p("d"), 0o777), "mkdir");
+    assert_eq!(perm(&m.p("d")), 0o755);
+    drop(ok(sys::open(&m.p("f"), libc::O_CREAT | libc::O_WRONLY, 0o666), "create"));
+    assert_eq!(perm(&m.p("f")), 0o644);
+    assert_eq!(lst(&m.p("f")).st_uid, sys::uid(), "new file owned by the caller");
+    assert_eq!(lst(&m.p("d")).st_gid, sys::gid(), "new dir group of the caller");
+}
