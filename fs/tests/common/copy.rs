@@ -32,6 +32,22 @@ type Links = HashMap<(u64, u64), (Rc<OwnedFd>, OsString)>;
 struct Ctx {
     translate: Translate,
     links: Links,
+    /// Layers below the one being translated, and where in the tree we are:
+    /// a whiteout with nothing below to hide is dropped, because overlayfs
+    /// would show it as a device in a directory that is not merged.
+    below: Vec<std::path::PathBuf>,
+    rel: std::path::PathBuf,
+}
+
+impl Ctx {
+    fn new(translate: Translate, below: &[std::path::PathBuf]) -> Ctx {
+        Ctx { translate, links: HashMap::new(), below: below.to_vec(), rel: std::path::PathBuf::new() }
+    }
+
+    fn hides_something(&self, name: &OsStr) -> bool {
+        let rel = self.rel.join(name);
+        self.below.iter().any(|l| sys::lstat(&l.join(&rel)).is_ok())
+    }
 }
 
 const OPAQUE: &[u8] = b".wh..wh..opq";
@@ -76,11 +92,12 @@ pub fn names_at(fd: RawFd) -> io::Result<Vec<OsString>> {
     Ok(out)
 }
 
-/// Copy the directory `src` to the new directory `dst`.
-pub fn copy_tree(src: &Path, dst: &Path, translate: Translate) -> io::Result<()> {
+/// Copy the directory `src` to the new directory `dst`; `below` are the
+/// layers under `src` (used by the overlayfs translation only).
+pub fn copy_tree(src: &Path, dst: &Path, translate: Translate, below: &[std::path::PathBuf]) -> io::Result<()> {
     sys::mkdir(dst, 0o700)?;
     let (s, d) = (open_dir(src)?, open_dir(dst)?);
-    let mut ctx = Ctx { translate, links: HashMap::new() };
+    let mut ctx = Ctx::new(translate, below);
     copy_dir_contents(s.as_raw_fd(), &Rc::new(d), &mut ctx)?;
     copy_meta_fd(s.as_raw_fd(), &Rc::new(open_dir(dst)?), &sys::fstat(s.as_raw_fd())?, true)
 }
@@ -100,6 +117,9 @@ fn copy_entry(src: RawFd, name: &OsStr, dst: &Rc<OwnedFd>, ctx: &mut Ctx) -> io:
             return sys::fsetxattr(d, OsStr::new("trusted.overlay.opaque"), b"y");
         }
         if let Some(target) = bytes.strip_prefix(WH).filter(|t| !t.is_empty()) {
+            if !ctx.hides_something(OsStr::from_bytes(target)) {
+                return Ok(());
+            }
             let c = cstr(OsStr::from_bytes(target));
             return sys::check(unsafe { libc::mknodat(d, c.as_ptr(), libc::S_IFCHR, 0) }).map(drop);
         }
@@ -111,7 +131,10 @@ fn copy_entry(src: RawFd, name: &OsStr, dst: &Rc<OwnedFd>, ctx: &mut Ctx) -> io:
             sys::mkdirat(d, name, 0o700)?;
             let s = open_dir_at(src, name)?;
             let child = Rc::new(open_dir_at(d, name)?);
-            copy_dir_contents(s.as_raw_fd(), &child, ctx)?;
+            ctx.rel.push(name);
+            let r = copy_dir_contents(s.as_raw_fd(), &child, ctx);
+            ctx.rel.pop();
+            r?;
             copy_meta_fd(s.as_raw_fd(), &child, &st, true)?;
         }
         libc::S_IFREG => {
@@ -260,7 +283,7 @@ pub fn apply_layers(layers: &[&Path], dst: &Path) -> io::Result<()> {
     for layer in layers {
         let s = open_dir(layer)?;
         let d = Rc::new(open_dir(dst)?);
-        let mut ctx = Ctx { translate: Translate::None, links: HashMap::new() };
+        let mut ctx = Ctx::new(Translate::None, &[]);
         merge_dir(s.as_raw_fd(), &d, &mut ctx)?;
         copy_meta_fd(s.as_raw_fd(), &d, &sys::fstat(s.as_raw_fd())?, true)?;
     }

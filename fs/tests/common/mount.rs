@@ -242,7 +242,11 @@ impl Stack {
                 Inner::Kernel(root.clone())
             }
         };
-        Mount { root, upper, work, run, backend, deadline, inner: Some(inner), watchdog: Some(watchdog) }
+        let served = match backend {
+            Backend::Burrow => self.layers.clone(),
+            Backend::Kernel => (0..self.layers.len()).map(|i| run.join("klayers").join(i.to_string())).collect(),
+        };
+        Mount { root, upper, work, run, backend, deadline, served, inner: Some(inner), watchdog: Some(watchdog) }
     }
 }
 
@@ -271,7 +275,7 @@ fn mount_kernel(layers: &[PathBuf], run: &Path, upper: &Path, work: &Path, root:
             lowers.push(dst);
             continue;
         }
-        copy::copy_tree(l, &dst, Translate::KernelOverlay)
+        copy::copy_tree(l, &dst, Translate::KernelOverlay, &layers[..i])
             .unwrap_or_else(|e| panic!("copy layer {} for overlayfs: {e}", l.display()));
         lowers.push(dst);
     }
@@ -321,6 +325,9 @@ pub struct Mount {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub backend: Backend,
+    /// The layer directories the filesystem actually reads, bottom first
+    /// (the kernel backend reads translated copies).
+    pub served: Vec<PathBuf>,
     run: PathBuf,
     deadline: Duration,
     inner: Option<Inner>,
