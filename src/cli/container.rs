@@ -309,3 +309,43 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct CommitArgs {
+    /// Commit message (a history comment)
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Author (e.g. "Jane Doe <jane@example.com>")
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Container (name or id)
+    container: String,
+    /// Image name for the result, REPOSITORY[:TAG] (untagged when missing)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    reference: Option<String>,
+}
+
+pub fn commit(paths: &Paths, args: &CommitArgs) -> anyhow::Result<()> {
+    let opts = burrow::container::commit::CommitOptions { message: args.message.clone(), author: args.author.clone() };
+    let r = burrow::container::commit::commit(paths, &args.container, args.reference.as_deref(), &opts)
+        .with_context(|| format!("cannot commit {}", args.container))?;
+    println!("{}", r.id);
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// Container (name or id)
+    container: String,
+}
+
+pub fn diff(paths: &Paths, args: &DiffArgs) -> anyhow::Result<()> {
+    let changes = burrow::container::diff::diff(paths, &args.container)?;
+    let mut out = String::new();
+    for c in changes {
+        out.push_str(&c);
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}

@@ -68,8 +68,9 @@ pub struct InspectArgs {
 pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
     let opts = ImportOptions {
-        unpack: UnpackOptions { max_uid: mapped_ids("uid_map"), max_gid: mapped_ids("gid_map") },
+        unpack: UnpackOptions::current(),
         message: args.message.clone(),
+        author: None,
     };
     let r = burrow::image::import::import_path(&store, &args.file, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot import {}", args.file.display()))?;
@@ -93,17 +94,6 @@ pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
     }
     println!("{}", r.id);
     Ok(())
-}
-
-/// The number of ids mapped into the current user namespace.
-fn mapped_ids(file: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
-    let n: u64 = text.lines().filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()).sum();
-    if n == 0 {
-        1
-    } else {
-        n
-    }
 }
 
 pub fn images(paths: &Paths, args: &ImagesArgs) -> anyhow::Result<()> {

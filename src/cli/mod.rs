@@ -58,6 +58,10 @@ enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Create a new image from a container's changes
+    Commit(container::CommitArgs),
+    /// Show the changes to a container's file system (A added, C changed, D deleted)
+    Diff(container::DiffArgs),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -96,6 +100,10 @@ enum ContainerCommand {
     Rm(container::RmArgs),
     /// Display detailed information on one or more containers
     Inspect(container::InspectArgs),
+    /// Create a new image from a container's changes
+    Commit(container::CommitArgs),
+    /// Show the changes to a container's file system
+    Diff(container::DiffArgs),
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
@@ -146,14 +154,10 @@ enum Later {
     Port(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
-    /// Show a container's filesystem changes (not yet available)
-    Diff(Rest),
     /// Wait for containers to stop (not yet available)
     Wait(Rest),
     /// Rename a container (not yet available)
     Rename(Rest),
-    /// Create an image from a container's changes (not yet available)
-    Commit(Rest),
     /// Manage volumes (not yet available)
     Volume(Rest),
     /// Manage networks (not yet available)
@@ -220,6 +224,8 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(enter(false).and_then(|_| container::rm(paths, &a))),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
+        C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
+        C::Diff(a) | C::Container(ContainerCommand::Diff(a)) => done(enter(false).and_then(|_| container::diff(paths, &a))),
         C::Import(a) | C::Image(ImageCommand::Import(a)) => done(enter(false).and_then(|_| images::import(paths, &a))),
         C::Images(a) | C::Image(ImageCommand::Ls(a)) => done(images::images(paths, &a)),
         C::Tag(a) | C::Image(ImageCommand::Tag(a)) => done(images::tag(paths, &a)),

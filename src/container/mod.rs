@@ -1,12 +1,17 @@
 //! Containers: records, root filesystems and the `run` sequence.
 //!
-//! `record` keeps what `ps` and `rm` read; `rootfs` merges an image's
-//! layers into the container's private root; `passwd` resolves `--user`
-//! in the container's own files; `run` turns an image and the user's flags
-//! into a `process::Spec`, starts it, waits and records the outcome. The
-//! process details (namespaces, mounts, exec) live in `crate::process`.
+//! `record` keeps what `ps` and `rm` read; `rootfs` lays out a
+//! container's root for burrow-fs (upper, work, init layer, mount point)
+//! and reads the image's files before the mount; `passwd` resolves
+//! `--user` in the container's own files; `run` turns an image and the
+//! user's flags into a `process::Spec`, starts it, waits and records the
+//! outcome; `diff` and `commit` read the upper directory (an OCI layer
+//! as it stands, `layer_tar`). The process details (namespaces, mounts,
+//! the FUSE session, exec) live in `crate::process`.
 
-pub mod overlay;
+pub mod commit;
+pub mod diff;
+mod layer_tar;
 pub mod passwd;
 pub mod record;
 pub mod rootfs;
@@ -46,6 +51,12 @@ pub enum Error {
     Caps(#[from] crate::process::caps::Error),
     #[error(transparent)]
     Seccomp(#[from] crate::process::seccomp::Error),
+    #[error("cannot compare container {name} with its image: {reason}")]
+    Diff { name: String, reason: String },
+    #[error("container {name} has no file system changes to commit (its upper directory is missing)")]
+    NoUpper { name: String },
+    #[error("the image of container {name} ({image}) is no longer in the store")]
+    ImageGone { name: String, image: String },
     #[error("no command specified: give one after the image name, or use an image with CMD or ENTRYPOINT")]
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]

@@ -1,31 +1,43 @@
-//! The container's private root filesystem (until the FUSE overlay lands).
+//! The container's root filesystem on disk, before burrow-fs serves it.
 //!
-//! The image's unpacked layers are merged bottom-up into
-//! `containers/<id>/rootfs`, applying OCI whiteouts (`burrow_fs::whiteout`)
-//! as each layer is laid over the ones below. Regular files are copied with
-//! `std::fs::copy`, which uses `copy_file_range(2)` (and so reflinks on
-//! filesystems that share extents); hardlinks inside a layer stay hardlinks.
-//! Owners, modes, times and extended attributes are kept; an owner
-//! translation (`keep-id` containers see burrow's ids through a nested map)
-//! is applied as files are created. Runs inside burrow's user namespace,
-//! where container root may create files of every mapped owner.
+//! Every container root is a burrow-fs overlay (crate `burrow-fs`): the
+//! image's unpacked layers read-only underneath, the container's own
+//! `upper/` on top, nothing copied. This module lays out the directories
+//! the overlay needs in `containers/<id>/`:
+//!
+//! - `upper/` and `work/` (the writable layer and its scratch space; the
+//!   upper's root takes the image root's mode, owner and times, since the
+//!   topmost layer decides the attributes of a merged directory);
+//! - `init/`, a small read-only layer just above the image (docker's "init
+//!   layer"): empty files at `/etc/hosts`, `/etc/hostname` and
+//!   `/etc/resolv.conf` and the directories `/proc`, `/sys`, `/dev` when
+//!   the image lacks them, so the mount points burrow binds over exist
+//!   without writing into the upper. `burrow diff` and `burrow commit`
+//!   therefore see only what the container itself changed. Directories
+//!   the init layer must create on the way (`/etc`) copy the image's
+//!   attributes, since they sit above the image's.
+//! - `rootfs/`, the mount point.
+//!
+//! It also reads single files of the merged image before anything is
+//! mounted (`/etc/passwd` for `--user`), following the OCI whiteout rules
+//! and resolving symlinks inside the layer only (openat2 RESOLVE_IN_ROOT),
+//! so an image cannot make burrow read a host file.
 
-use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use burrow_fs::whiteout::{self, Kind};
-use nix::sys::stat::{utimensat, Mode, SFlag, UtimensatFlags};
-use nix::sys::time::TimeSpec;
+use burrow_fs::whiteout;
 use nix::fcntl::AtFlags;
-use nix::unistd::{fchownat, mkfifo, Gid, Uid};
+use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{fchownat, Gid, Uid};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot build the container root at {path}: {source}")]
+    #[error("cannot prepare the container root at {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot set owner or times of {path}: {source}")]
     Meta { path: PathBuf, source: nix::Error },
@@ -37,148 +49,165 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.to_path_buf(), source }
 }
 
-/// Maps an owner as stored in the layers to the owner to give the copy.
-pub type OwnerMap<'a> = &'a dyn Fn(u32, u32) -> (u32, u32);
+/// The files burrow binds over in every container.
+pub const BOUND_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+/// The directories burrow mounts over in every container.
+pub const MOUNT_DIRS: [&str; 3] = ["proc", "sys", "dev"];
 
-/// Merge `layers` (bottom first) into `dest`, which must not exist yet.
-pub fn build(layers: &[PathBuf], dest: &Path, owners: OwnerMap<'_>) -> Result<()> {
-    fs::create_dir(dest).map_err(io(dest))?;
-    for layer in layers {
-        let mut links = HashMap::new();
-        merge_dir(layer, dest, owners, &mut links)?;
-        copy_meta(layer, dest, owners)?;
-    }
-    Ok(())
+/// Where a container's root lives.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The mount point.
+    pub rootfs: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Every read-only layer, topmost first: the init layer, then the
+    /// image's layers.
+    pub lowers: Vec<PathBuf>,
 }
 
-/// Lay the directory `src` of a layer over `dst` of the merged tree.
-fn merge_dir(src: &Path, dst: &Path, owners: OwnerMap<'_>, links: &mut HashMap<(u64, u64), PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(src)
-        .map_err(io(src))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<std::io::Result<_>>()
-        .map_err(io(src))?;
-    // Opaque markers and whiteouts first, so they hide only lower content.
-    entries.sort_by_key(|n| whiteout::classify(n) == Kind::Normal);
-    for name in entries {
-        match whiteout::classify(&name) {
-            Kind::Opaque => clear_dir(dst)?,
-            Kind::Whiteout(target) => remove_any(&dst.join(target))?,
-            Kind::Normal => merge_entry(&src.join(&name), &dst.join(&name), owners, links)?,
-        }
+impl Layout {
+    pub fn of(dir: &Path, image_layers_bottom_first: &[PathBuf]) -> Layout {
+        let mut lowers = vec![dir.join("init")];
+        lowers.extend(image_layers_bottom_first.iter().rev().cloned());
+        Layout { rootfs: dir.join("rootfs"), upper: dir.join("upper"), work: dir.join("work"), lowers }
     }
-    Ok(())
+
+    /// The image's layers, topmost first (without the init layer).
+    pub fn image_layers(&self) -> &[PathBuf] {
+        &self.lowers[1..]
+    }
+
+    /// Create the directories and the init layer.
+    pub fn create(&self) -> Result<()> {
+        let init = &self.lowers[0];
+        for d in [&self.rootfs, &self.upper, &self.work, init] {
+            fs::create_dir(d).map_err(io(d))?;
+        }
+        let image = self.image_layers();
+        if let Some(top) = image.first() {
+            copy_attrs(top, &self.upper)?;
+            copy_attrs(top, init)?;
+        }
+        for name in MOUNT_DIRS {
+            if find(image, name).is_none() {
+                let d = init.join(name);
+                fs::create_dir(&d).map_err(io(&d))?;
+                fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).map_err(io(&d))?;
+            }
+        }
+        for file in BOUND_FILES {
+            let parent = Path::new(file).parent().unwrap_or(Path::new(""));
+            let dir = init.join(parent);
+            if !dir.exists() {
+                fs::create_dir_all(&dir).map_err(io(&dir))?;
+                match find(image, parent.as_os_str().to_str().unwrap_or("")) {
+                    Some(src) if src.is_dir() => copy_attrs(&src, &dir)?,
+                    _ => fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(io(&dir))?,
+                }
+            }
+            let f = init.join(file);
+            fs::write(&f, b"").map_err(io(&f))?;
+            fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).map_err(io(&f))?;
+        }
+        // The init layer's directories keep the times copied above.
+        if let Some(src) = find(image, "etc").filter(|p| p.is_dir()) {
+            copy_attrs(&src, &init.join("etc"))?;
+        }
+        Ok(())
+    }
 }
 
-fn merge_entry(src: &Path, dst: &Path, owners: OwnerMap<'_>, links: &mut HashMap<(u64, u64), PathBuf>) -> Result<()> {
-    let meta = fs::symlink_metadata(src).map_err(io(src))?;
-    let existing = fs::symlink_metadata(dst).ok();
-    let ft = meta.file_type();
-    if let Some(old) = &existing {
-        if !(ft.is_dir() && old.is_dir()) {
-            remove_any(dst)?;
-        }
-    }
-    if ft.is_dir() {
-        if existing.as_ref().is_none_or(|m| !m.is_dir()) {
-            fs::create_dir(dst).map_err(io(dst))?;
-        }
-        merge_dir(src, dst, owners, links)?;
-        return copy_meta(src, dst, owners);
-    }
-    if meta.nlink() > 1 {
-        if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-            return fs::hard_link(first, dst).map_err(io(dst));
-        }
-        links.insert((meta.dev(), meta.ino()), dst.to_path_buf());
-    }
-    if ft.is_symlink() {
-        let target = fs::read_link(src).map_err(io(src))?;
-        symlink(&target, dst).map_err(io(dst))?;
-    } else if ft.is_file() {
-        fs::copy(src, dst).map_err(io(dst))?;
-    } else if SFlag::from_bits_truncate(meta.mode() & SFlag::S_IFMT.bits()) == SFlag::S_IFIFO {
-        mkfifo(dst, Mode::from_bits_truncate(0o600)).map_err(|e| Error::Meta { path: dst.into(), source: e })?;
-    } else {
-        // Sockets and devices cannot be made rootless; unpack already
-        // recorded devices as plain files, so anything else is skipped.
-        tracing::debug!(path = %src.display(), "skipping special file");
-        return Ok(());
-    }
-    copy_meta(src, dst, owners)
+/// Give `dst` the mode, owner and times of `src`.
+fn copy_attrs(src: &Path, dst: &Path) -> Result<()> {
+    let m = fs::symlink_metadata(src).map_err(io(src))?;
+    let meta = |source| Error::Meta { path: dst.to_path_buf(), source };
+    fchownat(None, dst, Some(Uid::from_raw(m.uid())), Some(Gid::from_raw(m.gid())), AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(meta)?;
+    fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777)).map_err(io(dst))?;
+    let at = TimeSpec::new(m.atime(), m.atime_nsec());
+    let mt = TimeSpec::new(m.mtime(), m.mtime_nsec());
+    utimensat(None, dst, &at, &mt, UtimensatFlags::NoFollowSymlink).map_err(meta)
 }
 
-/// Give `dst` the owner, mode, extended attributes and times of `src`.
-fn copy_meta(src: &Path, dst: &Path, owners: OwnerMap<'_>) -> Result<()> {
-    let meta = fs::symlink_metadata(src).map_err(io(src))?;
-    let (uid, gid) = owners(meta.uid(), meta.gid());
-    let meta_err = |source| Error::Meta { path: dst.to_path_buf(), source };
-    let chown = |u: u32, g: u32| {
-        fchownat(None, dst, Some(Uid::from_raw(u)), Some(Gid::from_raw(g)), AtFlags::AT_SYMLINK_NOFOLLOW)
+/// The path, in the topmost layer that shows it, of the merged entry
+/// `rel` ("etc/passwd"), or `None` when no layer has it or a whiteout or
+/// opaque directory above hides it. Symlinks in `rel`'s directories are
+/// not followed across layers.
+pub fn find(layers_top_first: &[PathBuf], rel: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return layers_top_first.first().cloned();
+    }
+    for layer in layers_top_first {
+        let mut dir = layer.clone();
+        let mut opaque = false;
+        for (i, part) in parts.iter().enumerate() {
+            if fs::symlink_metadata(dir.join(whiteout_name(part))).is_ok() {
+                return None;
+            }
+            let next = dir.join(part);
+            let Ok(m) = fs::symlink_metadata(&next) else { break };
+            if i + 1 == parts.len() {
+                return Some(next);
+            }
+            if !m.is_dir() {
+                // A file here hides everything below it in lower layers.
+                return None;
+            }
+            if fs::symlink_metadata(next.join(OsString::from(std::ffi::OsStr::from_bytes(whiteout::OPAQUE)))).is_ok() {
+                opaque = true;
+            }
+            dir = next;
+        }
+        if opaque {
+            return None;
+        }
+    }
+    None
+}
+
+fn whiteout_name(part: &str) -> OsString {
+    whiteout::whiteout_for(std::ffi::OsStr::new(part))
+}
+
+/// Read the merged file `rel` of an image (empty when it is missing).
+pub fn read_merged(layers_top_first: &[PathBuf], rel: &str) -> String {
+    let Some(path) = find(layers_top_first, rel) else { return String::new() };
+    let layer = layers_top_first.iter().find(|l| path.starts_with(l));
+    layer.and_then(|l| read_in_root(l, rel)).unwrap_or_default()
+}
+
+/// Read `rel` resolving every symlink as if `root` were `/`
+/// (openat2(2) RESOLVE_IN_ROOT), so an image cannot make burrow read a
+/// host file through a link such as `etc/passwd -> /etc/shadow`.
+fn read_in_root(root: &Path, rel: &str) -> Option<String> {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let dir = fs::File::open(root).ok()?;
+    let c = std::ffi::CString::new(rel).ok()?;
+    // SAFETY: open_how is plain data; zero is a valid value for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid fd, NUL-terminated path and an open_how of the size given.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            c.as_ptr(),
+            &how,
+            std::mem::size_of::<libc::open_how>(),
+        )
     };
-    match chown(uid, gid) {
-        // An owner this namespace does not map (single-id mode) becomes
-        // root, as unpacking did.
-        Err(nix::errno::Errno::EINVAL) => chown(0, 0).map_err(meta_err)?,
-        other => other.map_err(meta_err)?,
+    if fd < 0 {
+        return None;
     }
-    let is_link = meta.file_type().is_symlink();
-    if !is_link {
-        fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777)).map_err(io(dst))?;
-        copy_xattrs(src, dst);
-    }
-    let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
-    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
-    utimensat(None, dst, &atime, &mtime, UtimensatFlags::NoFollowSymlink).map_err(meta_err)
-}
-
-/// Copy extended attributes; those the host refuses are logged, not fatal
-/// (a `trusted.*` attribute cannot be set rootless).
-fn copy_xattrs(src: &Path, dst: &Path) {
-    let Ok(names) = list_xattrs(src) else { return };
-    for name in names {
-        let c_src = cpath(src);
-        let c_dst = cpath(dst);
-        let mut buf = vec![0u8; 65536];
-        // SAFETY: paths and names are NUL-terminated, buf is valid for its length.
-        let n = unsafe { libc::lgetxattr(c_src.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            continue;
-        }
-        // SAFETY: as above; n bytes of buf are initialised.
-        let r = unsafe { libc::lsetxattr(c_dst.as_ptr(), name.as_ptr(), buf.as_ptr().cast(), n as usize, 0) };
-        if r != 0 {
-            tracing::debug!(path = %dst.display(), name = ?name, err = %std::io::Error::last_os_error(), "xattr not copied");
-        }
-    }
-}
-
-fn cpath(p: &Path) -> std::ffi::CString {
-    std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
-}
-
-fn list_xattrs(p: &Path) -> std::io::Result<Vec<std::ffi::CString>> {
-    let c = cpath(p);
-    let mut buf = vec![0u8; 65536];
-    // SAFETY: c is NUL-terminated and buf valid for its length.
-    let n = unsafe { libc::llistxattr(c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(buf
-        .split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| std::ffi::CString::new(s).ok())
-        .collect())
-}
-
-fn clear_dir(dir: &Path) -> Result<()> {
-    for e in fs::read_dir(dir).map_err(io(dir))? {
-        let e = e.map_err(io(dir))?;
-        remove_any(&e.path())?;
-    }
-    Ok(())
+    // SAFETY: the kernel returned a new fd that we now own.
+    let mut f = unsafe { fs::File::from_raw_fd(fd as i32) };
+    let mut text = String::new();
+    f.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Remove a file or a whole tree; a missing path is fine.
@@ -191,59 +220,67 @@ pub fn remove_any(path: &Path) -> Result<()> {
     }
 }
 
-/// True for a name the merged tree must never show.
-pub fn is_marker(name: &OsStr) -> bool {
-    whiteout::classify(name) != Kind::Normal
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn same(u: u32, g: u32) -> (u32, u32) {
-        (u, g)
-    }
-
-    #[test]
-    fn upper_layers_win_and_whiteouts_hide() {
-        let t = tempfile::tempdir().unwrap();
-        let (l0, l1, dest) = (t.path().join("l0"), t.path().join("l1"), t.path().join("root"));
+    fn layers(t: &Path) -> (PathBuf, PathBuf) {
+        let (l0, l1) = (t.join("l0"), t.join("l1"));
         fs::create_dir_all(l0.join("etc")).unwrap();
         fs::create_dir_all(l0.join("opt/old")).unwrap();
-        fs::write(l0.join("etc/a"), "lower").unwrap();
+        fs::write(l0.join("etc/passwd"), "lower").unwrap();
+        fs::write(l0.join("etc/group"), "g").unwrap();
         fs::write(l0.join("etc/gone"), "x").unwrap();
         fs::write(l0.join("opt/old/f"), "x").unwrap();
-        fs::hard_link(l0.join("etc/a"), l0.join("etc/a-link")).unwrap();
         fs::create_dir_all(l1.join("etc")).unwrap();
         fs::create_dir_all(l1.join("opt")).unwrap();
-        fs::write(l1.join("etc/a"), "upper").unwrap();
+        fs::write(l1.join("etc/passwd"), "upper").unwrap();
         fs::write(l1.join("etc/.wh.gone"), "").unwrap();
         fs::write(l1.join("opt/.wh..wh..opq"), "").unwrap();
-        fs::write(l1.join("opt/new"), "n").unwrap();
-        symlink("a", l1.join("etc/link")).unwrap();
-        build(&[l0, l1], &dest, &same).unwrap();
-        assert_eq!(fs::read_to_string(dest.join("etc/a")).unwrap(), "upper");
-        assert_eq!(fs::read_to_string(dest.join("etc/a-link")).unwrap(), "lower");
-        assert!(!dest.join("etc/gone").exists());
-        assert!(!dest.join("etc/.wh.gone").exists());
-        assert!(!dest.join("opt/old").exists());
-        assert!(!dest.join("opt/.wh..wh..opq").exists());
-        assert!(dest.join("opt/new").exists());
-        assert_eq!(fs::read_link(dest.join("etc/link")).unwrap(), PathBuf::from("a"));
+        (l0, l1)
     }
 
     #[test]
-    fn hardlinks_and_modes_survive() {
+    fn merged_reads_follow_the_layer_rules() {
         let t = tempfile::tempdir().unwrap();
-        let (l0, dest) = (t.path().join("l0"), t.path().join("root"));
-        fs::create_dir_all(l0.join("bin")).unwrap();
-        fs::write(l0.join("bin/tool"), "#!").unwrap();
-        fs::set_permissions(l0.join("bin/tool"), fs::Permissions::from_mode(0o751)).unwrap();
-        fs::hard_link(l0.join("bin/tool"), l0.join("bin/alias")).unwrap();
-        build(&[l0], &dest, &same).unwrap();
-        let a = fs::metadata(dest.join("bin/tool")).unwrap();
-        let b = fs::metadata(dest.join("bin/alias")).unwrap();
-        assert_eq!(a.ino(), b.ino());
-        assert_eq!(a.mode() & 0o7777, 0o751);
+        let (l0, l1) = layers(t.path());
+        let top_first = [l1.clone(), l0.clone()];
+        assert_eq!(read_merged(&top_first, "etc/passwd"), "upper");
+        assert_eq!(read_merged(&top_first, "etc/group"), "g");
+        assert_eq!(read_merged(&top_first, "etc/gone"), "");
+        assert!(find(&top_first, "opt/old/f").is_none(), "hidden by the opaque directory");
+        assert!(find(&top_first, "opt").is_some());
+        assert_eq!(find(&top_first, "etc/group"), Some(l0.join("etc/group")));
+    }
+
+    #[test]
+    fn reads_do_not_leave_the_layer() {
+        let t = tempfile::tempdir().unwrap();
+        let l = t.path().join("l");
+        fs::create_dir_all(l.join("etc")).unwrap();
+        fs::write(t.path().join("secret"), "host").unwrap();
+        std::os::unix::fs::symlink("../../secret", l.join("etc/passwd")).unwrap();
+        assert_eq!(read_merged(&[l], "etc/passwd"), "");
+    }
+
+    #[test]
+    fn the_init_layer_holds_mount_points_with_the_images_attributes() {
+        let t = tempfile::tempdir().unwrap();
+        let (l0, l1) = layers(t.path());
+        fs::set_permissions(l1.join("etc"), fs::Permissions::from_mode(0o751)).unwrap();
+        let dir = t.path().join("c");
+        fs::create_dir(&dir).unwrap();
+        let layout = Layout::of(&dir, &[l0, l1]);
+        layout.create().unwrap();
+        let init = dir.join("init");
+        for f in BOUND_FILES {
+            assert_eq!(fs::read(init.join(f)).unwrap(), b"");
+        }
+        for d in MOUNT_DIRS {
+            assert!(init.join(d).is_dir(), "{d}");
+        }
+        assert_eq!(fs::metadata(init.join("etc")).unwrap().mode() & 0o7777, 0o751);
+        assert_eq!(layout.lowers[0], init);
+        assert!(dir.join("upper").is_dir() && dir.join("work").is_dir() && dir.join("rootfs").is_dir());
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! The pure part (`command_line`, `environment`) decides the argv and the
 //! environment exactly as docker combines the image config with `run`
-//! flags. `run` then creates the record, builds the private root, writes
+//! flags. `run` then creates the record, lays out the root (`rootfs`), writes
 //! hosts/hostname/resolv.conf, prepares capabilities and seccomp (so bad
-//! input fails before any process exists), launches, and records the exit
+//! input fails before any process exists), mounts burrow-fs at the root
+//! (`process::fuse_root`), launches, and records the exit
 //! code. With `--rm` nothing of the container is left afterwards, whatever
 //! the outcome.
 
@@ -12,7 +13,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::record::{self, ContainerId, Record, Status};
-use super::overlay::{self, OverlayMount};
 use super::{passwd, rootfs, Error, Result};
 use crate::lock::StoreLock;
 use crate::paths::Paths;
@@ -226,39 +226,13 @@ fn start(
     no_new_privs: bool,
 ) -> Result<i32> {
     let dir = record.dir(paths);
-    let root = dir.join("rootfs");
     let t0 = std::time::Instant::now();
-    let layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
+    let image_layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
     let nested = opts.keep_id.as_ref().map(|k| crate::userns::keep_id(&k.outer, k.uid, k.gid));
-    let overlay = (nested.is_none() && !layers.is_empty() && overlay::usable(&paths.runtime) && !overlay::has_markers(&layers))
-        .then(|| OverlayMount {
-            lowers: layers.iter().rev().cloned().collect(),
-            upper: dir.join("upper"),
-            work: dir.join("work"),
-        })
-        .filter(|o| o.data().is_some());
-    match (&overlay, &nested) {
-        (Some(o), _) => {
-            for d in [&root, &o.upper, &o.work] {
-                fs::create_dir(d).map_err(|source| Error::Io { path: d.to_path_buf(), source })?;
-            }
-            // The upper directory is the root's top: give it the image root's mode.
-            if let Some(top) = layers.last() {
-                if let Ok(m) = fs::metadata(top) {
-                    let _ = fs::set_permissions(&o.upper, m.permissions());
-                }
-            }
-        }
-        // In a keep-id container burrow's id k shows as the container id
-        // whose outer id is k; give each file the owner it had in the image.
-        (None, Some(m)) => {
-            let map = |u: u32, g: u32| (m.uid_outside(u).unwrap_or(u), m.gid_outside(g).unwrap_or(g));
-            rootfs::build(&layers, &root, &map)?
-        }
-        (None, None) => rootfs::build(&layers, &root, &|u, g| (u, g))?,
-    }
-    tracing::debug!(elapsed = ?t0.elapsed(), "root filesystem built");
-    let read = |p: &str| read_merged(&layers, &root, p, overlay.is_some());
+    let layout = rootfs::Layout::of(&dir, &image_layers);
+    layout.create()?;
+    tracing::debug!(elapsed = ?t0.elapsed(), "root filesystem laid out");
+    let read = |p: &str| rootfs::read_merged(layout.image_layers(), p);
     let user_spec = opts.user.clone().unwrap_or_else(|| defaults.user.clone());
     let mut identity = passwd::resolve(&user_spec, &read("etc/passwd"), &read("etc/group"))?;
     if let (Some(k), None) = (&opts.keep_id, &opts.user) {
@@ -289,9 +263,13 @@ fn start(
         || opts.keep_id.as_ref().map_or(u64::MAX, |k| k.outer.gid_count()),
         |m| m.gid_count(),
     );
+    let root_mode = {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(&layout.upper).map(|m| m.mode()).unwrap_or(libc::S_IFDIR | 0o755)
+    };
     let spec = Spec {
-        rootfs: root,
-        overlay,
+        rootfs: layout.rootfs.clone(),
+        root_mode,
         args,
         env,
         cwd,
@@ -311,8 +289,9 @@ fn start(
         devpts_gid: (gid_count > 5 && own_gid_count() > 5).then_some(5),
     };
 
+    let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
-    let result = process::launch(spec, &mut |pid| {
+    let result = process::launch(spec, fs_config, &mut |pid| {
         record.status = Status::Running;
         record.started_at = Some(chrono::Utc::now().to_rfc3339());
         record.pid = Some(pid.as_raw());
@@ -333,41 +312,6 @@ fn start(
         record.save(paths)?;
     }
     Ok(result?.code)
-}
-
-/// Read a file of the container's root before it is mounted: from the
-/// private copy, or from the topmost layer that has it (no layer has
-/// whiteouts when the overlay is used).
-fn read_merged(layers: &[PathBuf], root: &Path, rel: &str, overlay: bool) -> String {
-    if !overlay {
-        return read_in_root(root, rel).unwrap_or_default();
-    }
-    layers.iter().rev().find_map(|l| read_in_root(l, rel)).unwrap_or_default()
-}
-
-/// Read `rel` resolving every symlink as if `root` were `/`
-/// (openat2(2) RESOLVE_IN_ROOT), so an image cannot make burrow read a
-/// host file through a link such as `etc/passwd -> /etc/shadow`.
-fn read_in_root(root: &Path, rel: &str) -> Option<String> {
-    use std::io::Read;
-    use std::os::fd::FromRawFd;
-    let dir = fs::File::open(root).ok()?;
-    let c = std::ffi::CString::new(rel).ok()?;
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: valid fd, NUL-terminated path and an open_how of the size given.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_openat2, std::os::fd::AsRawFd::as_raw_fd(&dir), c.as_ptr(), &how, std::mem::size_of::<libc::open_how>())
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the kernel returned a new fd that we now own.
-    let mut f = unsafe { fs::File::from_raw_fd(fd as i32) };
-    let mut text = String::new();
-    f.read_to_string(&mut text).ok()?;
-    Some(text)
 }
 
 /// How many gids burrow's own namespace maps.

@@ -32,8 +32,10 @@ pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     pub unpack: UnpackOptions,
-    /// The history comment (docker's `import -m`).
+    /// The history comment (docker's `import -m`, `commit -m`).
     pub message: Option<String>,
+    /// The image's author (`commit -a`).
+    pub author: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +88,20 @@ pub fn oci_arch() -> &'static str {
 
 /// Import a (maybe compressed) tar as a new image named `name`.
 pub fn import(store: &Store, input: impl Read, name: Option<&str>, opts: &ImportOptions) -> Result<ImportResult> {
+    add_layer(store, None, input, name, opts, "burrow import")
+}
+
+/// A new image made of `base`'s layers and one more read from `input`
+/// (`burrow commit`): the config is the base's with the new diff id and a
+/// history entry added. Without a base this is `import`.
+pub fn add_layer(
+    store: &Store,
+    base: Option<&super::store::Image>,
+    input: impl Read,
+    name: Option<&str>,
+    opts: &ImportOptions,
+    created_by: &str,
+) -> Result<ImportResult> {
     let reference = match name {
         Some(n) => {
             let r = Reference::parse(n)?;
@@ -106,19 +122,27 @@ pub fn import(store: &Store, input: impl Read, name: Option<&str>, opts: &Import
     let mut blob = store.blob_writer()?;
     let report = unpack(Tee { r: decompressed, w: &mut blob }, &rootfs, &opts.unpack)?;
     let diff_id = report.diff_id.clone();
-    let chain = chain_id(std::slice::from_ref(&diff_id)).unwrap_or_else(|| diff_id.clone());
+    let mut diff_ids: Vec<Digest> = base.map(|b| b.layers.iter().map(|l| l.diff_id.clone()).collect()).unwrap_or_default();
+    diff_ids.push(diff_id.clone());
+    let chain = chain_id(&diff_ids).unwrap_or_else(|| diff_id.clone());
 
-    let config = config_json(&diff_id, opts.message.as_deref());
+    let config = match base {
+        Some(b) => derived_config(&b.config_json, &diff_ids, created_by, opts.message.as_deref()),
+        None => config_json(&diff_id, opts.message.as_deref()),
+    };
+    let mut config = config;
+    if let Some(a) = &opts.author {
+        config["author"] = json!(a);
+    }
     let config_bytes =
         serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
 
     let _lock = store.lock_exclusive()?;
     let (layer_digest, layer_size) = blob.commit(Some(&diff_id), Some(report.tar_size))?;
     let config_digest = store.write_blob(&config_bytes)?;
-    let manifest = Manifest::new(
-        Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64),
-        vec![Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size)],
-    );
+    let mut layers: Vec<Descriptor> = base.map(|b| b.manifest.layers.clone()).unwrap_or_default();
+    layers.push(Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size));
+    let manifest = Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), layers);
     let manifest_bytes =
         serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
     let manifest_digest = store.write_blob(&manifest_bytes)?;
@@ -128,8 +152,12 @@ pub fn import(store: &Store, input: impl Read, name: Option<&str>, opts: &Import
     Ok(ImportResult { id: config_digest, name: reference.map(|r| r.to_string()), report })
 }
 
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
 fn config_json(diff_id: &Digest, message: Option<&str>) -> serde_json::Value {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let now = now();
     let mut history = json!({ "created": now, "created_by": "burrow import" });
     if let Some(m) = message {
         history["comment"] = json!(m);
@@ -142,6 +170,27 @@ fn config_json(diff_id: &Digest, message: Option<&str>) -> serde_json::Value {
         "rootfs": { "type": "layers", "diff_ids": [diff_id.to_string()] },
         "history": [history],
     })
+}
+
+/// The base image's config with one more layer and history entry; every
+/// other field (Env, Cmd, unknown keys) is kept as it was.
+pub fn derived_config(base: &serde_json::Value, diff_ids: &[Digest], created_by: &str, message: Option<&str>) -> serde_json::Value {
+    let now = now();
+    let mut config = base.clone();
+    if !config.is_object() {
+        config = json!({});
+    }
+    config["created"] = json!(now);
+    config["rootfs"] = json!({ "type": "layers", "diff_ids": diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>() });
+    let mut entry = json!({ "created": now, "created_by": created_by });
+    if let Some(m) = message {
+        entry["comment"] = json!(m);
+    }
+    match config.get_mut("history").and_then(|h| h.as_array_mut()) {
+        Some(h) => h.push(entry),
+        None => config["history"] = json!([entry]),
+    }
+    config
 }
 
 /// Import a file (`-` is stdin).

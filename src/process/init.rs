@@ -2,8 +2,10 @@
 //!
 //! Runs in the child of `launch`'s clone, already inside the new
 //! namespaces. It waits at the gate until the parent has written any
-//! nested id maps (before that it has no usable ids), then sets up its
-//! root (`mounts`) and the hostname, brings up loopback and, with
+//! nested id maps (before that it has no usable ids), then mounts its
+//! root with FUSE and hands the descriptor to the parent (`fuse_root`),
+//! sets up the rest of its mounts (`mounts`) and the hostname, brings up
+//! loopback and, with
 //! `--init`, forks the workload and stays behind as PID 1 (`pid1`).
 //!
 //! The workload's last steps are ordered by what each needs: the terminal
@@ -29,6 +31,8 @@ use super::{caps, exec, mounts, pid1, tty, ExitClass, Spec};
 pub struct ChildEnds {
     pub errors: File,
     pub tty: Option<OwnedFd>,
+    /// Where the FUSE descriptor of the root goes (`fuse_root`).
+    pub fuse: OwnedFd,
 }
 
 /// The child's whole life; never returns.
@@ -40,7 +44,8 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
         unsafe { libc::_exit(125) }
     }
     drop(gate);
-    if let Err(msg) = setup(&spec) {
+    let fuse = std::mem::replace(&mut ends.fuse, placeholder());
+    if let Err(msg) = setup(&spec, fuse) {
         fail(&mut ends.errors, ExitClass::Engine, &msg);
     }
     if spec.init {
@@ -64,12 +69,24 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
     workload(spec, ends)
 }
 
-fn setup(spec: &Spec) -> Result<(), String> {
+fn setup(spec: &Spec, fuse: OwnedFd) -> Result<(), String> {
     sethostname(&spec.hostname).map_err(|e| format!("cannot set the hostname: {e}"))?;
-    mounts::prepare_root(&spec.rootfs, spec.overlay.as_ref(), &spec.files, spec.devpts_gid)?;
+    mounts::make_private()?;
+    super::fuse_root::mount_and_send(&spec.rootfs, spec.root_mode, fuse)?;
+    mounts::prepare_root(&spec.rootfs, &spec.files, spec.devpts_gid)?;
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;
     mounts::loopback_up()
+}
+
+/// A harmless descriptor to leave in `ChildEnds` once the real one is
+/// taken (/dev/null; the child never uses it).
+fn placeholder() -> OwnedFd {
+    File::open("/dev/null").map(OwnedFd::from).unwrap_or_else(|_| {
+        // SAFETY: only reached when /dev/null cannot be opened; fd 2 is
+        // duplicated so the OwnedFd owns its own descriptor.
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(libc::dup(2)) }
+    })
 }
 
 fn fail(errors: &mut File, class: ExitClass, msg: &str) -> ! {

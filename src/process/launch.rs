@@ -23,11 +23,12 @@ use super::channel::{self, ErrorPipe, Gate};
 use super::init::{child_main, ChildEnds};
 use super::{tty, Error, Exit, Result, Spec};
 
-/// Run `spec` as a container in the foreground and wait for it;
-/// `started` learns the container's host pid once its command runs.
-pub fn launch(spec: Spec, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
-    let Gate { wait_end, mut open_end } = Gate::new()?;
-    let ErrorPipe { mut read_end, write_end } = ErrorPipe::new()?;
+/// Run `spec` as a container in the foreground and wait for it, serving
+/// its root with burrow-fs over `root` (see `fuse_root`); `started`
+/// learns the container's host pid once its command runs.
+pub fn launch(spec: Spec, root: burrow_fs::Config, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
+    let Gate { wait_end, open_end } = Gate::new()?;
+    let ErrorPipe { read_end, write_end } = ErrorPipe::new()?;
     let (tty_parent, tty_child): (Option<OwnedFd>, Option<OwnedFd>) = if spec.tty {
         let (a, b) = channel::fd_channel()?;
         (Some(a), Some(b))
@@ -43,11 +44,12 @@ pub fn launch(spec: Spec, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
     if spec.nested_userns.is_some() {
         flags |= libc::CLONE_NEWUSER;
     }
+    let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
     // Catch the forwarded signals before the child exists, so one sent as
     // soon as the container runs is not lost (or fatal to burrow). The
     // handlers only write to a pipe; the child's are reset by execve.
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
+    let signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
         .map_err(|source| Error::Channel { source })?;
     let nested = spec.nested_userns.clone();
     // SAFETY: clone without CLONE_VM and without a new stack duplicates the
@@ -57,18 +59,46 @@ pub fn launch(spec: Spec, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
         return Err(Error::Clone { source: nix::Error::last() });
     }
     if ret == 0 {
-        drop((open_end, read_end, tty_parent));
-        child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child });
+        drop((open_end, read_end, tty_parent, fuse_parent));
+        child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child, fuse: fuse_child });
     }
     let child = Pid::from_raw(ret as i32);
-    drop((wait_end, write_end, tty_child));
+    drop((wait_end, write_end, tty_child, fuse_child));
     drop(spec);
 
+    let mut serving = None;
+    let mut config = Some(root);
+    let result = supervise(child, nested, open_end, read_end, tty_parent, signals, stdin_on, tty_on, started, &mut || {
+        if let Some(c) = config.take() {
+            serving = super::fuse_root::receive_and_serve(&fuse_parent, c)?;
+        }
+        Ok(())
+    });
+    if let Some(s) = serving {
+        s.finish();
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn supervise(
+    child: Pid,
+    nested: Option<crate::userns::Mapping>,
+    mut open_end: std::fs::File,
+    mut read_end: std::fs::File,
+    tty_parent: Option<OwnedFd>,
+    mut signals: Signals,
+    stdin_on: bool,
+    tty_on: bool,
+    started: &mut dyn FnMut(Pid),
+    serve_root: &mut dyn FnMut() -> Result<()>,
+) -> Result<Exit> {
     let released = nested
         .as_ref()
         .map_or(Ok(()), |m| crate::userns::write_nested_maps(child, m).map_err(Error::from))
         .and_then(|_| channel::open_gate(&mut open_end));
-    if let Err(e) = released {
+    // The child mounts its root first thing after the gate; serve it.
+    if let Err(e) = released.and_then(|_| serve_root()) {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
         return Err(e);

@@ -16,6 +16,7 @@
 pub mod caps;
 mod channel;
 mod exec;
+pub mod fuse_root;
 mod init;
 mod launch;
 mod mounts;
@@ -41,6 +42,8 @@ pub enum Error {
     Child { class: ExitClass, message: String },
     #[error(transparent)]
     UserNs(#[from] crate::userns::Error),
+    #[error(transparent)]
+    Root(#[from] fuse_root::Error),
     #[error("cannot wait for the container: {source}")]
     Wait { source: nix::Error },
     #[error("cannot use the terminal: {source}")]
@@ -81,10 +84,10 @@ pub struct FileMount {
 /// Everything the container's first process needs, prepared by the
 /// parent before the clone so that input errors surface early.
 pub struct Spec {
+    /// The container's root directory, where the init mounts burrow-fs.
     pub rootfs: PathBuf,
-    /// An overlay the init mounts at `rootfs` first (else `rootfs` is a
-    /// ready private copy).
-    pub overlay: Option<crate::container::overlay::OverlayMount>,
+    /// The mode of the root directory (S_IFDIR and permissions).
+    pub root_mode: u32,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,

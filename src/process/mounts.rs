@@ -1,8 +1,8 @@
 //! The container's mounts, made inside its new mount namespace.
 //!
-//! Order: make every mount private (nothing propagates back to the host),
-//! mount the overlay root or bind the private copy onto itself
-//! (pivot_root needs a mount point), mount
+//! Order: make every mount private (nothing propagates back to the host);
+//! the root is then mounted (burrow-fs, `fuse_root`) and already a mount
+//! point for pivot_root; mount
 //! /proc, a read-only /sys, a fresh /dev (tmpfs with the host's harmless
 //! device nodes bound in, since mknod is not allowed in a user namespace,
 //! a private devpts, shm and mqueue), bind burrow's generated /etc files,
@@ -20,7 +20,6 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
 use super::FileMount;
-use crate::container::overlay::OverlayMount;
 
 type R = std::result::Result<(), String>;
 
@@ -35,14 +34,14 @@ const NOSUID_NODEV_NOEXEC: MsFlags =
 /// Host device nodes every container gets (bound, not created).
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
-/// Everything before pivot_root. `root` is the container's root directory.
-pub fn prepare_root(root: &Path, overlay: Option<&OverlayMount>, files: &[FileMount], devpts_gid: Option<u32>) -> R {
-    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
-    match overlay {
-        // An overlay mount is a mount point of its own.
-        Some(o) => o.mount_at(root)?,
-        None => mnt(Some(root.to_str().unwrap_or("/")), root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?,
-    }
+/// Make every mount private: nothing propagates back to the host.
+pub fn make_private() -> R {
+    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
+}
+
+/// Everything before pivot_root but the root itself (`root` is already
+/// the burrow-fs mount, a mount point of this namespace).
+pub fn prepare_root(root: &Path, files: &[FileMount], devpts_gid: Option<u32>) -> R {
 
     let proc_dir = ensure_dir(root, "proc")?;
     mnt(Some("proc"), &proc_dir, Some("proc"), NOSUID_NODEV_NOEXEC, None)?;

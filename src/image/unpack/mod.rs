@@ -61,6 +61,18 @@ pub struct UnpackOptions {
     pub max_gid: u64,
 }
 
+impl UnpackOptions {
+    /// The ids the current user namespace maps (all of them outside one).
+    pub fn current() -> UnpackOptions {
+        let count = |file: &str| {
+            let text = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+            let n: u64 = text.lines().filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()).sum();
+            n.max(1)
+        };
+        UnpackOptions { max_uid: count("uid_map"), max_gid: count("gid_map") }
+    }
+}
+
 impl Default for UnpackOptions {
     fn default() -> Self {
         UnpackOptions { max_uid: u64::from(u32::MAX), max_gid: u64::from(u32::MAX) }

@@ -1,0 +1,45 @@
+//! `burrow commit`: a container's changes become a new image.
+//!
+//! The container's upper directory is already an OCI layer (burrow-fs
+//! writes deletions as whiteouts), so committing streams it as a tar
+//! (`layer_tar`) through a pipe into the image store's `add_layer`, which
+//! verifies, unpacks and names the image exactly as `import` does: a
+//! failure anywhere leaves the store as it was. The new image is the
+//! container's image plus this one layer, with the config (Env, Cmd, ...)
+//! of the image kept and a history entry naming the container's command.
+//! A running container is committed as it is at that moment, without
+//! pausing it.
+
+use std::io::BufReader;
+
+use super::{layer_tar, record, Error, Result};
+use crate::image::{import, ImportOptions, ImportResult, Store};
+use crate::paths::Paths;
+
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub message: Option<String>,
+    pub author: Option<String>,
+}
+
+/// Commit container `key` (name or id prefix) as image `name` (untagged
+/// when `None`).
+pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions) -> Result<ImportResult> {
+    let rec = record::find(paths, key)?;
+    let upper = rec.dir(paths).join("upper");
+    if !upper.is_dir() {
+        return Err(Error::NoUpper { name: rec.name.clone() });
+    }
+    let store = Store::open(paths)?;
+    let base = store.resolve(&rec.image_id).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
+    let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Io { path: upper.clone(), source: e.into() })?;
+    let source = upper.clone();
+    let producer = std::thread::spawn(move || layer_tar::write(&source, std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(writer))));
+    let import_opts = ImportOptions { message: opts.message.clone(), author: opts.author.clone(), unpack: crate::image::UnpackOptions::current() };
+    let created_by = format!("burrow commit: {}", rec.command.join(" "));
+    let result = import::add_layer(&store, Some(&base), BufReader::with_capacity(1 << 20, std::fs::File::from(reader)), name, &import_opts, &created_by);
+    let produced = producer.join().unwrap_or_else(|_| Err(std::io::Error::other("the layer writer panicked")));
+    let result = result?;
+    produced.map_err(|source| Error::Io { path: upper, source })?;
+    Ok(result)
+}

@@ -1,0 +1,112 @@
+//! A container's upper directory as an OCI layer tarball.
+//!
+//! burrow-fs keeps the upper directory in the OCI layer format itself
+//! (deletions are `.wh.NAME` files, a directory that replaced a lower one
+//! holds `.wh..wh..opq`), so a layer is the upper tree written as a tar
+//! with nothing translated: names relative to the root, directories
+//! before their contents (sorted, so the same tree gives the same bytes),
+//! owners as numbers, modes with setuid/setgid/sticky bits, mtimes,
+//! symlinks, FIFOs, and hardlinks as tar links to the first name seen.
+//! Sockets are skipped (tar cannot carry them; docker skips them too).
+//! Runs inside burrow's user namespace, where every owner of the upper is
+//! readable.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Write `upper` as an uncompressed tar to `out`.
+pub fn write(upper: &Path, out: impl Write) -> io::Result<()> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    walk(upper, Path::new(""), &mut builder, &mut links)?;
+    builder.into_inner()?.flush()
+}
+
+fn walk<W: Write>(dir: &Path, rel: &Path, b: &mut tar::Builder<W>, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
+    let mut names: Vec<_> = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        let rel = rel.join(&name);
+        let meta = fs::symlink_metadata(&path)?;
+        let ft = meta.file_type();
+        if ft.is_socket() {
+            tracing::debug!(path = %rel.display(), "socket left out of the layer");
+            continue;
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        h.set_mode(meta.mode() & 0o7777);
+        if ft.is_file() && meta.nlink() > 1 {
+            if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                b.append_link(&mut h, &rel, first)?;
+                continue;
+            }
+            links.insert((meta.dev(), meta.ino()), rel.clone());
+        }
+        if ft.is_dir() {
+            h.set_size(0);
+            b.append_data(&mut h, dir_name(&rel), io::empty())?;
+            walk(&path, &rel, b, links)?;
+        } else if ft.is_symlink() {
+            h.set_size(0);
+            b.append_link(&mut h, &rel, fs::read_link(&path)?)?;
+        } else if ft.is_file() {
+            let f = fs::File::open(&path)?;
+            b.append_data(&mut h, &rel, f)?;
+        } else {
+            // FIFOs and device nodes: the header says it all.
+            h.set_size(0);
+            b.append_data(&mut h, &rel, io::empty())?;
+        }
+    }
+    Ok(())
+}
+
+/// Directory entries carry a trailing slash, as GNU tar writes them.
+fn dir_name(rel: &Path) -> PathBuf {
+    let mut s = rel.as_os_str().to_os_string();
+    s.push("/");
+    PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn the_upper_becomes_a_tar_with_whiteouts_and_links() {
+        let t = tempfile::tempdir().unwrap();
+        let up = t.path().join("upper");
+        fs::create_dir_all(up.join("etc/sub")).unwrap();
+        fs::write(up.join("etc/a"), "data").unwrap();
+        fs::hard_link(up.join("etc/a"), up.join("etc/b")).unwrap();
+        fs::write(up.join("etc/.wh.gone"), "").unwrap();
+        fs::write(up.join("etc/sub/.wh..wh..opq"), "").unwrap();
+        symlink("../a", up.join("etc/sub/l")).unwrap();
+        let mut out = Vec::new();
+        write(&up, &mut out).unwrap();
+        let mut ar = tar::Archive::new(&out[..]);
+        let mut seen = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let kind = e.header().entry_type();
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+            seen.push((p, kind, link));
+        }
+        let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(names, ["etc/", "etc/.wh.gone", "etc/a", "etc/b", "etc/sub/", "etc/sub/.wh..wh..opq", "etc/sub/l"]);
+        assert_eq!(seen[3].1, tar::EntryType::Link);
+        assert_eq!(seen[3].2.as_deref(), Some("etc/a"));
+        assert_eq!(seen[6].1, tar::EntryType::Symlink);
+        assert_eq!(seen[6].2.as_deref(), Some("../a"));
+    }
+}
