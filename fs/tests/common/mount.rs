@@ -6,7 +6,10 @@
 //! whiteouts, and mounted with `redirect_dir=on,index=on` so directory
 //! renames and hardlinks behave as POSIX asks). The kernel backend exists to
 //! prove the suites themselves right; tests about burrow's own upper format
-//! say so and return early on it.
+//! say so and return early on it. `fuse-overlayfs` (if installed) is a
+//! second, unprivileged reference for checking the suites as an ordinary
+//! user; it reads OCI markers itself, but it has quirks of its own and does
+//! not decide what is right.
 //!
 //! Prerequisites: burrow needs a usable /dev/fuse and fusermount3. Without
 //! them a test prints why and returns, except under CI=true, where it fails:
@@ -28,6 +31,7 @@ use super::sys;
 pub enum Backend {
     Burrow,
     Kernel,
+    FuseOverlayfs,
 }
 
 impl Backend {
@@ -35,7 +39,8 @@ impl Backend {
         match std::env::var("BURROW_FS_TEST_BACKEND").as_deref() {
             Err(_) | Ok("") | Ok("burrow") => Backend::Burrow,
             Ok("kernel") => Backend::Kernel,
-            Ok(other) => panic!("BURROW_FS_TEST_BACKEND={other:?}: use burrow or kernel"),
+            Ok("fuse-overlayfs") => Backend::FuseOverlayfs,
+            Ok(other) => panic!("BURROW_FS_TEST_BACKEND={other:?}: use burrow, kernel or fuse-overlayfs"),
         }
     }
 }
@@ -58,7 +63,7 @@ fn missing_prerequisite(backend: Backend) -> Option<String> {
             }
             None
         }
-        Backend::Burrow => {
+        Backend::Burrow | Backend::FuseOverlayfs => {
             if let Err(e) = sys::open(Path::new("/dev/fuse"), libc::O_RDWR, 0) {
                 return Some(format!("/dev/fuse cannot be opened read-write: {e}"));
             }
@@ -241,9 +246,13 @@ impl Stack {
                 mount_kernel(&self.layers, &run, &upper, &work, &root);
                 Inner::Kernel(root.clone())
             }
+            Backend::FuseOverlayfs => {
+                mount_fuse_overlayfs(&self.layers, &upper, &work, &root);
+                Inner::Fuse(root.clone())
+            }
         };
         let served = match backend {
-            Backend::Burrow => self.layers.clone(),
+            Backend::Burrow | Backend::FuseOverlayfs => self.layers.clone(),
             Backend::Kernel => (0..self.layers.len()).map(|i| run.join("klayers").join(i.to_string())).collect(),
         };
         Mount { root, upper, work, run, backend, deadline, served, inner: Some(inner), watchdog: Some(watchdog) }
@@ -312,9 +321,30 @@ fn unmount_kernel(root: &Path) {
     unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
 }
 
+// ---- fuse-overlayfs backend (unprivileged reference) -----------------------
+
+fn mount_fuse_overlayfs(layers: &[PathBuf], upper: &Path, work: &Path, root: &Path) {
+    let lowerdir: Vec<String> = layers.iter().rev().map(|p| p.to_str().expect("utf-8 layer path").to_string()).collect();
+    let opts = format!("lowerdir={},upperdir={},workdir={}", lowerdir.join(":"), upper.display(), work.display());
+    let out = std::process::Command::new("fuse-overlayfs").arg("-o").arg(&opts).arg(root).output().expect("run fuse-overlayfs");
+    assert!(out.status.success(), "fuse-overlayfs {opts}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn unmount_fuse(root: &Path) {
+    for _ in 0..50 {
+        let st = std::process::Command::new("fusermount3").arg("-u").arg(root).status();
+        if st.is_ok_and(|s| s.success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("fusermount3").args(["-u", "-z"]).arg(root).status();
+}
+
 enum Inner {
     Burrow(BurrowMount),
     Kernel(PathBuf),
+    Fuse(PathBuf),
 }
 
 /// A mounted stack; unmounted on drop.
@@ -353,6 +383,7 @@ impl Mount {
         match self.inner.take() {
             Some(Inner::Burrow(m)) => drop(m),
             Some(Inner::Kernel(root)) => unmount_kernel(&root),
+            Some(Inner::Fuse(root)) => unmount_fuse(&root),
             None => {}
         }
         drop(self.watchdog.take());
