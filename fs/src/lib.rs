@@ -2,29 +2,49 @@
 //!
 //! A container's root is a stack of read-only image layers with one writable
 //! directory on top. This crate holds the layer rules of the OCI image
-//! specification (`whiteout`: which names hide lower files), `diff` (what a
-//! container changed, `docker diff` style) and the FUSE overlay that serves
-//! the merged tree. It never depends on the `burrow` engine crate.
+//! specification (`whiteout`: which names hide lower files; `overlay`: how
+//! layers merge), `diff` (what a container changed, `docker diff` style)
+//! and the FUSE overlay that serves the merged tree (`ops`, `mutate`,
+//! `rename`, `copyup` for the filesystem, `fuse` for the wire adapter,
+//! `mount` for sessions). The upper directory is itself an OCI layer:
+//! deletions are `.wh.NAME` files and `.wh..wh..opq` markers, so
+//! committing a container is archiving its upper as it is. It never
+//! depends on the `burrow` engine crate.
 
-use std::os::fd::{OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+pub mod copyup;
 pub mod diff;
+pub mod fuse;
+pub mod handle;
+pub mod inode;
+mod mount;
+pub mod mutate;
+pub mod ops;
+pub mod overlay;
+pub mod rename;
+pub mod sys;
 pub mod whiteout;
+
+pub use inode::Ino;
+pub use mount::{mount_data, serve, spawn_mount, spawn_mount_threads, Mounted, Server, DEFAULT_THREADS};
 
 /// Errors of setting up or serving an overlay.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A layer directory cannot be opened.
-    #[error("cannot open layer directory {path}: {source}")]
-    Layer { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Layer(#[from] overlay::StackError),
+    /// The upper layer cannot be read to set up the root.
+    #[error("cannot read the upper layer {path}: {source}")]
+    Upper { path: PathBuf, source: std::io::Error },
     /// Reading a layer for a diff failed.
     #[error("cannot read {path} while comparing layers: {source}")]
     Diff { path: PathBuf, source: std::io::Error },
     /// Mounting or the FUSE handshake failed.
-    #[error("cannot mount the overlay at {mountpoint}: {source}")]
+    #[error("cannot mount the overlay at {mountpoint}: {source} (is /dev/fuse usable and fusermount3 installed?)")]
     Mount { mountpoint: PathBuf, source: std::io::Error },
-    /// The FUSE session could not start.
+    /// The FUSE session could not start on the given descriptor.
     #[error("cannot start the FUSE session: {source}")]
     Session { source: std::io::Error },
 }
@@ -36,41 +56,6 @@ pub struct Config {
     pub lowers: Vec<PathBuf>,
     /// The writable layer; it is kept in the OCI layer format.
     pub upper: PathBuf,
-    /// Scratch directory on the same filesystem as `upper`.
+    /// Scratch directory on the same filesystem as `upper`, for atomic copy-up.
     pub work: PathBuf,
-}
-
-/// A running session on an already-mounted /dev/fuse descriptor.
-pub struct Server {
-    _priv: (),
-}
-
-impl Server {
-    /// Wait until the connection ends (unmount or abort).
-    pub fn join(self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Serve `cfg` on `fd`, an open /dev/fuse whose mount(2) the caller did.
-pub fn serve(_fd: OwnedFd, _cfg: Config, _threads: usize) -> Result<Server, Error> {
-    Err(Error::Session { source: std::io::Error::other("not implemented yet") })
-}
-
-/// The data string for mount(2) of type "fuse".
-pub fn mount_data(fd: RawFd, root_mode: u32) -> String {
-    format!(
-        "fd={fd},rootmode={:o},user_id=0,group_id=0,allow_other,default_permissions,max_read=1048576",
-        libc::S_IFDIR | (root_mode & 0o7777)
-    )
-}
-
-/// A mounted overlay served by background threads; Drop unmounts and joins.
-pub struct Mounted {
-    _priv: (),
-}
-
-/// Mount `cfg` at `mountpoint` and serve it in background threads.
-pub fn spawn_mount(_cfg: Config, mountpoint: &Path) -> Result<Mounted, Error> {
-    Err(Error::Mount { mountpoint: mountpoint.to_path_buf(), source: std::io::Error::other("not implemented yet") })
 }

@@ -1,0 +1,226 @@
+//! Copy-up: bringing one entry of a lower layer into the upper layer.
+//!
+//! Theory of operation. An entry is rebuilt under a unique temporary name
+//! in the work directory (same filesystem as the upper), with its data,
+//! owner, mode, extended attributes and timestamps, and only then renamed
+//! to its place in the upper, so a crash never leaves a half-copied file
+//! visible. File data is cloned with `FICLONE` when the filesystem can
+//! share extents, else copied with `copy_file_range` region by region
+//! between `SEEK_DATA` and `SEEK_HOLE`, so holes stay holes. The rename
+//! into a directory would bump that directory's times; they are restored,
+//! because a copy-up is not a change the user made.
+//!
+//! Ownership: the overlay serves as root of a user namespace (or as an
+//! ordinary user). Restoring the owner is attempted always; when the
+//! server is not root a refused `fchown` (EPERM/EINVAL) is ignored and the
+//! copy belongs to the server's user: an ordinary user cannot own files
+//! for anyone else, and refusing every write to a lower file would be
+//! worse. Extended attributes the kernel refuses (security.* without
+//! privilege, trusted.*) are skipped the same way, with a debug log.
+//!
+//! This module does not decide when to copy up, nor copy parent
+//! directories: the caller makes sure the upper parent exists.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::overlay::{Layer, Stack};
+use crate::sys;
+
+const FICLONE: libc::c_ulong = 0x4004_9409; // _IOW(0x94, 9, int)
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique name for a temporary entry in the work directory.
+pub fn temp_name() -> Vec<u8> {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("#burrow-{}-{n}", std::process::id()).into_bytes()
+}
+
+/// How to treat ownership failures.
+#[derive(Debug, Clone, Copy)]
+pub struct Privilege {
+    /// The server runs as (namespace) root: a failed chown is an error.
+    pub root: bool,
+}
+
+/// Chown tolerating refusal when unprivileged or when nothing changes.
+pub fn chown_lenient(priv_: Privilege, r: io::Result<()>, want: (u32, u32), have: (u32, u32)) -> io::Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(_) if want == have => Ok(()),
+        Err(e) if !priv_.root && matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EINVAL)) => {
+            tracing::debug!(uid = want.0, gid = want.1, "chown refused to an unprivileged server; keeping own ids");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn copy_xattrs(src_root: BorrowedFd<'_>, src: &[u8], dst_root: BorrowedFd<'_>, dst: &[u8]) -> io::Result<()> {
+    let sp = sys::xattr_path(src_root, src)?;
+    let attrs = sys::all_xattrs(&sp)?;
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    let dp = sys::xattr_path(dst_root, dst)?;
+    for (name, value) in attrs {
+        if let Err(e) = sys::setxattr(&dp, &name, &value, 0) {
+            match e.raw_os_error() {
+                Some(libc::EPERM) | Some(libc::ENOTSUP) | Some(libc::EACCES) | Some(libc::EINVAL) => {
+                    tracing::debug!(name = ?name, error = %e, "xattr not copied up");
+                }
+                _ => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copy the bytes of `src` into `dst` (both regular files), keeping holes.
+pub fn copy_data(src: i32, dst: i32, size: u64) -> io::Result<()> {
+    if size == 0 {
+        return Ok(());
+    }
+    if unsafe { libc::ioctl(dst, FICLONE as _, src) } == 0 {
+        return Ok(());
+    }
+    let mut off: u64 = 0;
+    while off < size {
+        let data = match sys::lseek(src, off as i64, libc::SEEK_DATA) {
+            Ok(d) => d as u64,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => off,
+            Err(e) => return Err(e),
+        };
+        let hole = match sys::lseek(src, data as i64, libc::SEEK_HOLE) {
+            Ok(h) => (h as u64).min(size),
+            Err(_) => size,
+        };
+        copy_range(src, dst, data, hole.saturating_sub(data))?;
+        off = hole.max(data + 1);
+    }
+    sys::ftruncate(dst, size)
+}
+
+fn copy_range(src: i32, dst: i32, start: u64, len: u64) -> io::Result<()> {
+    let mut done = 0u64;
+    let mut use_cfr = true;
+    let mut buf = Vec::new();
+    while done < len {
+        let chunk = (len - done).min(1 << 30) as usize;
+        if use_cfr {
+            let mut soff = (start + done) as libc::loff_t;
+            let mut doff = soff;
+            let n = unsafe { libc::copy_file_range(src, &mut soff, dst, &mut doff, chunk, 0) };
+            if n > 0 {
+                done += n as u64;
+                continue;
+            }
+            if n == 0 {
+                return Ok(()); // source shrank
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => use_cfr = false,
+                _ => return Err(e),
+            }
+        }
+        if buf.is_empty() {
+            buf = vec![0u8; 1 << 20];
+        }
+        let want = chunk.min(buf.len());
+        let n = sys::pread(src, &mut buf[..want], start + done)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut w = 0;
+        while w < n {
+            w += sys::pwrite(dst, &buf[w..n], start + done + w as u64)?;
+        }
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Build a copy of `src_layer/path` at `work/tmp`. Returns nothing; the
+/// caller renames or cleans up.
+fn build(stack: &Stack, src_layer: Layer, path: &[u8], st: &libc::stat, tmp: &[u8], with_data: bool, priv_: Privilege) -> io::Result<()> {
+    let src_root = stack.fd(src_layer);
+    let work = stack.work();
+    let fmt = st.st_mode & libc::S_IFMT;
+    let perm = st.st_mode & 0o7777;
+    let owner = (st.st_uid, st.st_gid);
+    let me = (unsafe { libc::geteuid() }, unsafe { libc::getegid() });
+    match fmt {
+        libc::S_IFREG => {
+            let dst = sys::openat(work, tmp, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)?;
+            if with_data && st.st_size > 0 {
+                let src = sys::openat(src_root, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
+                copy_data(src.as_raw_fd(), dst.as_raw_fd(), st.st_size as u64)?;
+            }
+            chown_lenient(priv_, sys::fchown(dst.as_raw_fd(), owner.0, owner.1), owner, me)?;
+            sys::fchmod(dst.as_raw_fd(), perm)?;
+            copy_xattrs(src_root, path, work, tmp)?;
+        }
+        libc::S_IFDIR => {
+            sys::mkdirat(work, tmp, 0o700)?;
+            chown_lenient(priv_, sys::fchownat(work, tmp, owner.0, owner.1), owner, me)?;
+            sys::fchmodat(work, tmp, perm)?;
+            copy_xattrs(src_root, path, work, tmp)?;
+        }
+        libc::S_IFLNK => {
+            let target = sys::readlinkat(src_root, path)?;
+            sys::symlinkat(&target, work, tmp)?;
+            chown_lenient(priv_, sys::fchownat(work, tmp, owner.0, owner.1), owner, me)?;
+            copy_xattrs(src_root, path, work, tmp)?;
+        }
+        _ => {
+            sys::mknodat(work, tmp, st.st_mode, st.st_rdev)?;
+            chown_lenient(priv_, sys::fchownat(work, tmp, owner.0, owner.1), owner, me)?;
+            sys::fchmodat(work, tmp, perm)?;
+        }
+    }
+    sys::utimensat(work, tmp, &sys::times_of(st))
+}
+
+/// Remove a temporary entry left by a failed copy (best effort).
+pub fn discard(work: BorrowedFd<'_>, tmp: &[u8]) {
+    if sys::unlinkat(work, tmp, 0).is_err() {
+        let _ = sys::unlinkat(work, tmp, libc::AT_REMOVEDIR);
+    }
+}
+
+/// Copy the entry at `path` from `src_layer` to the same path in the
+/// upper, whose parent directory must already exist. A directory is
+/// copied without its children. Returns the stat of the new upper entry.
+pub fn copy_entry(stack: &Stack, src_layer: Layer, path: &[u8], with_data: bool, priv_: Privilege) -> io::Result<libc::stat> {
+    let st = sys::fstatat(stack.fd(src_layer), path)?;
+    let tmp = temp_name();
+    if let Err(e) = build(stack, src_layer, path, &st, &tmp, with_data, priv_) {
+        discard(stack.work(), &tmp);
+        return Err(e);
+    }
+    if let Err(e) = place(stack, &tmp, path) {
+        discard(stack.work(), &tmp);
+        return Err(e);
+    }
+    sys::fstatat(stack.upper(), path)
+}
+
+/// Rename `work/tmp` to `upper/path`, keeping the times of the upper parent.
+pub fn place(stack: &Stack, tmp: &[u8], path: &[u8]) -> io::Result<()> {
+    let (parent, _) = sys::split(path);
+    let pst = sys::fstatat(stack.upper(), parent)?;
+    sys::renameat2(stack.work(), tmp, stack.upper(), path, libc::RENAME_NOREPLACE)?;
+    restore_times(stack.upper(), parent, &pst);
+    Ok(())
+}
+
+/// Put back the times a directory had before an internal change.
+pub fn restore_times(root: BorrowedFd<'_>, dir: &[u8], st: &libc::stat) {
+    if let Err(e) = sys::utimensat(root, dir, &sys::times_of(st)) {
+        tracing::debug!(dir = ?String::from_utf8_lossy(dir), error = %e, "cannot restore directory times");
+    }
+}

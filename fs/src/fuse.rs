@@ -1,0 +1,526 @@
+//! The FUSE adapter: fuser requests in, [`Overlay`] calls, one reply out.
+//!
+//! Theory of operation. Each handler converts the request's arguments
+//! (names as raw bytes), calls the overlay, and replies exactly once:
+//! success, or the errno of the `io::Error` (EIO when it has none), with
+//! a trace line per operation and a debug line per failure. Entries and
+//! attributes are cached by the kernel for a day: this server is the only
+//! writer of the layers, and every change goes through it. Lookups that
+//! find nothing are cached as negative entries for the same reason.
+//! Nothing here panics; a poisoned lock is taken over, not propagated.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{
+    AccessFlags, BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+
+use crate::handle::Handle;
+use crate::inode::Ino;
+use crate::mutate::{Caller, NewKind, SetAttr, SetTime, XattrReply};
+use crate::ops::{Attr, Overlay};
+use crate::sys;
+
+const TTL: Duration = Duration::from_secs(86_400);
+/// Largest write the kernel may send us.
+pub const MAX_WRITE: u32 = 1 << 20;
+
+/// fuser's view of the overlay.
+#[derive(Debug)]
+pub struct Fs {
+    pub ov: Arc<Overlay>,
+}
+
+fn errno(e: &io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn fail(op: &str, e: io::Error) -> Errno {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::EEXIST) | Some(libc::ENODATA) | Some(libc::ENOTEMPTY) => {
+            tracing::trace!(op, error = %e, "failed")
+        }
+        _ => tracing::debug!(op, error = %e, "failed"),
+    }
+    errno(&e)
+}
+
+fn time(sec: i64, nsec: i64) -> SystemTime {
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec as u64, nsec as u32)
+    } else {
+        UNIX_EPOCH - Duration::new((-sec) as u64, 0) + Duration::new(0, nsec as u32)
+    }
+}
+
+fn kind(mode: u32) -> FileType {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => FileType::Directory,
+        libc::S_IFLNK => FileType::Symlink,
+        libc::S_IFIFO => FileType::NamedPipe,
+        libc::S_IFCHR => FileType::CharDevice,
+        libc::S_IFBLK => FileType::BlockDevice,
+        libc::S_IFSOCK => FileType::Socket,
+        _ => FileType::RegularFile,
+    }
+}
+
+fn dtype_kind(d: u8) -> FileType {
+    match d {
+        libc::DT_DIR => FileType::Directory,
+        libc::DT_LNK => FileType::Symlink,
+        libc::DT_FIFO => FileType::NamedPipe,
+        libc::DT_CHR => FileType::CharDevice,
+        libc::DT_BLK => FileType::BlockDevice,
+        libc::DT_SOCK => FileType::Socket,
+        _ => FileType::RegularFile,
+    }
+}
+
+fn attr(st: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(st.st_ino),
+        size: st.st_size as u64,
+        blocks: st.st_blocks as u64,
+        atime: time(st.st_atime, st.st_atime_nsec),
+        mtime: time(st.st_mtime, st.st_mtime_nsec),
+        ctime: time(st.st_ctime, st.st_ctime_nsec),
+        crtime: time(st.st_ctime, st.st_ctime_nsec),
+        kind: kind(st.st_mode),
+        perm: (st.st_mode & 0o7777) as u16,
+        nlink: st.st_nlink as u32,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev as u32,
+        blksize: st.st_blksize as u32,
+        flags: 0,
+    }
+}
+
+fn negative() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
+        flags: 0,
+    }
+}
+
+fn set_time(t: Option<TimeOrNow>) -> Option<SetTime> {
+    t.map(|t| match t {
+        TimeOrNow::Now => SetTime::Now,
+        TimeOrNow::SpecificTime(st) => match st.duration_since(UNIX_EPOCH) {
+            Ok(d) => SetTime::At(libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }),
+            Err(e) => {
+                let d = e.duration();
+                let (mut s, mut n) = (-(d.as_secs() as i64), -(d.subsec_nanos() as i64));
+                if n < 0 {
+                    s -= 1;
+                    n += 1_000_000_000;
+                }
+                SetTime::At(libc::timespec { tv_sec: s, tv_nsec: n })
+            }
+        },
+    })
+}
+
+fn caller(req: &Request) -> Caller {
+    Caller { uid: req.uid(), gid: req.gid() }
+}
+
+thread_local! {
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Fs {
+    fn entry(&self, reply: ReplyEntry, r: io::Result<(Ino, Attr)>, op: &str) {
+        match r {
+            Ok((_, st)) => reply.entry(&TTL, &attr(&st), Generation(0)),
+            Err(e) => reply.error(fail(op, e)),
+        }
+    }
+}
+
+impl Filesystem for Fs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        let caps = config.capabilities();
+        let want = InitFlags::FUSE_ASYNC_READ
+            | InitFlags::FUSE_BIG_WRITES
+            | InitFlags::FUSE_MAX_PAGES
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_ATOMIC_O_TRUNC
+            | InitFlags::FUSE_CACHE_SYMLINKS
+            | InitFlags::FUSE_EXPORT_SUPPORT;
+        let _ = config.add_capabilities(want & caps);
+        let _ = config.set_max_write(MAX_WRITE);
+        let _ = config.set_max_readahead(MAX_WRITE);
+        let _ = config.set_max_background(64);
+        let _ = config.set_congestion_threshold(48);
+        tracing::debug!(kernel = ?config.kernel_abi(), "fuse session initialised");
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        tracing::trace!(parent = parent.0, name = ?name, "lookup");
+        match self.ov.lookup(Ino(parent.0), name.as_bytes()) {
+            Ok(Some((_, st))) => reply.entry(&TTL, &attr(&st), Generation(0)),
+            Ok(None) => reply.entry(&TTL, &negative(), Generation(0)),
+            Err(e) => reply.error(fail("lookup", e)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        tracing::trace!(ino = ino.0, nlookup, "forget");
+        self.ov.forget(Ino(ino.0), nlookup);
+    }
+
+    // batch_forget: fuser's default calls `forget` for each node.
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        tracing::trace!(ino = ino.0, "getattr");
+        match self.ov.getattr(Ino(ino.0), fh.map(|f| f.0)) {
+            Ok(st) => reply.attr(&TTL, &attr(&st)),
+            Err(e) => reply.error(fail("getattr", e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        tracing::trace!(ino = ino.0, ?mode, ?uid, ?gid, ?size, "setattr");
+        let a = SetAttr { mode, uid, gid, size, atime: set_time(atime), mtime: set_time(mtime), fh: fh.map(|f| f.0) };
+        match self.ov.setattr(Ino(ino.0), &a) {
+            Ok(st) => reply.attr(&TTL, &attr(&st)),
+            Err(e) => reply.error(fail("setattr", e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        tracing::trace!(ino = ino.0, "readlink");
+        match self.ov.readlink(Ino(ino.0)) {
+            Ok(t) => reply.data(&t),
+            Err(e) => reply.error(fail("readlink", e)),
+        }
+    }
+
+    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        tracing::trace!(parent = parent.0, name = ?name, mode, "mknod");
+        let r = self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::Node { rdev }, mode, umask, caller(req));
+        self.entry(reply, r.map(|(i, a, _)| (i, a)), "mknod");
+    }
+
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        tracing::trace!(parent = parent.0, name = ?name, mode, "mkdir");
+        let r = self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::Dir, mode, umask, caller(req));
+        self.entry(reply, r.map(|(i, a, _)| (i, a)), "mkdir");
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        tracing::trace!(parent = parent.0, name = ?name, "unlink");
+        match self.ov.remove(Ino(parent.0), name.as_bytes(), false) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("unlink", e)),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        tracing::trace!(parent = parent.0, name = ?name, "rmdir");
+        match self.ov.remove(Ino(parent.0), name.as_bytes(), true) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("rmdir", e)),
+        }
+    }
+
+    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+        tracing::trace!(parent = parent.0, name = ?link_name, "symlink");
+        let r = self.ov.create(
+            Ino(parent.0),
+            link_name.as_bytes(),
+            NewKind::Symlink { target: target.as_os_str().as_bytes() },
+            libc::S_IFLNK | 0o777,
+            0,
+            caller(req),
+        );
+        self.entry(reply, r.map(|(i, a, _)| (i, a)), "symlink");
+    }
+
+    fn rename(&self, _req: &Request, parent: INodeNo, name: &OsStr, newparent: INodeNo, newname: &OsStr, flags: RenameFlags, reply: ReplyEmpty) {
+        tracing::trace!(parent = parent.0, name = ?name, newparent = newparent.0, newname = ?newname, "rename");
+        match self.ov.rename(Ino(parent.0), name.as_bytes(), Ino(newparent.0), newname.as_bytes(), flags.bits()) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("rename", e)),
+        }
+    }
+
+    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        tracing::trace!(ino = ino.0, newparent = newparent.0, newname = ?newname, "link");
+        let r = self.ov.link(Ino(ino.0), Ino(newparent.0), newname.as_bytes());
+        self.entry(reply, r, "link");
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        tracing::trace!(ino = ino.0, flags = flags.0, "open");
+        match self.ov.open(Ino(ino.0), flags.0) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+            Err(e) => reply.error(fail("open", e)),
+        }
+    }
+
+    fn read(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, size: u32, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyData) {
+        tracing::trace!(ino = ino.0, offset, size, "read");
+        READ_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            if buf.len() < size as usize {
+                buf.resize(size as usize, 0);
+            }
+            let r = self.ov.with_fd(fh.0, |fd| {
+                let mut done = 0usize;
+                while done < size as usize {
+                    let n = sys::pread(fd, &mut buf[done..size as usize], offset + done as u64)?;
+                    if n == 0 {
+                        break;
+                    }
+                    done += n;
+                }
+                Ok(done)
+            });
+            match r {
+                Ok(n) => reply.data(&buf[..n]),
+                Err(e) => reply.error(fail("read", e)),
+            }
+        });
+    }
+
+    fn write(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, data: &[u8], _wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
+        tracing::trace!(ino = ino.0, offset, len = data.len(), "write");
+        let r = self.ov.with_fd(fh.0, |fd| {
+            let mut done = 0usize;
+            while done < data.len() {
+                done += sys::pwrite(fd, &data[done..], offset + done as u64)?;
+            }
+            Ok(done)
+        });
+        match r {
+            Ok(n) => reply.written(n as u32),
+            Err(e) => reply.error(fail("write", e)),
+        }
+    }
+
+    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock: LockOwner, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn release(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, _lock: Option<LockOwner>, _flush: bool, reply: ReplyEmpty) {
+        self.ov.release(fh.0);
+        reply.ok();
+    }
+
+    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let r = self.ov.with_fd(fh.0, |fd| {
+            let rc = if datasync { unsafe { libc::fdatasync(fd) } } else { unsafe { libc::fsync(fd) } };
+            if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("fsync", e)),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        tracing::trace!(ino = ino.0, "opendir");
+        match self.ov.opendir(Ino(ino.0)) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(fail("opendir", e)),
+        }
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        tracing::trace!(ino = ino.0, offset, "readdir");
+        let h = match self.ov.dir_handle(fh.0) {
+            Ok(h) => h,
+            Err(e) => return reply.error(fail("readdir", e)),
+        };
+        let Handle::Dir(d) = &*h else { return reply.error(Errno::ENOTDIR) };
+        let total = d.entries.len() as u64 + 2;
+        let mut off = offset;
+        while off < total {
+            let full = match off {
+                0 => reply.add(INodeNo(d.node.ino.0), 1, FileType::Directory, "."),
+                1 => reply.add(INodeNo(d.parent.0), 2, FileType::Directory, ".."),
+                i => {
+                    let e = &d.entries[(i - 2) as usize];
+                    let ino = self.ov.entry_ino(e);
+                    reply.add(INodeNo(ino.0), i + 1, dtype_kind(e.dtype), OsStr::from_bytes(&e.name))
+                }
+            };
+            if full {
+                break;
+            }
+            off += 1;
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        tracing::trace!(ino = ino.0, offset, "readdirplus");
+        let h = match self.ov.dir_handle(fh.0) {
+            Ok(h) => h,
+            Err(e) => return reply.error(fail("readdirplus", e)),
+        };
+        let Handle::Dir(d) = &*h else { return reply.error(Errno::ENOTDIR) };
+        let total = d.entries.len() as u64 + 2;
+        let mut off = offset;
+        while off < total {
+            let full = if off < 2 {
+                // "." and "..": the kernel takes no reference for them
+                let (target, name) = if off == 0 { (d.node.ino, ".") } else { (d.parent, "..") };
+                let mut a = negative();
+                a.ino = INodeNo(target.0);
+                a.kind = FileType::Directory;
+                reply.add(INodeNo(target.0), off + 1, name, &Duration::ZERO, &a, Generation(0))
+            } else {
+                let e = &d.entries[(off - 2) as usize];
+                match self.ov.enter_entry(d, e) {
+                    Ok(Some((ino, st))) => {
+                        let full = reply.add(INodeNo(ino.0), off + 1, OsStr::from_bytes(&e.name), &TTL, &attr(&st), Generation(0));
+                        if full {
+                            self.ov.forget(ino, 1);
+                        }
+                        full
+                    }
+                    Ok(None) => false,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "readdirplus: entry vanished");
+                        false
+                    }
+                }
+            };
+            if full {
+                break;
+            }
+            off += 1;
+        }
+        reply.ok();
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.ov.release(fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        match self.ov.fsyncdir(Ino(ino.0)) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("fsyncdir", e)),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        match self.ov.statfs() {
+            Ok(s) => reply.statfs(s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_ffree, s.f_bsize as u32, s.f_namemax as u32, s.f_frsize as u32),
+            Err(e) => reply.error(fail("statfs", e)),
+        }
+    }
+
+    fn setxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, value: &[u8], flags: i32, _position: u32, reply: ReplyEmpty) {
+        tracing::trace!(ino = ino.0, name = ?name, "setxattr");
+        match self.ov.setxattr(Ino(ino.0), name.as_bytes(), value, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("setxattr", e)),
+        }
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        tracing::trace!(ino = ino.0, name = ?name, "getxattr");
+        match self.ov.getxattr(Ino(ino.0), name.as_bytes(), size) {
+            Ok(XattrReply::Size(n)) => reply.size(n),
+            Ok(XattrReply::Data(d)) => reply.data(&d),
+            Err(e) => reply.error(fail("getxattr", e)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.ov.listxattr(Ino(ino.0), size) {
+            Ok(XattrReply::Size(n)) => reply.size(n),
+            Ok(XattrReply::Data(d)) => reply.data(&d),
+            Err(e) => reply.error(fail("listxattr", e)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.ov.removexattr(Ino(ino.0), name.as_bytes()) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("removexattr", e)),
+        }
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        // default_permissions: the kernel checks modes itself
+        reply.ok();
+    }
+
+    fn create(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, flags: i32, reply: ReplyCreate) {
+        tracing::trace!(parent = parent.0, name = ?name, mode, flags, "create");
+        match self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::File { flags }, mode, umask, caller(req)) {
+            Ok((_, st, Some(fh))) => reply.created(&TTL, &attr(&st), Generation(0), FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+            Ok((_, _, None)) => reply.error(Errno::EIO),
+            Err(e) => reply.error(fail("create", e)),
+        }
+    }
+
+    fn fallocate(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
+        let r = self.ov.with_fd(fh.0, |fd| {
+            if unsafe { libc::fallocate(fd, mode, offset as i64, length as i64) } < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("fallocate", e)),
+        }
+    }
+
+    fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        match self.ov.with_fd(fh.0, |fd| sys::lseek(fd, offset, whence)) {
+            Ok(o) => reply.offset(o),
+            Err(e) => reply.error(fail("lseek", e)),
+        }
+    }
+}

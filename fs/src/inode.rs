@@ -1,0 +1,259 @@
+//! Inode numbers and the table of nodes the kernel knows.
+//!
+//! Theory of operation. The kernel names files by node id ([`Ino`]); root
+//! is 1. A number is tied to the identity of the file on the host, the
+//! (device, inode) pair of its topmost layer entry, by [`InoMap`], which is
+//! never trimmed while the mount lives: a node the kernel forgot and looks
+//! up again gets the same number, and hardlinks inside one layer share
+//! it. A copy-up registers the new upper identity under the old number.
+//! When the last host link of an upper file goes, its identity is dropped
+//! so a recycled host inode gets a fresh number.
+//!
+//! [`Nodes`] holds what the kernel currently references: one [`Node`] per
+//! number with its FUSE lookup count, freed when `forget` brings the count
+//! to zero. Each node caches its merged relative path, its topmost layer
+//! and, for directories, its [`DirView`]. Both tables are sharded so no
+//! lock is shared by all requests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::overlay::{DirView, Layer};
+
+/// A FUSE node id / the st_ino the overlay reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ino(pub u64);
+
+impl Ino {
+    pub const ROOT: Ino = Ino(1);
+}
+
+const SHARDS: usize = 64;
+
+/// Lock helpers that survive poisoning: a panicking thread must not take
+/// the whole mount down with it.
+pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+pub fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Host identity → number.
+#[derive(Debug)]
+pub struct InoMap {
+    shards: Vec<Mutex<HashMap<(u64, u64), Ino>>>,
+    next: AtomicU64,
+}
+
+impl Default for InoMap {
+    fn default() -> Self {
+        InoMap { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(), next: AtomicU64::new(2) }
+    }
+}
+
+fn shard_of(dev: u64, ino: u64) -> usize {
+    ((ino ^ dev.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS
+}
+
+impl InoMap {
+    /// The number of host file (dev, ino), allocating one if new.
+    pub fn get_or_alloc(&self, dev: u64, ino: u64) -> Ino {
+        let mut shard = lock(&self.shards[shard_of(dev, ino)]);
+        *shard.entry((dev, ino)).or_insert_with(|| Ino(self.next.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    pub fn get(&self, dev: u64, ino: u64) -> Option<Ino> {
+        lock(&self.shards[shard_of(dev, ino)]).get(&(dev, ino)).copied()
+    }
+
+    /// Tie host file (dev, ino) to an existing number (copy-up, root).
+    pub fn bind(&self, dev: u64, ino: u64, to: Ino) {
+        lock(&self.shards[shard_of(dev, ino)]).insert((dev, ino), to);
+    }
+
+    /// Forget a host identity whose last link is gone.
+    pub fn unbind(&self, dev: u64, ino: u64) {
+        lock(&self.shards[shard_of(dev, ino)]).remove(&(dev, ino));
+    }
+}
+
+/// The cached place of a node in the merged tree.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// Parent directory (root is its own parent).
+    pub parent: Ino,
+    /// Merged path relative to the root, "" for the root.
+    pub path: Vec<u8>,
+    /// The topmost layer holding it.
+    pub layer: Layer,
+    /// `S_IFMT` bits.
+    pub fmt: u32,
+    /// For directories, the layers it draws on.
+    pub view: DirView,
+}
+
+/// One node the kernel references.
+#[derive(Debug)]
+pub struct Node {
+    pub ino: Ino,
+    lookups: AtomicU64,
+    pub place: RwLock<Place>,
+    /// Bumped when the node moves to the upper layer; open read-only
+    /// handles on the old lower file reopen when they see it change.
+    pub generation: AtomicU64,
+    /// Serialises copy-up of this node.
+    pub copy_lock: Mutex<()>,
+}
+
+impl Node {
+    pub fn place(&self) -> Place {
+        read(&self.place).clone()
+    }
+
+    pub fn is_upper(&self) -> bool {
+        read(&self.place).layer == Layer::Upper
+    }
+}
+
+/// The nodes the kernel holds, by number.
+#[derive(Debug)]
+pub struct Nodes {
+    shards: Vec<RwLock<HashMap<Ino, Arc<Node>>>>,
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect() }
+    }
+}
+
+impl Nodes {
+    fn shard(&self, ino: Ino) -> &RwLock<HashMap<Ino, Arc<Node>>> {
+        &self.shards[(ino.0 as usize) % SHARDS]
+    }
+
+    pub fn get(&self, ino: Ino) -> Option<Arc<Node>> {
+        read(self.shard(ino)).get(&ino).cloned()
+    }
+
+    /// Count one more kernel reference to `ino` at `place`, creating the
+    /// node if the kernel had none. The cached place is refreshed, except
+    /// that a node already in the upper layer is not moved back down.
+    pub fn remember(&self, ino: Ino, place: Place, count: u64) -> Arc<Node> {
+        let mut shard = write(self.shard(ino));
+        if let Some(node) = shard.get(&ino) {
+            node.lookups.fetch_add(count, Ordering::Relaxed);
+            let node = node.clone();
+            drop(shard);
+            {
+                let mut p = write(&node.place);
+                p.parent = place.parent;
+                p.path = place.path;
+                p.fmt = place.fmt;
+                if place.layer == Layer::Upper || p.layer != Layer::Upper {
+                    p.layer = place.layer;
+                }
+                p.view = place.view;
+            }
+            return node;
+        }
+        let node = Arc::new(Node {
+            ino,
+            lookups: AtomicU64::new(count),
+            place: RwLock::new(place),
+            generation: AtomicU64::new(0),
+            copy_lock: Mutex::new(()),
+        });
+        shard.insert(ino, node.clone());
+        node
+    }
+
+    /// Drop `n` kernel references; the node goes when none are left.
+    pub fn forget(&self, ino: Ino, n: u64) {
+        if ino == Ino::ROOT {
+            return;
+        }
+        let mut shard = write(self.shard(ino));
+        if let Some(node) = shard.get(&ino) {
+            let prev = node.lookups.load(Ordering::Relaxed);
+            let left = prev.saturating_sub(n);
+            node.lookups.store(left, Ordering::Relaxed);
+            if left == 0 {
+                shard.remove(&ino);
+            }
+        }
+    }
+
+    /// How many nodes are held (for tests and logs).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every node whose path is `prefix` or lies under it.
+    pub fn under(&self, prefix: &[u8]) -> Vec<Arc<Node>> {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            for node in read(s).values() {
+                let p = read(&node.place);
+                if p.path.len() > prefix.len() && p.path.starts_with(prefix) && p.path[prefix.len()] == b'/' {
+                    out.push(node.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(path: &str) -> Place {
+        Place { parent: Ino::ROOT, path: path.as_bytes().to_vec(), layer: Layer::Lower(0), fmt: libc::S_IFREG, view: DirView::default() }
+    }
+
+    #[test]
+    fn numbers_are_stable_and_shared_by_hardlinks() {
+        let m = InoMap::default();
+        let a = m.get_or_alloc(1, 100);
+        let b = m.get_or_alloc(1, 101);
+        assert_ne!(a, b);
+        assert_eq!(m.get_or_alloc(1, 100), a);
+        assert_ne!(m.get_or_alloc(2, 100), a, "same inode on another device is another file");
+        m.bind(3, 7, a);
+        assert_eq!(m.get(3, 7), Some(a));
+        m.unbind(3, 7);
+        assert_eq!(m.get(3, 7), None);
+    }
+
+    #[test]
+    fn forget_frees_at_zero() {
+        let n = Nodes::default();
+        n.remember(Ino(5), place("a"), 1);
+        n.remember(Ino(5), place("a"), 2);
+        n.forget(Ino(5), 2);
+        assert!(n.get(Ino(5)).is_some());
+        n.forget(Ino(5), 1);
+        assert!(n.get(Ino(5)).is_none());
+        assert!(n.is_empty());
+    }
+
+    #[test]
+    fn under_matches_whole_components() {
+        let n = Nodes::default();
+        n.remember(Ino(2), place("a/b"), 1);
+        n.remember(Ino(3), place("ab/c"), 1);
+        n.remember(Ino(4), place("a"), 1);
+        let got: Vec<Ino> = n.under(b"a").iter().map(|x| x.ino).collect();
+        assert_eq!(got, vec![Ino(2)]);
+    }
+}

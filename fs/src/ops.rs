@@ -1,0 +1,310 @@
+//! The overlay filesystem: node bookkeeping, lookups, attributes, open
+//! files and listings, independent of the FUSE wire protocol.
+//!
+//! Theory of operation. [`Overlay`] ties the layer stack (`overlay`), the
+//! node and number tables (`inode`) and open handles (`handle`). Every
+//! operation starts from a node's cached [`Place`]: its relative path, its
+//! topmost layer and, for a directory, its view; no operation walks from
+//! the root. A lookup resolves one name against the parent's view and
+//! counts a kernel reference. Copy-up happens here, on first write or
+//! metadata change, parents first, each node under its own lock, never
+//! under a table-wide one. Mutations live in `mutate` and `rename`.
+//!
+//! Every method answers `io::Result`; the FUSE adapter turns errors into
+//! errno replies. Nothing here panics on bad input.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::copyup::{self, Privilege};
+use crate::handle::{DirHandle, FileHandle, Handle, Handles};
+use crate::inode::{read, write, lock, Ino, InoMap, Node, Nodes, Place};
+use crate::overlay::{self, DirView, Entry, Found, Layer, Stack};
+use crate::sys;
+
+/// A stat whose `st_ino` is the overlay's number.
+pub type Attr = libc::stat;
+
+/// The overlay state shared by all worker threads.
+#[derive(Debug)]
+pub struct Overlay {
+    pub stack: Stack,
+    pub inos: InoMap,
+    pub nodes: Nodes,
+    pub handles: Handles,
+    pub privilege: Privilege,
+    /// Host device of each lower layer root (for listing numbers).
+    lower_devs: Vec<u64>,
+    upper_dev: u64,
+}
+
+pub fn enoent() -> io::Error {
+    sys::errno(libc::ENOENT)
+}
+
+impl Overlay {
+    /// Open the stack and register the root.
+    pub fn new(stack: Stack) -> io::Result<Overlay> {
+        let upper_st = sys::fstatat(stack.upper(), b"")?;
+        let mut lower_devs = Vec::new();
+        for i in 0..stack.lower_count() {
+            lower_devs.push(sys::fstatat(stack.fd(Layer::Lower(i as u16)), b"")?.st_dev);
+        }
+        let view = stack.root_view(true)?;
+        let ov = Overlay {
+            stack,
+            inos: InoMap::default(),
+            nodes: Nodes::default(),
+            handles: Handles::default(),
+            privilege: Privilege { root: unsafe { libc::geteuid() } == 0 },
+            lower_devs,
+            upper_dev: upper_st.st_dev,
+        };
+        ov.inos.bind(upper_st.st_dev, upper_st.st_ino, Ino::ROOT);
+        ov.nodes.remember(Ino::ROOT, Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view }, 1);
+        Ok(ov)
+    }
+
+    pub fn node(&self, ino: Ino) -> io::Result<Arc<Node>> {
+        self.nodes.get(ino).ok_or_else(|| {
+            tracing::debug!(ino = ino.0, "request for a node the kernel should not know");
+            sys::errno(libc::ESTALE)
+        })
+    }
+
+    /// Fix up a host stat for the merged view.
+    pub fn present(&self, ino: Ino, mut st: libc::stat, view: Option<&DirView>) -> Attr {
+        st.st_ino = ino.0;
+        if let Some(v) = view {
+            // a merged directory's link count says nothing about its
+            // subdirectories; 1 tells find(1) not to count on it
+            if v.layers().nth(1).is_some() {
+                st.st_nlink = 1;
+            }
+        }
+        st
+    }
+
+    /// Count a kernel reference to a found entry and return its attributes.
+    pub fn enter(&self, parent: Ino, dir: &[u8], name: &[u8], found: Found) -> (Ino, Attr) {
+        let ino = self.inos.get_or_alloc(found.st.st_dev, found.st.st_ino);
+        let fmt = found.st.st_mode & libc::S_IFMT;
+        let attr = self.present(ino, found.st, found.view.as_ref());
+        let place = Place { parent, path: sys::join(dir, name), layer: found.layer, fmt, view: found.view.unwrap_or_default() };
+        self.nodes.remember(ino, place, 1);
+        (ino, attr)
+    }
+
+    /// Look `name` up in directory `parent`; `None` if absent.
+    pub fn lookup(&self, parent: Ino, name: &[u8]) -> io::Result<Option<(Ino, Attr)>> {
+        if name.len() > 255 {
+            return Err(sys::errno(libc::ENAMETOOLONG));
+        }
+        let p = self.node(parent)?.place();
+        if p.fmt != libc::S_IFDIR {
+            return Err(sys::errno(libc::ENOTDIR));
+        }
+        match overlay::resolve(&self.stack, &p.path, &p.view, name)? {
+            Some(found) => Ok(Some(self.enter(parent, &p.path, name, found))),
+            None => Ok(None),
+        }
+    }
+
+    pub fn forget(&self, ino: Ino, n: u64) {
+        self.nodes.forget(ino, n);
+    }
+
+    /// The attributes of a node, through an open handle when given.
+    pub fn getattr(&self, ino: Ino, fh: Option<u64>) -> io::Result<Attr> {
+        if let Some(Handle::File(h)) = fh.and_then(|f| self.handles.get(f)).as_deref() {
+            let g = read(&h.fd);
+            if g.1 == h.node.generation.load(Ordering::Acquire) || h.writable {
+                return Ok(self.present(ino, sys::fstat(g.0.as_raw_fd())?, None));
+            }
+        }
+        let node = self.node(ino)?;
+        let p = node.place();
+        let st = sys::fstatat(self.stack.fd(p.layer), &p.path)?;
+        Ok(self.present(ino, st, (p.fmt == libc::S_IFDIR).then_some(&p.view)))
+    }
+
+    /// Attributes of the upper entry of a node (after a change).
+    pub fn upper_attr(&self, node: &Node) -> io::Result<Attr> {
+        let p = node.place();
+        let st = sys::fstatat(self.stack.upper(), &p.path)?;
+        Ok(self.present(node.ino, st, (p.fmt == libc::S_IFDIR).then_some(&p.view)))
+    }
+
+    pub fn readlink(&self, ino: Ino) -> io::Result<Vec<u8>> {
+        let p = self.node(ino)?.place();
+        sys::readlinkat(self.stack.fd(p.layer), &p.path)
+    }
+
+    // ---- copy-up -------------------------------------------------------
+
+    /// Make sure the node exists in the upper layer (parents first).
+    /// `with_data`: whether file contents matter (not when truncating).
+    pub fn copy_up(&self, node: &Arc<Node>, with_data: bool) -> io::Result<()> {
+        if node.is_upper() {
+            return Ok(());
+        }
+        let p = node.place();
+        self.ensure_upper_dir(p.parent, sys::split(&p.path).0)?;
+        let _guard = lock(&node.copy_lock);
+        let p = node.place();
+        if p.layer == Layer::Upper {
+            return Ok(());
+        }
+        tracing::trace!(path = ?String::from_utf8_lossy(&p.path), ?p.layer, "copy-up");
+        let st = copyup::copy_entry(&self.stack, p.layer, &p.path, with_data, self.privilege)?;
+        self.inos.bind(st.st_dev, st.st_ino, node.ino);
+        {
+            let mut w = write(&node.place);
+            w.layer = Layer::Upper;
+            if w.fmt == libc::S_IFDIR {
+                w.view.upper = true;
+            }
+        }
+        node.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Make sure directory `ino` (at `path`) exists in the upper layer.
+    pub fn ensure_upper_dir(&self, ino: Ino, path: &[u8]) -> io::Result<()> {
+        match self.nodes.get(ino) {
+            Some(n) => self.copy_up(&n, true),
+            None => self.ensure_upper_path(path),
+        }
+    }
+
+    /// Path-driven fallback: copy up every directory of `path` from the root.
+    pub fn ensure_upper_path(&self, path: &[u8]) -> io::Result<()> {
+        let mut dir: Vec<u8> = Vec::new();
+        let mut view = self.node(Ino::ROOT)?.place().view;
+        if path.is_empty() {
+            return Ok(());
+        }
+        for comp in path.split(|&b| b == b'/') {
+            let found = overlay::resolve(&self.stack, &dir, &view, comp)?.ok_or_else(enoent)?;
+            let mut v = found.view.ok_or_else(|| sys::errno(libc::ENOTDIR))?;
+            let child = sys::join(&dir, comp);
+            if found.layer != Layer::Upper {
+                let st = copyup::copy_entry(&self.stack, found.layer, &child, true, self.privilege)?;
+                if let Some(ino) = self.inos.get(found.st.st_dev, found.st.st_ino) {
+                    self.inos.bind(st.st_dev, st.st_ino, ino);
+                }
+                v.upper = true;
+            }
+            dir = child;
+            view = v;
+        }
+        Ok(())
+    }
+
+    // ---- files ---------------------------------------------------------
+
+    /// Open a non-directory; returns the handle number.
+    pub fn open(&self, ino: Ino, flags: i32) -> io::Result<u64> {
+        let node = self.node(ino)?;
+        let acc = flags & libc::O_ACCMODE;
+        let writable = acc != libc::O_RDONLY;
+        let trunc = flags & libc::O_TRUNC != 0;
+        if writable || trunc {
+            self.copy_up(&node, !trunc)?;
+        }
+        let p = node.place();
+        let gen = node.generation.load(Ordering::Acquire);
+        let host = host_flags(flags);
+        let fd = sys::openat(self.stack.fd(p.layer), &p.path, host, 0)?;
+        Ok(self.handles.insert(Handle::File(FileHandle { node, fd: std::sync::RwLock::new((fd, gen)), writable })))
+    }
+
+    /// Run `f` on the current descriptor of a file handle, reopening a
+    /// read-only lower descriptor if the file was copied up since.
+    pub fn with_fd<T>(&self, fh: u64, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
+        let h = self.handles.get(fh).ok_or_else(|| sys::errno(libc::EBADF))?;
+        let Handle::File(h) = &*h else { return Err(sys::errno(libc::EISDIR)) };
+        {
+            let g = read(&h.fd);
+            if h.writable || g.1 == h.node.generation.load(Ordering::Acquire) {
+                return f(g.0.as_raw_fd());
+            }
+        }
+        let mut g = write(&h.fd);
+        let gen = h.node.generation.load(Ordering::Acquire);
+        if g.1 != gen {
+            let p = h.node.place();
+            let fd: OwnedFd = sys::openat(self.stack.fd(p.layer), &p.path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
+            tracing::trace!(fh, "reopened after copy-up");
+            *g = (fd, gen);
+        }
+        f(g.0.as_raw_fd())
+    }
+
+    pub fn release(&self, fh: u64) {
+        self.handles.remove(fh);
+    }
+
+    // ---- directories ---------------------------------------------------
+
+    pub fn opendir(&self, ino: Ino) -> io::Result<u64> {
+        let node = self.node(ino)?;
+        let p = node.place();
+        if p.fmt != libc::S_IFDIR {
+            return Err(sys::errno(libc::ENOTDIR));
+        }
+        let entries = overlay::list(&self.stack, &p.path, &p.view)?;
+        Ok(self.handles.insert(Handle::Dir(DirHandle { node, parent: p.parent, entries })))
+    }
+
+    pub fn dir_handle(&self, fh: u64) -> io::Result<Arc<Handle>> {
+        let h = self.handles.get(fh).ok_or_else(|| sys::errno(libc::EBADF))?;
+        match &*h {
+            Handle::Dir(_) => Ok(h),
+            Handle::File(_) => Err(sys::errno(libc::ENOTDIR)),
+        }
+    }
+
+    /// The number a listing entry shows (the same a lookup would give).
+    pub fn entry_ino(&self, e: &Entry) -> Ino {
+        let dev = match e.layer {
+            Layer::Upper => self.upper_dev,
+            Layer::Lower(i) => self.lower_devs.get(i as usize).copied().unwrap_or(0),
+        };
+        self.inos.get_or_alloc(dev, e.host_ino)
+    }
+
+    /// Resolve a listing entry fully (readdirplus) and count a reference.
+    pub fn enter_entry(&self, dir: &DirHandle, e: &Entry) -> io::Result<Option<(Ino, Attr)>> {
+        let p = dir.node.place();
+        match overlay::resolve_from(&self.stack, &p.path, &p.view, &e.name, Some(e.layer))? {
+            Some(found) => Ok(Some(self.enter(dir.node.ino, &p.path, &e.name, found))),
+            None => Ok(None),
+        }
+    }
+
+    pub fn statfs(&self) -> io::Result<libc::statvfs> {
+        sys::fstatvfs(self.stack.upper().as_raw_fd())
+    }
+
+    /// fsync of a directory: only an upper directory holds changes.
+    pub fn fsyncdir(&self, ino: Ino) -> io::Result<()> {
+        let p = self.node(ino)?.place();
+        if p.layer != Layer::Upper {
+            return Ok(());
+        }
+        let fd = sys::openat(self.stack.upper(), &p.path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        if unsafe { libc::fsync(fd.as_raw_fd()) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Host open flags for a FUSE open: creation flags are the overlay's
+/// business, O_DIRECT would impose alignment the kernel does not promise.
+pub fn host_flags(flags: i32) -> i32 {
+    (flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_DIRECT)) | libc::O_NOFOLLOW
+}

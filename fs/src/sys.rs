@@ -1,0 +1,288 @@
+//! Thin wrappers over the `*at` system calls the overlay is built on.
+//!
+//! Every path here is a byte string relative to a directory descriptor (a
+//! layer root opened `O_PATH`), never an absolute path, and never resolved
+//! from `/`. An empty relative path means the directory itself. Names are
+//! raw bytes: newlines and non-UTF-8 bytes pass through untouched. Each call
+//! returns `io::Result` carrying the errno; nothing here logs or decides.
+
+use std::ffi::CString;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// A relative path as a C string; the empty path becomes ".".
+pub fn cpath(rel: &[u8]) -> io::Result<CString> {
+    if rel.len() >= libc::PATH_MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    let bytes = if rel.is_empty() { b"." as &[u8] } else { rel };
+    CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `parent/name`, or `name` when `parent` is the root ("").
+pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    if parent.is_empty() {
+        return name.to_vec();
+    }
+    let mut out = Vec::with_capacity(parent.len() + 1 + name.len());
+    out.extend_from_slice(parent);
+    out.push(b'/');
+    out.extend_from_slice(name);
+    out
+}
+
+/// Split `a/b/c` into (`a/b`, `c`); a single name has the root as parent.
+pub fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[], path),
+    }
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+fn check_size(ret: isize) -> io::Result<usize> {
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret as usize) }
+}
+
+/// Whether an error is "no such entry" (including a non-directory on the way).
+pub fn is_absent(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+pub fn errno(e: libc::c_int) -> io::Error {
+    io::Error::from_raw_os_error(e)
+}
+
+pub fn fstatat(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<libc::stat> {
+    let p = cpath(rel)?;
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    check(unsafe { libc::fstatat(dir.as_raw_fd(), p.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(unsafe { st.assume_init() })
+}
+
+/// Whether `rel` exists (any type), without following a final symlink.
+pub fn exists(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<bool> {
+    match fstatat(dir, rel) {
+        Ok(_) => Ok(true),
+        Err(e) if is_absent(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    check(unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
+    Ok(unsafe { st.assume_init() })
+}
+
+pub fn openat(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let p = cpath(rel)?;
+    let fd = check(unsafe { libc::openat(dir.as_raw_fd(), p.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Open a directory of a layer (or the layer root) as an `O_PATH` anchor.
+pub fn open_path(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
+    openat(dir, rel, libc::O_PATH | libc::O_NOFOLLOW, 0)
+}
+
+pub fn mkdirat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32) -> io::Result<()> {
+    let p = cpath(rel)?;
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), p.as_ptr(), mode) }).map(drop)
+}
+
+pub fn mknodat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32, rdev: u64) -> io::Result<()> {
+    let p = cpath(rel)?;
+    check(unsafe { libc::mknodat(dir.as_raw_fd(), p.as_ptr(), mode, rdev) }).map(drop)
+}
+
+pub fn symlinkat(target: &[u8], dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<()> {
+    let t = CString::new(target).map_err(|_| errno(libc::EINVAL))?;
+    let p = cpath(rel)?;
+    check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), p.as_ptr()) }).map(drop)
+}
+
+pub fn linkat(odir: BorrowedFd<'_>, orel: &[u8], ndir: BorrowedFd<'_>, nrel: &[u8]) -> io::Result<()> {
+    let o = cpath(orel)?;
+    let n = cpath(nrel)?;
+    check(unsafe { libc::linkat(odir.as_raw_fd(), o.as_ptr(), ndir.as_raw_fd(), n.as_ptr(), 0) }).map(drop)
+}
+
+pub fn unlinkat(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int) -> io::Result<()> {
+    let p = cpath(rel)?;
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), p.as_ptr(), flags) }).map(drop)
+}
+
+pub fn renameat2(odir: BorrowedFd<'_>, orel: &[u8], ndir: BorrowedFd<'_>, nrel: &[u8], flags: u32) -> io::Result<()> {
+    let o = cpath(orel)?;
+    let n = cpath(nrel)?;
+    check(unsafe { libc::renameat2(odir.as_raw_fd(), o.as_ptr(), ndir.as_raw_fd(), n.as_ptr(), flags) }).map(drop)
+}
+
+pub fn readlinkat(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<Vec<u8>> {
+    let p = cpath(rel)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    let n = check_size(unsafe { libc::readlinkat(dir.as_raw_fd(), p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+pub fn fchownat(dir: BorrowedFd<'_>, rel: &[u8], uid: u32, gid: u32) -> io::Result<()> {
+    let p = cpath(rel)?;
+    check(unsafe { libc::fchownat(dir.as_raw_fd(), p.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+}
+
+pub fn fchmodat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32) -> io::Result<()> {
+    let p = cpath(rel)?;
+    check(unsafe { libc::fchmodat(dir.as_raw_fd(), p.as_ptr(), mode, 0) }).map(drop)
+}
+
+pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
+    check(unsafe { libc::fchown(fd, uid, gid) }).map(drop)
+}
+
+pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
+    check(unsafe { libc::fchmod(fd, mode) }).map(drop)
+}
+
+/// Set atime and mtime of `rel` (not following a final symlink).
+pub fn utimensat(dir: BorrowedFd<'_>, rel: &[u8], times: &[libc::timespec; 2]) -> io::Result<()> {
+    let p = cpath(rel)?;
+    check(unsafe { libc::utimensat(dir.as_raw_fd(), p.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+}
+
+/// The (atime, mtime) pair of a stat, ready for `utimensat`.
+pub fn times_of(st: &libc::stat) -> [libc::timespec; 2] {
+    [
+        libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
+        libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
+    ]
+}
+
+pub fn ftruncate(fd: RawFd, len: u64) -> io::Result<()> {
+    check(unsafe { libc::ftruncate(fd, len as libc::off_t) }).map(drop)
+}
+
+pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    check_size(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as libc::off_t) })
+}
+
+pub fn pwrite(fd: RawFd, buf: &[u8], off: u64) -> io::Result<usize> {
+    check_size(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), off as libc::off_t) })
+}
+
+pub fn lseek(fd: RawFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
+    let r = unsafe { libc::lseek(fd, off, whence) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+}
+
+/// The `/proc/self/fd/N/rel` name of an entry below a layer root, for the
+/// xattr calls that have no `*at` form. The magic link resolves to the
+/// layer root itself; the `l*xattr` calls do not follow a final symlink.
+pub fn xattr_path(root: BorrowedFd<'_>, rel: &[u8]) -> io::Result<CString> {
+    let mut p = format!("/proc/self/fd/{}/", root.as_raw_fd()).into_bytes();
+    p.extend_from_slice(if rel.is_empty() { b"." } else { rel });
+    if p.len() >= libc::PATH_MAX as usize {
+        return Err(errno(libc::ENAMETOOLONG));
+    }
+    CString::new(p).map_err(|_| errno(libc::EINVAL))
+}
+
+pub fn getxattr(p: &CString, name: &CString, buf: &mut [u8]) -> io::Result<usize> {
+    check_size(unsafe { libc::lgetxattr(p.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+pub fn setxattr(p: &CString, name: &CString, value: &[u8], flags: libc::c_int) -> io::Result<()> {
+    check(unsafe { libc::lsetxattr(p.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) }).map(drop)
+}
+
+pub fn removexattr(p: &CString, name: &CString) -> io::Result<()> {
+    check(unsafe { libc::lremovexattr(p.as_ptr(), name.as_ptr()) }).map(drop)
+}
+
+pub fn listxattr(p: &CString, buf: &mut [u8]) -> io::Result<usize> {
+    check_size(unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// All extended attributes of an inode as (name, value) pairs.
+pub fn all_xattrs(fd: &CString) -> io::Result<Vec<(CString, Vec<u8>)>> {
+    let size = match listxattr(fd, &mut []) {
+        Ok(0) => return Ok(Vec::new()),
+        Ok(n) => n,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::EPERM)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = vec![0u8; size];
+    let n = listxattr(fd, &mut names)?;
+    names.truncate(n);
+    let mut out = Vec::new();
+    for raw in names.split(|&b| b == 0).filter(|s| !s.is_empty()) {
+        let name = CString::new(raw).map_err(|_| errno(libc::EINVAL))?;
+        let len = match getxattr(fd, &name, &mut []) {
+            Ok(n) => n,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA) | Some(libc::EPERM) | Some(libc::EACCES)) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut value = vec![0u8; len];
+        let n = getxattr(fd, &name, &mut value)?;
+        value.truncate(n);
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// One raw directory entry: name, `d_type`, host inode number.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    pub name: Vec<u8>,
+    pub dtype: u8,
+    pub ino: u64,
+}
+
+/// Read a whole directory with getdents64, without "." and "..".
+pub fn read_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<Vec<RawEntry>> {
+    let fd = openat(dir, rel, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    loop {
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut pos = 0usize;
+        while pos < n as usize {
+            // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+            let rec = &buf[pos..n as usize];
+            if rec.len() < 19 {
+                return Err(errno(libc::EIO));
+            }
+            let ino = u64::from_ne_bytes(rec[0..8].try_into().map_err(|_| errno(libc::EIO))?);
+            let reclen = u16::from_ne_bytes([rec[16], rec[17]]) as usize;
+            if reclen < 19 || reclen > rec.len() {
+                return Err(errno(libc::EIO));
+            }
+            let dtype = rec[18];
+            let name_field = &rec[19..reclen];
+            let end = name_field.iter().position(|&b| b == 0).unwrap_or(name_field.len());
+            let name = &name_field[..end];
+            if name != b"." && name != b".." {
+                out.push(RawEntry { name: name.to_vec(), dtype, ino });
+            }
+            pos += reclen;
+        }
+    }
+}
+
+/// statfs of the filesystem holding `fd`.
+pub fn fstatvfs(fd: RawFd) -> io::Result<libc::statvfs> {
+    let mut st = MaybeUninit::<libc::statvfs>::uninit();
+    check(unsafe { libc::fstatvfs(fd, st.as_mut_ptr()) })?;
+    Ok(unsafe { st.assume_init() })
+}
