@@ -376,14 +376,18 @@ impl Filesystem for Fs {
             Err(e) => return reply.error(fail("readdir", e)),
         };
         let Handle::Dir(d) = &*h else { return reply.error(Errno::ENOTDIR) };
-        let total = d.entries.len() as u64 + 2;
+        let entries = match self.ov.listing(d, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(fail("readdir", e)),
+        };
+        let total = entries.len() as u64 + 2;
         let mut off = offset;
         while off < total {
             let full = match off {
                 0 => reply.add(INodeNo(d.node.ino.0), 1, FileType::Directory, "."),
                 1 => reply.add(INodeNo(d.parent.0), 2, FileType::Directory, ".."),
                 i => {
-                    let e = &d.entries[(i - 2) as usize];
+                    let e = &entries[(i - 2) as usize];
                     let ino = self.ov.entry_ino(e);
                     reply.add(INodeNo(ino.0), i + 1, dtype_kind(e.dtype), OsStr::from_bytes(&e.name))
                 }
@@ -403,7 +407,11 @@ impl Filesystem for Fs {
             Err(e) => return reply.error(fail("readdirplus", e)),
         };
         let Handle::Dir(d) = &*h else { return reply.error(Errno::ENOTDIR) };
-        let total = d.entries.len() as u64 + 2;
+        let entries = match self.ov.listing(d, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(fail("readdir", e)),
+        };
+        let total = entries.len() as u64 + 2;
         let mut off = offset;
         while off < total {
             let full = if off < 2 {
@@ -414,7 +422,7 @@ impl Filesystem for Fs {
                 a.kind = FileType::Directory;
                 reply.add(INodeNo(target.0), off + 1, name, &Duration::ZERO, &a, Generation(0))
             } else {
-                let e = &d.entries[(off - 2) as usize];
+                let e = &entries[(off - 2) as usize];
                 match self.ov.enter_entry(d, e) {
                     Ok(Some((ino, st))) => {
                         let full = reply.add(INodeNo(ino.0), off + 1, OsStr::from_bytes(&e.name), &TTL, &attr(&st), Generation(0));

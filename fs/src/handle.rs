@@ -6,7 +6,8 @@
 //! upper copy, so it reads what was written (POSIX asks for it). A
 //! directory handle owns the merged listing snapshot taken at `opendir`;
 //! readdir offsets are indices into it, so they stay valid whatever
-//! happens to the directory meanwhile.
+//! happens to the directory meanwhile. A read from offset 0 (the first
+//! one, or after rewinddir) takes a fresh snapshot, as POSIX asks.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -30,7 +31,9 @@ pub struct FileHandle {
 pub struct DirHandle {
     pub node: Arc<Node>,
     pub parent: Ino,
-    pub entries: Vec<Entry>,
+    /// The listing snapshot, taken at the first read from offset 0 and
+    /// retaken at every later read from offset 0 (rewinddir).
+    pub entries: RwLock<Option<Arc<Vec<Entry>>>>,
 }
 
 #[derive(Debug)]

@@ -305,7 +305,7 @@ impl Overlay {
 
     // ---- extended attributes --------------------------------------------
 
-    fn xattr_target(&self, ino: Ino) -> io::Result<CString> {
+    fn xattr_target(&self, ino: Ino) -> io::Result<sys::XPath<'_>> {
         let p = self.node(ino)?.place();
         sys::xattr_path(self.stack.fd(p.layer), &p.path)
     }

@@ -255,8 +255,20 @@ impl Overlay {
         if p.fmt != libc::S_IFDIR {
             return Err(sys::errno(libc::ENOTDIR));
         }
-        let entries = overlay::list(&self.stack, &p.path, &p.view)?;
-        Ok(self.handles.insert(Handle::Dir(DirHandle { node, parent: p.parent, entries })))
+        Ok(self.handles.insert(Handle::Dir(DirHandle { node, parent: p.parent, entries: std::sync::RwLock::new(None) })))
+    }
+
+    /// The listing of an open directory for a read at `offset`.
+    pub fn listing(&self, d: &DirHandle, offset: u64) -> io::Result<Arc<Vec<Entry>>> {
+        if offset != 0 {
+            if let Some(e) = read(&d.entries).as_ref() {
+                return Ok(e.clone());
+            }
+        }
+        let p = d.node.place();
+        let fresh = Arc::new(overlay::list(&self.stack, &p.path, &p.view)?);
+        *write(&d.entries) = Some(fresh.clone());
+        Ok(fresh)
     }
 
     pub fn dir_handle(&self, fh: u64) -> io::Result<Arc<Handle>> {

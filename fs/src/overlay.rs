@@ -137,11 +137,18 @@ pub fn is_opaque(layer: BorrowedFd<'_>, dir: &[u8]) -> io::Result<bool> {
 
 /// Whether `.wh.NAME` exists in directory `dir` of a layer.
 pub fn has_whiteout(layer: BorrowedFd<'_>, dir: &[u8], name: &[u8]) -> io::Result<bool> {
+    if whiteout::PREFIX.len() + name.len() > NAME_MAX {
+        // such a whiteout cannot exist on any host filesystem
+        return Ok(false);
+    }
     let mut wh = Vec::with_capacity(whiteout::PREFIX.len() + name.len());
     wh.extend_from_slice(whiteout::PREFIX);
     wh.extend_from_slice(name);
     sys::exists(layer, &sys::join(dir, &wh))
 }
+
+/// Longest name a layer can hold.
+pub const NAME_MAX: usize = 255;
 
 /// Whether a name is reserved for OCI markers and so never visible.
 pub fn is_reserved(name: &[u8]) -> bool {

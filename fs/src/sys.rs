@@ -20,6 +20,39 @@ pub fn cpath(rel: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
+/// Longest relative path handed to the kernel in one call.
+const HOP: usize = 3072;
+
+/// Where an `*at` call starts: the given directory, or (for paths longer
+/// than the kernel takes at once) an intermediate directory opened on
+/// the way, hop by hop.
+pub struct At<'a> {
+    base: BorrowedFd<'a>,
+    hop: Option<OwnedFd>,
+    pub path: CString,
+}
+
+impl At<'_> {
+    pub fn fd(&self) -> RawFd {
+        self.hop.as_ref().map(|f| f.as_raw_fd()).unwrap_or(self.base.as_raw_fd())
+    }
+}
+
+/// Prepare an `*at` call on `rel` below `dir`, whatever its length.
+pub fn at<'a>(dir: BorrowedFd<'a>, rel: &[u8]) -> io::Result<At<'a>> {
+    let mut hop: Option<OwnedFd> = None;
+    let mut rest = rel;
+    while rest.len() >= HOP {
+        let cut = rest[..HOP].iter().rposition(|&b| b == b'/').filter(|&c| c > 0).ok_or_else(|| errno(libc::ENAMETOOLONG))?;
+        let from = hop.as_ref().map(|f| f.as_raw_fd()).unwrap_or(dir.as_raw_fd());
+        let p = cpath(&rest[..cut])?;
+        let fd = check(unsafe { libc::openat(from, p.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) })?;
+        hop = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        rest = &rest[cut + 1..];
+    }
+    Ok(At { base: dir, hop, path: cpath(rest)? })
+}
+
 /// `parent/name`, or `name` when `parent` is the root ("").
 pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     if parent.is_empty() {
@@ -58,9 +91,9 @@ pub fn errno(e: libc::c_int) -> io::Error {
 }
 
 pub fn fstatat(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<libc::stat> {
-    let p = cpath(rel)?;
+    let p = at(dir, rel)?;
     let mut st = MaybeUninit::<libc::stat>::uninit();
-    check(unsafe { libc::fstatat(dir.as_raw_fd(), p.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    check(unsafe { libc::fstatat(p.fd(), p.path.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
     Ok(unsafe { st.assume_init() })
 }
 
@@ -80,8 +113,8 @@ pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
 }
 
 pub fn openat(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    let p = cpath(rel)?;
-    let fd = check(unsafe { libc::openat(dir.as_raw_fd(), p.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })?;
+    let p = at(dir, rel)?;
+    let fd = check(unsafe { libc::openat(p.fd(), p.path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })?;
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -91,54 +124,54 @@ pub fn open_path(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
 }
 
 pub fn mkdirat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32) -> io::Result<()> {
-    let p = cpath(rel)?;
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), p.as_ptr(), mode) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::mkdirat(p.fd(), p.path.as_ptr(), mode) }).map(drop)
 }
 
 pub fn mknodat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32, rdev: u64) -> io::Result<()> {
-    let p = cpath(rel)?;
-    check(unsafe { libc::mknodat(dir.as_raw_fd(), p.as_ptr(), mode, rdev) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::mknodat(p.fd(), p.path.as_ptr(), mode, rdev) }).map(drop)
 }
 
 pub fn symlinkat(target: &[u8], dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<()> {
     let t = CString::new(target).map_err(|_| errno(libc::EINVAL))?;
-    let p = cpath(rel)?;
-    check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), p.as_ptr()) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::symlinkat(t.as_ptr(), p.fd(), p.path.as_ptr()) }).map(drop)
 }
 
 pub fn linkat(odir: BorrowedFd<'_>, orel: &[u8], ndir: BorrowedFd<'_>, nrel: &[u8]) -> io::Result<()> {
-    let o = cpath(orel)?;
-    let n = cpath(nrel)?;
-    check(unsafe { libc::linkat(odir.as_raw_fd(), o.as_ptr(), ndir.as_raw_fd(), n.as_ptr(), 0) }).map(drop)
+    let o = at(odir, orel)?;
+    let n = at(ndir, nrel)?;
+    check(unsafe { libc::linkat(o.fd(), o.path.as_ptr(), n.fd(), n.path.as_ptr(), 0) }).map(drop)
 }
 
 pub fn unlinkat(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int) -> io::Result<()> {
-    let p = cpath(rel)?;
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), p.as_ptr(), flags) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::unlinkat(p.fd(), p.path.as_ptr(), flags) }).map(drop)
 }
 
 pub fn renameat2(odir: BorrowedFd<'_>, orel: &[u8], ndir: BorrowedFd<'_>, nrel: &[u8], flags: u32) -> io::Result<()> {
-    let o = cpath(orel)?;
-    let n = cpath(nrel)?;
-    check(unsafe { libc::renameat2(odir.as_raw_fd(), o.as_ptr(), ndir.as_raw_fd(), n.as_ptr(), flags) }).map(drop)
+    let o = at(odir, orel)?;
+    let n = at(ndir, nrel)?;
+    check(unsafe { libc::renameat2(o.fd(), o.path.as_ptr(), n.fd(), n.path.as_ptr(), flags) }).map(drop)
 }
 
 pub fn readlinkat(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<Vec<u8>> {
-    let p = cpath(rel)?;
+    let p = at(dir, rel)?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    let n = check_size(unsafe { libc::readlinkat(dir.as_raw_fd(), p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    let n = check_size(unsafe { libc::readlinkat(p.fd(), p.path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
     buf.truncate(n);
     Ok(buf)
 }
 
 pub fn fchownat(dir: BorrowedFd<'_>, rel: &[u8], uid: u32, gid: u32) -> io::Result<()> {
-    let p = cpath(rel)?;
-    check(unsafe { libc::fchownat(dir.as_raw_fd(), p.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::fchownat(p.fd(), p.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
 pub fn fchmodat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32) -> io::Result<()> {
-    let p = cpath(rel)?;
-    check(unsafe { libc::fchmodat(dir.as_raw_fd(), p.as_ptr(), mode, 0) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::fchmodat(p.fd(), p.path.as_ptr(), mode, 0) }).map(drop)
 }
 
 pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
@@ -151,8 +184,8 @@ pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
 
 /// Set atime and mtime of `rel` (not following a final symlink).
 pub fn utimensat(dir: BorrowedFd<'_>, rel: &[u8], times: &[libc::timespec; 2]) -> io::Result<()> {
-    let p = cpath(rel)?;
-    check(unsafe { libc::utimensat(dir.as_raw_fd(), p.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    let p = at(dir, rel)?;
+    check(unsafe { libc::utimensat(p.fd(), p.path.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
 /// The (atime, mtime) pair of a stat, ready for `utimensat`.
@@ -183,13 +216,25 @@ pub fn lseek(fd: RawFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
 /// The `/proc/self/fd/N/rel` name of an entry below a layer root, for the
 /// xattr calls that have no `*at` form. The magic link resolves to the
 /// layer root itself; the `l*xattr` calls do not follow a final symlink.
-pub fn xattr_path(root: BorrowedFd<'_>, rel: &[u8]) -> io::Result<CString> {
-    let mut p = format!("/proc/self/fd/{}/", root.as_raw_fd()).into_bytes();
-    p.extend_from_slice(if rel.is_empty() { b"." } else { rel });
-    if p.len() >= libc::PATH_MAX as usize {
-        return Err(errno(libc::ENAMETOOLONG));
+pub fn xattr_path<'a>(root: BorrowedFd<'a>, rel: &[u8]) -> io::Result<XPath<'a>> {
+    let a = at(root, rel)?;
+    let mut p = format!("/proc/self/fd/{}/", a.fd()).into_bytes();
+    p.extend_from_slice(a.path.as_bytes());
+    let path = CString::new(p).map_err(|_| errno(libc::EINVAL))?;
+    Ok(XPath { _anchor: a, path })
+}
+
+/// A `/proc/self/fd/...` path and the descriptor it goes through.
+pub struct XPath<'a> {
+    _anchor: At<'a>,
+    path: CString,
+}
+
+impl std::ops::Deref for XPath<'_> {
+    type Target = CString;
+    fn deref(&self) -> &CString {
+        &self.path
     }
-    CString::new(p).map_err(|_| errno(libc::EINVAL))
 }
 
 pub fn getxattr(p: &CString, name: &CString, buf: &mut [u8]) -> io::Result<usize> {
