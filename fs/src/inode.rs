@@ -95,6 +95,43 @@ pub struct Place {
     pub fmt: u32,
     /// For directories, the layers it draws on.
     pub view: DirView,
+    /// Other known names of a hardlinked file (the kernel shares one node).
+    pub links: Vec<Vec<u8>>,
+}
+
+impl Place {
+    /// `old` is gone: fall back to another known name if it was the primary.
+    pub fn drop_name(&mut self, old: &[u8]) {
+        self.links.retain(|l| l != old);
+        if self.path == old {
+            if let Some(l) = self.links.pop() {
+                self.path = l;
+            }
+        }
+    }
+
+    /// `old` became `new`; `new` becomes the primary name.
+    pub fn rename_name(&mut self, old: &[u8], new: Vec<u8>) {
+        if self.path != old && self.fmt != libc::S_IFDIR {
+            let prev = std::mem::take(&mut self.path);
+            self.links.push(prev);
+        }
+        self.links.retain(|l| l != old && *l != new);
+        self.path = new;
+    }
+
+    /// Rewrite every name under directory `from` to lie under `to`.
+    pub fn reroot(&mut self, from: &[u8], to: &[u8]) {
+        let fix = |p: &mut Vec<u8>| {
+            if p.len() > from.len() && p.starts_with(from) && p[from.len()] == b'/' {
+                let mut np = to.to_vec();
+                np.extend_from_slice(&p[from.len()..]);
+                *p = np;
+            }
+        };
+        fix(&mut self.path);
+        self.links.iter_mut().for_each(fix);
+    }
 }
 
 /// One node the kernel references.
@@ -153,6 +190,11 @@ impl Nodes {
             {
                 let mut p = write(&node.place);
                 p.parent = place.parent;
+                if p.fmt != libc::S_IFDIR && p.path != place.path && !p.links.contains(&p.path) {
+                    let prev = std::mem::take(&mut p.path);
+                    p.links.push(prev);
+                }
+                p.links.retain(|l| *l != place.path);
                 p.path = place.path;
                 p.fmt = place.fmt;
                 if place.layer == Layer::Upper || p.layer != Layer::Upper {
@@ -218,7 +260,7 @@ mod tests {
     use super::*;
 
     fn place(path: &str) -> Place {
-        Place { parent: Ino::ROOT, path: path.as_bytes().to_vec(), layer: Layer::Lower(0), fmt: libc::S_IFREG, view: DirView::default() }
+        Place { parent: Ino::ROOT, path: path.as_bytes().to_vec(), layer: Layer::Lower(0), fmt: libc::S_IFREG, view: DirView::default(), links: Vec::new() }
     }
 
     #[test]

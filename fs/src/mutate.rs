@@ -167,7 +167,7 @@ impl Overlay {
         let st = sys::fstatat(up, &path)?;
         let view = is_dir.then(|| DirView { upper: true, lowers: Vec::new() });
         let ino = self.inos.get_or_alloc(st.st_dev, st.st_ino);
-        let node = self.nodes.remember(ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: view.clone().unwrap_or_default() }, 1);
+        let node = self.nodes.remember(ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: view.clone().unwrap_or_default(), links: Vec::new() }, 1);
         let attr = self.present(ino, st, view.as_ref());
         let fh = handle.map(|(fd, writable)| {
             let gen = node.generation.load(std::sync::atomic::Ordering::Acquire);
@@ -195,7 +195,7 @@ impl Overlay {
         }
         let st = sys::fstatat(up, &path)?;
         self.inos.bind(st.st_dev, st.st_ino, node.ino);
-        self.nodes.remember(node.ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: DirView::default() }, 1);
+        self.nodes.remember(node.ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: DirView::default(), links: Vec::new() }, 1);
         Ok((node.ino, self.present(node.ino, st, None)))
     }
 
@@ -255,6 +255,9 @@ impl Overlay {
                 sys::unlinkat(self.stack.upper(), &path, libc::AT_REMOVEDIR)?;
             } else {
                 sys::unlinkat(self.stack.upper(), &path, 0)?;
+            }
+            if let Some(node) = self.inos.get(found.st.st_dev, found.st.st_ino).and_then(|i| self.nodes.get(i)) {
+                write(&node.place).drop_name(&path);
             }
             if dir || found.st.st_nlink <= 1 {
                 self.inos.unbind(found.st.st_dev, found.st.st_ino);
@@ -371,10 +374,8 @@ impl Overlay {
     }
 
     /// Mark a node as in the upper layer with no lower contributions.
-    pub fn settle(&self, node: &Node, parent: Ino, path: Vec<u8>) {
+    pub fn settle(&self, node: &Node) {
         let mut w = write(&node.place);
-        w.parent = parent;
-        w.path = path;
         if w.layer != Layer::Upper {
             node.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         }

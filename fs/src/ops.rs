@@ -13,10 +13,11 @@
 //! Every method answers `io::Result`; the FUSE adapter turns errors into
 //! errno replies. Nothing here panics on bad input.
 
+use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::copyup::{self, Privilege};
 use crate::handle::{DirHandle, FileHandle, Handle, Handles};
@@ -38,6 +39,35 @@ pub struct Overlay {
     /// Host device of each lower layer root (for listing numbers).
     lower_devs: Vec<u64>,
     upper_dev: u64,
+    /// Per lower layer, built on first need: inode → names, for files
+    /// with more than one link (so a copy-up keeps the link group).
+    link_index: Vec<OnceLock<HashMap<u64, Vec<Vec<u8>>>>>,
+}
+
+/// Walk a layer and collect the names of multiply-linked files.
+fn build_link_index(root: BorrowedFd<'_>) -> HashMap<u64, Vec<Vec<u8>>> {
+    let mut out: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
+    let mut todo: Vec<Vec<u8>> = vec![Vec::new()];
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = sys::read_dir(root, &dir) else { continue };
+        for e in entries {
+            let path = sys::join(&dir, &e.name);
+            match e.dtype {
+                libc::DT_DIR => todo.push(path),
+                libc::DT_REG | libc::DT_UNKNOWN => {
+                    if let Ok(st) = sys::fstatat(root, &path) {
+                        if overlay::is_dir(&st) {
+                            todo.push(path);
+                        } else if st.st_nlink > 1 {
+                            out.entry(st.st_ino).or_default().push(path);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 pub fn enoent() -> io::Error {
@@ -59,11 +89,12 @@ impl Overlay {
             nodes: Nodes::default(),
             handles: Handles::default(),
             privilege: Privilege { root: unsafe { libc::geteuid() } == 0 },
+            link_index: (0..lower_devs.len()).map(|_| OnceLock::new()).collect(),
             lower_devs,
             upper_dev: upper_st.st_dev,
         };
         ov.inos.bind(upper_st.st_dev, upper_st.st_ino, Ino::ROOT);
-        ov.nodes.remember(Ino::ROOT, Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view }, 1);
+        ov.nodes.remember(Ino::ROOT, Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view, links: Vec::new() }, 1);
         Ok(ov)
     }
 
@@ -92,7 +123,7 @@ impl Overlay {
         let ino = self.inos.get_or_alloc(found.st.st_dev, found.st.st_ino);
         let fmt = found.st.st_mode & libc::S_IFMT;
         let attr = self.present(ino, found.st, found.view.as_ref());
-        let place = Place { parent, path: sys::join(dir, name), layer: found.layer, fmt, view: found.view.unwrap_or_default() };
+        let place = Place { parent, path: sys::join(dir, name), layer: found.layer, fmt, view: found.view.unwrap_or_default(), links: Vec::new() };
         self.nodes.remember(ino, place, 1);
         (ino, attr)
     }
@@ -158,10 +189,20 @@ impl Overlay {
             return Ok(());
         }
         tracing::trace!(path = ?String::from_utf8_lossy(&p.path), ?p.layer, "copy-up");
-        let st = copyup::copy_entry(&self.stack, p.layer, &p.path, with_data, self.privilege)?;
+        let src = sys::fstatat(self.stack.fd(p.layer), &p.path)?;
+        let st = copyup::copy_entry(&self.stack, p.layer, &p.path, with_data || src.st_nlink > 1, self.privilege)?;
         self.inos.bind(st.st_dev, st.st_ino, node.ino);
+        let mut names = Vec::new();
+        if let (Layer::Lower(i), true) = (p.layer, src.st_nlink > 1 && !overlay::is_dir(&src)) {
+            names = self.copy_up_links(i, &src, &p.path);
+        }
         {
             let mut w = write(&node.place);
+            for n in names {
+                if !w.links.contains(&n) && w.path != n {
+                    w.links.push(n);
+                }
+            }
             w.layer = Layer::Upper;
             if w.fmt == libc::S_IFDIR {
                 w.view.upper = true;
@@ -169,6 +210,48 @@ impl Overlay {
         }
         node.generation.fetch_add(1, Ordering::Release);
         Ok(())
+    }
+
+    /// After copying up `path`, a file with more links in lower layer `i`:
+    /// give every other name that still shows that file the same upper
+    /// inode, so the link group survives. Returns the names linked.
+    fn copy_up_links(&self, i: u16, src: &libc::stat, path: &[u8]) -> Vec<Vec<u8>> {
+        let index = self.link_index[i as usize].get_or_init(|| build_link_index(self.stack.fd(Layer::Lower(i))));
+        let mut done = Vec::new();
+        for other in index.get(&src.st_ino).into_iter().flatten() {
+            if other == path {
+                continue;
+            }
+            let shows = matches!(self.resolve_path(other), Ok(Some(f)) if f.layer == Layer::Lower(i) && f.st.st_ino == src.st_ino);
+            if !shows {
+                continue;
+            }
+            let r = self
+                .ensure_upper_path(sys::split(other).0)
+                .and_then(|_| sys::linkat(self.stack.upper(), path, self.stack.upper(), other));
+            match r {
+                Ok(()) => done.push(other.clone()),
+                Err(e) => tracing::debug!(name = ?String::from_utf8_lossy(other), error = %e, "hardlink not kept at copy-up"),
+            }
+        }
+        done
+    }
+
+    /// Resolve a merged path from the root.
+    pub fn resolve_path(&self, path: &[u8]) -> io::Result<Option<Found>> {
+        let mut dir: Vec<u8> = Vec::new();
+        let mut view = self.node(Ino::ROOT)?.place().view;
+        let mut comps = path.split(|&b| b == b'/').peekable();
+        while let Some(comp) = comps.next() {
+            let Some(found) = overlay::resolve(&self.stack, &dir, &view, comp)? else { return Ok(None) };
+            if comps.peek().is_none() {
+                return Ok(Some(found));
+            }
+            let Some(v) = found.view else { return Ok(None) };
+            dir = sys::join(&dir, comp);
+            view = v;
+        }
+        Ok(None)
     }
 
     /// Make sure directory `ino` (at `path`) exists in the upper layer.
@@ -194,6 +277,11 @@ impl Overlay {
                 let st = copyup::copy_entry(&self.stack, found.layer, &child, true, self.privilege)?;
                 if let Some(ino) = self.inos.get(found.st.st_dev, found.st.st_ino) {
                     self.inos.bind(st.st_dev, st.st_ino, ino);
+                    if let Some(node) = self.nodes.get(ino) {
+                        let mut w = write(&node.place);
+                        w.layer = Layer::Upper;
+                        w.view.upper = true;
+                    }
                 }
                 v.upper = true;
             }

@@ -234,6 +234,13 @@ impl Overlay {
         if is_dir {
             copyup::restore_times(up, &new, &src_st);
         }
+        if let Some(d) = &dst {
+            if let Some(n) = self.inos.get(d.st.st_dev, d.st.st_ino).and_then(|i| self.nodes.get(i)) {
+                if n.ino != src_ino {
+                    crate::inode::write(&n.place).drop_name(&new);
+                }
+            }
+        }
         if let Some(r) = replaced {
             if r.st_nlink <= 1 || is_dir {
                 self.inos.unbind(r.st_dev, r.st_ino);
@@ -248,17 +255,16 @@ impl Overlay {
     fn moved(&self, node: Option<&Node>, old: &[u8], newparent: Ino, new: Vec<u8>) {
         let under = self.nodes.under(old);
         if let Some(n) = node {
-            self.settle(n, newparent, new.clone());
+            {
+                let mut w = crate::inode::write(&n.place);
+                w.parent = newparent;
+                w.rename_name(old, new.clone());
+            }
+            self.settle(n);
         }
         for n in under {
-            let path = { crate::inode::read(&n.place).path.clone() };
-            if path.len() <= old.len() || !path.starts_with(old) {
-                continue;
-            }
-            let mut np = new.clone();
-            np.extend_from_slice(&path[old.len()..]);
-            let parent = crate::inode::read(&n.place).parent;
-            self.settle(&n, parent, np);
+            crate::inode::write(&n.place).reroot(old, &new);
+            self.settle(&n);
         }
     }
 
@@ -289,24 +295,21 @@ impl Overlay {
         let under_b = self.nodes.under(&pb);
         let rewrite = |nodes: Vec<Arc<Node>>, from: &[u8], to: &[u8]| {
             for n in nodes {
-                let (path, parent) = {
-                    let r = crate::inode::read(&n.place);
-                    (r.path.clone(), r.parent)
-                };
-                if path.len() > from.len() && path.starts_with(from) {
-                    let mut np = to.to_vec();
-                    np.extend_from_slice(&path[from.len()..]);
-                    self.settle(&n, parent, np);
-                }
+                crate::inode::write(&n.place).reroot(from, to);
+                self.settle(&n);
             }
         };
         rewrite(under_a, &pa, &pb);
         rewrite(under_b, &pb, &pa);
-        if let Some(n) = na {
-            self.settle(&n, npnode.ino, pb.clone());
-        }
-        if let Some(n) = nb {
-            self.settle(&n, pnode.ino, pa.clone());
+        for (n, parent, from, to) in [(na, npnode.ino, &pa, &pb), (nb, pnode.ino, &pb, &pa)] {
+            if let Some(n) = n {
+                {
+                    let mut w = crate::inode::write(&n.place);
+                    w.parent = parent;
+                    w.rename_name(from, to.clone());
+                }
+                self.settle(&n);
+            }
         }
         Ok(())
     }
