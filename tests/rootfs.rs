@@ -126,7 +126,7 @@ fn commit_makes_layers_whose_whiteouts_hide_lower_files() {
         "layered:2",
         "sh",
         "-c",
-        "test -e /bin/vi && echo vi; cat /etc/motd; ls -A /home; ls /opt/x; test -e /home/app && echo app",
+        "test -e /bin/vi && echo vi; cat /etc/motd; ls -A /home; ls /opt/x; test -e /home/app && echo app; true",
     ]);
     assert_eq!(out, "two\nfresh\ng\n");
     // the base image is untouched
