@@ -32,6 +32,15 @@ as_user burrow run --rm --hostname demo busybox sh -c 'id; cat /proc/self/uid_ma
 step burrow run --rm --userns=keep-id busybox id;  as_user burrow run --rm --userns=keep-id busybox id
 step burrow run --rm -u app -w /home/app busybox sh -c 'pwd; id'
 as_user burrow run --rm -u app -w /home/app busybox sh -c 'pwd; id'
+step burrow run --name edit busybox sh -c "'rm /bin/vi; echo hello > /etc/motd; chown 33:33 /etc/motd; mount | grep \" / \"'"
+as_user burrow run --name edit busybox sh -c 'rm /bin/vi; echo hello > /etc/motd; chown 33:33 /etc/motd; mount | grep " / "'
+step burrow diff edit;                             as_user burrow diff edit
+step burrow commit -m 'motd, no vi' edit busybox:edited
+as_user burrow commit -m 'motd, no vi' edit busybox:edited
+step burrow run --rm busybox:edited sh -c "'cat /etc/motd; stat -c %u:%g /etc/motd; ls /bin/vi'"
+set +e; as_user burrow run --rm busybox:edited sh -c 'cat /etc/motd; stat -c %u:%g /etc/motd; ls /bin/vi'; set -e
+step burrow images;                                as_user burrow images
+step burrow rm edit;                               as_user burrow rm edit
 step "burrow run --rm busybox sh -c 'exit 3'; echo exit code \$?"
 set +e; as_user burrow run --rm busybox sh -c 'exit 3'; echo "exit code $?"; set -e
 step burrow run --rm busybox no-such-command
