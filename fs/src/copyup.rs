@@ -45,6 +45,32 @@ pub struct Privilege {
     pub root: bool,
 }
 
+/// Run `f`, an operation on an entry of directory `dir` (or on `dir`
+/// itself), and if an unprivileged server is refused (EACCES) on a
+/// directory it owns, lend itself the `add` permission bits for the time
+/// of one retry, then put the mode and times back. An ordinary user
+/// cannot override modes as root can, yet must copy up below a 0555
+/// directory or read a 0000 file it owns; this is the price. Lower layers
+/// can be touched this way too (a mode change undone at once).
+pub fn as_owner<T>(priv_: Privilege, root: BorrowedFd<'_>, dir: &[u8], add: u32, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    match f() {
+        Err(e) if !priv_.root && e.raw_os_error() == Some(libc::EACCES) => {
+            let st = sys::fstatat(root, dir)?;
+            if st.st_uid != unsafe { libc::geteuid() } || st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                return Err(e);
+            }
+            sys::fchmodat(root, dir, (st.st_mode & 0o7777) | add)?;
+            let r = f();
+            if let Err(e) = sys::fchmodat(root, dir, st.st_mode & 0o7777) {
+                tracing::warn!(dir = ?String::from_utf8_lossy(dir), error = %e, "cannot restore a mode lent for copy-up");
+            }
+            restore_times(root, dir, &st);
+            r
+        }
+        r => r,
+    }
+}
+
 /// Chown tolerating refusal when unprivileged or when nothing changes.
 pub fn chown_lenient(priv_: Privilege, r: io::Result<()>, want: (u32, u32), have: (u32, u32)) -> io::Result<()> {
     match r {
@@ -157,7 +183,7 @@ fn build(stack: &Stack, src_layer: Layer, path: &[u8], st: &libc::stat, tmp: &[u
         libc::S_IFREG => {
             let dst = sys::openat(work, tmp, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)?;
             if with_data && st.st_size > 0 {
-                let src = sys::openat(src_root, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
+                let src = as_owner(priv_, src_root, path, 0o400, || sys::openat(src_root, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0))?;
                 copy_data(src.as_raw_fd(), dst.as_raw_fd(), st.st_size as u64)?;
             }
             chown_lenient(priv_, sys::fchown(dst.as_raw_fd(), owner.0, owner.1), owner, me)?;
@@ -165,9 +191,13 @@ fn build(stack: &Stack, src_layer: Layer, path: &[u8], st: &libc::stat, tmp: &[u
             copy_xattrs(src_root, path, work, tmp)?;
         }
         libc::S_IFDIR => {
+            // the final mode is set once in place: moving a directory
+            // needs write access to it (its ".." changes)
             sys::mkdirat(work, tmp, 0o700)?;
             chown_lenient(priv_, sys::fchownat(work, tmp, owner.0, owner.1), owner, me)?;
-            sys::fchmodat(work, tmp, perm)?;
+            if priv_.root {
+                sys::fchmodat(work, tmp, perm)?;
+            }
             copy_xattrs(src_root, path, work, tmp)?;
         }
         libc::S_IFLNK => {
@@ -202,9 +232,13 @@ pub fn copy_entry(stack: &Stack, src_layer: Layer, path: &[u8], with_data: bool,
         discard(stack.work(), &tmp);
         return Err(e);
     }
-    if let Err(e) = place(stack, &tmp, path) {
+    if let Err(e) = as_owner(priv_, stack.upper(), sys::split(path).0, 0o300, || place(stack, &tmp, path)) {
         discard(stack.work(), &tmp);
         return Err(e);
+    }
+    if !priv_.root && st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        sys::fchmodat(stack.upper(), path, st.st_mode & 0o7777)?;
+        sys::utimensat(stack.upper(), path, &sys::times_of(&st))?;
     }
     sys::fstatat(stack.upper(), path)
 }

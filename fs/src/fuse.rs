@@ -296,7 +296,7 @@ impl Filesystem for Fs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         tracing::trace!(ino = ino.0, flags = flags.0, "open");
         match self.ov.open(Ino(ino.0), flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH),
             Err(e) => reply.error(fail("open", e)),
         }
     }
@@ -505,7 +505,7 @@ impl Filesystem for Fs {
     fn create(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, flags: i32, reply: ReplyCreate) {
         tracing::trace!(parent = parent.0, name = ?name, mode, flags, "create");
         match self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::File { flags }, mode, umask, caller(req)) {
-            Ok((_, st, Some(fh))) => reply.created(&TTL, &attr(&st), Generation(0), FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+            Ok((_, st, Some(fh))) => reply.created(&TTL, &attr(&st), Generation(0), FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH),
             Ok((_, _, None)) => reply.error(Errno::EIO),
             Err(e) => reply.error(fail("create", e)),
         }

@@ -130,9 +130,12 @@ impl Overlay {
         let (uid, gid, extra) = self.new_owner(&p.path, caller, is_dir)?;
         let perm = (mode & 0o7777 & !umask) | extra;
         let mut handle = None;
+        let lend = |f: &mut dyn FnMut() -> io::Result<()>| copyup::as_owner(self.privilege, up, &p.path, 0o300, f);
         match kind {
             NewKind::File { flags } => {
-                let fd = sys::openat(up, &path, host_flags(flags) | libc::O_CREAT | libc::O_EXCL, perm)?;
+                let fd = copyup::as_owner(self.privilege, up, &p.path, 0o300, || {
+                    sys::openat(up, &path, host_flags(flags) | libc::O_CREAT | libc::O_EXCL, perm)
+                })?;
                 handle = Some((fd, flags & libc::O_ACCMODE != libc::O_RDONLY));
             }
             NewKind::Dir => {
@@ -140,21 +143,22 @@ impl Overlay {
                     // build it opaque in the work dir, then move it in
                     let tmp = copyup::temp_name();
                     let work = self.stack.work();
-                    sys::mkdirat(work, &tmp, perm)?;
+                    sys::mkdirat(work, &tmp, 0o700)?;
                     let built = sys::openat(work, &sys::join(&tmp, whiteout::OPAQUE), libc::O_CREAT | libc::O_WRONLY, 0o600)
                         .map(drop)
-                        .and_then(|_| copyup::place(&self.stack, &tmp, &path));
+                        .and_then(|_| lend(&mut || copyup::place(&self.stack, &tmp, &path)))
+                        .and_then(|_| sys::fchmodat(up, &path, perm));
                     if let Err(e) = built {
                         let _ = sys::unlinkat(work, &sys::join(&tmp, whiteout::OPAQUE), 0);
                         copyup::discard(work, &tmp);
                         return Err(e);
                     }
                 } else {
-                    sys::mkdirat(up, &path, perm)?;
+                    lend(&mut || sys::mkdirat(up, &path, perm))?;
                 }
             }
-            NewKind::Node { rdev } => sys::mknodat(up, &path, (mode & libc::S_IFMT) | perm, rdev as u64)?,
-            NewKind::Symlink { target } => sys::symlinkat(target, up, &path)?,
+            NewKind::Node { rdev } => lend(&mut || sys::mknodat(up, &path, (mode & libc::S_IFMT) | perm, rdev as u64))?,
+            NewKind::Symlink { target } => lend(&mut || sys::symlinkat(target, up, &path))?,
         }
         let fmt = match kind {
             NewKind::Symlink { .. } => libc::S_IFLNK,
@@ -162,7 +166,7 @@ impl Overlay {
         };
         self.set_owner(&path, uid, gid, fmt | perm)?;
         if had_whiteout {
-            sys::unlinkat(up, &sys::join(&p.path, &whiteout_name(name)), 0)?;
+            lend(&mut || sys::unlinkat(up, &sys::join(&p.path, &whiteout_name(name)), 0))?;
         }
         let st = sys::fstatat(up, &path)?;
         let view = is_dir.then(|| DirView { upper: true, lowers: Vec::new() });
@@ -189,7 +193,7 @@ impl Overlay {
         let path = sys::join(&p.path, name);
         let up = self.stack.upper();
         let had_whiteout = !p.view.lowers.is_empty() && overlay::has_whiteout(up, &p.path, name)?;
-        sys::linkat(up, &src, up, &path)?;
+        copyup::as_owner(self.privilege, up, &p.path, 0o300, || sys::linkat(up, &src, up, &path))?;
         if had_whiteout {
             sys::unlinkat(up, &sys::join(&p.path, &whiteout_name(name)), 0)?;
         }
@@ -209,7 +213,11 @@ impl Overlay {
 
     /// Write `.wh.NAME` into the upper copy of `dir` (idempotent).
     pub fn write_whiteout(&self, dir: &[u8], name: &[u8]) -> io::Result<()> {
-        match sys::openat(self.stack.upper(), &sys::join(dir, &whiteout_name(name)), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600) {
+        let up = self.stack.upper();
+        let r = copyup::as_owner(self.privilege, up, dir, 0o300, || {
+            sys::openat(up, &sys::join(dir, &whiteout_name(name)), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)
+        });
+        match r {
             Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             Err(e) => Err(e),
@@ -250,11 +258,12 @@ impl Overlay {
             self.write_whiteout(&p.path, name)?;
         }
         if found.layer == Layer::Upper {
+            let up = self.stack.upper();
             if dir {
-                self.clear_markers(&path)?;
-                sys::unlinkat(self.stack.upper(), &path, libc::AT_REMOVEDIR)?;
+                copyup::as_owner(self.privilege, up, &path, 0o300, || self.clear_markers(&path))?;
+                copyup::as_owner(self.privilege, up, &p.path, 0o300, || sys::unlinkat(up, &path, libc::AT_REMOVEDIR))?;
             } else {
-                sys::unlinkat(self.stack.upper(), &path, 0)?;
+                copyup::as_owner(self.privilege, up, &p.path, 0o300, || sys::unlinkat(up, &path, 0))?;
             }
             if let Some(node) = self.inos.get(found.st.st_dev, found.st.st_ino).and_then(|i| self.nodes.get(i)) {
                 write(&node.place).drop_name(&path);

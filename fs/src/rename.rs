@@ -227,7 +227,8 @@ impl Overlay {
             Some(d) if d.layer == Layer::Upper => sys::fstatat(up, &new).ok(),
             _ => None,
         };
-        sys::renameat2(up, &old, up, &new, 0)?;
+        let lend = |dir: &[u8], f: &mut dyn FnMut() -> io::Result<()>| copyup::as_owner(self.privilege, up, dir, 0o300, f);
+        lend(&p.path, &mut || lend(&np.path, &mut || sys::renameat2(up, &old, up, &new, 0)))?;
         if new_wh {
             sys::unlinkat(up, &sys::join(&np.path, &whiteout::whiteout_for(std::ffi::OsStr::from_bytes(newname)).into_vec()), 0)?;
         }
