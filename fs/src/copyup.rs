@@ -258,3 +258,41 @@ pub fn restore_times(root: BorrowedFd<'_>, dir: &[u8], st: &libc::stat) {
         tracing::debug!(dir = ?String::from_utf8_lossy(dir), error = %e, "cannot restore directory times");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn copy_keeps_data_mode_times_and_holes() {
+        let t = tempfile::tempdir().unwrap();
+        let (l, u, w) = (t.path().join("l"), t.path().join("u"), t.path().join("w"));
+        for d in [&l, &u, &w] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::create_dir_all(l.join("d")).unwrap();
+        fs::create_dir_all(u.join("d")).unwrap();
+        let f = fs::File::create(l.join("d/sparse")).unwrap();
+        f.set_len(64 << 20).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(b"tail", (64 << 20) - 4).unwrap();
+        fs::set_permissions(l.join("d/sparse"), fs::Permissions::from_mode(0o751)).unwrap();
+        let stack = Stack::open(std::slice::from_ref(&l), Some(&u), Some(&w)).unwrap();
+        let before = fs::metadata(u.join("d")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let st = copy_entry(&stack, Layer::Lower(0), b"d/sparse", true, Privilege { root: unsafe { libc::geteuid() } == 0 }).unwrap();
+        let src = fs::metadata(l.join("d/sparse")).unwrap();
+        let dst = fs::metadata(u.join("d/sparse")).unwrap();
+        assert_eq!(dst.len(), 64 << 20);
+        assert_eq!(st.st_mode & 0o7777, 0o751);
+        assert_eq!(dst.mtime(), src.mtime());
+        assert_eq!(dst.mtime_nsec(), src.mtime_nsec());
+        assert!(dst.blocks() < 1024, "holes stay holes: {} blocks", dst.blocks());
+        assert_eq!(&fs::read(u.join("d/sparse")).unwrap()[(64 << 20) - 4..], b"tail");
+        let after = fs::metadata(u.join("d")).unwrap();
+        assert_eq!((after.mtime(), after.mtime_nsec()), (before.mtime(), before.mtime_nsec()), "parent times restored");
+        assert_eq!(fs::read_dir(&w).unwrap().count(), 0, "nothing left in work");
+    }
+}

@@ -26,6 +26,9 @@ pub mod rename;
 pub mod sys;
 pub mod whiteout;
 
+#[cfg(test)]
+mod smoke_test;
+
 pub use inode::Ino;
 pub use mount::{mount_data, serve, spawn_mount, spawn_mount_threads, Mounted, Server, DEFAULT_THREADS};
 

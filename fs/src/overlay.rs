@@ -294,3 +294,89 @@ pub fn is_empty(stack: &Stack, dir: &[u8], view: &DirView) -> io::Result<bool> {
     Ok(list(stack, dir, view)?.is_empty())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn raw(names: &[&str]) -> Vec<sys::RawEntry> {
+        names.iter().map(|n| sys::RawEntry { name: n.as_bytes().to_vec(), dtype: libc::DT_REG, ino: 1 }).collect()
+    }
+
+    fn names(e: &[Entry]) -> Vec<String> {
+        let mut v: Vec<String> = e.iter().map(|e| String::from_utf8_lossy(&e.name).into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn merge_hides_below_not_beside() {
+        let got = merge(vec![
+            (Layer::Upper, raw(&["a", ".wh.b", ".wh.c", "c"])),
+            (Layer::Lower(0), raw(&["b", "c", "d", ".wh..wh..opq", ".wh.e"])),
+            (Layer::Lower(1), raw(&["e", "a"])),
+        ]);
+        // c: the whiteout and the entry in one layer → the entry shows
+        assert_eq!(names(&got), ["a", "c", "d"]);
+        assert_eq!(got.iter().find(|e| e.name == b"a").map(|e| e.layer), Some(Layer::Upper));
+        assert_eq!(got.iter().find(|e| e.name == b"c").map(|e| e.layer), Some(Layer::Upper));
+    }
+
+    #[test]
+    fn merge_ignores_stray_whiteouts() {
+        let got = merge(vec![(Layer::Upper, raw(&[".wh.nothing"])), (Layer::Lower(0), raw(&["x"]))]);
+        assert_eq!(names(&got), ["x"]);
+    }
+
+    struct Tree {
+        _t: tempfile::TempDir,
+        stack: Stack,
+    }
+
+    /// upper, l0 (top), l1 built from (path, content) with dirs ending in '/'.
+    fn tree(upper: &[&str], l0: &[&str], l1: &[&str]) -> Tree {
+        let t = tempfile::tempdir().unwrap();
+        for (dir, list) in [("u", upper), ("l0", l0), ("l1", l1)] {
+            fs::create_dir_all(t.path().join(dir)).unwrap();
+            for p in list {
+                let full = t.path().join(dir).join(p);
+                if p.ends_with('/') {
+                    fs::create_dir_all(&full).unwrap();
+                } else {
+                    fs::create_dir_all(full.parent().unwrap()).unwrap();
+                    fs::write(&full, dir).unwrap();
+                }
+            }
+        }
+        fs::create_dir_all(t.path().join("w")).unwrap();
+        let stack = Stack::open(&[t.path().join("l0"), t.path().join("l1")], Some(&t.path().join("u")), Some(&t.path().join("w"))).unwrap();
+        Tree { _t: t, stack }
+    }
+
+    #[test]
+    fn resolve_top_wins_and_whiteouts_hide() {
+        let t = tree(&["a", ".wh.b"], &["a", "b", "c"], &["c", "d"]);
+        let root = t.stack.root_view(true).unwrap();
+        assert_eq!(resolve(&t.stack, b"", &root, b"a").unwrap().map(|f| f.layer), Some(Layer::Upper));
+        assert!(resolve(&t.stack, b"", &root, b"b").unwrap().is_none());
+        assert_eq!(resolve(&t.stack, b"", &root, b"c").unwrap().map(|f| f.layer), Some(Layer::Lower(0)));
+        assert_eq!(resolve(&t.stack, b"", &root, b"d").unwrap().map(|f| f.layer), Some(Layer::Lower(1)));
+        assert!(resolve(&t.stack, b"", &root, b".wh.b").unwrap().is_none(), "markers are never visible");
+    }
+
+    #[test]
+    fn directory_views_stop_at_opaque_and_non_dirs() {
+        let t = tree(&["d/", "d/.wh..wh..opq", "e/"], &["d/x", "e/y", "f"], &["d/z", "e/z", "f/"]);
+        let root = t.stack.root_view(true).unwrap();
+        let d = resolve(&t.stack, b"", &root, b"d").unwrap().unwrap();
+        assert_eq!(d.view, Some(DirView { upper: true, lowers: vec![] }));
+        let e = resolve(&t.stack, b"", &root, b"e").unwrap().unwrap();
+        assert_eq!(e.view, Some(DirView { upper: true, lowers: vec![0, 1] }));
+        assert_eq!(names(&list(&t.stack, b"e", e.view.as_ref().unwrap()).unwrap()), ["y", "z"]);
+        // a file in l0 hides the directory of the same name in l1
+        let f = resolve(&t.stack, b"", &root, b"f").unwrap().unwrap();
+        assert!(f.view.is_none());
+        assert_eq!(names(&list(&t.stack, b"d", d.view.as_ref().unwrap()).unwrap()), Vec::<String>::new());
+    }
+}
