@@ -46,3 +46,36 @@ fn mount_read_write_delete() {
     let diff: Vec<String> = crate::diff::changes(&[p("l1"), p("l2")], &p("u")).unwrap().iter().map(|c| c.to_string()).collect();
     assert_eq!(diff, ["C /etc", "D /etc/old", "C /etc/passwd", "A /srv"]);
 }
+
+/// The engine's way in: mount(2) with `mount_data`, then `serve`. Root only
+/// (as in a user namespace); skipped otherwise.
+#[test]
+fn serve_on_a_mounted_descriptor() {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    if unsafe { libc::geteuid() } != 0 || usable().is_err() {
+        eprintln!("SKIP serve test: needs root and /dev/fuse");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let p = |s: &str| t.path().join(s);
+    for d in ["l", "u", "w", "m"] {
+        fs::create_dir_all(p(d)).unwrap();
+    }
+    fs::write(p("l/hello"), "world").unwrap();
+    let dev: OwnedFd = fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").unwrap().into();
+    let data = CString::new(crate::mount_data(dev.as_raw_fd(), 0o755)).unwrap();
+    let target = CString::new(p("m").as_os_str().as_bytes()).unwrap();
+    let rc = unsafe {
+        libc::mount(c"burrow".as_ptr(), target.as_ptr(), c"fuse.burrow".as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, data.as_ptr().cast())
+    };
+    assert_eq!(rc, 0, "mount: {}", std::io::Error::last_os_error());
+    let cfg = crate::Config { lowers: vec![p("l")], upper: p("u"), work: p("w") };
+    let server = crate::serve(dev, cfg, 2).unwrap();
+    assert_eq!(fs::read_to_string(p("m/hello")).unwrap(), "world");
+    fs::write(p("m/new"), "x").unwrap();
+    assert_eq!(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) }, 0);
+    server.join().unwrap();
+    assert_eq!(fs::read_to_string(p("u/new")).unwrap(), "x");
+}
