@@ -256,7 +256,7 @@ fn paths_longer_than_path_max_work_through_relative_lookups() {
     drop((deep, root));
 
     // An absolute path one byte under PATH_MAX works, one at it does not.
-    let prefix: Vec<u8> = std::iter::repeat_n([&seg.as_bytes()[..], b"/"].concat(), 16).flatten().collect();
+    let prefix: Vec<u8> = std::iter::repeat_n([seg.as_bytes(), b"/"].concat(), 16).flatten().collect();
     let rel_at_limit = [&prefix[..], &vec![b'z'; 4095 - prefix.len()][..]].concat();
     let root = ok(sys::open(&m.root, libc::O_RDONLY | libc::O_DIRECTORY, 0), "open mount root");
     let f = sys::openat(root.as_raw_fd(), OsStr::from_bytes(&rel_at_limit), libc::O_CREAT | libc::O_WRONLY, 0o644);

@@ -397,8 +397,8 @@ impl Gen {
                 Op::Setxattr { path, name, value, flags }
             }
             _ => {
-                let path = self.any(l);
-                Op::Removexattr { path, name: *self.rng.pick(&XATTRS) }
+                let (path, name) = (self.any(l), *self.rng.pick(&XATTRS));
+                Op::Removexattr { path, name }
             }
         }
     }

@@ -380,6 +380,7 @@ impl Mount {
     }
 
     fn release(&mut self) {
+        let was_mounted = self.inner.is_some();
         match self.inner.take() {
             Some(Inner::Burrow(m)) => drop(m),
             Some(Inner::Kernel(root)) => unmount_kernel(&root),
@@ -387,6 +388,21 @@ impl Mount {
             None => {}
         }
         drop(self.watchdog.take());
+        if was_mounted && still_mounted(&self.root) {
+            // Clean up so the next tests run, then fail this one.
+            if sys::is_root() {
+                let c = sys::cstr(&self.root);
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            } else {
+                let _ = std::process::Command::new("fusermount3").args(["-u", "-z"]).arg(&self.root).status();
+            }
+            let msg = format!("{} is still mounted after the {:?} mount was dropped", self.root.display(), self.backend);
+            if std::thread::panicking() {
+                eprintln!("{msg}");
+            } else {
+                panic!("{msg}");
+            }
+        }
     }
 }
 
@@ -394,6 +410,21 @@ impl Drop for Mount {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+/// Whether `path` is listed as a mountpoint in /proc/self/mountinfo.
+fn still_mounted(path: &Path) -> bool {
+    let Ok(info) = std::fs::read("/proc/self/mountinfo") else { return false };
+    // Field 5 is the mount point, with space, tab, newline and backslash
+    // written as octal escapes.
+    let mut want = Vec::new();
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\\' => want.extend(format!("\\{:03o}", b).bytes()),
+            _ => want.push(*b),
+        }
+    }
+    info.split(|b| *b == b'\n').any(|line| line.split(|b| *b == b' ').nth(4) == Some(&want[..]))
 }
 
 /// Skip a test written for burrow's own formats when on another backend.
