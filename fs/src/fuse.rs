@@ -364,7 +364,7 @@ impl Filesystem for Fs {
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         tracing::trace!(ino = ino.0, "opendir");
         match self.ov.opendir(Ino(ino.0)) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(fail("opendir", e)),
         }
     }

@@ -240,13 +240,15 @@ impl Nodes {
         self.len() == 0
     }
 
-    /// Every node whose path is `prefix` or lies under it.
+    /// Every node with a name (its path or another hardlink's) under
+    /// directory `prefix`.
     pub fn under(&self, prefix: &[u8]) -> Vec<Arc<Node>> {
+        let inside = |p: &[u8]| p.len() > prefix.len() && p.starts_with(prefix) && p[prefix.len()] == b'/';
         let mut out = Vec::new();
         for s in &self.shards {
             for node in read(s).values() {
                 let p = read(&node.place);
-                if p.path.len() > prefix.len() && p.path.starts_with(prefix) && p.path[prefix.len()] == b'/' {
+                if inside(&p.path) || p.links.iter().any(|l| inside(l)) {
                     out.push(node.clone());
                 }
             }
@@ -297,5 +299,21 @@ mod tests {
         n.remember(Ino(4), place("a"), 1);
         let got: Vec<Ino> = n.under(b"a").iter().map(|x| x.ino).collect();
         assert_eq!(got, vec![Ino(2)]);
+    }
+
+    #[test]
+    fn under_finds_a_hardlink_by_any_of_its_names() {
+        // The newest name is the node's path; an older name inside a
+        // renamed directory must still be rewritten (else a later unlink
+        // of the newest name leaves the node at a stale path).
+        let n = Nodes::default();
+        let mut p = place("data/g8");
+        p.links.push(b"dir/d8".to_vec());
+        n.remember(Ino(7), p, 1);
+        let got: Vec<Ino> = n.under(b"dir").iter().map(|x| x.ino).collect();
+        assert_eq!(got, vec![Ino(7)]);
+        let node = n.get(Ino(7)).unwrap();
+        write(&node.place).reroot(b"dir", b"moved");
+        assert_eq!(read(&node.place).links, vec![b"moved/d8".to_vec()]);
     }
 }

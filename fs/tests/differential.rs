@@ -574,6 +574,17 @@ fn run(seed: u64) {
         }
     }
     assert!(ok_count > OPS / 2, "seed {seed}: only {ok_count} of {OPS} operations succeeded; the generator drifted");
+    // A fresh mount of the same upper shows the same tree: what the test
+    // saw did not come from the kernel's caches of the first mount.
+    let m = st.remount(m);
+    let diffs = differences(&snapshot(&reference), &snapshot(&m.root));
+    assert!(
+        diffs.is_empty(),
+        "seed {seed}, after a remount: {} difference(s):\n  {}\nlast operations:\n  {}",
+        diffs.len(),
+        diffs.iter().take(15).cloned().collect::<Vec<_>>().join("\n  "),
+        log.iter().rev().take(40).rev().cloned().collect::<Vec<_>>().join("\n  ")
+    );
     eprintln!("seed {seed}: {OPS} operations, {ok_count} succeeded, trees equal");
 }
 
