@@ -97,6 +97,9 @@ pub struct Place {
     pub view: DirView,
     /// Other known names of a hardlinked file (the kernel shares one node).
     pub links: Vec<Vec<u8>>,
+    /// Its last name was removed while the kernel still references it
+    /// (an open unlinked file): `path` no longer leads to it.
+    pub gone: bool,
 }
 
 impl Place {
@@ -104,14 +107,16 @@ impl Place {
     pub fn drop_name(&mut self, old: &[u8]) {
         self.links.retain(|l| l != old);
         if self.path == old {
-            if let Some(l) = self.links.pop() {
-                self.path = l;
+            match self.links.pop() {
+                Some(l) => self.path = l,
+                None => self.gone = true,
             }
         }
     }
 
     /// `old` became `new`; `new` becomes the primary name.
     pub fn rename_name(&mut self, old: &[u8], new: Vec<u8>) {
+        self.gone = false;
         if self.path != old && self.fmt != libc::S_IFDIR {
             let prev = std::mem::take(&mut self.path);
             self.links.push(prev);
@@ -262,7 +267,7 @@ mod tests {
     use super::*;
 
     fn place(path: &str) -> Place {
-        Place { parent: Ino::ROOT, path: path.as_bytes().to_vec(), layer: Layer::Lower(0), fmt: libc::S_IFREG, view: DirView::default(), links: Vec::new() }
+        Place { parent: Ino::ROOT, path: path.as_bytes().to_vec(), layer: Layer::Lower(0), fmt: libc::S_IFREG, view: DirView::default(), links: Vec::new(), gone: false }
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub fn mount_data(fd: RawFd, root_mode: u32) -> String {
 #[derive(Debug)]
 pub struct Mounted {
     session: Option<fuser::BackgroundSession>,
+    mountpoint: std::path::PathBuf,
 }
 
 impl Mounted {
@@ -109,9 +110,20 @@ impl Drop for Mounted {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
             if let Err(e) = s.umount_and_join() {
-                tracing::warn!(error = %e, "unmounting the overlay failed");
+                // Busy for a moment (a release still in flight): detach it
+                // lazily rather than leave it behind.
+                tracing::debug!(error = %e, "unmounting the overlay failed; detaching it");
+                lazy_unmount(&self.mountpoint);
             }
         }
+    }
+}
+
+fn lazy_unmount(mountpoint: &Path) {
+    let Ok(c) = std::ffi::CString::new(mountpoint.as_os_str().as_encoded_bytes()) else { return };
+    // SAFETY: a NUL-terminated path.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        let _ = std::process::Command::new("fusermount3").args(["-u", "-z", "--"]).arg(mountpoint).status();
     }
 }
 
@@ -138,5 +150,5 @@ pub fn spawn_mount_threads(cfg: Config, mountpoint: &Path, threads: usize) -> Re
     let err = |source| Error::Mount { mountpoint: mountpoint.to_path_buf(), source };
     let session = Session::new(fs, mountpoint, &session_config(threads, options, acl)).map_err(err)?;
     let session = session.spawn().map_err(err)?;
-    Ok(Mounted { session: Some(session) })
+    Ok(Mounted { session: Some(session), mountpoint: mountpoint.to_path_buf() })
 }

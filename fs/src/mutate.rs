@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::copyup::{self, chown_lenient};
 use crate::handle::{FileHandle, Handle};
 use crate::inode::{write, Ino, Node, Place};
-use crate::ops::{enoent, host_flags, Attr, Overlay};
+use crate::ops::{enoent, Attr, Overlay};
 use crate::overlay::{self, DirView, Layer};
 use crate::sys;
 use crate::whiteout;
@@ -134,7 +134,7 @@ impl Overlay {
         match kind {
             NewKind::File { flags } => {
                 let fd = copyup::as_owner(self.privilege, up, &p.path, 0o300, || {
-                    sys::openat(up, &path, host_flags(flags) | libc::O_CREAT | libc::O_EXCL, perm)
+                    self.open_host(up, &path, flags, libc::O_CREAT | libc::O_EXCL, perm)
                 })?;
                 handle = Some((fd, flags & libc::O_ACCMODE != libc::O_RDONLY));
             }
@@ -171,7 +171,7 @@ impl Overlay {
         let st = sys::fstatat(up, &path)?;
         let view = is_dir.then(|| DirView { upper: true, lowers: Vec::new() });
         let ino = self.inos.get_or_alloc(st.st_dev, st.st_ino);
-        let node = self.nodes.remember(ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: view.clone().unwrap_or_default(), links: Vec::new() }, 1);
+        let node = self.nodes.remember(ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: view.clone().unwrap_or_default(), links: Vec::new(), gone: false }, 1);
         let attr = self.present(ino, st, view.as_ref());
         let fh = handle.map(|(fd, writable)| {
             let gen = node.generation.load(std::sync::atomic::Ordering::Acquire);
@@ -199,7 +199,7 @@ impl Overlay {
         }
         let st = sys::fstatat(up, &path)?;
         self.inos.bind(st.st_dev, st.st_ino, node.ino);
-        self.nodes.remember(node.ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: DirView::default(), links: Vec::new() }, 1);
+        self.nodes.remember(node.ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: DirView::default(), links: Vec::new(), gone: false }, 1);
         Ok((node.ino, self.present(node.ino, st, None)))
     }
 
@@ -252,6 +252,7 @@ impl Overlay {
             }
             (false, None) => {}
         }
+        let node = self.inos.get(found.st.st_dev, found.st.st_ino).and_then(|i| self.nodes.get(i));
         let below = found.layer != Layer::Upper || self.visible_below(&p.path, &p.view, name)?;
         if below {
             self.copy_up(&pnode, true)?;
@@ -265,18 +266,23 @@ impl Overlay {
             } else {
                 copyup::as_owner(self.privilege, up, &p.path, 0o300, || sys::unlinkat(up, &path, 0))?;
             }
-            if let Some(node) = self.inos.get(found.st.st_dev, found.st.st_ino).and_then(|i| self.nodes.get(i)) {
-                write(&node.place).drop_name(&path);
-            }
             if dir || found.st.st_nlink <= 1 {
                 self.inos.unbind(found.st.st_dev, found.st.st_ino);
             }
+        }
+        // The node may live on (open, or the kernel's late time updates):
+        // it must not find its way back to this name.
+        if let Some(node) = node {
+            write(&node.place).drop_name(&path);
         }
         Ok(())
     }
 
     pub fn setattr(&self, ino: Ino, a: &SetAttr) -> io::Result<Attr> {
         let node = self.node(ino)?;
+        if node.place().gone {
+            return self.setattr_gone(&node, a);
+        }
         self.copy_up(&node, a.size != Some(0))?;
         let p = node.place();
         let up = self.stack.upper();
@@ -382,6 +388,28 @@ impl Overlay {
         sys::removexattr(&target, &cname)
     }
 
+    /// setattr of a file whose last name is gone (still open somewhere,
+    /// or a late time update from the kernel's writeback): only through
+    /// an open handle, never by path, which would resurrect the name.
+    fn setattr_gone(&self, node: &Node, a: &SetAttr) -> io::Result<Attr> {
+        let Some(fh) = a.fh else { return Err(sys::errno(libc::ENOENT)) };
+        self.with_fd(fh, |fd| {
+            if a.uid.is_some() || a.gid.is_some() {
+                sys::fchown(fd, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
+            }
+            if let Some(mode) = a.mode {
+                sys::fchmod(fd, mode & 0o7777)?;
+            }
+            if let Some(size) = a.size {
+                sys::ftruncate(fd, size)?;
+            }
+            if a.atime.is_some() || a.mtime.is_some() {
+                sys::futimens(fd, &[timespec(a.atime), timespec(a.mtime)])?;
+            }
+            Ok(self.present(node.ino, sys::fstat(fd)?, None))
+        })
+    }
+
     /// Mark a node as in the upper layer with no lower contributions.
     pub fn settle(&self, node: &Node) {
         let mut w = write(&node.place);
@@ -390,6 +418,15 @@ impl Overlay {
         }
         w.layer = Layer::Upper;
         w.view = if w.fmt == libc::S_IFDIR { DirView { upper: true, lowers: Vec::new() } } else { DirView::default() };
+    }
+}
+
+/// A time of a setattr as utimensat(2) takes it.
+fn timespec(t: Option<SetTime>) -> libc::timespec {
+    match t {
+        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
+        Some(SetTime::Now) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
+        Some(SetTime::At(ts)) => ts,
     }
 }
 

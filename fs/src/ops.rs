@@ -42,6 +42,10 @@ pub struct Overlay {
     /// Per lower layer, built on first need: inode → names, for files
     /// with more than one link (so a copy-up keeps the link group).
     link_index: Vec<OnceLock<HashMap<u64, Vec<Vec<u8>>>>>,
+    /// The kernel caches writes (FUSE_WRITEBACK_CACHE): it may read pages
+    /// around a write on any handle and keeps file positions itself, so
+    /// host descriptors are opened read-write and without O_APPEND.
+    pub writeback: std::sync::atomic::AtomicBool,
 }
 
 /// Walk a layer and collect the names of multiply-linked files.
@@ -90,11 +94,12 @@ impl Overlay {
             handles: Handles::default(),
             privilege: Privilege { root: unsafe { libc::geteuid() } == 0 },
             link_index: (0..lower_devs.len()).map(|_| OnceLock::new()).collect(),
+            writeback: std::sync::atomic::AtomicBool::new(false),
             lower_devs,
             upper_dev: upper_st.st_dev,
         };
         ov.inos.bind(upper_st.st_dev, upper_st.st_ino, Ino::ROOT);
-        ov.nodes.remember(Ino::ROOT, Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view, links: Vec::new() }, 1);
+        ov.nodes.remember(Ino::ROOT, Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view, links: Vec::new(), gone: false }, 1);
         Ok(ov)
     }
 
@@ -123,7 +128,7 @@ impl Overlay {
         let ino = self.inos.get_or_alloc(found.st.st_dev, found.st.st_ino);
         let fmt = found.st.st_mode & libc::S_IFMT;
         let attr = self.present(ino, found.st, found.view.as_ref());
-        let place = Place { parent, path: sys::join(dir, name), layer: found.layer, fmt, view: found.view.unwrap_or_default(), links: Vec::new() };
+        let place = Place { parent, path: sys::join(dir, name), layer: found.layer, fmt, view: found.view.unwrap_or_default(), links: Vec::new(), gone: false };
         self.nodes.remember(ino, place, 1);
         (ino, attr)
     }
@@ -304,8 +309,7 @@ impl Overlay {
         }
         let p = node.place();
         let gen = node.generation.load(Ordering::Acquire);
-        let host = host_flags(flags);
-        let fd = sys::openat(self.stack.fd(p.layer), &p.path, host, 0)?;
+        let fd = self.open_host(self.stack.fd(p.layer), &p.path, flags, 0, 0)?;
         Ok(self.handles.insert(Handle::File(FileHandle { node, fd: std::sync::RwLock::new((fd, gen)), writable })))
     }
 
@@ -405,6 +409,27 @@ impl Overlay {
 
 /// Host open flags for a FUSE open: creation flags are the overlay's
 /// business, O_DIRECT would impose alignment the kernel does not promise.
+impl Overlay {
+    /// Open `path` under `dir` for a kernel open with `flags` (plus
+    /// `extra`, e.g. O_CREAT|O_EXCL): with the writeback cache a write-only
+    /// open becomes read-write (the kernel fills partial pages) unless the
+    /// host refuses reading, and O_APPEND is left to the kernel.
+    pub fn open_host(&self, dir: BorrowedFd<'_>, path: &[u8], flags: i32, extra: i32, mode: u32) -> io::Result<OwnedFd> {
+        let host = host_flags(flags) | extra;
+        if !self.writeback.load(Ordering::Relaxed) {
+            return sys::openat(dir, path, host, mode);
+        }
+        let cached = host & !libc::O_APPEND;
+        if cached & libc::O_ACCMODE == libc::O_WRONLY {
+            match sys::openat(dir, path, (cached & !libc::O_ACCMODE) | libc::O_RDWR, mode) {
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
+                other => return other,
+            }
+        }
+        sys::openat(dir, path, cached, mode)
+    }
+}
+
 pub fn host_flags(flags: i32) -> i32 {
     (flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_DIRECT)) | libc::O_NOFOLLOW
 }

@@ -188,6 +188,11 @@ pub fn utimensat(dir: BorrowedFd<'_>, rel: &[u8], times: &[libc::timespec; 2]) -
     check(unsafe { libc::utimensat(p.fd(), p.path.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
+pub fn futimens(fd: RawFd, times: &[libc::timespec; 2]) -> io::Result<()> {
+    // SAFETY: a descriptor and a pointer to two timespecs.
+    check(unsafe { libc::futimens(fd, times.as_ptr()) }).map(drop)
+}
+
 /// The (atime, mtime) pair of a stat, ready for `utimensat`.
 pub fn times_of(st: &libc::stat) -> [libc::timespec; 2] {
     [
