@@ -13,6 +13,37 @@ fn usable() -> Result<(), String> {
     Ok(())
 }
 
+/// A directory of the upper swapped for a symlink behind the server's
+/// back (what a container racing a rename against the server could
+/// arrange) must not lead the server out of the layer.
+#[test]
+fn a_directory_swapped_for_a_symlink_is_not_followed() {
+    if let Err(why) = usable() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and the mount cannot run: {why}");
+        eprintln!("SKIP symlink swap test: {why}");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let p = |s: &str| t.path().join(s);
+    for d in ["l1", "u/d", "w", "m", "outside"] {
+        fs::create_dir_all(p(d)).unwrap();
+    }
+    fs::write(p("u/d/f"), "inside").unwrap();
+    fs::write(p("outside/f"), "host").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p("outside/f"), fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = crate::Config { lowers: vec![p("l1")], upper: p("u"), work: p("w") };
+    let m = crate::spawn_mount(cfg, &p("m")).unwrap();
+    assert_eq!(fs::read_to_string(p("m/d/f")).unwrap(), "inside");
+    // the server knows d/f by its path now; swap d for a link out
+    fs::rename(p("u/d"), p("u/d-moved")).unwrap();
+    std::os::unix::fs::symlink(p("outside"), p("u/d")).unwrap();
+    let r = fs::set_permissions(p("m/d/f"), fs::Permissions::from_mode(0o600));
+    assert!(r.is_err(), "chmod through a swapped directory must fail");
+    assert_eq!(fs::metadata(p("outside/f")).unwrap().permissions().mode() & 0o777, 0o644, "the host file is untouched");
+    drop(m);
+}
+
 #[test]
 fn mount_read_write_delete() {
     if let Err(why) = usable() {

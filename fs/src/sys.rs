@@ -39,18 +39,55 @@ impl At<'_> {
 }
 
 /// Prepare an `*at` call on `rel` below `dir`, whatever its length.
+///
+/// The directories on the way are opened with openat2(2)
+/// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: every directory part of a merged
+/// path is a real directory in the layers that serve it, so a symlink
+/// there means the tree changed under the server (a container swapping a
+/// directory of its upper for a link to `/`), and following it could reach
+/// host files. The final component is the caller's, which passes
+/// AT_SYMLINK_NOFOLLOW or O_NOFOLLOW as fits. An absolute path (a layer
+/// root given by the caller) is taken as it is.
 pub fn at<'a>(dir: BorrowedFd<'a>, rel: &[u8]) -> io::Result<At<'a>> {
     let mut hop: Option<OwnedFd> = None;
     let mut rest = rel;
-    while rest.len() >= HOP {
-        let cut = rest[..HOP].iter().rposition(|&b| b == b'/').filter(|&c| c > 0).ok_or_else(|| errno(libc::ENAMETOOLONG))?;
+    if rel.first() == Some(&b'/') {
+        if rel.len() >= HOP {
+            return Err(errno(libc::ENAMETOOLONG));
+        }
+        return Ok(At { base: dir, hop, path: cpath(rest)? });
+    }
+    loop {
+        let cut = if rest.len() >= HOP {
+            rest[..HOP].iter().rposition(|&b| b == b'/').filter(|&c| c > 0).ok_or_else(|| errno(libc::ENAMETOOLONG))?
+        } else {
+            match rest.iter().rposition(|&b| b == b'/') {
+                Some(c) if c > 0 => c,
+                _ => break,
+            }
+        };
         let from = hop.as_ref().map(|f| f.as_raw_fd()).unwrap_or(dir.as_raw_fd());
-        let p = cpath(&rest[..cut])?;
-        let fd = check(unsafe { libc::openat(from, p.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) })?;
-        hop = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        hop = Some(open_beneath(from, &rest[..cut])?);
         rest = &rest[cut + 1..];
     }
     Ok(At { base: dir, hop, path: cpath(rest)? })
+}
+
+/// An O_PATH descriptor of directory `rel` below `from`, refusing any
+/// symlink and anything outside `from`.
+fn open_beneath(from: RawFd, rel: &[u8]) -> io::Result<OwnedFd> {
+    let p = cpath(rel)?;
+    // SAFETY: open_how is plain data; zero is valid for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: a descriptor, a NUL-terminated path and an open_how of the size given.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, from, p.as_ptr(), &how, std::mem::size_of::<libc::open_how>()) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// `parent/name`, or `name` when `parent` is the root ("").
