@@ -22,7 +22,6 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::handle::Handle;
 use crate::inode::Ino;
 use crate::mutate::{Caller, NewKind, SetAttr, SetTime, XattrReply};
 use crate::ops::{Attr, Overlay};
@@ -372,31 +371,29 @@ impl Filesystem for Fs {
         }
     }
 
+    /// No opendir: ENOSYS tells the kernel (FUSE_NO_OPENDIR_SUPPORT) to
+    /// stop sending OPENDIR and RELEASEDIR, two round trips per directory,
+    /// and to cache listings as with FOPEN_CACHE_DIR|FOPEN_KEEP_CACHE; the
+    /// kernel drops a cached listing when the directory changes through
+    /// the mount. Reads then carry no handle and the listing snapshot
+    /// lives on the node (`Overlay::node_listing`).
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         tracing::trace!(ino = ino.0, "opendir");
-        match self.ov.opendir(Ino(ino.0)) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
-            Err(e) => reply.error(fail("opendir", e)),
-        }
+        reply.error(Errno::ENOSYS);
     }
 
-    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
         tracing::trace!(ino = ino.0, offset, "readdir");
-        let h = match self.ov.dir_handle(fh.0) {
-            Ok(h) => h,
-            Err(e) => return reply.error(fail("readdir", e)),
-        };
-        let Handle::Dir(d) = &*h else { return reply.error(Errno::ENOTDIR) };
-        let entries = match self.ov.listing(d, offset) {
-            Ok(e) => e,
+        let (dir, parent, entries) = match self.ov.node_listing(Ino(ino.0), offset) {
+            Ok(x) => x,
             Err(e) => return reply.error(fail("readdir", e)),
         };
         let total = entries.len() as u64 + 2;
         let mut off = offset;
         while off < total {
             let full = match off {
-                0 => reply.add(INodeNo(d.node.ino.0), 1, FileType::Directory, "."),
-                1 => reply.add(INodeNo(d.parent.0), 2, FileType::Directory, ".."),
+                0 => reply.add(INodeNo(dir.ino.0), 1, FileType::Directory, "."),
+                1 => reply.add(INodeNo(parent.0), 2, FileType::Directory, ".."),
                 i => {
                     let e = &entries[(i - 2) as usize];
                     let ino = self.ov.entry_ino(e);
@@ -411,30 +408,25 @@ impl Filesystem for Fs {
         reply.ok();
     }
 
-    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
         tracing::trace!(ino = ino.0, offset, "readdirplus");
-        let h = match self.ov.dir_handle(fh.0) {
-            Ok(h) => h,
+        let (dir, parent, entries) = match self.ov.node_listing(Ino(ino.0), offset) {
+            Ok(x) => x,
             Err(e) => return reply.error(fail("readdirplus", e)),
-        };
-        let Handle::Dir(d) = &*h else { return reply.error(Errno::ENOTDIR) };
-        let entries = match self.ov.listing(d, offset) {
-            Ok(e) => e,
-            Err(e) => return reply.error(fail("readdir", e)),
         };
         let total = entries.len() as u64 + 2;
         let mut off = offset;
         while off < total {
             let full = if off < 2 {
                 // "." and "..": the kernel takes no reference for them
-                let (target, name) = if off == 0 { (d.node.ino, ".") } else { (d.parent, "..") };
+                let (target, name) = if off == 0 { (dir.ino, ".") } else { (parent, "..") };
                 let mut a = negative();
                 a.ino = INodeNo(target.0);
                 a.kind = FileType::Directory;
                 reply.add(INodeNo(target.0), off + 1, name, &Duration::ZERO, &a, Generation(0))
             } else {
                 let e = &entries[(off - 2) as usize];
-                match self.ov.enter_entry(d, e) {
+                match self.ov.enter_entry(&dir, e) {
                     Ok(Some((ino, st))) => {
                         let full = reply.add(INodeNo(ino.0), off + 1, OsStr::from_bytes(&e.name), &TTL, &attr(&st), Generation(0));
                         if full {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::overlay::{DirView, Layer};
+use crate::overlay::{DirView, Entry, Layer};
 
 /// A FUSE node id / the st_ino the overlay reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -150,6 +150,10 @@ pub struct Node {
     pub generation: AtomicU64,
     /// Serialises copy-up of this node.
     pub copy_lock: Mutex<()>,
+    /// A directory's listing snapshot: the kernel reads directories
+    /// without opendir (see `fuse`), so the snapshot that keeps offsets
+    /// stable lives here, retaken at every read from offset 0.
+    pub listing: RwLock<Option<Arc<Vec<Entry>>>>,
 }
 
 impl Node {
@@ -215,6 +219,7 @@ impl Nodes {
             place: RwLock::new(place),
             generation: AtomicU64::new(0),
             copy_lock: Mutex::new(()),
+            listing: RwLock::new(None),
         });
         shard.insert(ino, node.clone());
         node

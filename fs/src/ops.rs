@@ -381,12 +381,31 @@ impl Overlay {
     }
 
     /// Resolve a listing entry fully (readdirplus) and count a reference.
-    pub fn enter_entry(&self, dir: &DirHandle, e: &Entry) -> io::Result<Option<(Ino, Attr)>> {
-        let p = dir.node.place();
+    pub fn enter_entry(&self, dir: &Node, e: &Entry) -> io::Result<Option<(Ino, Attr)>> {
+        let p = dir.place();
         match overlay::resolve_from(&self.stack, &p.path, &p.view, &e.name, Some(e.layer))? {
-            Some(found) => Ok(Some(self.enter(dir.node.ino, &p.path, &e.name, found))),
+            Some(found) => Ok(Some(self.enter(dir.ino, &p.path, &e.name, found))),
             None => Ok(None),
         }
+    }
+
+    /// The listing of directory `ino` for a read at `offset`, without an
+    /// open handle: a fresh snapshot at offset 0, kept on the node for the
+    /// reads that follow. Also returns the node and its parent.
+    pub fn node_listing(&self, ino: Ino, offset: u64) -> io::Result<(Arc<Node>, Ino, Arc<Vec<Entry>>)> {
+        let node = self.node(ino)?;
+        let p = node.place();
+        if p.fmt != libc::S_IFDIR {
+            return Err(sys::errno(libc::ENOTDIR));
+        }
+        if offset != 0 {
+            if let Some(e) = read(&node.listing).as_ref() {
+                return Ok((node.clone(), p.parent, e.clone()));
+            }
+        }
+        let fresh = Arc::new(overlay::list(&self.stack, &p.path, &p.view)?);
+        *write(&node.listing) = Some(fresh.clone());
+        Ok((node, p.parent, fresh))
     }
 
     pub fn statfs(&self) -> io::Result<libc::statvfs> {
