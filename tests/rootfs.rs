@@ -153,6 +153,11 @@ fn no_mount_is_left_on_the_host() {
     let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "grep -c ' / / ' /proc/self/mountinfo; grep ' / / ' /proc/self/mountinfo | grep -c fuse"]);
     assert_eq!(out, "1\n1\n", "the container's / is burrow-fs");
     let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert_eq!(before.lines().filter(|l| l.contains("fuse.burrow")).count(), 0);
-    assert_eq!(after.lines().filter(|l| l.contains("fuse.burrow")).count(), 0);
+    let ours = |table: &str| table.lines().filter(|l| l.contains("fuse.burrow") && l.contains(e.root.to_str().unwrap())).count();
+    assert_eq!((ours(&before), ours(&after)), (0, 0), "no container root of this store is mounted on the host");
+    assert_eq!(
+        before.lines().filter(|l| l.contains("fuse.burrow")).count(),
+        after.lines().filter(|l| l.contains("fuse.burrow")).count(),
+        "running a container leaves no burrow mount behind"
+    );
 }
