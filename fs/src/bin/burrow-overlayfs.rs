@@ -5,8 +5,8 @@
 //!
 //! It always stays in the foreground (`-f` is accepted for compatibility)
 //! and serves until the mount goes away (`fusermount3 -u` or umount), then
-//! exits 0. Unknown `-o` options that fuse-overlayfs knows are ignored with
-//! a warning. Errors go to stderr with exit status 1. Logging follows
+//! exits 0. Any other `-o` option is refused rather than ignored. Errors
+//! go to stderr with exit status 1. Logging follows
 //! RUST_LOG (e.g. `RUST_LOG=burrow_fs=trace`).
 
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ enum UsageError {
     Missing(&'static str),
     #[error("bad threads={0:?}: give a number from 1 to 64")]
     Threads(String),
+    #[error("unsupported option {0:?}: burrow-overlayfs takes lowerdir, upperdir, workdir and threads")]
+    Unsupported(String),
 }
 
 struct Args {
@@ -51,7 +53,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, UsageError> {
             Some(("threads", v)) => {
                 threads = v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| UsageError::Threads(v.to_string()))?
             }
-            _ => tracing::warn!(option = o, "ignoring unsupported option"),
+            _ => return Err(UsageError::Unsupported(o.to_string())),
         }
     }
     Ok(Args {
@@ -90,5 +92,29 @@ fn main() -> ExitCode {
             eprintln!("burrow-overlayfs: serving ended with an error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Result<Args, UsageError> {
+        parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn takes_fuse_overlayfs_options_topmost_first() {
+        let a = args("-f -o lowerdir=/top:/bottom,upperdir=/u,workdir=/w,threads=2 /m").unwrap();
+        assert_eq!(a.cfg.lowers, [PathBuf::from("/top"), PathBuf::from("/bottom")]);
+        assert_eq!((a.cfg.upper, a.cfg.work, a.threads, a.mountpoint), ("/u".into(), "/w".into(), 2, "/m".into()));
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_do() {
+        assert!(matches!(args("-o lowerdir=/l,upperdir=/u,workdir=/w,squash_to_root /m"), Err(UsageError::Unsupported(_))));
+        assert!(matches!(args("-o lowerdir=/l,upperdir=/u,workdir=/w,threads=0 /m"), Err(UsageError::Threads(_))));
+        assert!(matches!(args("-o upperdir=/u,workdir=/w /m"), Err(UsageError::Missing("lowerdir"))));
+        assert!(matches!(args("-x /m"), Err(UsageError::Usage)));
     }
 }
