@@ -80,7 +80,10 @@ pub fn probe(paths: &Paths) -> Report {
     };
     let fuse = open_check("/dev/fuse");
     if !fuse.ok {
-        fixes.push(format!("/dev/fuse: {} — as root: `chmod 0666 /dev/fuse` (and `apt-get install fuse3`)", fuse.detail));
+        fixes.push(format!(
+            "/dev/fuse: {} — burrow run needs it for every container's root; as root: `chmod 0666 /dev/fuse` (and `apt-get install fuse3`)",
+            fuse.detail
+        ));
     }
     let tun = open_check("/dev/net/tun");
     if !tun.ok {
