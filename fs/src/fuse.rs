@@ -175,7 +175,6 @@ impl Filesystem for Fs {
             | InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_READDIRPLUS_AUTO
-            | InitFlags::FUSE_ATOMIC_O_TRUNC
             | InitFlags::FUSE_CACHE_SYMLINKS
             | InitFlags::FUSE_EXPORT_SUPPORT;
         let _ = config.add_capabilities(want & caps);
@@ -303,12 +302,17 @@ impl Filesystem for Fs {
         self.entry(reply, r, "link");
     }
 
+    /// No open for files either (FUSE_NO_OPEN_SUPPORT): ENOSYS makes the
+    /// kernel skip OPEN and RELEASE, a round trip each per file, and keep
+    /// the page cache as with FOPEN_KEEP_CACHE. Reads and writes then come
+    /// without a handle and reach the file through its node
+    /// (`Overlay::with_node_fd`): a write copies up, a read takes the
+    /// topmost copy; O_TRUNC arrives as a setattr (no ATOMIC_O_TRUNC); a
+    /// file removed while the kernel still holds it keeps a descriptor.
+    /// Files made by `create` keep their handle.
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         tracing::trace!(ino = ino.0, flags = flags.0, "open");
-        match self.ov.open(Ino(ino.0), flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH),
-            Err(e) => reply.error(fail("open", e)),
-        }
+        reply.error(Errno::ENOSYS);
     }
 
     fn read(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, size: u32, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyData) {
@@ -318,7 +322,7 @@ impl Filesystem for Fs {
             if buf.len() < size as usize {
                 buf.resize(size as usize, 0);
             }
-            let r = self.ov.with_fd(fh.0, |fd| {
+            let r = self.ov.with_node_fd(Ino(ino.0), fh.0, false, |fd| {
                 let mut done = 0usize;
                 while done < size as usize {
                     let n = sys::pread(fd, &mut buf[done..size as usize], offset + done as u64)?;
@@ -338,7 +342,7 @@ impl Filesystem for Fs {
 
     fn write(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, data: &[u8], _wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
         tracing::trace!(ino = ino.0, offset, len = data.len(), "write");
-        let r = self.ov.with_fd(fh.0, |fd| {
+        let r = self.ov.with_node_fd(Ino(ino.0), fh.0, true, |fd| {
             let mut done = 0usize;
             while done < data.len() {
                 done += sys::pwrite(fd, &data[done..], offset + done as u64)?;
@@ -360,8 +364,8 @@ impl Filesystem for Fs {
         reply.ok();
     }
 
-    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
-        let r = self.ov.with_fd(fh.0, |fd| {
+    fn fsync(&self, _req: &Request, ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let r = self.ov.with_node_fd(Ino(ino.0), fh.0, false, |fd| {
             let rc = if datasync { unsafe { libc::fdatasync(fd) } } else { unsafe { libc::fsync(fd) } };
             if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
         });

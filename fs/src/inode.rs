@@ -154,6 +154,12 @@ pub struct Node {
     /// without opendir (see `fuse`), so the snapshot that keeps offsets
     /// stable lives here, retaken at every read from offset 0.
     pub listing: RwLock<Option<Arc<Vec<Entry>>>>,
+    /// A descriptor kept for a file whose last name was removed while the
+    /// kernel still references it (it may be open: files are served
+    /// without open, so this is how an unlinked open file stays readable
+    /// and writable), and whether it is writable. Used only while the
+    /// node is `gone`.
+    pub kept: Mutex<Option<(std::os::fd::OwnedFd, bool)>>,
 }
 
 impl Node {
@@ -205,6 +211,7 @@ impl Nodes {
                 }
                 p.links.retain(|l| *l != place.path);
                 p.path = place.path;
+                p.gone = false;
                 p.fmt = place.fmt;
                 if place.layer == Layer::Upper || p.layer != Layer::Upper {
                     p.layer = place.layer;
@@ -220,6 +227,7 @@ impl Nodes {
             generation: AtomicU64::new(0),
             copy_lock: Mutex::new(()),
             listing: RwLock::new(None),
+            kept: Mutex::new(None),
         });
         shard.insert(ino, node.clone());
         node

@@ -253,6 +253,10 @@ impl Overlay {
             (false, None) => {}
         }
         let node = self.inos.get(found.st.st_dev, found.st.st_ino).and_then(|i| self.nodes.get(i));
+        if let Some(n) = node.as_ref().filter(|_| !dir && (found.st.st_nlink <= 1 || found.layer != Layer::Upper)) {
+            // the kernel still references it, so it may be open
+            self.keep_open(n, found.layer, &path);
+        }
         let below = found.layer != Layer::Upper || self.visible_below(&p.path, &p.view, name)?;
         if below {
             self.copy_up(&pnode, true)?;
@@ -392,8 +396,8 @@ impl Overlay {
     /// or a late time update from the kernel's writeback): only through
     /// an open handle, never by path, which would resurrect the name.
     fn setattr_gone(&self, node: &Node, a: &SetAttr) -> io::Result<Attr> {
-        let Some(fh) = a.fh else { return Err(sys::errno(libc::ENOENT)) };
-        self.with_fd(fh, |fd| {
+        let write = a.size.is_some() || a.mode.is_some() || a.uid.is_some() || a.gid.is_some() || a.atime.is_some() || a.mtime.is_some();
+        self.with_node_fd(node.ino, a.fh.unwrap_or(0), write, |fd| {
             if a.uid.is_some() || a.gid.is_some() {
                 sys::fchown(fd, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
             }

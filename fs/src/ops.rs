@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
@@ -162,8 +162,84 @@ impl Overlay {
         }
         let node = self.node(ino)?;
         let p = node.place();
+        if p.gone {
+            if let Some((fd, _)) = lock(&node.kept).as_ref() {
+                return Ok(self.present(ino, sys::fstat(fd.as_raw_fd())?, None));
+            }
+        }
         let st = sys::fstatat(self.stack.fd(p.layer), &p.path)?;
         Ok(self.present(ino, st, (p.fmt == libc::S_IFDIR).then_some(&p.view)))
+    }
+
+    /// Run `f` on a descriptor of file `ino` for a request without an open
+    /// handle (`fh` 0: files are served without open, see `fuse`): for a
+    /// removed file its kept descriptor, else the file in its current
+    /// layer, opened for this request; `write` copies it up first. Reads
+    /// therefore always see the topmost copy, also right after a copy-up.
+    pub fn with_node_fd<T>(&self, ino: Ino, fh: u64, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
+        if fh != 0 {
+            return self.with_fd(fh, f);
+        }
+        let node = self.node(ino)?;
+        if node.place().gone {
+            let mut kept = lock(&node.kept);
+            let Some((fd, writable)) = kept.as_mut() else {
+                // removed, and nothing kept: its old path is someone else's now
+                return Err(sys::errno(libc::ENOENT));
+            };
+            if write && !*writable {
+                *fd = self.private_copy(fd.as_fd())?;
+                *writable = true;
+            }
+            return f(fd.as_raw_fd());
+        }
+        if write {
+            self.copy_up(&node, true)?;
+        }
+        let p = node.place();
+        let flags = if write { libc::O_WRONLY } else { libc::O_RDONLY };
+        let fd = sys::openat(self.stack.fd(p.layer), &p.path, flags | libc::O_NOFOLLOW, 0)?;
+        f(fd.as_raw_fd())
+    }
+
+    /// An unnamed writable copy (O_TMPFILE in the work directory) of a
+    /// read-only kept file: writing to a removed lower file.
+    fn private_copy(&self, from: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+        let tmp = sys::openat(self.stack.work(), b".", libc::O_TMPFILE | libc::O_RDWR, 0o600)?;
+        let mut src = std::fs::File::from(from.try_clone_to_owned()?);
+        let mut dst = std::fs::File::from(tmp.try_clone()?);
+        std::io::Seek::seek(&mut src, std::io::SeekFrom::Start(0))?;
+        std::io::copy(&mut src, &mut dst)?;
+        let st = sys::fstat(from.as_raw_fd())?;
+        let _ = sys::fchmod(tmp.as_raw_fd(), st.st_mode & 0o7777);
+        let _ = sys::fchown(tmp.as_raw_fd(), st.st_uid, st.st_gid);
+        Ok(tmp)
+    }
+
+    /// Before `path`, the last known name of `node`, goes: keep a
+    /// descriptor, since the kernel may still have the file open and,
+    /// without open, the server has no other way to it. Freed with the
+    /// node. A lower file is only ever opened read-only.
+    pub fn keep_open(&self, node: &Node, layer: Layer, path: &[u8]) {
+        {
+            let p = node.place();
+            if p.fmt != libc::S_IFREG || p.path != path || !p.links.is_empty() {
+                return;
+            }
+        }
+        let dir = self.stack.fd(layer);
+        let writable = match layer {
+            Layer::Upper => sys::openat(dir, path, libc::O_RDWR | libc::O_NOFOLLOW, 0).ok(),
+            Layer::Lower(_) => None,
+        };
+        let fd = match writable {
+            Some(fd) => Ok((fd, true)),
+            None => sys::openat(dir, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0).map(|fd| (fd, false)),
+        };
+        match fd {
+            Ok(kept) => *lock(&node.kept) = Some(kept),
+            Err(e) => tracing::debug!(error = %e, "cannot keep a descriptor of a removed file"),
+        }
     }
 
     /// Attributes of the upper entry of a node (after a change).

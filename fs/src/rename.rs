@@ -227,6 +227,12 @@ impl Overlay {
             Some(d) if d.layer == Layer::Upper => sys::fstatat(up, &new).ok(),
             _ => None,
         };
+        // The file this rename replaces may still be open: keep it reachable.
+        if let Some(d) = dst.as_ref().filter(|d| d.view.is_none() && (d.st.st_nlink <= 1 || d.layer != Layer::Upper)) {
+            if let Some(n) = self.inos.get(d.st.st_dev, d.st.st_ino).and_then(|i| self.nodes.get(i)).filter(|n| n.ino != src_ino) {
+                self.keep_open(&n, d.layer, &new);
+            }
+        }
         let lend = |dir: &[u8], f: &mut dyn FnMut() -> io::Result<()>| copyup::as_owner(self.privilege, up, dir, 0o300, f);
         lend(&p.path, &mut || lend(&np.path, &mut || sys::renameat2(up, &old, up, &new, 0)))?;
         if new_wh {

@@ -178,3 +178,35 @@ fn mkdir_and_create_apply_umask() {
     assert_eq!(lst(&m.p("f")).st_uid, sys::uid(), "new file owned by the caller");
     assert_eq!(lst(&m.p("d")).st_gid, sys::gid(), "new dir group of the caller");
 }
+
+#[test]
+fn an_open_file_stays_usable_after_its_name_is_removed() {
+    let mut st = Stack::new();
+    st.layer().file("lower", "from the layer").file("victim", "x");
+    let Some(m) = st.mount() else { return };
+    // an upper file: written, unlinked, written again and read back
+    let up = ok(sys::open(&m.p("tmp"), libc::O_CREAT | libc::O_RDWR, 0o600), "create");
+    drop(up);
+    let up = ok(sys::open(&m.p("tmp"), libc::O_RDWR, 0), "reopen");
+    ok(sys::pwrite(sys::raw(&up), b"before", 0), "write before unlink");
+    ok(sys::unlink(&m.p("tmp")), "unlink upper");
+    ok(sys::pwrite(sys::raw(&up), b"+after", 6), "write after unlink");
+    assert_eq!(ok(sys::pread(sys::raw(&up), 32, 0), "read after unlink"), b"before+after");
+    assert_eq!(ok(sys::fstat(sys::raw(&up)), "fstat").st_size, 12);
+    // a lower file: readable after unlink, and writable without touching the layer
+    let low = ok(sys::open(&m.p("lower"), libc::O_RDWR, 0), "open lower");
+    ok(sys::unlink(&m.p("lower")), "unlink lower");
+    assert_eq!(ok(sys::pread(sys::raw(&low), 32, 0), "read lower after unlink"), b"from the layer");
+    ok(sys::pwrite(sys::raw(&low), b"FROM", 0), "write lower after unlink");
+    assert_eq!(ok(sys::pread(sys::raw(&low), 32, 0), "read back"), b"FROM the layer");
+    assert_errno(sys::lstat(&m.p("lower")), libc::ENOENT, "the name is gone");
+    // replaced by a rename: the old file is still there for its opener
+    let v = ok(sys::open(&m.p("victim"), libc::O_RDONLY, 0), "open victim");
+    std::fs::write(m.p("new"), "new").unwrap();
+    ok(sys::rename(&m.p("new"), &m.p("victim")), "replace victim");
+    assert_eq!(ok(sys::pread(sys::raw(&v), 32, 0), "read replaced"), b"x");
+    assert_eq!(read(&m.p("victim")), b"new");
+    drop((up, low, v));
+    // the layer itself never changed
+    assert_eq!(std::fs::read(st.layers_bottom_first()[0].join("lower")).unwrap(), b"from the layer");
+}
