@@ -512,14 +512,20 @@ impl Filesystem for Fs {
     fn create(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, flags: i32, reply: ReplyCreate) {
         tracing::trace!(parent = parent.0, name = ?name, mode, flags, "create");
         match self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::File { flags }, mode, umask, caller(req)) {
-            Ok((_, st, Some(fh))) => reply.created(&TTL, &attr(&st), Generation(0), FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH),
+            // Without open the kernel never sends RELEASE, not even for a
+            // handle from create: answer with none and let reads and writes
+            // go through the node like those of any other file.
+            Ok((_, st, Some(fh))) => {
+                self.ov.release(fh);
+                reply.created(&TTL, &attr(&st), Generation(0), FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH)
+            }
             Ok((_, _, None)) => reply.error(Errno::EIO),
             Err(e) => reply.error(fail("create", e)),
         }
     }
 
-    fn fallocate(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
-        let r = self.ov.with_fd(fh.0, |fd| {
+    fn fallocate(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
+        let r = self.ov.with_node_fd(Ino(ino.0), fh.0, true, |fd| {
             if unsafe { libc::fallocate(fd, mode, offset as i64, length as i64) } < 0 {
                 Err(io::Error::last_os_error())
             } else {
@@ -532,8 +538,8 @@ impl Filesystem for Fs {
         }
     }
 
-    fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
-        match self.ov.with_fd(fh.0, |fd| sys::lseek(fd, offset, whence)) {
+    fn lseek(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        match self.ov.with_node_fd(Ino(ino.0), fh.0, false, |fd| sys::lseek(fd, offset, whence)) {
             Ok(o) => reply.offset(o),
             Err(e) => reply.error(fail("lseek", e)),
         }

@@ -210,3 +210,27 @@ fn an_open_file_stays_usable_after_its_name_is_removed() {
     // the layer itself never changed
     assert_eq!(std::fs::read(st.layers_bottom_first()[0].join("lower")).unwrap(), b"from the layer");
 }
+
+#[test]
+fn thousands_of_files_do_not_exhaust_the_servers_descriptors() {
+    // More files than a default RLIMIT_NOFILE (1024, set here since the
+    // server shares this process): created, written, read and removed one
+    // after another, each closed before the next.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    lim.rlim_cur = lim.rlim_cur.min(1024);
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    let mut st = Stack::new();
+    st.layer().dir("d");
+    let Some(m) = st.mount() else { return };
+    for i in 0..3000 {
+        let p = m.p(format!("d/f{i}"));
+        std::fs::write(&p, b"data").unwrap_or_else(|e| panic!("create file {i}: {e}"));
+        assert_eq!(read(&p), b"data");
+    }
+    for i in 0..3000 {
+        ok(sys::unlink(&m.p(format!("d/f{i}"))), "unlink");
+    }
+    std::fs::write(m.p("d/last"), b"still fine").unwrap();
+    assert_eq!(read(&m.p("d/last")), b"still fine");
+}
