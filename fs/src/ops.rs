@@ -198,7 +198,21 @@ impl Overlay {
         }
         let p = node.place();
         let flags = if write { libc::O_WRONLY } else { libc::O_RDONLY };
-        let fd = sys::openat(self.stack.fd(p.layer), &p.path, flags | libc::O_NOFOLLOW, 0)?;
+        let dir = self.stack.fd(p.layer);
+        let fd = match sys::openat(dir, &p.path, flags | libc::O_NOFOLLOW, 0) {
+            // An unprivileged server writing a file of its own that the
+            // caller made read-only (create 0444 then write, which the
+            // kernel allows through the creating descriptor): lend it the
+            // owner's write bit for the open. Only ever an upper file.
+            Err(e) if write && e.raw_os_error() == Some(libc::EACCES) && !self.privilege.root && p.layer == Layer::Upper => {
+                let st = sys::fstatat(dir, &p.path)?;
+                sys::fchmodat(dir, &p.path, (st.st_mode & 0o7777) | 0o200)?;
+                let opened = sys::openat(dir, &p.path, flags | libc::O_NOFOLLOW, 0);
+                sys::fchmodat(dir, &p.path, st.st_mode & 0o7777)?;
+                opened?
+            }
+            other => other?,
+        };
         f(fd.as_raw_fd())
     }
 
