@@ -6,7 +6,9 @@
 //! with nothing translated: names relative to the root, directories
 //! before their contents (sorted, so the same tree gives the same bytes),
 //! owners as numbers, modes with setuid/setgid/sticky bits, mtimes,
-//! symlinks, FIFOs, and hardlinks as tar links to the first name seen.
+//! symlinks, FIFOs, hardlinks as tar links to the first name seen, and
+//! extended attributes as PAX `SCHILY.xattr.NAME` records (what GNU tar
+//! and the importer read), leaving out burrow-fs's own `user.burrow.*`.
 //! Sockets are skipped (tar cannot carry them; docker skips them too).
 //! Runs inside burrow's user namespace, where every owner of the upper is
 //! readable.
@@ -37,6 +39,10 @@ fn walk<W: Write>(dir: &Path, rel: &Path, b: &mut tar::Builder<W>, links: &mut H
         if ft.is_socket() {
             tracing::debug!(path = %rel.display(), "socket left out of the layer");
             continue;
+        }
+        let xattrs = xattrs_of(&path);
+        if !xattrs.is_empty() {
+            b.append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
         }
         let mut h = tar::Header::new_gnu();
         h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
@@ -69,6 +75,33 @@ fn walk<W: Write>(dir: &Path, rel: &Path, b: &mut tar::Builder<W>, links: &mut H
     Ok(())
 }
 
+/// The extended attributes of `path` (not following a symlink) as PAX
+/// keys and values; an unreadable attribute is left out with a log line.
+fn xattrs_of(path: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return Vec::new() };
+    let mut names = vec![0u8; 4096];
+    // SAFETY: a NUL-terminated path and a buffer of the length given.
+    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for name in names[..n as usize].split(|&b| b == 0).filter(|s| !s.is_empty() && !s.starts_with(b"user.burrow.")) {
+        let Ok(cname) = std::ffi::CString::new(name) else { continue };
+        let mut value = vec![0u8; 65536];
+        // SAFETY: NUL-terminated path and name, a buffer of the length given.
+        let len = unsafe { libc::lgetxattr(c.as_ptr(), cname.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+        if len < 0 {
+            tracing::debug!(path = %path.display(), name = %String::from_utf8_lossy(name), "xattr left out of the layer");
+            continue;
+        }
+        value.truncate(len as usize);
+        out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(name)), value));
+    }
+    out
+}
+
 /// Directory entries carry a trailing slash, as GNU tar writes them.
 fn dir_name(rel: &Path) -> PathBuf {
     let mut s = rel.as_os_str().to_os_string();
@@ -91,8 +124,25 @@ mod tests {
         fs::write(up.join("etc/.wh.gone"), "").unwrap();
         fs::write(up.join("etc/sub/.wh..wh..opq"), "").unwrap();
         symlink("../a", up.join("etc/sub/l")).unwrap();
+        let with_xattr = std::ffi::CString::new(up.join("etc/a").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: NUL-terminated strings and a value of the length given.
+        let set = unsafe { libc::lsetxattr(with_xattr.as_ptr(), c"user.note".as_ptr(), b"hi".as_ptr().cast(), 2, 0) };
         let mut out = Vec::new();
         write(&up, &mut out).unwrap();
+        if set == 0 {
+            let mut ar = tar::Archive::new(&out[..]);
+            let mut found = false;
+            for e in ar.entries().unwrap() {
+                let mut e = e.unwrap();
+                if e.path().unwrap().to_string_lossy() == "etc/a" {
+                    for x in e.pax_extensions().unwrap().unwrap() {
+                        let x = x.unwrap();
+                        found |= x.key().unwrap() == "SCHILY.xattr.user.note" && x.value_bytes() == b"hi";
+                    }
+                }
+            }
+            assert!(found, "the xattr travels as a PAX record");
+        }
         let mut ar = tar::Archive::new(&out[..]);
         let mut seen = Vec::new();
         for e in ar.entries().unwrap() {
