@@ -35,7 +35,7 @@ as_user burrow run --rm -u app -w /home/app busybox sh -c 'pwd; id'
 step burrow run --name edit busybox sh -c "'rm /bin/vi; echo hello > /etc/motd; chown 33:33 /etc/motd; mount | grep \" / \"'"
 as_user burrow run --name edit busybox sh -c 'rm /bin/vi; echo hello > /etc/motd; chown 33:33 /etc/motd; mount | grep " / "'
 step burrow diff edit;                             as_user burrow diff edit
-step burrow commit -m 'motd, no vi' edit busybox:edited
+step "burrow commit -m 'motd, no vi' edit busybox:edited"
 as_user burrow commit -m 'motd, no vi' edit busybox:edited
 step burrow run --rm busybox:edited sh -c "'cat /etc/motd; stat -c %u:%g /etc/motd; ls /bin/vi'"
 set +e; as_user burrow run --rm busybox:edited sh -c 'cat /etc/motd; stat -c %u:%g /etc/motd; ls /bin/vi'; set -e
