@@ -355,11 +355,11 @@ impl Filesystem for Fs {
         }
     }
 
-    /// Nothing to flush (writes reach the upper as they come, and locks
-    /// are the kernel's): ENOSYS tells it to stop sending FLUSH on every
-    /// close, which files served without open would otherwise get.
+    /// Answered, not refused: ENOSYS would stop the kernel sending FLUSH
+    /// on every close (read every file of /usr 199 -> 127 ms), but 1 GiB
+    /// writes then measured 770 to 2,100 ms instead of a steady 760.
     fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock: LockOwner, reply: ReplyEmpty) {
-        reply.error(Errno::ENOSYS);
+        reply.ok();
     }
 
     fn release(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, _lock: Option<LockOwner>, _flush: bool, reply: ReplyEmpty) {
