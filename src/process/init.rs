@@ -31,8 +31,9 @@ use super::{caps, exec, mounts, pid1, tty, ExitClass, Spec};
 pub struct ChildEnds {
     pub errors: File,
     pub tty: Option<OwnedFd>,
-    /// Where the FUSE descriptor of the root goes (`fuse_root`).
-    pub fuse: OwnedFd,
+    /// Where the FUSE descriptor of the root goes (`fuse_root`); taken
+    /// by `setup`.
+    pub fuse: Option<OwnedFd>,
 }
 
 /// The child's whole life; never returns.
@@ -44,8 +45,8 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
         unsafe { libc::_exit(125) }
     }
     drop(gate);
-    let fuse = std::mem::replace(&mut ends.fuse, placeholder());
-    if let Err(msg) = setup(&spec, fuse) {
+    let fuse = ends.fuse.take();
+    if let Err(msg) = fuse.ok_or_else(|| "no channel for the root's descriptor".to_string()).and_then(|f| setup(&spec, f)) {
         fail(&mut ends.errors, ExitClass::Engine, &msg);
     }
     if spec.init {
@@ -77,16 +78,6 @@ fn setup(spec: &Spec, fuse: OwnedFd) -> Result<(), String> {
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;
     mounts::loopback_up()
-}
-
-/// A harmless descriptor to leave in `ChildEnds` once the real one is
-/// taken (/dev/null; the child never uses it).
-fn placeholder() -> OwnedFd {
-    File::open("/dev/null").map(OwnedFd::from).unwrap_or_else(|_| {
-        // SAFETY: only reached when /dev/null cannot be opened; fd 2 is
-        // duplicated so the OwnedFd owns its own descriptor.
-        unsafe { std::os::fd::FromRawFd::from_raw_fd(libc::dup(2)) }
-    })
 }
 
 fn fail(errors: &mut File, class: ExitClass, msg: &str) -> ! {

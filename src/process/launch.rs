@@ -60,7 +60,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, started: &mut dyn FnMut(Pid))
     }
     if ret == 0 {
         drop((open_end, read_end, tty_parent, fuse_parent));
-        child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child, fuse: fuse_child });
+        child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child, fuse: Some(fuse_child) });
     }
     let child = Pid::from_raw(ret as i32);
     drop((wait_end, write_end, tty_child, fuse_child));
