@@ -86,6 +86,47 @@ fn missing_prerequisite(backend: Backend) -> Option<String> {
     }
 }
 
+/// For a test that needs root (files of other owners, another user's
+/// access): when not root, run this very test again as root of a new user
+/// namespace with the user's subordinate ids mapped (`unshare
+/// --map-root-user --map-auto --mount`, as a rootless container has) and
+/// return `true`, having checked that it passed there; when already root,
+/// return `false` and let the caller go on. Without `unshare` or a
+/// subordinate range the prerequisite rule applies (a failure under CI).
+pub fn rerun_as_namespace_root() -> bool {
+    if sys::is_root() {
+        return false;
+    }
+    let name = test_name();
+    assert!(std::env::var_os("BURROW_FS_TEST_IN_USERNS").is_none(), "{name}: not root inside the user namespace");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--map-auto", "--mount", "--"])
+        .arg(&exe)
+        .args(["--exact", name.as_str(), "--nocapture", "--test-threads=1"])
+        .env("BURROW_FS_TEST_IN_USERNS", "1")
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            let why = format!("cannot run unshare(1) to become root of a user namespace: {e}");
+            assert!(!in_ci(), "CI=true and {name} cannot run: {why}");
+            eprintln!("SKIP {name}: {why}");
+            return true;
+        }
+    };
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() && text.contains("unshare:") && !text.contains("running 1 test") {
+        // unshare itself failed (no subordinate range, no newuidmap)
+        assert!(!in_ci(), "CI=true and {name} cannot run as namespace root:\n{text}");
+        eprintln!("SKIP {name}: cannot become root of a user namespace:\n{text}");
+        return true;
+    }
+    eprintln!("as root of a user namespace:\n{text}");
+    assert!(out.status.success() && text.contains("1 passed"), "{name} as root of a user namespace:\n{text}");
+    true
+}
+
 /// Apply the prerequisite rule: `true` when the test may go on.
 pub fn prerequisites_met() -> bool {
     let backend = Backend::current();
