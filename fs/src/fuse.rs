@@ -178,8 +178,8 @@ impl Filesystem for Fs {
             | InitFlags::FUSE_CACHE_SYMLINKS
             | InitFlags::FUSE_EXPORT_SUPPORT;
         let _ = config.add_capabilities(want & caps);
-        if writeback_wanted() && config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE).is_ok() {
-            self.ov.writeback.store(true, std::sync::atomic::Ordering::Relaxed);
+        if writeback_wanted() {
+            let _ = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE & caps);
         }
         let _ = config.set_max_write(MAX_WRITE);
         let _ = config.set_max_readahead(MAX_WRITE);
@@ -205,9 +205,9 @@ impl Filesystem for Fs {
 
     // batch_forget: fuser's default calls `forget` for each node.
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         tracing::trace!(ino = ino.0, "getattr");
-        match self.ov.getattr(Ino(ino.0), fh.map(|f| f.0)) {
+        match self.ov.getattr(Ino(ino.0)) {
             Ok(st) => reply.attr(&TTL, &attr(&st)),
             Err(e) => reply.error(fail("getattr", e)),
         }
@@ -224,7 +224,7 @@ impl Filesystem for Fs {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
-        fh: Option<FileHandle>,
+        _fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
@@ -232,7 +232,7 @@ impl Filesystem for Fs {
         reply: ReplyAttr,
     ) {
         tracing::trace!(ino = ino.0, ?mode, ?uid, ?gid, ?size, "setattr");
-        let a = SetAttr { mode, uid, gid, size, atime: set_time(atime), mtime: set_time(mtime), fh: fh.map(|f| f.0) };
+        let a = SetAttr { mode, uid, gid, size, atime: set_time(atime), mtime: set_time(mtime) };
         match self.ov.setattr(Ino(ino.0), &a) {
             Ok(st) => reply.attr(&TTL, &attr(&st)),
             Err(e) => reply.error(fail("setattr", e)),
@@ -250,13 +250,13 @@ impl Filesystem for Fs {
     fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
         tracing::trace!(parent = parent.0, name = ?name, mode, "mknod");
         let r = self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::Node { rdev }, mode, umask, caller(req));
-        self.entry(reply, r.map(|(i, a, _)| (i, a)), "mknod");
+        self.entry(reply, r, "mknod");
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
         tracing::trace!(parent = parent.0, name = ?name, mode, "mkdir");
         let r = self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::Dir, mode, umask, caller(req));
-        self.entry(reply, r.map(|(i, a, _)| (i, a)), "mkdir");
+        self.entry(reply, r, "mkdir");
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -285,7 +285,7 @@ impl Filesystem for Fs {
             0,
             caller(req),
         );
-        self.entry(reply, r.map(|(i, a, _)| (i, a)), "symlink");
+        self.entry(reply, r, "symlink");
     }
 
     fn rename(&self, _req: &Request, parent: INodeNo, name: &OsStr, newparent: INodeNo, newname: &OsStr, flags: RenameFlags, reply: ReplyEmpty) {
@@ -309,20 +309,20 @@ impl Filesystem for Fs {
     /// (`Overlay::with_node_fd`): a write copies up, a read takes the
     /// topmost copy; O_TRUNC arrives as a setattr (no ATOMIC_O_TRUNC); a
     /// file removed while the kernel still holds it keeps a descriptor.
-    /// Files made by `create` keep their handle.
+    /// `create` answers without a handle too.
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         tracing::trace!(ino = ino.0, flags = flags.0, "open");
         reply.error(Errno::ENOSYS);
     }
 
-    fn read(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, size: u32, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyData) {
+    fn read(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, size: u32, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyData) {
         tracing::trace!(ino = ino.0, offset, size, "read");
         READ_BUF.with(|b| {
             let mut buf = b.borrow_mut();
             if buf.len() < size as usize {
                 buf.resize(size as usize, 0);
             }
-            let r = self.ov.with_node_fd(Ino(ino.0), fh.0, false, |fd| {
+            let r = self.ov.with_node_fd(Ino(ino.0), false, |fd| {
                 let mut done = 0usize;
                 while done < size as usize {
                     let n = sys::pread(fd, &mut buf[done..size as usize], offset + done as u64)?;
@@ -340,9 +340,9 @@ impl Filesystem for Fs {
         });
     }
 
-    fn write(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, data: &[u8], _wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
+    fn write(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, data: &[u8], _wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
         tracing::trace!(ino = ino.0, offset, len = data.len(), "write");
-        let r = self.ov.with_node_fd(Ino(ino.0), fh.0, true, |fd| {
+        let r = self.ov.with_node_fd(Ino(ino.0), true, |fd| {
             let mut done = 0usize;
             while done < data.len() {
                 done += sys::pwrite(fd, &data[done..], offset + done as u64)?;
@@ -362,13 +362,12 @@ impl Filesystem for Fs {
         reply.ok();
     }
 
-    fn release(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, _lock: Option<LockOwner>, _flush: bool, reply: ReplyEmpty) {
-        self.ov.release(fh.0);
+    fn release(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _flags: OpenFlags, _lock: Option<LockOwner>, _flush: bool, reply: ReplyEmpty) {
         reply.ok();
     }
 
-    fn fsync(&self, _req: &Request, ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
-        let r = self.ov.with_node_fd(Ino(ino.0), fh.0, false, |fd| {
+    fn fsync(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let r = self.ov.with_node_fd(Ino(ino.0), false, |fd| {
             let rc = if datasync { unsafe { libc::fdatasync(fd) } } else { unsafe { libc::fsync(fd) } };
             if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
         });
@@ -456,8 +455,7 @@ impl Filesystem for Fs {
         reply.ok();
     }
 
-    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
-        self.ov.release(fh.0);
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
         reply.ok();
     }
 
@@ -514,21 +512,17 @@ impl Filesystem for Fs {
 
     fn create(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, flags: i32, reply: ReplyCreate) {
         tracing::trace!(parent = parent.0, name = ?name, mode, flags, "create");
-        match self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::File { flags }, mode, umask, caller(req)) {
-            // Without open the kernel never sends RELEASE, not even for a
-            // handle from create: answer with none and let reads and writes
-            // go through the node like those of any other file.
-            Ok((_, st, Some(fh))) => {
-                self.ov.release(fh);
-                reply.created(&TTL, &attr(&st), Generation(0), FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH)
-            }
-            Ok((_, _, None)) => reply.error(Errno::EIO),
+        match self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::File, mode, umask, caller(req)) {
+            // Without open the kernel never sends RELEASE, not even after
+            // create: answer without a handle; reads and writes go through
+            // the node like those of any other file.
+            Ok((_, st)) => reply.created(&TTL, &attr(&st), Generation(0), FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH),
             Err(e) => reply.error(fail("create", e)),
         }
     }
 
-    fn fallocate(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
-        let r = self.ov.with_node_fd(Ino(ino.0), fh.0, true, |fd| {
+    fn fallocate(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
+        let r = self.ov.with_node_fd(Ino(ino.0), true, |fd| {
             if unsafe { libc::fallocate(fd, mode, offset as i64, length as i64) } < 0 {
                 Err(io::Error::last_os_error())
             } else {
@@ -541,8 +535,8 @@ impl Filesystem for Fs {
         }
     }
 
-    fn lseek(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
-        match self.ov.with_node_fd(Ino(ino.0), fh.0, false, |fd| sys::lseek(fd, offset, whence)) {
+    fn lseek(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        match self.ov.with_node_fd(Ino(ino.0), false, |fd| sys::lseek(fd, offset, whence)) {
             Ok(o) => reply.offset(o),
             Err(e) => reply.error(fail("lseek", e)),
         }

@@ -145,9 +145,6 @@ pub struct Node {
     pub ino: Ino,
     lookups: AtomicU64,
     pub place: RwLock<Place>,
-    /// Bumped when the node moves to the upper layer; open read-only
-    /// handles on the old lower file reopen when they see it change.
-    pub generation: AtomicU64,
     /// Serialises copy-up of this node.
     pub copy_lock: Mutex<()>,
     /// A directory's listing snapshot: the kernel reads directories
@@ -224,7 +221,6 @@ impl Nodes {
             ino,
             lookups: AtomicU64::new(count),
             place: RwLock::new(place),
-            generation: AtomicU64::new(0),
             copy_lock: Mutex::new(()),
             listing: RwLock::new(None),
             kept: Mutex::new(None),

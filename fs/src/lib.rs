@@ -16,7 +16,6 @@ use std::path::PathBuf;
 pub mod copyup;
 pub mod diff;
 pub mod fuse;
-pub mod handle;
 pub mod inode;
 mod mount;
 pub mod mutate;

@@ -18,11 +18,9 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use crate::copyup::{self, chown_lenient};
-use crate::handle::{FileHandle, Handle};
 use crate::inode::{write, Ino, Node, Place};
 use crate::ops::{enoent, Attr, Overlay};
 use crate::overlay::{self, DirView, Layer};
@@ -42,7 +40,7 @@ pub const PRIVATE_XATTR: &[u8] = b"user.burrow.";
 /// What to create.
 #[derive(Debug, Clone)]
 pub enum NewKind<'a> {
-    File { flags: i32 },
+    File,
     Dir,
     Node { rdev: u32 },
     Symlink { target: &'a [u8] },
@@ -64,7 +62,6 @@ pub struct SetAttr {
     pub size: Option<u64>,
     pub atime: Option<SetTime>,
     pub mtime: Option<SetTime>,
-    pub fh: Option<u64>,
 }
 
 fn whiteout_name(name: &[u8]) -> Vec<u8> {
@@ -118,8 +115,9 @@ impl Overlay {
         Ok(())
     }
 
-    /// Create an entry; for files also open it and return the handle.
-    pub fn create(&self, parent: Ino, name: &[u8], kind: NewKind<'_>, mode: u32, umask: u32, caller: Caller) -> io::Result<(Ino, Attr, Option<u64>)> {
+    /// Create an entry (a file with `NewKind::File`; no handle is kept,
+    /// see `fuse`).
+    pub fn create(&self, parent: Ino, name: &[u8], kind: NewKind<'_>, mode: u32, umask: u32, caller: Caller) -> io::Result<(Ino, Attr)> {
         ensure_thread_umask();
         let pnode = self.prepare_new(parent, name)?;
         let p = pnode.place();
@@ -129,14 +127,15 @@ impl Overlay {
         let is_dir = matches!(kind, NewKind::Dir);
         let (uid, gid, extra) = self.new_owner(&p.path, caller, is_dir)?;
         let perm = (mode & 0o7777 & !umask) | extra;
-        let mut handle = None;
         let lend = |f: &mut dyn FnMut() -> io::Result<()>| copyup::as_owner(self.privilege, up, &p.path, 0o300, f);
         match kind {
-            NewKind::File { flags } => {
+            NewKind::File => {
                 let fd = copyup::as_owner(self.privilege, up, &p.path, 0o300, || {
-                    self.open_host(up, &path, flags, libc::O_CREAT | libc::O_EXCL, perm)
+                    sys::openat(up, &path, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW, perm)
                 })?;
-                handle = Some((fd, flags & libc::O_ACCMODE != libc::O_RDONLY));
+                // served without a handle (see `fuse`): the creating
+                // descriptor is not needed past the creation
+                drop(fd);
             }
             NewKind::Dir => {
                 if had_whiteout {
@@ -173,11 +172,8 @@ impl Overlay {
         let ino = self.inos.get_or_alloc(st.st_dev, st.st_ino);
         let node = self.nodes.remember(ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: view.clone().unwrap_or_default(), links: Vec::new(), gone: false }, 1);
         let attr = self.present(ino, st, view.as_ref());
-        let fh = handle.map(|(fd, writable)| {
-            let gen = node.generation.load(std::sync::atomic::Ordering::Acquire);
-            self.handles.insert(Handle::File(FileHandle { node, fd: std::sync::RwLock::new((fd, gen)), writable }))
-        });
-        Ok((ino, attr, fh))
+        drop(node);
+        Ok((ino, attr))
     }
 
     /// A hard link to `ino` named `name` in `parent`.
@@ -302,17 +298,7 @@ impl Overlay {
             if p.fmt == libc::S_IFDIR {
                 return Err(sys::errno(libc::EISDIR));
             }
-            let via_handle = a.fh.and_then(|fh| self.handles.get(fh)).and_then(|h| match &*h {
-                Handle::File(f) if f.writable => Some(self.with_fd(a.fh.unwrap_or(0), |fd| sys::ftruncate(fd, size))),
-                _ => None,
-            });
-            match via_handle {
-                Some(r) => r?,
-                None => {
-                    let fd = sys::openat(up, &p.path, libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
-                    sys::ftruncate(fd.as_raw_fd(), size)?;
-                }
-            }
+            self.with_node_fd(ino, true, |fd| sys::ftruncate(fd, size))?;
         }
         if a.atime.is_some() || a.mtime.is_some() {
             let conv = |t: Option<SetTime>| match t {
@@ -394,10 +380,10 @@ impl Overlay {
 
     /// setattr of a file whose last name is gone (still open somewhere,
     /// or a late time update from the kernel's writeback): only through
-    /// an open handle, never by path, which would resurrect the name.
+    /// its kept descriptor, never by path, which would resurrect the name.
     fn setattr_gone(&self, node: &Node, a: &SetAttr) -> io::Result<Attr> {
         let write = a.size.is_some() || a.mode.is_some() || a.uid.is_some() || a.gid.is_some() || a.atime.is_some() || a.mtime.is_some();
-        self.with_node_fd(node.ino, a.fh.unwrap_or(0), write, |fd| {
+        self.with_node_fd(node.ino, write, |fd| {
             if a.uid.is_some() || a.gid.is_some() {
                 sys::fchown(fd, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
             }
@@ -417,9 +403,6 @@ impl Overlay {
     /// Mark a node as in the upper layer with no lower contributions.
     pub fn settle(&self, node: &Node) {
         let mut w = write(&node.place);
-        if w.layer != Layer::Upper {
-            node.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
-        }
         w.layer = Layer::Upper;
         w.view = if w.fmt == libc::S_IFDIR { DirView { upper: true, lowers: Vec::new() } } else { DirView::default() };
     }

@@ -2,7 +2,8 @@
 //! files and listings, independent of the FUSE wire protocol.
 //!
 //! Theory of operation. [`Overlay`] ties the layer stack (`overlay`), the
-//! node and number tables (`inode`) and open handles (`handle`). Every
+//! node and number tables (`inode`); there are no open handles: files
+//! and directories are served without open (see `fuse`). Every
 //! operation starts from a node's cached [`Place`]: its relative path, its
 //! topmost layer and, for a directory, its view; no operation walks from
 //! the root. A lookup resolves one name against the parent's view and
@@ -16,11 +17,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use crate::copyup::{self, Privilege};
-use crate::handle::{DirHandle, FileHandle, Handle, Handles};
 use crate::inode::{read, write, lock, Ino, InoMap, Node, Nodes, Place};
 use crate::overlay::{self, DirView, Entry, Found, Layer, Stack};
 use crate::sys;
@@ -34,7 +33,6 @@ pub struct Overlay {
     pub stack: Stack,
     pub inos: InoMap,
     pub nodes: Nodes,
-    pub handles: Handles,
     pub privilege: Privilege,
     /// Host device of each lower layer root (for listing numbers).
     lower_devs: Vec<u64>,
@@ -42,10 +40,6 @@ pub struct Overlay {
     /// Per lower layer, built on first need: inode → names, for files
     /// with more than one link (so a copy-up keeps the link group).
     link_index: Vec<OnceLock<HashMap<u64, Vec<Vec<u8>>>>>,
-    /// The kernel caches writes (FUSE_WRITEBACK_CACHE): it may read pages
-    /// around a write on any handle and keeps file positions itself, so
-    /// host descriptors are opened read-write and without O_APPEND.
-    pub writeback: std::sync::atomic::AtomicBool,
 }
 
 /// Walk a layer and collect the names of multiply-linked files.
@@ -91,10 +85,8 @@ impl Overlay {
             stack,
             inos: InoMap::default(),
             nodes: Nodes::default(),
-            handles: Handles::default(),
             privilege: Privilege { root: unsafe { libc::geteuid() } == 0 },
             link_index: (0..lower_devs.len()).map(|_| OnceLock::new()).collect(),
-            writeback: std::sync::atomic::AtomicBool::new(false),
             lower_devs,
             upper_dev: upper_st.st_dev,
         };
@@ -152,14 +144,8 @@ impl Overlay {
         self.nodes.forget(ino, n);
     }
 
-    /// The attributes of a node, through an open handle when given.
-    pub fn getattr(&self, ino: Ino, fh: Option<u64>) -> io::Result<Attr> {
-        if let Some(Handle::File(h)) = fh.and_then(|f| self.handles.get(f)).as_deref() {
-            let g = read(&h.fd);
-            if g.1 == h.node.generation.load(Ordering::Acquire) || h.writable {
-                return Ok(self.present(ino, sys::fstat(g.0.as_raw_fd())?, None));
-            }
-        }
+    /// The attributes of a node (of its kept descriptor once removed).
+    pub fn getattr(&self, ino: Ino) -> io::Result<Attr> {
         let node = self.node(ino)?;
         let p = node.place();
         if p.gone {
@@ -171,15 +157,12 @@ impl Overlay {
         Ok(self.present(ino, st, (p.fmt == libc::S_IFDIR).then_some(&p.view)))
     }
 
-    /// Run `f` on a descriptor of file `ino` for a request without an open
-    /// handle (`fh` 0: files are served without open, see `fuse`): for a
-    /// removed file its kept descriptor, else the file in its current
-    /// layer, opened for this request; `write` copies it up first. Reads
-    /// therefore always see the topmost copy, also right after a copy-up.
-    pub fn with_node_fd<T>(&self, ino: Ino, fh: u64, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
-        if fh != 0 {
-            return self.with_fd(fh, f);
-        }
+    /// Run `f` on a descriptor of file `ino` (files are served without
+    /// open handles, see `fuse`): for a removed file its kept descriptor,
+    /// else the file in its current layer, opened for this request;
+    /// `write` copies it up first. Reads therefore always see the topmost
+    /// copy, also right after a copy-up.
+    pub fn with_node_fd<T>(&self, ino: Ino, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
         let node = self.node(ino)?;
         if node.place().gone {
             let mut kept = lock(&node.kept);
@@ -303,7 +286,6 @@ impl Overlay {
                 w.view.upper = true;
             }
         }
-        node.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -386,81 +368,6 @@ impl Overlay {
         Ok(())
     }
 
-    // ---- files ---------------------------------------------------------
-
-    /// Open a non-directory; returns the handle number.
-    pub fn open(&self, ino: Ino, flags: i32) -> io::Result<u64> {
-        let node = self.node(ino)?;
-        let acc = flags & libc::O_ACCMODE;
-        let writable = acc != libc::O_RDONLY;
-        let trunc = flags & libc::O_TRUNC != 0;
-        if writable || trunc {
-            self.copy_up(&node, !trunc)?;
-        }
-        let p = node.place();
-        let gen = node.generation.load(Ordering::Acquire);
-        let fd = self.open_host(self.stack.fd(p.layer), &p.path, flags, 0, 0)?;
-        Ok(self.handles.insert(Handle::File(FileHandle { node, fd: std::sync::RwLock::new((fd, gen)), writable })))
-    }
-
-    /// Run `f` on the current descriptor of a file handle, reopening a
-    /// read-only lower descriptor if the file was copied up since.
-    pub fn with_fd<T>(&self, fh: u64, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
-        let h = self.handles.get(fh).ok_or_else(|| sys::errno(libc::EBADF))?;
-        let Handle::File(h) = &*h else { return Err(sys::errno(libc::EISDIR)) };
-        {
-            let g = read(&h.fd);
-            if h.writable || g.1 == h.node.generation.load(Ordering::Acquire) {
-                return f(g.0.as_raw_fd());
-            }
-        }
-        let mut g = write(&h.fd);
-        let gen = h.node.generation.load(Ordering::Acquire);
-        if g.1 != gen {
-            let p = h.node.place();
-            let fd: OwnedFd = sys::openat(self.stack.fd(p.layer), &p.path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
-            tracing::trace!(fh, "reopened after copy-up");
-            *g = (fd, gen);
-        }
-        f(g.0.as_raw_fd())
-    }
-
-    pub fn release(&self, fh: u64) {
-        self.handles.remove(fh);
-    }
-
-    // ---- directories ---------------------------------------------------
-
-    pub fn opendir(&self, ino: Ino) -> io::Result<u64> {
-        let node = self.node(ino)?;
-        let p = node.place();
-        if p.fmt != libc::S_IFDIR {
-            return Err(sys::errno(libc::ENOTDIR));
-        }
-        Ok(self.handles.insert(Handle::Dir(DirHandle { node, parent: p.parent, entries: std::sync::RwLock::new(None) })))
-    }
-
-    /// The listing of an open directory for a read at `offset`.
-    pub fn listing(&self, d: &DirHandle, offset: u64) -> io::Result<Arc<Vec<Entry>>> {
-        if offset != 0 {
-            if let Some(e) = read(&d.entries).as_ref() {
-                return Ok(e.clone());
-            }
-        }
-        let p = d.node.place();
-        let fresh = Arc::new(overlay::list(&self.stack, &p.path, &p.view)?);
-        *write(&d.entries) = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    pub fn dir_handle(&self, fh: u64) -> io::Result<Arc<Handle>> {
-        let h = self.handles.get(fh).ok_or_else(|| sys::errno(libc::EBADF))?;
-        match &*h {
-            Handle::Dir(_) => Ok(h),
-            Handle::File(_) => Err(sys::errno(libc::ENOTDIR)),
-        }
-    }
-
     /// The number a listing entry shows (the same a lookup would give).
     pub fn entry_ino(&self, e: &Entry) -> Ino {
         let dev = match e.layer {
@@ -514,31 +421,4 @@ impl Overlay {
         }
         Ok(())
     }
-}
-
-/// Host open flags for a FUSE open: creation flags are the overlay's
-/// business, O_DIRECT would impose alignment the kernel does not promise.
-impl Overlay {
-    /// Open `path` under `dir` for a kernel open with `flags` (plus
-    /// `extra`, e.g. O_CREAT|O_EXCL): with the writeback cache a write-only
-    /// open becomes read-write (the kernel fills partial pages) unless the
-    /// host refuses reading, and O_APPEND is left to the kernel.
-    pub fn open_host(&self, dir: BorrowedFd<'_>, path: &[u8], flags: i32, extra: i32, mode: u32) -> io::Result<OwnedFd> {
-        let host = host_flags(flags) | extra;
-        if !self.writeback.load(Ordering::Relaxed) {
-            return sys::openat(dir, path, host, mode);
-        }
-        let cached = host & !libc::O_APPEND;
-        if cached & libc::O_ACCMODE == libc::O_WRONLY {
-            match sys::openat(dir, path, (cached & !libc::O_ACCMODE) | libc::O_RDWR, mode) {
-                Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
-                other => return other,
-            }
-        }
-        sys::openat(dir, path, cached, mode)
-    }
-}
-
-pub fn host_flags(flags: i32) -> i32 {
-    (flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_DIRECT)) | libc::O_NOFOLLOW
 }
