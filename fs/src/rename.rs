@@ -21,7 +21,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::copyup;
-use crate::inode::{Ino, Node};
+use crate::inode::{Ino, Node, Place};
 use crate::ops::{enoent, Overlay};
 use crate::overlay::{self, DirView, Found, Layer};
 use crate::sys;
@@ -196,12 +196,7 @@ impl Overlay {
 
     fn do_move(&self, pnode: &Arc<Node>, npnode: &Arc<Node>, name: &[u8], newname: &[u8], src: Found, dst: Option<Found>) -> io::Result<()> {
         let up = self.stack.upper();
-        self.copy_up(pnode, true)?;
-        self.copy_up(npnode, true)?;
-        let p = pnode.place();
-        let np = npnode.place();
-        let old = sys::join(&p.path, name);
-        let new = sys::join(&np.path, newname);
+        let (p, np, old, new) = self.parents_up(pnode, npnode, name, newname)?;
         let (src_ino, src_node) = self.node_of(&src);
         let src_below = src.layer != Layer::Upper || self.visible_below(&p.path, &p.view, name)?;
         let new_wh = !np.view.lowers.is_empty() && overlay::has_whiteout(up, &np.path, newname)?;
@@ -275,14 +270,19 @@ impl Overlay {
         }
     }
 
-    fn do_exchange(&self, pnode: &Arc<Node>, npnode: &Arc<Node>, name: &[u8], newname: &[u8], a: Found, b: Found) -> io::Result<()> {
-        let up = self.stack.upper();
+    /// Both parent directories copied up, their places, and the two full
+    /// paths of a rename.
+    fn parents_up(&self, pnode: &Arc<Node>, npnode: &Arc<Node>, name: &[u8], newname: &[u8]) -> io::Result<(Place, Place, Vec<u8>, Vec<u8>)> {
         self.copy_up(pnode, true)?;
         self.copy_up(npnode, true)?;
-        let p = pnode.place();
-        let np = npnode.place();
-        let pa = sys::join(&p.path, name);
-        let pb = sys::join(&np.path, newname);
+        let (p, np) = (pnode.place(), npnode.place());
+        let (old, new) = (sys::join(&p.path, name), sys::join(&np.path, newname));
+        Ok((p, np, old, new))
+    }
+
+    fn do_exchange(&self, pnode: &Arc<Node>, npnode: &Arc<Node>, name: &[u8], newname: &[u8], a: Found, b: Found) -> io::Result<()> {
+        let up = self.stack.upper();
+        let (_, _, pa, pb) = self.parents_up(pnode, npnode, name, newname)?;
         let (ia, na) = self.node_of(&a);
         let (ib, nb) = self.node_of(&b);
         self.materialize_found(&pa, &a)?;
