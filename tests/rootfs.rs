@@ -142,6 +142,11 @@ fn diff_of_an_untouched_container_is_empty_and_unknown_names_fail() {
     let o = e.run(&["diff", "nope"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("no such container"), "{}", stderr(&o));
+    // a flag commit does not have is a usage error, with docker's code
+    let o = e.run(&["commit", "--change", "CMD ls", "idle", "img"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--change"), "{}", stderr(&o));
+    assert!(e.run(&["commit", "--help"]).status.success());
     e.ok(&["rm", "idle"]);
 }
 

@@ -186,7 +186,15 @@ impl Later {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // docker answers a usage error with 125, not clap's 2; help and
+    // version still print to stdout and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 125 } else { 0 });
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_timer(tracing_subscriber::fmt::time::uptime()).init();
