@@ -294,3 +294,13 @@ pub fn sweep_tmp(store: &Store, min_age: std::time::Duration) {
         }
     }
 }
+
+/// Unpack a layer whose blob is already in the store (its directory is
+/// missing); nothing is fetched.
+pub fn stage_layer_stored(store: &Store, desc: &Descriptor, opts: &UnpackOptions) -> Result<StagedLayer> {
+    let p = store.blob_path(&desc.digest);
+    let f = fs::File::open(&p).map_err(Error::io("open", &p))?;
+    let (digest, size, diff_id, report, dir) =
+        stage_layer(store, desc, io::BufReader::with_capacity(1 << 20, f), &mut io::sink(), opts)?;
+    Ok(StagedLayer { digest, size, diff_id, report: Some(report), blob: StagedBlob::Present, dir: Some(dir) })
+}

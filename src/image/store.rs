@@ -161,10 +161,15 @@ impl Store {
     /// as they were written, `ingest::stage_layer_file`) into `blobs/` as
     /// `digest`. Caller holds the exclusive lock.
     pub fn add_blob_file(&self, file: &Path, digest: &Digest) -> Result<()> {
-        if let Ok(f) = fs::File::open(file) {
-            let _ = f.sync_all();
-        }
         let dest = self.blob_path(digest);
+        match fs::File::open(file) {
+            Ok(f) => {
+                let _ = f.sync_all();
+            }
+            // Another command finished the same download first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && dest.is_file() => return Ok(()),
+            Err(e) => return Err(Error::io("open", file)(e)),
+        }
         fs::rename(file, &dest).map_err(Error::io("move the blob into", &dest))?;
         fsutil::fsync_dir(&self.paths.blobs());
         Ok(())
