@@ -214,6 +214,9 @@ pub fn commit_image(store: &Store, image: StagedImage, names: &[Reference]) -> R
         return Err(Error::DigestMismatch { expected: manifest.config.digest.clone(), found: config_digest });
     }
     let diff_ids = config_diff_ids(&image.config_bytes)?;
+    serde_json::from_slice::<serde_json::Value>(&image.config_bytes)
+        .and_then(|v| super::store::parse_config(&v))
+        .map_err(|e| inconsistent(format!("the image config is not valid: {e}")))?;
     if diff_ids.len() != manifest.layers.len() || image.layers.len() != manifest.layers.len() {
         return Err(inconsistent(format!(
             "the manifest lists {} layers, the config {} diff ids",

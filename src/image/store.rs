@@ -264,7 +264,7 @@ impl Store {
         let raw = self.read_blob(&id)?;
         let corrupt = |source| Error::Corrupt { path: self.blob_path(&id), source };
         let config_json: serde_json::Value = serde_json::from_slice(&raw).map_err(corrupt)?;
-        let config: ImageConfiguration = serde_json::from_slice(&raw).map_err(corrupt)?;
+        let config = parse_config(&config_json).map_err(corrupt)?;
         let diff_ids: Vec<Digest> =
             config.rootfs().diff_ids().iter().map(|s| Digest::parse(s)).collect::<std::result::Result<_, _>>()?;
         let layers = diff_ids
@@ -463,6 +463,24 @@ impl Store {
         }
         Ok(problems)
     }
+}
+
+/// An image config as oci-spec types it. Fields the OCI image spec makes
+/// optional but oci-spec requires (`history`, `rootfs.diff_ids` of an
+/// image without layers) get their empty value, so a registry's valid
+/// but sparse config does not read as corrupt.
+pub fn parse_config(json: &serde_json::Value) -> serde_json::Result<ImageConfiguration> {
+    let mut v = json.clone();
+    if let Some(obj) = v.as_object_mut() {
+        if !obj.get("history").is_some_and(|h| h.is_array()) {
+            obj.insert("history".into(), serde_json::json!([]));
+        }
+        let rootfs = obj.entry("rootfs").or_insert_with(|| serde_json::json!({"type": "layers"}));
+        if let Some(r) = rootfs.as_object_mut() {
+            r.entry("diff_ids").or_insert_with(|| serde_json::json!([]));
+        }
+    }
+    serde_json::from_value(v)
 }
 
 /// Match a user's string against images: a name first (docker's order),

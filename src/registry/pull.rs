@@ -191,6 +191,7 @@ fn pull_from(
     }
     let downloaded = todo.len();
     let cancel = AtomicBool::new(false);
+    let image_name = reference.to_string();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<StagedLayer>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -202,7 +203,7 @@ fn pull_from(
                     break;
                 }
                 let layer = &manifest.layers[i];
-                let job = LayerJob { store, client, repo: &repo, scopes: &scopes, desc: layer, downloads: &downloads, opts, progress, cancel: &cancel };
+                let job = LayerJob { image: &image_name, store, client, repo: &repo, scopes: &scopes, desc: layer, downloads: &downloads, opts, progress, cancel: &cancel };
                 let r = job.run().map_err(|e| match e {
                     Error::Image(source) => {
                         Error::Layer { image: reference.to_string(), layer: layer.digest.clone(), source: Box::new(source) }
@@ -395,6 +396,8 @@ fn fetch_config(
 
 /// One layer to download and unpack.
 struct LayerJob<'a> {
+    /// The full reference, for messages.
+    image: &'a str,
     store: &'a Store,
     client: &'a Client,
     repo: &'a str,
@@ -468,7 +471,7 @@ impl LayerJob<'_> {
                 return Ok(ingest::stage_layer_stored(self.store, self.desc, &self.opts.unpack)?);
             }
             return Err(Error::Download {
-                image: self.repo.to_string(),
+                image: self.image.to_string(),
                 layer: d.clone(),
                 detail: "another command moved the partial download away; pull again".into(),
             });
@@ -498,22 +501,25 @@ impl LayerJob<'_> {
                     let network = failure.0.lock().unwrap().take();
                     let retry = network.is_some() || matches!(e, Error::Unreachable { .. });
                     if self.cancel.load(Ordering::Relaxed) {
-                        return Err(Error::Download { image: self.repo.to_string(), layer: d.clone(), detail: CANCELLED.into() });
+                        return Err(Error::Download { image: self.image.to_string(), layer: d.clone(), detail: CANCELLED.into() });
                     }
-                    if matches!(e, Error::Image(crate::image::Error::DigestMismatch { .. } | crate::image::Error::SizeMismatch { .. })) {
-                        // Wrong bytes: never resume from them.
+                    if !retry {
+                        // Bad bytes (wrong digest, corrupt data): never
+                        // resume from them.
                         let _ = file.set_len(0);
                         let _ = fs::remove_file(&part);
+                        return Err(e);
                     }
                     attempt += 1;
-                    if !retry || attempt >= ATTEMPTS {
-                        return Err(match network {
-                            Some(n) if retry => Error::Download {
-                                image: self.repo.to_string(),
-                                layer: d.clone(),
-                                detail: format!("the connection to {} failed {attempt} times, last: {n}; run the pull again to resume where it stopped", self.client.registry),
-                            },
-                            _ => e,
+                    if attempt >= ATTEMPTS {
+                        let last = network.unwrap_or_else(|| e.to_string());
+                        return Err(Error::Download {
+                            image: self.image.to_string(),
+                            layer: d.clone(),
+                            detail: format!(
+                                "the download from {} failed {attempt} times, last: {last}; run the pull again to resume where it stopped",
+                                self.client.registry
+                            ),
                         });
                     }
                     tracing::debug!(layer = %d, "download failed ({e}); resuming");
