@@ -15,9 +15,11 @@
 //! tar stream into a directory without ever writing outside it; `compress`
 //! sniffs gzip and zstd; `import` combines them into `burrow import`;
 //! `inspect` renders docker's JSON; `fsutil` holds the little file system
-//! helpers the others share. This module does not talk to registries
+//! helpers the others share; `archive` reads and writes docker-archive
+//! and oci-archive tars (`save`, `load`) on top of `ingest`. This module does not talk to registries
 //! (that is `registry/`) and does not build images.
 
+pub mod archive;
 mod blob;
 pub mod compress;
 pub mod digest;
