@@ -179,8 +179,9 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
 /// Every container with the image it uses, for `rmi` and `image prune`
 /// (a record whose image id does not parse uses no stored image). Takes
 /// no lock: the store's callers hold it.
-pub fn image_users(paths: &Paths) -> Result<Vec<crate::image::ImageUser>> {
-    Ok(list(paths)?
+pub fn image_users(paths: &Paths) -> crate::image::Result<Vec<crate::image::ImageUser>> {
+    let all = list(paths).map_err(|e| crate::image::Error::Users { reason: e.to_string() })?;
+    Ok(all
         .into_iter()
         .filter_map(|r| {
             let image_id = crate::image::Digest::parse(&r.image_id).ok()?;

@@ -28,11 +28,11 @@ pub struct PruneReport {
 
 impl Store {
     /// Remove dangling images (every unused image with `all`).
-    pub fn prune(&self, all: bool, in_use: impl FnOnce() -> HashSet<Digest>) -> Result<PruneReport> {
+    pub fn prune(&self, all: bool, in_use: impl FnOnce() -> Result<HashSet<Digest>>) -> Result<PruneReport> {
         let _lock = self.lock_exclusive()?;
         let mut index = self.read_index()?;
         let images = self.images(&index)?;
-        let used = in_use();
+        let used = in_use()?;
         let (victims, survivors): (Vec<_>, Vec<_>) =
             images.into_iter().partition(|i| !used.contains(&i.id) && (all || i.names.is_empty()));
         let mut report = PruneReport::default();
@@ -72,16 +72,16 @@ mod tests {
         let a = import(&s, &tar("a")[..], Some("a"), &opts).unwrap().id;
         let b = import(&s, &tar("b")[..], None, &opts).unwrap().id;
         let c = import(&s, &tar("c")[..], Some("c"), &opts).unwrap().id;
-        let r = s.prune(false, HashSet::new).unwrap();
+        let r = s.prune(false, || Ok(HashSet::new())).unwrap();
         assert_eq!(r.deleted.first(), Some(&b));
         assert!(r.reclaimed > 0);
-        let r = s.prune(true, || HashSet::from([c.clone()])).unwrap();
+        let r = s.prune(true, || Ok(HashSet::from([c.clone()]))).unwrap();
         assert_eq!(r.untagged, ["docker.io/library/a:latest"]);
         assert_eq!(r.deleted.first(), Some(&a));
         let left: Vec<Digest> = s.list().unwrap().into_iter().map(|i| i.id).collect();
         assert_eq!(left, [c]);
         assert!(s.fsck().unwrap().is_empty());
-        assert_eq!(s.prune(true, HashSet::new).unwrap().deleted.len(), 2);
+        assert_eq!(s.prune(true, || Ok(HashSet::new())).unwrap().deleted.len(), 2);
         assert!(s.list().unwrap().is_empty());
     }
 }
