@@ -9,8 +9,10 @@
 //! once however many images share it; a compressed blob is decompressed
 //! into a temp file under `tmp/` first, since a tar header needs the size,
 //! and checked against the diff id), per image `<config hex>.json`, and
-//! `manifest.json` last with the familiar names (`busybox:latest`) the
-//! user asked for. oci-archive members: `oci-layout`, `index.json` (one
+//! `manifest.json` last with the names the user asked for, in full
+//! (`docker.io/library/busybox:latest`) as podman writes them: docker
+//! reads both forms, podman turns a short `busybox:latest` into
+//! `localhost/busybox:latest`. oci-archive members: `oci-layout`, `index.json` (one
 //! descriptor per name, annotated with the full name both as
 //! `org.opencontainers.image.ref.name` and `io.containerd.image.name`; an
 //! image saved by id has one descriptor without a name), and each blob
@@ -29,7 +31,6 @@ use crate::image::compress;
 use crate::image::digest::{Digest, HashingReader};
 use crate::image::fsutil;
 use crate::image::layout::{Descriptor, Index, OCI_LAYOUT};
-use crate::image::reference::familiar;
 use crate::image::{Image, Reference, Store, REF_NAME_ANNOTATION};
 
 /// Save the images `names` (names or ids) to `out` in `format`.
@@ -151,7 +152,7 @@ fn write_docker<W: Write>(store: &Store, images: &[(Image, Vec<String>)], tar: &
         if written.insert(image.id.clone()) {
             append_verified(tar, &config, &store.blob_path(&image.id), &image.id)?;
         }
-        let tags: Vec<String> = names.iter().map(|n| familiar(n)).collect();
+        let tags: Vec<&String> = names.iter().collect();
         manifest.push(json!({
             "Config": config,
             "RepoTags": if tags.is_empty() { serde_json::Value::Null } else { json!(tags) },

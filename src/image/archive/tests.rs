@@ -89,7 +89,7 @@ fn docker_archive_round_trip_keeps_the_id_and_names() {
     let bytes = saved(&a, &["busybox", "other:v1"], Format::DockerArchive);
     let m = members(&bytes);
     let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
-    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["busybox:latest", "other:v1"]));
+    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["docker.io/library/busybox:latest", "docker.io/library/other:v1"]));
     assert_eq!(manifest[0]["Config"], format!("{}.json", r.id.hex()));
 
     let b = store(t.path(), "b");
