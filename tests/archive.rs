@@ -131,6 +131,18 @@ fn a_failed_save_leaves_no_file() {
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let left: Vec<_> = std::fs::read_dir(e.dir.path()).unwrap().flatten().map(|d| d.file_name()).collect();
     assert!(!file.exists() && left.iter().all(|n| !n.to_string_lossy().contains("out.tar")), "{left:?}");
+    // stdout a terminal: refused as docker does (script(1) gives a pty)
+    if require(Path::new("/usr/bin/script").exists(), "script (util-linux)") {
+        let bin = common::burrow_bin();
+        let o = Command::new("/usr/bin/script")
+            .args(["-qec", &format!("{} save busybox", bin.display()), "/dev/null"])
+            .env("BURROW_ROOT", &e.root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
+        assert!(stdout(&o).contains("cowardly refusing to save to a terminal. Use the -o flag or redirect"), "{}", stdout(&o));
+    }
     let o = e.run(&["save", "--format", "zip", "-o", s(&file), "x"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("docker-archive or oci-archive"));

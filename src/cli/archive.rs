@@ -69,7 +69,8 @@ impl Sink {
             _ => PathBuf::from("."),
         };
         let base = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{base}.burrow-{}", std::process::id()));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let tmp = dir.join(format!(".{base}.burrow-{}-{nanos:08x}", std::process::id()));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)

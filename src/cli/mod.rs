@@ -261,7 +261,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Tag(a) | C::Image(ImageCommand::Tag(a)) => done(images::tag(paths, &a)),
         C::Rmi(a) | C::Image(ImageCommand::Rm(a)) => done(enter(false).and_then(|_| images::rmi(paths, &a))),
         C::Image(ImageCommand::Inspect(a)) => done(images::inspect(paths, &a)),
-        C::Image(ImageCommand::Prune(a)) => done(images::prune(paths, &a)),
+        C::Image(ImageCommand::Prune(a)) => done(enter(false).and_then(|_| images::prune(paths, &a))),
         C::Save(a) | C::Image(ImageCommand::Save(a)) => done(archive::save(paths, &a)),
         C::Load(a) | C::Image(ImageCommand::Load(a)) => done(enter(false).and_then(|_| archive::load(paths, &a))),
         C::Export(a) | C::Container(ContainerCommand::Export(a)) => done(enter(false).and_then(|_| archive::export(paths, &a))),
