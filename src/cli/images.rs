@@ -1,5 +1,6 @@
-//! `import`, `images`, `tag`, `rmi` and `image inspect`: docker's image
-//! verbs over `burrow::image::Store`. Output formats are docker's.
+//! `import`, `images`, `tag`, `rmi`, `image inspect` and `image prune`:
+//! docker's image verbs over `burrow::image::Store`. Output formats are
+//! docker's. `rmi` and `prune` leave images that containers use alone.
 
 use std::path::PathBuf;
 
@@ -50,7 +51,7 @@ pub struct TagArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct RmiArgs {
-    /// Force removal of an image referenced by several names
+    /// Force removal of an image referenced by several names, or used by a stopped container
     #[arg(short, long)]
     force: bool,
     /// Images (names or ids)
@@ -164,7 +165,7 @@ pub fn images(paths: &Paths, args: &ImagesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_table(rows: &[[String; 5]]) {
+pub(crate) fn print_table(rows: &[[String; 5]]) {
     let mut widths = [0usize; 5];
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -194,7 +195,8 @@ pub fn rmi(paths: &Paths, args: &RmiArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
     let mut failed = 0;
     for name in &args.images {
-        match store.remove(name, args.force) {
+        let users = || burrow::container::record::image_users(paths);
+        match store.remove_checked(name, args.force, users) {
             Ok(report) => {
                 for n in &report.untagged {
                     println!("Untagged: {}", familiar(n));
@@ -213,6 +215,52 @@ pub fn rmi(paths: &Paths, args: &RmiArgs) -> anyhow::Result<()> {
     if failed > 0 {
         anyhow::bail!("{failed} of {} images could not be removed", args.images.len());
     }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images no container uses, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// docker's `image prune`: without -f it asks on a terminal, and refuses
+/// when there is no terminal to ask on.
+pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
+    if !args.force {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("burrow image prune asks for confirmation, but stdin is not a terminal: pass -f (--force) to remove without asking");
+        }
+        let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
+        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    let store = Store::open(paths)?;
+    let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
+        Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
+    };
+    let report = store.prune(args.all, in_use)?;
+    if !report.untagged.is_empty() || !report.deleted.is_empty() {
+        println!("Deleted Images:");
+        for n in &report.untagged {
+            println!("untagged: {}", familiar(n));
+        }
+        for d in &report.deleted {
+            println!("deleted: {d}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(report.reclaimed));
     Ok(())
 }
 
@@ -248,7 +296,7 @@ pub(crate) fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, three
 /// significant digits, trailing zeros dropped ("4.2MB", "728B", "123MB").
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = bytes as f64;
     let mut u = 0;

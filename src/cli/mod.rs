@@ -6,10 +6,13 @@
 //! read or write container-owned files first enter burrow's user namespace
 //! (`userns::enter`), before any thread exists.
 
+mod archive;
 mod container;
+mod history;
 mod images;
 mod info;
 mod registry;
+mod system;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +74,17 @@ enum Command {
     Commit(container::CommitArgs),
     /// Show the changes to a container's file system (A added, C changed, D deleted)
     Diff(container::DiffArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(archive::SaveArgs),
+    /// Load images from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(archive::ExportArgs),
+    /// Show the history of an image
+    History(history::HistoryArgs),
+    /// Manage burrow's storage
+    #[command(subcommand)]
+    System(SystemCommand),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -100,6 +114,20 @@ enum ImageCommand {
     Pull(registry::PullArgs),
     /// Upload an image to a registry
     Push(registry::PushArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(archive::SaveArgs),
+    /// Load images from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Show the history of an image
+    History(history::HistoryArgs),
+    /// Remove unused images
+    Prune(images::PruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCommand {
+    /// Check the store: every blob against its digest, every layer directory present
+    Check(system::CheckArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,18 +145,14 @@ enum ContainerCommand {
     Commit(container::CommitArgs),
     /// Show the changes to a container's file system
     Diff(container::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(archive::ExportArgs),
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
 /// instead of pretending.
 #[derive(Subcommand, Debug)]
 enum Later {
-    /// Save images to a tar archive (not yet available)
-    Save(Rest),
-    /// Load images from a tar archive (not yet available)
-    Load(Rest),
-    /// Export a container's filesystem as a tar archive (not yet available)
-    Export(Rest),
     /// Build an image from a Dockerfile (not yet available)
     Build(Rest),
     /// Create a new container (not yet available)
@@ -167,8 +191,6 @@ enum Later {
     Volume(Rest),
     /// Manage networks (not yet available)
     Network(Rest),
-    /// Manage burrow's storage (not yet available)
-    System(Rest),
 }
 
 #[derive(clap::Args, Debug)]
@@ -248,6 +270,12 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Tag(a) | C::Image(ImageCommand::Tag(a)) => done(images::tag(paths, &a)),
         C::Rmi(a) | C::Image(ImageCommand::Rm(a)) => done(enter(false).and_then(|_| images::rmi(paths, &a))),
         C::Image(ImageCommand::Inspect(a)) => done(images::inspect(paths, &a)),
+        C::Image(ImageCommand::Prune(a)) => done(enter(false).and_then(|_| images::prune(paths, &a))),
+        C::Save(a) | C::Image(ImageCommand::Save(a)) => done(archive::save(paths, &a)),
+        C::Load(a) | C::Image(ImageCommand::Load(a)) => done(enter(false).and_then(|_| archive::load(paths, &a))),
+        C::Export(a) | C::Container(ContainerCommand::Export(a)) => done(enter(false).and_then(|_| archive::export(paths, &a))),
+        C::History(a) | C::Image(ImageCommand::History(a)) => done(history::history(paths, &a)),
+        C::System(SystemCommand::Check(a)) => done(system::check(paths, &a)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));

@@ -23,56 +23,103 @@ use std::path::{Path, PathBuf};
 pub fn write(upper: &Path, out: impl Write) -> io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut links = Links::new();
     walk(upper, Path::new(""), &mut builder, &mut links)?;
     builder.into_inner()?.flush()
 }
 
-fn walk<W: Write>(dir: &Path, rel: &Path, b: &mut tar::Builder<W>, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
+fn walk<W: Write>(dir: &Path, rel: &Path, b: &mut tar::Builder<W>, links: &mut Links) -> io::Result<()> {
     let mut names: Vec<_> = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
     names.sort();
     for name in names {
         let path = dir.join(&name);
         let rel = rel.join(&name);
-        let meta = fs::symlink_metadata(&path)?;
-        let ft = meta.file_type();
-        if ft.is_socket() {
-            tracing::debug!(path = %rel.display(), "socket left out of the layer");
-            continue;
-        }
-        let xattrs = xattrs_of(&path);
-        if !xattrs.is_empty() {
-            b.append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
-        }
-        let mut h = tar::Header::new_gnu();
-        h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        h.set_mode(meta.mode() & 0o7777);
-        if ft.is_file() && meta.nlink() > 1 {
-            if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                h.set_entry_type(tar::EntryType::Link);
-                h.set_size(0);
-                b.append_link(&mut h, &rel, first)?;
-                continue;
-            }
-            links.insert((meta.dev(), meta.ino()), rel.clone());
-        }
-        if ft.is_dir() {
-            h.set_size(0);
-            b.append_data(&mut h, dir_name(&rel), io::empty())?;
+        if append_entry(b, &path, &rel, links)? {
             walk(&path, &rel, b, links)?;
-        } else if ft.is_symlink() {
-            h.set_size(0);
-            b.append_link(&mut h, &rel, fs::read_link(&path)?)?;
-        } else if ft.is_file() {
-            let f = fs::File::open(&path)?;
-            b.append_data(&mut h, &rel, f)?;
-        } else {
-            // FIFOs and device nodes: the header says it all.
-            h.set_size(0);
-            b.append_data(&mut h, &rel, io::empty())?;
         }
     }
     Ok(())
+}
+
+/// Files already written, by (device, inode), for hardlinks.
+pub(super) type Links = HashMap<(u64, u64), PathBuf>;
+
+/// Append the file at `path` as the entry `rel` (a directory only as its
+/// header); returns whether it is a directory whose contents the caller
+/// should append next. A regular file with the `user.burrow.rdev`
+/// placeholder attribute (a device node unpacking could not create) is
+/// written back as the device node it stands for.
+pub(super) fn append_entry<W: Write>(b: &mut tar::Builder<W>, path: &Path, rel: &Path, links: &mut Links) -> io::Result<bool> {
+    let meta = fs::symlink_metadata(path)?;
+    let ft = meta.file_type();
+    if ft.is_socket() {
+        tracing::debug!(path = %rel.display(), "socket left out of the layer");
+        return Ok(false);
+    }
+    let xattrs = xattrs_of(path);
+    if !xattrs.is_empty() {
+        b.append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    h.set_mode(meta.mode() & 0o7777);
+    if ft.is_file() {
+        if let Some((kind, major, minor)) = device_placeholder(path) {
+            h.set_entry_type(kind);
+            h.set_size(0);
+            h.set_device_major(major)?;
+            h.set_device_minor(minor)?;
+            b.append_data(&mut h, rel, io::empty())?;
+            return Ok(false);
+        }
+    }
+    if ft.is_file() && meta.nlink() > 1 {
+        if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            b.append_link(&mut h, rel, first)?;
+            return Ok(false);
+        }
+        links.insert((meta.dev(), meta.ino()), rel.to_path_buf());
+    }
+    if ft.is_dir() {
+        h.set_size(0);
+        b.append_data(&mut h, dir_name(rel), io::empty())?;
+        return Ok(true);
+    } else if ft.is_symlink() {
+        h.set_size(0);
+        b.append_link(&mut h, rel, fs::read_link(path)?)?;
+    } else if ft.is_file() {
+        let f = fs::File::open(path)?;
+        b.append_data(&mut h, rel, f)?;
+    } else {
+        // FIFOs and device nodes: the header says it all.
+        h.set_size(0);
+        b.append_data(&mut h, rel, io::empty())?;
+    }
+    Ok(false)
+}
+
+/// The device a placeholder file stands for (`user.burrow.rdev` =
+/// `c MAJ MIN` or `b MAJ MIN`).
+fn device_placeholder(path: &Path) -> Option<(tar::EntryType, u32, u32)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let name = std::ffi::CString::new(crate::image::unpack::RDEV_XATTR).ok()?;
+    let mut value = [0u8; 64];
+    // SAFETY: NUL-terminated path and name, a buffer of the length given.
+    let len = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+    if len <= 0 {
+        return None;
+    }
+    let text = std::str::from_utf8(&value[..len as usize]).ok()?;
+    let mut parts = text.split_whitespace();
+    let kind = match parts.next()? {
+        "c" => tar::EntryType::Char,
+        "b" => tar::EntryType::Block,
+        _ => return None,
+    };
+    Some((kind, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// The extended attributes of `path` (not following a symlink) as PAX

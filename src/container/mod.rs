@@ -6,11 +6,13 @@
 //! `--user` in the container's own files; `run` turns an image and the
 //! user's flags into a `process::Spec`, starts it, waits and records the
 //! outcome; `diff` and `commit` read the upper directory (an OCI layer
-//! as it stands, `layer_tar`). The process details (namespaces, mounts,
-//! the FUSE session, exec) live in `crate::process`.
+//! as it stands, `layer_tar`); `export` writes the merged tree as a tar.
+//! The process details (namespaces, mounts, the FUSE session, exec) live
+//! in `crate::process`.
 
 pub mod commit;
 pub mod diff;
+pub mod export;
 mod layer_tar;
 pub mod passwd;
 pub mod record;

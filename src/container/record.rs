@@ -176,6 +176,21 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
+/// Every container with the image it uses, for `rmi` and `image prune`
+/// (a record whose image id does not parse uses no stored image). Takes
+/// no lock: the store's callers hold it.
+pub fn image_users(paths: &Paths) -> crate::image::Result<Vec<crate::image::ImageUser>> {
+    let all = list(paths).map_err(|e| crate::image::Error::Users { reason: e.to_string() })?;
+    Ok(all
+        .into_iter()
+        .filter_map(|r| {
+            let image_id = crate::image::Digest::parse(&r.image_id).ok()?;
+            let running = r.status == Status::Running && is_alive(&r);
+            Some(crate::image::ImageUser { image_id, container: r.id.short().to_string(), running })
+        })
+        .collect())
+}
+
 /// Find a container by name, full id or unique id prefix.
 pub fn find(paths: &Paths, key: &str) -> Result<Record> {
     let all = list(paths)?;

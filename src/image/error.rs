@@ -19,6 +19,14 @@ pub enum Error {
     Ambiguous { prefix: String, count: usize },
     #[error("conflict: unable to delete {short} (must be forced) - image is referenced in {count} repositories: remove its names one by one, or use rmi -f")]
     MustForce { short: String, count: usize },
+    #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {image}")]
+    InUse { reference: String, container: String, image: String },
+    #[error("conflict: unable to delete {image} (must be forced) - image is being used by stopped container {container}")]
+    InUseById { image: String, container: String },
+    #[error("conflict: unable to delete {image} (cannot be forced) - image is being used by running container {container}")]
+    InUseRunning { image: String, container: String },
+    #[error("cannot tell which containers use images, so none is removed: {reason}")]
+    Users { reason: String },
     #[error("refusing to use {name:?} as a tag: a name with a digest cannot be a tag, give NAME[:TAG]")]
     DigestTag { name: String },
     #[error(transparent)]

@@ -14,10 +14,13 @@
 //! verified blobs; `store` answers and changes the index; `unpack` turns a
 //! tar stream into a directory without ever writing outside it; `compress`
 //! sniffs gzip and zstd; `import` combines them into `burrow import`;
+//! `prune` removes unused images;
 //! `inspect` renders docker's JSON; `fsutil` holds the little file system
-//! helpers the others share. This module does not talk to registries
+//! helpers the others share; `archive` reads and writes docker-archive
+//! and oci-archive tars (`save`, `load`) on top of `ingest`. This module does not talk to registries
 //! (that is `registry/`) and does not build images.
 
+pub mod archive;
 mod blob;
 pub mod compress;
 pub mod digest;
@@ -27,6 +30,7 @@ pub mod import;
 pub mod ingest;
 mod inspect;
 pub mod layout;
+mod prune;
 pub mod reference;
 mod store;
 pub mod unpack;
@@ -36,7 +40,8 @@ pub use digest::{chain_id, chain_ids, Digest, DigestError};
 pub use error::{Error, Result};
 pub use import::{import, ImportOptions, ImportResult};
 pub use reference::{Reference, ReferenceError};
-pub use store::{Image, ImageSummary, Layer, RemoveReport, Store};
+pub use prune::PruneReport;
+pub use store::{Image, ImageSummary, ImageUser, Layer, RemoveReport, Store};
 pub use unpack::{unpack, UnpackError, UnpackOptions, UnpackReport};
 
 /// The annotation that names a manifest in `index.json`.

@@ -19,7 +19,8 @@
 //! blob sizes (for imported images, the uncompressed tars). Removal
 //! follows docker: removing a name untags, removing the last name (or by
 //! id) deletes the image and every blob and layer directory that no other
-//! image references. Running containers are not checked here.
+//! image references. Containers are not read here: `remove_checked` and
+//! `prune` ask the caller which images containers use.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -92,6 +93,16 @@ pub struct RemoveReport {
     pub untagged: Vec<String>,
     /// The image id, then the chain ids of layers deleted with it.
     pub deleted: Vec<Digest>,
+}
+
+/// A container that uses an image: `rmi` and `image prune` leave the
+/// image alone (the container module lists them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    pub image_id: Digest,
+    /// The container's short id.
+    pub container: String,
+    pub running: bool,
 }
 
 /// How a user's string matched an image.
@@ -235,7 +246,7 @@ impl Store {
     }
 
     /// Every image, grouped by id, in index order.
-    fn images(&self, index: &Index) -> Result<Vec<Image>> {
+    pub(super) fn images(&self, index: &Index) -> Result<Vec<Image>> {
         let mut seen = HashSet::new();
         let mut out: Vec<Image> = Vec::new();
         for d in &index.manifests {
@@ -350,6 +361,14 @@ impl Store {
     /// docker's `rmi`: untag a name, or delete an image with its
     /// unshared blobs and layers.
     pub fn remove(&self, s: &str, force: bool) -> Result<RemoveReport> {
+        self.remove_checked(s, force, || Ok(Vec::new()))
+    }
+
+    /// `remove`, refusing to delete an image a container uses (`users`,
+    /// asked under the store lock so no container appears meanwhile)
+    /// unless `force`, and always when that container runs. Untagging one
+    /// of several names is allowed, as in docker.
+    pub fn remove_checked(&self, s: &str, force: bool, users: impl FnOnce() -> Result<Vec<ImageUser>>) -> Result<RemoveReport> {
         let _lock = self.lock_exclusive()?;
         let mut index = self.read_index()?;
         let images = self.images(&index)?;
@@ -368,21 +387,35 @@ impl Store {
             }
             _ => {}
         }
+        let using: Vec<ImageUser> = users()?.into_iter().filter(|u| u.image_id == image.id).collect();
+        if let Some(u) = using.iter().find(|u| u.running) {
+            return Err(Error::InUseRunning { image: image.id.short().to_string(), container: u.container.clone() });
+        }
+        if let (Some(u), false) = (using.first(), force) {
+            return Err(match how {
+                Match::Name(_) => Error::InUse {
+                    reference: s.to_string(),
+                    container: u.container.clone(),
+                    image: image.id.short().to_string(),
+                },
+                Match::Id => Error::InUseById { image: image.id.short().to_string(), container: u.container.clone() },
+            });
+        }
         report.untagged.extend(image.names.iter().cloned());
         for m in &image.manifests {
             index.remove_manifest(&m.digest);
         }
         self.write_index(&index)?;
         report.deleted.push(image.id.clone());
-        report.deleted.extend(self.collect_garbage(image, images.iter().filter(|o| o.id != image.id)));
+        report.deleted.extend(self.collect_garbage(image, images.iter().filter(|o| o.id != image.id)).0);
         Ok(report)
     }
 
     /// Delete what `gone` used and no image in `kept` uses; returns the
-    /// chain ids of deleted layer directories. Failures are logged, not
-    /// returned: the index is already committed, and leftovers are only
-    /// wasted space.
-    fn collect_garbage<'a>(&self, gone: &Image, kept: impl Iterator<Item = &'a Image>) -> Vec<Digest> {
+    /// chain ids of deleted layer directories and the bytes of deleted
+    /// blobs. Failures are logged, not returned: the index is already
+    /// committed, and leftovers are only wasted space.
+    pub(super) fn collect_garbage<'a>(&self, gone: &Image, kept: impl Iterator<Item = &'a Image>) -> (Vec<Digest>, u64) {
         let mut blobs = HashSet::new();
         let mut chains = HashSet::new();
         for k in kept {
@@ -394,11 +427,14 @@ impl Store {
         let mut candidates: Vec<Digest> = gone.manifests.iter().map(|m| m.digest.clone()).collect();
         candidates.push(gone.id.clone());
         candidates.extend(gone.layers.iter().map(|l| l.blob.digest.clone()));
-        for d in candidates.iter().filter(|d| !blobs.contains(*d)) {
-            if let Err(e) = fs::remove_file(self.blob_path(d)) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(digest = %d, "cannot delete blob: {e}");
-                }
+        let mut bytes = 0;
+        let unique: HashSet<&Digest> = candidates.iter().filter(|d| !blobs.contains(*d)).collect();
+        for d in unique {
+            let len = fs::metadata(self.blob_path(d)).map(|m| m.len()).unwrap_or(0);
+            match fs::remove_file(self.blob_path(d)) {
+                Ok(()) => bytes += len,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(digest = %d, "cannot delete blob: {e}"),
             }
         }
         let mut deleted = Vec::new();
@@ -417,7 +453,7 @@ impl Store {
                 }
             }
         }
-        deleted
+        (deleted, bytes)
     }
 
     /// Check every image: blobs present with the right digest, layer
