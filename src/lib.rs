@@ -15,4 +15,5 @@ pub mod info;
 pub mod lock;
 pub mod paths;
 pub mod process;
+pub mod registry;
 pub mod userns;

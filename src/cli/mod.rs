@@ -9,6 +9,7 @@
 mod container;
 mod images;
 mod info;
+mod registry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,14 @@ enum Command {
     Rm(container::RmArgs),
     /// Import a root filesystem tarball as an image
     Import(images::ImportArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out of a registry
+    Logout(registry::LogoutArgs),
     /// List images
     Images(images::ImagesArgs),
     /// Create a tag TARGET that refers to SOURCE
@@ -87,6 +96,10 @@ enum ImageCommand {
     Tag(images::TagArgs),
     /// Import a root filesystem tarball as an image
     Import(images::ImportArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,14 +123,6 @@ enum ContainerCommand {
 /// instead of pretending.
 #[derive(Subcommand, Debug)]
 enum Later {
-    /// Pull an image from a registry (not yet available)
-    Pull(Rest),
-    /// Push an image to a registry (not yet available)
-    Push(Rest),
-    /// Log in to a registry (not yet available)
-    Login(Rest),
-    /// Log out from a registry (not yet available)
-    Logout(Rest),
     /// Save images to a tar archive (not yet available)
     Save(Rest),
     /// Load images from a tar archive (not yet available)
@@ -235,6 +240,10 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
         C::Diff(a) | C::Container(ContainerCommand::Diff(a)) => done(enter(false).and_then(|_| container::diff(paths, &a))),
         C::Import(a) | C::Image(ImageCommand::Import(a)) => done(enter(false).and_then(|_| images::import(paths, &a))),
+        C::Pull(a) | C::Image(ImageCommand::Pull(a)) => done(enter(false).and_then(|_| registry::pull(paths, &a))),
+        C::Push(a) | C::Image(ImageCommand::Push(a)) => done(registry::push(paths, &a)),
+        C::Login(a) => done(registry::login(&a)),
+        C::Logout(a) => done(registry::logout(&a)),
         C::Images(a) | C::Image(ImageCommand::Ls(a)) => done(images::images(paths, &a)),
         C::Tag(a) | C::Image(ImageCommand::Tag(a)) => done(images::tag(paths, &a)),
         C::Rmi(a) | C::Image(ImageCommand::Rm(a)) => done(enter(false).and_then(|_| images::rmi(paths, &a))),

@@ -43,6 +43,8 @@ pub enum Error {
     DigestMismatch { expected: Digest, found: Digest },
     #[error("content of {digest} has the wrong size: expected {expected} bytes, found {found}; the data was corrupted in transit, try again")]
     SizeMismatch { digest: Digest, expected: u64, found: u64 },
+    #[error("the image does not hold together: {what}")]
+    Inconsistent { what: String },
     #[error("cannot encode {what}: {source}")]
     Encode { what: &'static str, source: serde_json::Error },
 }

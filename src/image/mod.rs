@@ -24,6 +24,7 @@ pub mod digest;
 mod error;
 mod fsutil;
 pub mod import;
+pub mod ingest;
 mod inspect;
 pub mod layout;
 pub mod reference;

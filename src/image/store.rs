@@ -157,6 +157,24 @@ impl Store {
         BlobWriter::create(&self.paths.tmp(), &self.paths.blobs())
     }
 
+    /// Move a complete file (a finished download whose bytes were hashed
+    /// as they were written, `ingest::stage_layer_file`) into `blobs/` as
+    /// `digest`. Caller holds the exclusive lock.
+    pub fn add_blob_file(&self, file: &Path, digest: &Digest) -> Result<()> {
+        let dest = self.blob_path(digest);
+        match fs::File::open(file) {
+            Ok(f) => {
+                let _ = f.sync_all();
+            }
+            // Another command finished the same download first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && dest.is_file() => return Ok(()),
+            Err(e) => return Err(Error::io("open", file)(e)),
+        }
+        fs::rename(file, &dest).map_err(Error::io("move the blob into", &dest))?;
+        fsutil::fsync_dir(&self.paths.blobs());
+        Ok(())
+    }
+
     /// Store a small blob (config, manifest). Caller holds the exclusive lock.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let mut w = self.blob_writer()?;

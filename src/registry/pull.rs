@@ -1,0 +1,585 @@
+//! `burrow pull`: manifest (index → platform), config, then every missing
+//! layer downloaded, verified and unpacked at once, in parallel.
+//!
+//! Each missing layer streams from the registry through a tee that appends
+//! the bytes to `downloads/<hex>.partial` under the storage root, and on
+//! into `ingest::stage_layer`, which hashes and unpacks them as they
+//! arrive. The partial file is the blob: when the stream ends with the
+//! right digest it is moved into `blobs/` at commit. When the connection
+//! breaks, the command retries with `Range: bytes=N-`, and so does the
+//! next `burrow pull` after a `kill -9`: the partial file survives both,
+//! and the bytes already there are read back from disk (and hashed and
+//! unpacked again, which is cheap next to the network) instead of fetched.
+//! A partial file is locked (`flock`) while a command appends to it, so
+//! two pulls of the same layer take turns; one whose bytes do not hash to
+//! the digest is deleted. A layer whose blob and unpacked directory are
+//! already in the store is not fetched at all. Nothing becomes visible
+//! until `ingest::commit_image` names the image, so a failed pull leaves
+//! the store as it was (plus partial files that make the next pull fast).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use reqwest::header::{ACCEPT, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::{Method, StatusCode};
+
+use super::client::{pull_scope, Client};
+use super::config::{Conf, Options};
+use super::creds::AuthFiles;
+use super::error::{Error, Result};
+use super::platform::{self, IndexEntry, Platform};
+use super::progress::Progress;
+use crate::image::ingest::{self, StagedImage, StagedLayer};
+use crate::image::layout::{Descriptor, Manifest, DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_MANIFEST};
+use crate::image::{chain_ids, Digest, Reference, Store, UnpackOptions};
+
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+const ACCEPTED: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+/// Larger manifests or configs are refused rather than read into memory.
+const MAX_DOCUMENT: u64 = 8 << 20;
+/// Layers downloaded at once.
+const PARALLEL: usize = 4;
+const ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    pub platform: Option<Platform>,
+    pub conn: Options,
+    pub authfile: Option<PathBuf>,
+    pub unpack: UnpackOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct PullResult {
+    pub id: Digest,
+    /// The full name the image now has.
+    pub name: String,
+    pub manifest_digest: Digest,
+    pub downloaded: usize,
+    pub reused: usize,
+    /// Files whose owners the user namespace cannot represent.
+    pub squashed_owners: u64,
+}
+
+/// Pull `input` (what the user typed) into `store`.
+pub fn pull(store: &Store, conf: &Conf, input: &str, opts: &PullOptions, progress: &Progress) -> Result<PullResult> {
+    let reference = conf.resolve(input)?;
+    let auth = AuthFiles::resolve(opts.authfile.as_deref());
+    let endpoints = conf.pull_endpoints(reference.domain(), &opts.conn);
+    let mut last = None;
+    for (i, ep) in endpoints.iter().enumerate() {
+        let is_last = i + 1 == endpoints.len();
+        let creds = auth.lookup(if ep.mirror { &ep.host } else { reference.domain() })?;
+        let name = if ep.mirror { ep.host.clone() } else { reference.domain().to_string() };
+        let attempt = Client::connect(&name, ep, creds, &opts.conn)
+            .and_then(|client| pull_from(store, &client, &reference, opts, progress));
+        match attempt {
+            Ok(r) => return Ok(r),
+            Err(e) if !is_last && ep.mirror => {
+                progress.say(&format!("mirror {} failed ({e}); trying the next source", ep.host));
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(Error::Unreachable { registry: reference.domain().to_string(), detail: "no endpoint".into() }))
+}
+
+/// What a manifest request returned.
+struct Document {
+    bytes: Vec<u8>,
+    media_type: String,
+    digest: Digest,
+}
+
+fn pull_from(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    opts: &PullOptions,
+    progress: &Progress,
+) -> Result<PullResult> {
+    let repo = reference.path().to_string();
+    let scopes = vec![pull_scope(&repo)];
+    let target = match reference.digest() {
+        Some(d) => d.to_string(),
+        None => reference.tag().unwrap_or("latest").to_string(),
+    };
+    progress.say(&format!("Trying to pull {reference}..."));
+    let mut doc = fetch_manifest(client, &repo, &scopes, &target, reference)?;
+    if let Some(d) = reference.digest() {
+        if doc.digest != *d {
+            return Err(Error::BadResponse {
+                registry: client.registry.clone(),
+                what: format!("manifest for {reference}"),
+                detail: format!("its content hashes to {}, not the digest asked for", doc.digest),
+            });
+        }
+    }
+    if doc.media_type == MEDIA_INDEX || doc.media_type == DOCKER_LIST {
+        #[derive(serde::Deserialize)]
+        struct Index {
+            manifests: Vec<IndexEntry>,
+        }
+        let index: Index = serde_json::from_slice(&doc.bytes).map_err(|e| Error::BadResponse {
+            registry: client.registry.clone(),
+            what: format!("image index for {reference}"),
+            detail: e.to_string(),
+        })?;
+        let want = opts.platform.clone().unwrap_or_else(Platform::host);
+        let entry = platform::choose(&index.manifests, &want).ok_or_else(|| Error::NoPlatform {
+            reference: reference.to_string(),
+            wanted: want.to_string(),
+            available: platform::describe(&index.manifests),
+        })?;
+        let chosen = fetch_manifest(client, &repo, &scopes, entry.digest.as_str(), reference)?;
+        if chosen.digest != entry.digest {
+            return Err(Error::BadResponse {
+                registry: client.registry.clone(),
+                what: format!("manifest {} of {reference}", entry.digest),
+                detail: format!("its content hashes to {}", chosen.digest),
+            });
+        }
+        doc = chosen;
+    } else if let Some(want) = &opts.platform {
+        // A single-platform image: --platform must still be honoured.
+        check_single_platform(store, client, &repo, &scopes, &doc, want, reference)?;
+    }
+    if doc.media_type == DOCKER_SCHEMA1 || doc.media_type.starts_with("application/vnd.docker.distribution.manifest.v1") {
+        return Err(Error::BadResponse {
+            registry: client.registry.clone(),
+            what: format!("manifest for {reference}"),
+            detail: "it is Docker schema 1, deprecated since 2017 and not supported; push the image again with a current tool".into(),
+        });
+    }
+    let manifest: Manifest = serde_json::from_slice(&doc.bytes).map_err(|e| Error::BadResponse {
+        registry: client.registry.clone(),
+        what: format!("manifest for {reference}"),
+        detail: e.to_string(),
+    })?;
+
+    let config_bytes = fetch_config(store, client, &repo, &scopes, &manifest.config, reference)?;
+    let diff_ids = ingest::config_diff_ids(&config_bytes)?;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(Error::BadResponse {
+            registry: client.registry.clone(),
+            what: format!("image {reference}"),
+            detail: format!("its manifest lists {} layers but its config {}", manifest.layers.len(), diff_ids.len()),
+        });
+    }
+    let chains = chain_ids(&diff_ids);
+
+    let downloads = store.paths().root.join("downloads");
+    fs::create_dir_all(&downloads).map_err(|source| Error::Io { op: "create", path: downloads.clone(), source })?;
+    let mut slots: Vec<Option<Result<StagedLayer>>> = Vec::new();
+    let mut todo = Vec::new();
+    let mut reused = 0;
+    for (i, layer) in manifest.layers.iter().enumerate() {
+        if store.has_blob(&layer.digest) && store.layer_dir(&chains[i]).is_dir() {
+            progress.say(&format!("Copying blob {} skipped: already exists", layer.digest.short()));
+            slots.push(Some(Ok(StagedLayer::present(layer, diff_ids[i].clone()))));
+            reused += 1;
+        } else {
+            slots.push(None);
+            todo.push(i);
+        }
+    }
+    let downloaded = todo.len();
+    let cancel = AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<StagedLayer>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL.min(todo.len()) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = todo.get(k) else { break };
+                if cancel.load(Ordering::SeqCst) {
+                    break;
+                }
+                let layer = &manifest.layers[i];
+                let job = LayerJob { store, client, repo: &repo, scopes: &scopes, desc: layer, downloads: &downloads, opts, progress, cancel: &cancel };
+                let r = job.run().map_err(|e| match e {
+                    Error::Image(source) => {
+                        Error::Layer { image: reference.to_string(), layer: layer.digest.clone(), source: Box::new(source) }
+                    }
+                    other => other,
+                });
+                if r.is_err() {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    progress.clear();
+    let mut first_err = None;
+    for (i, r) in results.into_inner().unwrap() {
+        match r {
+            Err(e) if first_err.is_none() && !matches!(e, Error::Download { ref detail, .. } if detail == CANCELLED) => {
+                first_err = Some(e)
+            }
+            other => slots[i] = Some(other),
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    let mut layers = Vec::new();
+    let mut squashed = 0;
+    for (i, s) in slots.into_iter().enumerate() {
+        let l = s.unwrap_or_else(|| {
+            Err(Error::Download { image: reference.to_string(), layer: manifest.layers[i].digest.clone(), detail: CANCELLED.into() })
+        })?;
+        squashed += l.report.as_ref().map_or(0, |r| r.squashed_owners);
+        layers.push(l);
+    }
+    progress.say("Writing manifest to image destination");
+    let staged = StagedImage {
+        manifest_bytes: doc.bytes,
+        manifest_media_type: doc.media_type,
+        config_bytes,
+        layers,
+    };
+    // A pull by digest is named `repo@digest`, so that name finds it again.
+    let name = reference.to_string();
+    let (id, manifest_digest) = ingest::commit_image(store, staged, std::slice::from_ref(reference))?;
+    Ok(PullResult { id, name, manifest_digest, downloaded, reused, squashed_owners: squashed })
+}
+
+const CANCELLED: &str = "cancelled because another layer failed";
+
+fn check_single_platform(
+    store: &Store,
+    client: &Client,
+    repo: &str,
+    scopes: &[String],
+    doc: &Document,
+    want: &Platform,
+    reference: &Reference,
+) -> Result<()> {
+    let manifest: Manifest = serde_json::from_slice(&doc.bytes).map_err(|e| Error::BadResponse {
+        registry: client.registry.clone(),
+        what: format!("manifest for {reference}"),
+        detail: e.to_string(),
+    })?;
+    let config = fetch_config(store, client, repo, scopes, &manifest.config, reference)?;
+    #[derive(serde::Deserialize)]
+    struct C {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+        #[serde(default)]
+        variant: Option<String>,
+    }
+    let c: C = serde_json::from_slice(&config).map_err(|e| Error::BadResponse {
+        registry: client.registry.clone(),
+        what: format!("config of {reference}"),
+        detail: e.to_string(),
+    })?;
+    let have = Platform { os: c.os, architecture: c.architecture, variant: c.variant };
+    let matches = have.os == want.os
+        && Platform::parse(&have.architecture).map(|p| p.architecture).unwrap_or_default() == want.architecture
+        && (want.variant.is_none() || want.variant == have.variant);
+    if !matches {
+        return Err(Error::NoPlatform { reference: reference.to_string(), wanted: want.to_string(), available: have.to_string() });
+    }
+    Ok(())
+}
+
+fn fetch_manifest(client: &Client, repo: &str, scopes: &[String], target: &str, reference: &Reference) -> Result<Document> {
+    let path = format!("/v2/{repo}/manifests/{target}");
+    let r = client.send(Method::GET, &path, scopes, &|b| b.header(ACCEPT, ACCEPTED))?;
+    match r.status() {
+        s if s.is_success() => {}
+        StatusCode::NOT_FOUND => {
+            return Err(Error::ManifestUnknown { registry: client.registry.clone(), reference: reference.to_string() })
+        }
+        s => return Err(client.status_error(&format!("GET manifest {target} of {repo}"), s, r)),
+    }
+    let header_type = r
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+    let bytes = read_limited(r, MAX_DOCUMENT).map_err(|detail| Error::BadResponse {
+        registry: client.registry.clone(),
+        what: format!("manifest for {reference}"),
+        detail,
+    })?;
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+        manifests: Option<serde_json::Value>,
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<u32>,
+    }
+    let probe: Probe = serde_json::from_slice(&bytes).map_err(|e| Error::BadResponse {
+        registry: client.registry.clone(),
+        what: format!("manifest for {reference}"),
+        detail: format!("not JSON: {e}"),
+    })?;
+    let media_type = probe
+        .media_type
+        .or(header_type.filter(|t| t.starts_with("application/vnd.")))
+        .unwrap_or_else(|| match (probe.manifests.is_some(), probe.schema_version) {
+            (true, _) => MEDIA_INDEX.to_string(),
+            (false, Some(1)) => DOCKER_SCHEMA1.to_string(),
+            _ => MEDIA_MANIFEST.to_string(),
+        });
+    let known = [MEDIA_INDEX, DOCKER_LIST, MEDIA_MANIFEST, DOCKER_MANIFEST];
+    if !known.contains(&media_type.as_str()) && !media_type.contains("manifest.v1") {
+        return Err(Error::BadResponse {
+            registry: client.registry.clone(),
+            what: format!("manifest for {reference}"),
+            detail: format!("media type {media_type} is not an image (it may be an artifact)"),
+        });
+    }
+    Ok(Document { digest: Digest::of_bytes(&bytes), bytes, media_type })
+}
+
+fn read_limited(r: impl Read, max: u64) -> std::result::Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    r.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("reading it failed: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("it is larger than {max} bytes"));
+    }
+    Ok(bytes)
+}
+
+fn fetch_config(
+    store: &Store,
+    client: &Client,
+    repo: &str,
+    scopes: &[String],
+    desc: &Descriptor,
+    reference: &Reference,
+) -> Result<Vec<u8>> {
+    if store.has_blob(&desc.digest) {
+        if let Ok(b) = store.read_blob(&desc.digest) {
+            if Digest::of_bytes(&b) == desc.digest {
+                return Ok(b);
+            }
+        }
+    }
+    if desc.size > MAX_DOCUMENT {
+        return Err(Error::BadResponse {
+            registry: client.registry.clone(),
+            what: format!("config of {reference}"),
+            detail: format!("the manifest says it is {} bytes, more than burrow accepts for a config", desc.size),
+        });
+    }
+    let path = format!("/v2/{repo}/blobs/{}", desc.digest);
+    let r = client.send(Method::GET, &path, scopes, &|b| b)?;
+    if !r.status().is_success() {
+        let s = r.status();
+        return Err(client.status_error(&format!("GET config {} of {repo}", desc.digest), s, r));
+    }
+    let bytes = read_limited(r, MAX_DOCUMENT).map_err(|detail| Error::BadResponse {
+        registry: client.registry.clone(),
+        what: format!("config of {reference}"),
+        detail,
+    })?;
+    let found = Digest::of_bytes(&bytes);
+    if found != desc.digest {
+        return Err(Error::Image(crate::image::Error::DigestMismatch { expected: desc.digest.clone(), found }));
+    }
+    Ok(bytes)
+}
+
+/// One layer to download and unpack.
+struct LayerJob<'a> {
+    store: &'a Store,
+    client: &'a Client,
+    repo: &'a str,
+    scopes: &'a [String],
+    desc: &'a Descriptor,
+    downloads: &'a Path,
+    opts: &'a PullOptions,
+    progress: &'a Progress,
+    cancel: &'a AtomicBool,
+}
+
+/// Why a network read failed, remembered so a retry can tell a broken
+/// connection (resume) from bad content (give up).
+#[derive(Default)]
+struct NetFailure(Mutex<Option<String>>);
+
+/// Appends what the body delivers to the partial file, refusing more
+/// bytes than the manifest promised.
+struct Appender<'a, R> {
+    body: R,
+    file: &'a File,
+    left: u64,
+    digest: &'a Digest,
+    progress: &'a Progress,
+    cancel: &'a AtomicBool,
+    failure: &'a NetFailure,
+}
+
+impl<R: Read> Read for Appender<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, CANCELLED));
+        }
+        let n = match self.body.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                *self.failure.0.lock().unwrap() = Some(super::client::chain(&e));
+                return Err(e);
+            }
+        };
+        if n as u64 > self.left {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the registry sent more bytes than the manifest says the layer has"));
+        }
+        self.left -= n as u64;
+        (&mut &*self.file).write_all(&buf[..n])?;
+        self.progress.advance(self.digest, n as u64);
+        Ok(n)
+    }
+}
+
+impl LayerJob<'_> {
+    fn run(&self) -> Result<StagedLayer> {
+        let d = &self.desc.digest;
+        if self.store.has_blob(d) {
+            // The blob is here but its directory is not: unpack it again.
+            return Ok(ingest::stage_layer_stored(self.store, self.desc, &self.opts.unpack)?);
+        }
+        let part = self.downloads.join(format!("{}.partial", d.hex()));
+        let io_err = |op: &'static str| {
+            let path = part.clone();
+            move |source| Error::Io { op, path, source }
+        };
+        let file = OpenOptions::new().read(true).append(true).create(true).open(&part).map_err(io_err("open"))?;
+        let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::Io { op: "lock", path: part.clone(), source: e.into() })?;
+        // Another pull may have finished this blob while we waited.
+        let same = fs::metadata(&part).ok().map(|m| (m.dev(), m.ino()));
+        let ours = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+        if same != ours {
+            if self.store.has_blob(d) {
+                return Ok(ingest::stage_layer_stored(self.store, self.desc, &self.opts.unpack)?);
+            }
+            return Err(Error::Download {
+                image: self.repo.to_string(),
+                layer: d.clone(),
+                detail: "another command moved the partial download away; pull again".into(),
+            });
+        }
+        let mut started = false;
+        let mut attempt = 0;
+        loop {
+            let have = file.metadata().map_err(io_err("stat"))?.len();
+            if have > self.desc.size {
+                file.set_len(0).map_err(io_err("truncate"))?;
+                continue;
+            }
+            if !started {
+                self.progress.start("Copying", d, self.desc.size, have);
+                started = true;
+            } else {
+                self.progress.reset(d, have);
+            }
+            let failure = NetFailure::default();
+            let result = self.attempt(&file, &part, have, &failure);
+            match result {
+                Ok(staged) => {
+                    self.progress.finish("Copying", d);
+                    return Ok(staged);
+                }
+                Err(e) => {
+                    let network = failure.0.lock().unwrap().take();
+                    let retry = network.is_some() || matches!(e, Error::Unreachable { .. });
+                    if self.cancel.load(Ordering::Relaxed) {
+                        return Err(Error::Download { image: self.repo.to_string(), layer: d.clone(), detail: CANCELLED.into() });
+                    }
+                    if matches!(e, Error::Image(crate::image::Error::DigestMismatch { .. } | crate::image::Error::SizeMismatch { .. })) {
+                        // Wrong bytes: never resume from them.
+                        let _ = file.set_len(0);
+                        let _ = fs::remove_file(&part);
+                    }
+                    attempt += 1;
+                    if !retry || attempt >= ATTEMPTS {
+                        return Err(match network {
+                            Some(n) if retry => Error::Download {
+                                image: self.repo.to_string(),
+                                layer: d.clone(),
+                                detail: format!("the connection to {} failed {attempt} times, last: {n}; run the pull again to resume where it stopped", self.client.registry),
+                            },
+                            _ => e,
+                        });
+                    }
+                    tracing::debug!(layer = %d, "download failed ({e}); resuming");
+                    std::thread::sleep(std::time::Duration::from_millis(300 << attempt.min(4)));
+                }
+            }
+        }
+    }
+
+    fn attempt(&self, file: &File, part: &Path, have: u64, failure: &NetFailure) -> Result<StagedLayer> {
+        let d = &self.desc.digest;
+        let path = format!("/v2/{}/blobs/{d}", self.repo);
+        let mut have = have;
+        let body: Option<reqwest::blocking::Response> = if have < self.desc.size {
+            let range = format!("bytes={have}-");
+            let r = self.client.send(Method::GET, &path, self.scopes, &|b| if have > 0 { b.header(RANGE, range.as_str()) } else { b })?;
+            match r.status() {
+                StatusCode::PARTIAL_CONTENT => {
+                    let start = r
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("bytes "))
+                        .and_then(|v| v.split('-').next())
+                        .and_then(|v| v.parse::<u64>().ok());
+                    if start != Some(have) {
+                        file.set_len(0).map_err(|source| Error::Io { op: "truncate", path: part.to_path_buf(), source })?;
+                        *failure.0.lock().unwrap() = Some("the registry answered a different range".into());
+                        return Err(Error::Unreachable { registry: self.client.registry.clone(), detail: "range mismatch".into() });
+                    }
+                    Some(r)
+                }
+                s if s.is_success() => {
+                    if have > 0 {
+                        // No range support: start over.
+                        file.set_len(0).map_err(|source| Error::Io { op: "truncate", path: part.to_path_buf(), source })?;
+                        have = 0;
+                        self.progress.reset(d, 0);
+                    }
+                    Some(r)
+                }
+                StatusCode::RANGE_NOT_SATISFIABLE => {
+                    file.set_len(0).map_err(|source| Error::Io { op: "truncate", path: part.to_path_buf(), source })?;
+                    *failure.0.lock().unwrap() = Some("the registry refused the range".into());
+                    return Err(Error::Unreachable { registry: self.client.registry.clone(), detail: "range refused".into() });
+                }
+                s => return Err(self.client.status_error(&format!("GET layer {d} of {}", self.repo), s, r)),
+            }
+        } else {
+            None
+        };
+        let mut prefix = File::open(part).map_err(|source| Error::Io { op: "open", path: part.to_path_buf(), source })?;
+        prefix.seek(SeekFrom::Start(0)).map_err(|source| Error::Io { op: "seek", path: part.to_path_buf(), source })?;
+        let prefix = io::BufReader::with_capacity(1 << 20, prefix.take(have));
+        let input: Box<dyn Read> = match body {
+            Some(b) => Box::new(prefix.chain(Appender {
+                body: b,
+                file,
+                left: self.desc.size - have,
+                digest: d,
+                progress: self.progress,
+                cancel: self.cancel,
+                failure,
+            })),
+            None => Box::new(prefix),
+        };
+        Ok(ingest::stage_layer_file(self.store, self.desc, input, part.to_path_buf(), &self.opts.unpack)?)
+    }
+}
