@@ -276,9 +276,11 @@ fn pull_debian_layers_then_pull_again_downloads_nothing() {
     let Some(c) = client() else { return };
     let Some(layout) = registry::debian_oci() else { return };
     let reg = Registry::plain();
-    reg.seed(&layout, "bookworm", "debian:bookworm");
+    let digest = reg.seed(&layout, "bookworm", "debian:bookworm");
     let name = reg.reference("debian:bookworm");
     let layers = registry::layout_layers(&layout, "bookworm");
+    let index = read_json(&layout.join("index.json"));
+    assert_eq!(digest, index["manifests"][0]["digest"], "the registry serves the layout's manifest, uncompressed layer included");
     let id = c.pull(&["--tls-verify=false", &name]);
     assert_eq!(id, config_digest(&layout, "bookworm"));
     for l in &layers {

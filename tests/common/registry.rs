@@ -223,9 +223,11 @@ impl Registry {
     }
 
     /// Copy the image tagged `reference` in the OCI layout to `REPO:TAG`
-    /// here; returns the manifest digest the registry has for it.
+    /// here, byte for byte (`--preserve-digests`: without it skopeo would
+    /// gzip an uncompressed layer); returns the manifest digest the registry
+    /// has for it, the one in the layout's index.json.
     pub fn seed(&self, layout: &Path, reference: &str, repo_tag: &str) -> String {
-        let mut args = vec!["copy".to_string(), "--quiet".to_string()];
+        let mut args = vec!["copy".to_string(), "--quiet".to_string(), "--preserve-digests".to_string()];
         args.extend(self.skopeo_flags("dest-"));
         args.push(format!("oci:{}:{reference}", layout.display()));
         args.push(format!("docker://{}", self.reference(repo_tag)));
