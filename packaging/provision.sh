@@ -15,7 +15,8 @@
 set -euo pipefail
 
 PACKAGES="uidmap fuse3 iproute2 busybox-static libseccomp-dev pkg-config acl attr libcap2-bin procps util-linux
-          podman skopeo docker-registry debootstrap fuse-overlayfs slirp4netns passt iperf3 hyperfine"
+          podman skopeo docker-registry debootstrap fuse-overlayfs slirp4netns passt iperf3 hyperfine
+          apache2-utils openssl curl zstd python3 ca-certificates"
 
 user="${BURROW_TEST_USER:-burrowtest}"
 say() { printf 'provision: %s\n' "$*"; }

@@ -8,12 +8,17 @@
 # 2. builds burrow and every test executable of the workspace as root
 #    (the toolchain lives in root's 0700 home),
 # 3. copies them into a fresh world-readable directory with a busybox
-#    image tarball (packaging/mkimage-busybox.sh),
+#    image tarball (packaging/mkimage-busybox.sh) and the same busybox as a
+#    two-layer OCI image layout; builds the four-layer Debian bookworm OCI
+#    layout for the registry tests once (packaging/mkimage-debian.sh,
+#    cached in /var/cache/burrow-test/debian-oci, rebuilt when that script
+#    or oci-layout.py changes),
 # 4. runs every test executable as the unprivileged test user with a clean
 #    environment, all of them even when one fails,
 # 5. ends with the line "N passed, N failed" and exits non-zero on any failure.
 #
-# Environment: BURROW_TEST_USER (default burrowtest), BURROW_TEST_TIMEOUT
+# Environment: BURROW_TEST_USER (default burrowtest), BURROW_TEST_CACHE
+# (default /var/cache/burrow-test), BURROW_TEST_TIMEOUT
 # (seconds per test executable, default 1800), BURROW_CI_KEEP=1 keeps the
 # run directory, CI is passed through to the tests.
 set -euo pipefail
@@ -71,6 +76,10 @@ for e in "${exes[@]}"; do
 done
 bash packaging/mkimage-busybox.sh "$dir/busybox.tar"
 chmod 0644 "$dir/busybox.tar"
+python3 packaging/oci-layout.py "$dir/busybox.tar" "$dir/busybox-oci" --ref latest --layer etc=gzip
+chmod -R a+rX "$dir/busybox-oci"
+cache="${BURROW_TEST_CACHE:-/var/cache/burrow-test}"
+bash packaging/mkimage-debian.sh "$cache/debian-oci"
 mkdir -m 0755 "$dir/logs"
 
 uid=$(id -u "$user")
@@ -89,6 +98,7 @@ for e in "${exes[@]}"; do
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     XDG_RUNTIME_DIR="/run/user/$uid" CI="${CI:-}" \
     BURROW_BIN="$dir/burrow" BURROW_TEST_BUSYBOX_TAR="$dir/busybox.tar" RUST_BACKTRACE=1 \
+    BURROW_TEST_BUSYBOX_OCI="$dir/busybox-oci" BURROW_TEST_DEBIAN_OCI="$cache/debian-oci" \
     /usr/bin/timeout -k 30 "$timeout_s" "$dir/$name" "$@" --test-threads=2 </dev/null 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   set -e

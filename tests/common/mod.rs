@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
