@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// User namespace: "" (your uid is root, subordinate ids after it) or keep-id (your own uid and gid inside)
     #[arg(long, value_name = "MODE")]
     userns: Option<String>,
+    /// Pull the image before running: missing (only when not stored), always, never
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pull: String,
     /// Run in the background (not yet available: refused)
     #[arg(short, long)]
     detach: bool,
@@ -112,7 +115,14 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     };
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
-    let image = store.resolve(&args.image)?;
+    let image = match (args.pull.as_str(), store.resolve(&args.image)) {
+        ("always", _) => super::registry::pull_for_run(&store, &args.image)?,
+        ("missing", Err(burrow::image::Error::NotFound { .. })) if burrow::image::Reference::parse(&args.image).is_ok() => {
+            eprintln!("Unable to find image '{}' locally", args.image);
+            super::registry::pull_for_run(&store, &args.image)?
+        }
+        (_, r) => r?,
+    };
     let defaults = image_defaults(&image);
     let opts = RunOptions {
         image: args.image,

@@ -120,6 +120,14 @@ pub fn pull(paths: &Paths, args: &PullArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `run --pull`: pull with default options and progress, then the image.
+pub fn pull_for_run(store: &Store, image: &str) -> anyhow::Result<burrow::image::Image> {
+    let conf = Conf::load()?;
+    let opts = PullOptions { unpack: UnpackOptions::current(), ..PullOptions::default() };
+    let r = pull_image(store, &conf, image, &opts, &Progress::new(false))?;
+    Ok(store.resolve(&r.id.to_string())?)
+}
+
 pub fn push(paths: &Paths, args: &PushArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
     let conf = Conf::load()?;

@@ -14,7 +14,9 @@
 //! location = "mirror.example"
 //! ```
 //!
-//! Unknown keys are refused, so a typo is an error rather than a setting
+//! Registries on the loopback interface (`localhost`, 127.0.0.0/8) may
+//! speak plain HTTP without configuration, as in docker. Unknown keys are
+//! refused, so a typo is an error rather than a setting
 //! silently ignored. Pulls try a registry's mirrors in order, then the
 //! registry itself; pushes go to the registry only. CA files are every
 //! `*.crt` in `--cert-dir`, or else in `certs.d/HOST[:PORT]/` under
@@ -117,7 +119,8 @@ impl Conf {
         let mut out = Vec::new();
         let entry = self.entry(domain);
         for m in entry.map(|e| e.mirror.as_slice()).unwrap_or_default() {
-            out.push(Endpoint { host: m.location.clone(), insecure: m.insecure || opts.tls_verify_off, mirror: true });
+            let insecure = m.insecure || opts.tls_verify_off || is_loopback(&m.location);
+            out.push(Endpoint { host: m.location.clone(), insecure, mirror: true });
         }
         out.push(self.push_endpoint(domain, opts));
         out
@@ -125,10 +128,21 @@ impl Conf {
 
     /// Where to push (and log in).
     pub fn push_endpoint(&self, domain: &str, opts: &Options) -> Endpoint {
-        let insecure = self.entry(domain).is_some_and(|e| e.insecure) || opts.tls_verify_off;
+        let insecure = self.entry(domain).is_some_and(|e| e.insecure) || opts.tls_verify_off || is_loopback(domain);
         let host = if domain == "docker.io" { HUB_API.to_string() } else { domain.to_string() };
         Endpoint { host, insecure, mirror: false }
     }
+}
+
+/// `localhost` and 127.0.0.0/8, with or without a port: docker lets
+/// these speak plain HTTP without being configured insecure, since the
+/// traffic never leaves the machine.
+pub fn is_loopback(domain: &str) -> bool {
+    let host = match domain.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => domain,
+    };
+    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn conf_path() -> Option<PathBuf> {
@@ -200,6 +214,9 @@ location = "mirror.example"
         assert_eq!((hub.host.as_str(), hub.insecure), (HUB_API, false));
         let off = Options { tls_verify_off: true, cert_dir: None };
         assert!(c.push_endpoint("quay.io", &off).insecure);
+        assert!(c.push_endpoint("127.0.0.5:5000", &Options::default()).insecure);
+        assert!(c.push_endpoint("localhost", &Options::default()).insecure);
+        assert!(!c.push_endpoint("127.0.0.1.example:5000", &Options::default()).insecure);
     }
 
     #[test]
