@@ -457,3 +457,50 @@ fn a_pull_killed_with_sigkill_is_resumed_by_the_next_one() {
     assert!(start >= kept.min(64 * 1024), "resumed at {start}, {kept} bytes were on disk");
     assert!(!part.exists(), "the finished download became the blob");
 }
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_the_store_stays_usable() {
+    if !rootless_ready() {
+        return;
+    }
+    let unshare_ok = std::process::Command::new("unshare").args(["--user", "--map-root-user", "--mount", "true"]).status().is_ok_and(|s| s.success());
+    if !common::require(unshare_ok, "unshare(1) with user and mount namespaces (util-linux)") {
+        return;
+    }
+    let e = Env::new();
+    let img = Arc::new(image(e.dir.path()));
+    let fake = Fake::start("127.0.0.1", registry(img.clone(), |r, _, img| ranged(r, &img.layer)));
+    // A tmpfs too small for the layer and its unpacked tree, in a mount
+    // namespace of our own; then made large enough for a second pull.
+    let disk = e.dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let burrow = common::burrow_bin();
+    let script = format!(
+        r#"set -u
+mount -t tmpfs -o size={small} tmpfs "$D" || exit 90
+export BURROW_ROOT="$D/store" BURROW_USERNS=single-id
+"$B" pull --tls-verify=false "$H/app"; echo "first=$?"
+"$B" images -q; echo "images=$?"
+"$B" system check; echo "check=$?"
+mount -t tmpfs -o remount,size=64m tmpfs "$D" || exit 91
+"$B" pull -q --tls-verify=false "$H/app"; echo "second=$?"
+"$B" system check; echo "check2=$?"
+"#,
+        small = img.layer.len() + 512 * 1024
+    );
+    let o = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+        .env("D", &disk)
+        .env("B", &burrow)
+        .env("H", fake.host())
+        .env("XDG_CONFIG_HOME", e.dir.path().join("config"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let err = stderr(&o);
+    assert!(out.contains("first=125"), "a full disk fails the pull with 125:\n{out}\n{err}");
+    assert!(err.contains("is full") && err.contains("layer sha256:"), "the error names the cause and the layer:\n{err}");
+    assert!(out.contains("images=0") && out.contains("check=0"), "the store is usable and consistent after:\n{out}\n{err}");
+    assert!(out.contains("second=0") && out.contains("check2=0"), "the next pull completes:\n{out}\n{err}");
+    assert!(out.contains(&img.config_digest), "the second pull printed the image id:\n{out}");
+}

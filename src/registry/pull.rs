@@ -394,6 +394,21 @@ fn fetch_config(
     Ok(bytes)
 }
 
+/// Did `e` come from a full disk (ENOSPC, or EDQUOT for a quota)?
+fn is_disk_full(e: &Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            if matches!(io.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) {
+                return true;
+            }
+        }
+        cur = c.source();
+    }
+    let text = e.to_string();
+    text.contains("os error 28") || text.contains("os error 122")
+}
+
 /// One layer to download and unpack.
 struct LayerJob<'a> {
     /// The full reference, for messages.
@@ -429,7 +444,8 @@ struct Appender<'a, R> {
 impl<R: Read> Read for Appender<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, CANCELLED));
+            // Not `Interrupted`: readers retry that forever.
+            return Err(io::Error::other(CANCELLED));
         }
         let n = match self.body.read(buf) {
             Ok(n) => n,
@@ -505,9 +521,19 @@ impl LayerJob<'_> {
                     }
                     if !retry {
                         // Bad bytes (wrong digest, corrupt data): never
-                        // resume from them.
+                        // resume from them. A full disk: give the space back.
                         let _ = file.set_len(0);
                         let _ = fs::remove_file(&part);
+                        if is_disk_full(&e) {
+                            return Err(Error::Download {
+                                image: self.image.to_string(),
+                                layer: d.clone(),
+                                detail: format!(
+                                    "the disk holding {} is full (no space left on device): free some space (burrow image prune removes unused images) and pull again",
+                                    self.store.paths().root.display()
+                                ),
+                            });
+                        }
                         return Err(e);
                     }
                     attempt += 1;
