@@ -504,3 +504,64 @@ mount -t tmpfs -o remount,size=64m tmpfs "$D" || exit 91
     assert!(out.contains("second=0") && out.contains("check2=0"), "the next pull completes:\n{out}\n{err}");
     assert!(out.contains(&img.config_digest), "the second pull printed the image id:\n{out}");
 }
+
+#[test]
+fn an_image_index_gives_the_platform_asked_for() {
+    if !rootless_ready() {
+        return;
+    }
+    let e = Env::new();
+    let img = Arc::new(image(e.dir.path()));
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let other_arch = if host_arch == "arm64" { "amd64" } else { "arm64" };
+    // The other platform's manifest is absent: choosing it is an error the
+    // test can see.
+    let missing = format!("sha256:{}", "e".repeat(64));
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": missing, "size": 10,
+             "platform": {"os": "linux", "architecture": other_arch}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(&img.manifest), "size": img.manifest.len(),
+             "platform": {"os": "linux", "architecture": host_arch}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", "a".repeat(64)), "size": 10,
+             "platform": {"os": "unknown", "architecture": "unknown"}},
+        ],
+    }))
+    .unwrap();
+    let inner = registry(img.clone(), |r, _, img| ranged(r, &img.layer));
+    let fake = Fake::start("127.0.0.1", Arc::new(move |r: &Request| {
+        if r.path == "/v2/app/manifests/latest" {
+            return Reply::new(200, index.clone()).header("Content-Type", "application/vnd.oci.image.index.v1+json");
+        }
+        inner(r)
+    }));
+    let pull_platform = |platform: Option<&str>| {
+        let mut args = vec!["pull".to_string(), "-q".into(), "--tls-verify=false".into()];
+        if let Some(p) = platform {
+            args.push(format!("--platform={p}"));
+        }
+        args.push(format!("{}/app", fake.host()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        e.cmd(&a).env("XDG_CONFIG_HOME", e.dir.path().join("config")).output().unwrap()
+    };
+    let o = pull_platform(Some("linux/s390x"));
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("no image for platform linux/s390x") && stderr(&o).contains(&format!("linux/{other_arch}")),
+        "{}",
+        stderr(&o)
+    );
+    let o = pull_platform(Some(&format!("linux/{other_arch}")));
+    assert_eq!(o.status.code(), Some(125), "the other platform's manifest is not there");
+    assert!(fake.seen().iter().any(|r| r.path.ends_with(&missing)), "--platform chose the other manifest");
+    let o = pull_platform(None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), img.config_digest, "this machine's platform by default");
+    assert_eq!(e.ok(&["run", "--rm", &format!("{}/app", fake.host()), "echo", "indexed"]).trim(), "indexed");
+}

@@ -50,9 +50,14 @@ fn exit_codes_are_dockers() {
     // PID 1 cannot be killed from inside its own namespace, so the shell
     // runs under --init to be killable, as in docker.
     assert_eq!(code(&["run", "--rm", "--init", "busybox", "sh", "-c", "kill -9 $$"]), Some(137));
-    let o = e.run(&["run", "--rm", "no-such-image", "true"]);
+    let o = e.run(&["run", "--rm", "--pull=never", "no-such-image", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    // As docker: a missing image is pulled first (from a registry that
+    // cannot exist here, so that fails with 125 too).
+    let o = e.run(&["run", "--rm", "registry.invalid/no-such-image", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("Unable to find image") && stderr(&o).contains("registry.invalid"), "{}", stderr(&o));
     let o = e.run(&["run", "--rm", "busybox", "no-such-command"]);
     assert!(stderr(&o).contains("executable file not found in $PATH"), "{}", stderr(&o));
 }

@@ -127,6 +127,7 @@ pub fn save(paths: &Paths, args: &SaveArgs) -> anyhow::Result<()> {
 pub fn load(paths: &Paths, args: &LoadArgs) -> anyhow::Result<()> {
     let _ = args.quiet;
     let store = Store::open(paths)?;
+    burrow::image::ingest::sweep_tmp(&store, burrow::image::ingest::SWEEP_AGE);
     let opts = UnpackOptions::current();
     let loaded = match &args.input {
         Some(p) if p != Path::new("-") => {

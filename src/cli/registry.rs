@@ -97,6 +97,7 @@ pub struct LogoutArgs {
 
 pub fn pull(paths: &Paths, args: &PullArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
+    burrow::image::ingest::sweep_tmp(&store, burrow::image::ingest::SWEEP_AGE);
     let conf = Conf::load()?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
     let opts = PullOptions {

@@ -278,6 +278,10 @@ pub fn commit_image(store: &Store, image: StagedImage, names: &[Reference]) -> R
     Ok((config_digest, manifest_desc.digest))
 }
 
+/// How old staging leftovers must be before `pull` and `load` sweep them:
+/// far longer than any staging takes.
+pub const SWEEP_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// Remove leftovers of staging that a killed command left in `tmp/`.
 /// Only entries older than `min_age` are touched, so a concurrent
 /// command's work in progress is safe.

@@ -4,7 +4,8 @@
 //! `connect` pings `/v2/` once. HTTPS is always tried first, with the
 //! system roots plus the registry's CA files (`config::ca_files`); an
 //! insecure endpoint also accepts any certificate and falls back to plain
-//! HTTP when TLS does not connect. The ping's answer decides how every
+//! HTTP when TLS does not connect; a loopback endpoint falls back to plain
+//! HTTP only when the server does not speak TLS at all. The ping's answer decides how every
 //! later request authenticates: 200 needs nothing, a `Basic` challenge
 //! sends the user's credentials each time, a `Bearer` challenge means a
 //! token from the realm per set of scopes (anonymous when the user has no
@@ -141,7 +142,9 @@ impl Client {
         };
         let ping = match client.ping() {
             Ok(r) => r,
-            Err(e @ (Error::Tls { .. } | Error::PlainHttp { .. } | Error::Unreachable { .. })) if endpoint.insecure => {
+            Err(e) if endpoint.insecure && matches!(e, Error::Tls { .. } | Error::PlainHttp { .. } | Error::Unreachable { .. })
+                || endpoint.plain_http && matches!(e, Error::PlainHttp { .. }) =>
+            {
                 tracing::debug!(registry, "HTTPS failed ({e}); trying plain HTTP");
                 client.base = format!("http://{}", endpoint.host);
                 client.ping().map_err(|e2| match e2 {

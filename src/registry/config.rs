@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Registries on the loopback interface (`localhost`, 127.0.0.0/8) may
-//! speak plain HTTP without configuration, as in docker. Unknown keys are
+//! speak plain HTTP without configuration, as in docker (but one that
+//! speaks TLS must present a trusted certificate). Unknown keys are
 //! refused, so a typo is an error rather than a setting
 //! silently ignored. Pulls try a registry's mirrors in order, then the
 //! registry itself; pushes go to the registry only. CA files are every
@@ -69,6 +70,9 @@ pub struct Endpoint {
     pub host: String,
     /// Plain HTTP and unverified TLS allowed.
     pub insecure: bool,
+    /// Plain HTTP allowed when the host does not speak TLS at all (loopback
+    /// registries); a host that does speak TLS is still verified.
+    pub plain_http: bool,
     /// A mirror rather than the registry itself.
     pub mirror: bool,
 }
@@ -119,8 +123,9 @@ impl Conf {
         let mut out = Vec::new();
         let entry = self.entry(domain);
         for m in entry.map(|e| e.mirror.as_slice()).unwrap_or_default() {
-            let insecure = m.insecure || opts.tls_verify_off || is_loopback(&m.location);
-            out.push(Endpoint { host: m.location.clone(), insecure, mirror: true });
+            let insecure = m.insecure || opts.tls_verify_off;
+            let plain_http = insecure || is_loopback(&m.location);
+            out.push(Endpoint { host: m.location.clone(), insecure, plain_http, mirror: true });
         }
         out.push(self.push_endpoint(domain, opts));
         out
@@ -128,9 +133,10 @@ impl Conf {
 
     /// Where to push (and log in).
     pub fn push_endpoint(&self, domain: &str, opts: &Options) -> Endpoint {
-        let insecure = self.entry(domain).is_some_and(|e| e.insecure) || opts.tls_verify_off || is_loopback(domain);
+        let insecure = self.entry(domain).is_some_and(|e| e.insecure) || opts.tls_verify_off;
+        let plain_http = insecure || is_loopback(domain);
         let host = if domain == "docker.io" { HUB_API.to_string() } else { domain.to_string() };
-        Endpoint { host, insecure, mirror: false }
+        Endpoint { host, insecure, plain_http, mirror: false }
     }
 }
 
@@ -214,9 +220,10 @@ location = "mirror.example"
         assert_eq!((hub.host.as_str(), hub.insecure), (HUB_API, false));
         let off = Options { tls_verify_off: true, cert_dir: None };
         assert!(c.push_endpoint("quay.io", &off).insecure);
-        assert!(c.push_endpoint("127.0.0.5:5000", &Options::default()).insecure);
-        assert!(c.push_endpoint("localhost", &Options::default()).insecure);
-        assert!(!c.push_endpoint("127.0.0.1.example:5000", &Options::default()).insecure);
+        let lo = c.push_endpoint("127.0.0.5:5000", &Options::default());
+        assert!(lo.plain_http && !lo.insecure, "loopback: plain HTTP yes, unverified TLS no");
+        assert!(c.push_endpoint("localhost", &Options::default()).plain_http);
+        assert!(!c.push_endpoint("127.0.0.1.example:5000", &Options::default()).plain_http);
     }
 
     #[test]
