@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # burrow's main job end to end, on a fresh Debian machine, run as root:
 # provision the host, build burrow, make a busybox image from the host's
-# busybox-static, import it as an ordinary user and run containers with it.
+# busybox-static, import it as an ordinary user and run containers with it,
+# then push it to a private registry, pull it back and save/load it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 user="${BURROW_TEST_USER:-burrowtest}"
@@ -41,6 +42,29 @@ step burrow run --rm busybox:edited sh -c "'cat /etc/motd; stat -c %u:%g /etc/mo
 set +e; as_user burrow run --rm busybox:edited sh -c 'cat /etc/motd; stat -c %u:%g /etc/motd; ls /bin/vi'; set -e
 step burrow images;                                as_user burrow images
 step burrow rm edit;                               as_user burrow rm edit
+
+# A private registry (Debian's docker-registry) on a free loopback port.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+install -d -o "$user" "$dir/registry"
+cat >"$dir/registry.yml" <<EOF2
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $dir/registry}}
+http: {addr: "127.0.0.1:$port"}
+EOF2
+as_user /usr/bin/docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
+reg_pid=$!
+trap 'kill $reg_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
+r="127.0.0.1:$port/demo/busybox:edited"
+step burrow push busybox:edited "$r";               as_user burrow push busybox:edited "$r"
+step burrow rmi busybox:edited;                     as_user burrow rmi busybox:edited
+step burrow pull "$r";                              as_user burrow pull "$r"
+step burrow run --rm "$r" cat /etc/motd;            as_user burrow run --rm "$r" cat /etc/motd
+step burrow save -o busybox-edited.tar "$r" "&&" burrow load -i busybox-edited.tar
+install -d -o "$user" "$dir/out"
+as_user burrow save -o "$dir/out/busybox-edited.tar" "$r"
+as_user burrow load -i "$dir/out/busybox-edited.tar"
 step "burrow run --rm busybox sh -c 'exit 3'; echo exit code \$?"
 set +e; as_user burrow run --rm busybox sh -c 'exit 3'; echo "exit code $?"; set -e
 step burrow run --rm busybox no-such-command
