@@ -565,3 +565,34 @@ fn an_image_index_gives_the_platform_asked_for() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), img.config_digest, "this machine's platform by default");
     assert_eq!(e.ok(&["run", "--rm", &format!("{}/app", fake.host()), "echo", "indexed"]).trim(), "indexed");
 }
+
+#[test]
+fn two_pulls_of_one_image_at_once_both_succeed() {
+    if !rootless_ready() {
+        return;
+    }
+    let e = Env::new();
+    let img = Arc::new(image(e.dir.path()));
+    let fake = Fake::start("127.0.0.1", registry(img.clone(), |r, _, img| {
+        let mut reply = ranged(r, &img.layer);
+        reply.trickle = Some((64 * 1024, Duration::from_millis(30)));
+        reply
+    }));
+    let spawn = || {
+        e.cmd(&["pull", "-q", "--tls-verify=false", &format!("{}/app", fake.host())])
+            .env("XDG_CONFIG_HOME", e.dir.path().join("config"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for o in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), img.config_digest);
+    }
+    assert_eq!(e.ok(&["system", "check"]).trim(), "no problems found");
+    assert_eq!(e.ok(&["run", "--rm", &format!("{}/app", fake.host()), "echo", "both"]).trim(), "both");
+    let left: Vec<_> = std::fs::read_dir(e.root.join("downloads")).unwrap().collect();
+    assert!(left.is_empty(), "no partial download is left: {left:?}");
+}
