@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use burrow::container::{record, run::ImageDefaults, run::KeepId, run::RunOptions, Status};
+use burrow::container::{net::NetworkRequest, record, run::ImageDefaults, run::KeepId, run::RunOptions, Status};
+use burrow_netstack::mode::NetworkMode;
 use burrow::image::Store;
 use burrow::paths::Paths;
 use burrow::process;
@@ -68,17 +69,35 @@ pub struct RunArgs {
     /// Run in the background (not yet available: refused)
     #[arg(short, long)]
     detach: bool,
-    /// Publish ports (not yet available: refused)
+    /// Publish a container port on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
     #[arg(short, long, value_name = "SPEC")]
     publish: Vec<String>,
+    /// Publish every exposed port (the image's and --expose) on a free host port
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Expose a port or range without publishing it (PORT[/PROTO])
+    #[arg(long, value_name = "PORT")]
+    expose: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// Set custom DNS search domains ("." for none)
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    dns_search: Vec<String>,
+    /// Set DNS options (resolv.conf "options")
+    #[arg(long = "dns-option", value_name = "OPT")]
+    dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (HOST:IP; IP may be host-gateway)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    add_host: Vec<String>,
     /// Bind mounts and volumes (not yet available: refused)
     #[arg(short, long, value_name = "SPEC")]
     volume: Vec<String>,
     /// Memory limit (not yet available: refused)
     #[arg(short, long, value_name = "BYTES")]
     memory: Option<String>,
-    /// Network mode (not yet available: refused; containers get loopback only)
-    #[arg(long, value_name = "MODE")]
+    /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, pcap
+    #[arg(long, alias = "net", value_name = "MODE")]
     network: Option<String>,
     /// Image to run
     image: String,
@@ -92,10 +111,8 @@ impl RunArgs {
     fn refuse_unsupported(&self) -> anyhow::Result<()> {
         let unsupported = [
             ("--detach", self.detach),
-            ("--publish", !self.publish.is_empty()),
             ("--volume", !self.volume.is_empty()),
             ("--memory", self.memory.is_some()),
-            ("--network", self.network.is_some()),
         ];
         for (flag, used) in unsupported {
             if used {
@@ -124,6 +141,19 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         (_, r) => r?,
     };
     let defaults = image_defaults(&image);
+    let network = NetworkRequest {
+        mode: match &args.network {
+            Some(m) => m.parse().map_err(|e| anyhow::anyhow!("--network: {e}"))?,
+            None => NetworkMode::default(),
+        },
+        publish: args.publish,
+        publish_all: args.publish_all,
+        expose: args.expose,
+        dns: args.dns,
+        dns_search: args.dns_search,
+        dns_option: args.dns_option,
+        add_host: args.add_host,
+    };
     let opts = RunOptions {
         image: args.image,
         command: args.command,
@@ -149,6 +179,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
             gid: plan.mapping.gid_outside(0).unwrap_or(0),
             outer: plan.mapping.clone(),
         }),
+        network,
     };
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
@@ -168,6 +199,7 @@ fn image_defaults(image: &burrow::image::Image) -> ImageDefaults {
         cmd: c.cmd().clone().unwrap_or_default(),
         workdir: c.working_dir().clone().unwrap_or_default(),
         user: c.user().clone().unwrap_or_default(),
+        exposed: c.exposed_ports().clone().unwrap_or_default(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! and reads the image's files before the mount; `passwd` resolves
 //! `--user` in the container's own files; `run` turns an image and the
 //! user's flags into a `process::Spec`, starts it, waits and records the
-//! outcome; `diff` and `commit` read the upper directory (an OCI layer
+//! outcome (`net` decides its network); `diff` and `commit` read the upper directory (an OCI layer
 //! as it stands, `layer_tar`); `export` writes the merged tree as a tar.
 //! The process details (namespaces, mounts, the FUSE session, exec) live
 //! in `crate::process`.
@@ -14,6 +14,7 @@ pub mod commit;
 pub mod diff;
 pub mod export;
 mod layer_tar;
+pub mod net;
 pub mod passwd;
 pub mod record;
 pub mod rootfs;
@@ -59,6 +60,14 @@ pub enum Error {
     NoUpper { name: String },
     #[error("the image of container {name} ({image}) is no longer in the store")]
     ImageGone { name: String, image: String },
+    #[error(transparent)]
+    Network(#[from] crate::network::Error),
+    #[error(transparent)]
+    Ports(#[from] burrow_netstack::ports::Error),
+    #[error(transparent)]
+    NetStack(#[from] burrow_netstack::Error),
+    #[error("ports cannot be published with --network {mode}: the container uses {} ; leave out -p/-P or use the default network", if *mode == "host" { "the host's network directly, so its ports are the host's" } else { "no network" })]
+    PublishConflict { mode: &'static str },
     #[error("no command specified: give one after the image name, or use an image with CMD or ENTRYPOINT")]
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]

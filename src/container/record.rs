@@ -70,6 +70,9 @@ pub struct Record {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub auto_remove: bool,
+    /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
+    #[serde(default)]
+    pub ports: Vec<String>,
 }
 
 impl Record {
@@ -89,6 +92,7 @@ impl Record {
             started_at: None,
             finished_at: None,
             auto_remove,
+            ports: Vec::new(),
         }
     }
 

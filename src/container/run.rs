@@ -3,7 +3,7 @@
 //! The pure part (`command_line`, `environment`) decides the argv and the
 //! environment exactly as docker combines the image config with `run`
 //! flags. `run` then creates the record, lays out the root (`rootfs`), writes
-//! hosts/hostname/resolv.conf, prepares capabilities and seccomp (so bad
+//! hosts/hostname/resolv.conf and decides the network (`net`), prepares capabilities and seccomp (so bad
 //! input fails before any process exists), mounts burrow-fs at the root
 //! (`process::fuse_root`), launches, and records the exit
 //! code. With `--rm` nothing of the container is left afterwards, whatever
@@ -27,6 +27,8 @@ pub struct ImageDefaults {
     pub cmd: Vec<String>,
     pub workdir: String,
     pub user: String,
+    /// ExposedPorts keys (`80/tcp`), for `-P`.
+    pub exposed: Vec<String>,
 }
 
 /// The `run` flags burrow implements.
@@ -51,6 +53,7 @@ pub struct RunOptions {
     pub init: bool,
     /// `--userns=keep-id`: the maps of burrow's own namespace, to nest in.
     pub keep_id: Option<KeepId>,
+    pub network: super::net::NetworkRequest,
 }
 
 #[derive(Debug, Clone)]
@@ -126,30 +129,6 @@ pub fn parse_env_file(text: &str) -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| l.trim_end_matches('\r').to_string())
         .collect()
-}
-
-fn hosts_file(hostname: &str) -> String {
-    format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-    )
-}
-
-/// The host's resolv.conf without loopback nameservers, which mean
-/// nothing inside the container's own network namespace.
-pub fn resolv_conf(host: &str) -> String {
-    let mut out = String::new();
-    for line in host.lines() {
-        let mut words = line.split_whitespace();
-        if words.next() == Some("nameserver") {
-            let addr = words.next().unwrap_or("");
-            if addr.starts_with("127.") || addr == "::1" {
-                continue;
-            }
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// Run a container in the foreground; returns its exit code.
@@ -258,7 +237,10 @@ fn start(
         return Err(Error::RelativeWorkdir { dir: cwd });
     }
 
-    let files = write_etc_files(&dir, hostname)?;
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;
+    let files = write_etc_files(&dir, hostname, &net.hosts, &net.resolv)?;
+    record.ports = net.ports.iter().map(|p| p.to_string()).collect();
     let gid_count = nested.as_ref().map_or_else(
         || opts.keep_id.as_ref().map_or(u64::MAX, |k| k.outer.gid_count()),
         |m| m.gid_count(),
@@ -287,11 +269,12 @@ fn start(
         no_new_privs,
         nested_userns: nested,
         devpts_gid: (gid_count > 5 && own_gid_count() > 5).then_some(5),
+        network: net.spec,
     };
 
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
-    let result = process::launch(spec, fs_config, &mut |pid| {
+    let result = process::launch(spec, fs_config, net.start, &mut |pid| {
         record.status = Status::Running;
         record.started_at = Some(chrono::Utc::now().to_rfc3339());
         record.pid = Some(pid.as_raw());
@@ -321,12 +304,11 @@ fn own_gid_count() -> u64 {
         .unwrap_or(0)
 }
 
-fn write_etc_files(dir: &Path, hostname: &str) -> Result<Vec<FileMount>> {
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+fn write_etc_files(dir: &Path, hostname: &str, hosts: &str, resolv: &str) -> Result<Vec<FileMount>> {
     let items = [
-        ("hosts", hosts_file(hostname), "/etc/hosts"),
+        ("hosts", hosts.to_string(), "/etc/hosts"),
         ("hostname", format!("{hostname}\n"), "/etc/hostname"),
-        ("resolv.conf", resolv_conf(&host_resolv), "/etc/resolv.conf"),
+        ("resolv.conf", resolv.to_string(), "/etc/resolv.conf"),
     ];
     let mut out = Vec::new();
     for (file, text, target) in items {
@@ -382,9 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn env_file_and_resolv() {
+    fn env_file() {
         assert_eq!(parse_env_file("# c\nA=1\n\n  B\n"), s(&["A=1", "B"]));
-        let r = resolv_conf("search x\nnameserver 127.0.0.53\nnameserver 10.1.1.1\n");
-        assert_eq!(r, "search x\nnameserver 10.1.1.1\n");
     }
 }

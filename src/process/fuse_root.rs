@@ -45,7 +45,7 @@ pub enum Error {
 }
 
 /// Child side, steps 1 and 2. `root_mode` is the root directory's mode.
-pub fn mount_and_send(root: &Path, root_mode: u32, sock: OwnedFd) -> Result<(), String> {
+pub fn mount_and_send(root: &Path, root_mode: u32, sock: &OwnedFd) -> Result<(), String> {
     let fd = nix::fcntl::open("/dev/fuse", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
         format!("cannot open /dev/fuse: {e}; burrow serves every container's root with FUSE: ask an administrator to run `chmod 0666 /dev/fuse` (see `burrow info`)")
     })?;
@@ -54,7 +54,7 @@ pub fn mount_and_send(root: &Path, root_mode: u32, sock: OwnedFd) -> Result<(), 
     let data = burrow_fs::mount_data(fd.as_raw_fd(), root_mode);
     mount(Some("burrow"), root, Some("fuse.burrow"), MsFlags::empty(), Some(data.as_str()))
         .map_err(|e| format!("cannot mount the container's root at {}: {e}", root.display()))?;
-    channel::send_fd(&sock, fd.as_raw_fd()).map_err(|e| format!("cannot hand the root to burrow: {e}"))
+    channel::send_fd(sock, fd.as_raw_fd()).map_err(|e| format!("cannot hand the root to burrow: {e}"))
 }
 
 /// The root while burrow-fs serves it.

@@ -70,10 +70,18 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
     workload(spec, ends)
 }
 
-fn setup(spec: &Spec, fuse: OwnedFd) -> Result<(), String> {
+fn setup(spec: &Spec, sock: OwnedFd) -> Result<(), String> {
     sethostname(&spec.hostname).map_err(|e| format!("cannot set the hostname: {e}"))?;
     mounts::make_private()?;
-    super::fuse_root::mount_and_send(&spec.rootfs, spec.root_mode, fuse)?;
+    super::fuse_root::mount_and_send(&spec.rootfs, spec.root_mode, &sock)?;
+    // The network device is made while /dev/net/tun is still the host's;
+    // its descriptor follows the root's on the same socket.
+    if let super::NetSpec::Tap(plan) = &spec.network {
+        let (tap, _ipv6) = super::tap::create(plan)?;
+        channel::send_fd(&sock, std::os::fd::AsRawFd::as_raw_fd(&tap))
+            .map_err(|e| format!("cannot hand the network device to burrow: {e}"))?;
+    }
+    drop(sock);
     mounts::prepare_root(&spec.rootfs, &spec.files, spec.devpts_gid)?;
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;

@@ -23,10 +23,18 @@ use super::channel::{self, ErrorPipe, Gate};
 use super::init::{child_main, ChildEnds};
 use super::{tty, Error, Exit, Result, Spec};
 
+/// The container's network, to be served once its TAP device exists:
+/// the stack's options and the host ports already bound.
+pub struct NetStart {
+    pub options: burrow_netstack::Options,
+    pub published: Vec<burrow_netstack::Published>,
+}
+
 /// Run `spec` as a container in the foreground and wait for it, serving
-/// its root with burrow-fs over `root` (see `fuse_root`); `started`
-/// learns the container's host pid once its command runs.
-pub fn launch(spec: Spec, root: burrow_fs::Config, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
+/// its root with burrow-fs over `root` (see `fuse_root`) and, with `net`,
+/// its network with burrow-netstack; `started` learns the container's
+/// host pid once its command runs.
+pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
     let Gate { wait_end, open_end } = Gate::new()?;
     let ErrorPipe { read_end, write_end } = ErrorPipe::new()?;
     let (tty_parent, tty_child): (Option<OwnedFd>, Option<OwnedFd>) = if spec.tty {
@@ -35,12 +43,10 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, started: &mut dyn FnMut(Pid))
     } else {
         (None, None)
     };
-    let mut flags = libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP;
+    if !matches!(spec.network, super::NetSpec::Host) {
+        flags |= libc::CLONE_NEWNET;
+    }
     if spec.nested_userns.is_some() {
         flags |= libc::CLONE_NEWUSER;
     }
@@ -67,17 +73,37 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, started: &mut dyn FnMut(Pid))
     drop(spec);
 
     let mut serving = None;
+    let mut network = None;
     let mut config = Some(root);
+    let mut net = net;
     let result = supervise(child, nested, open_end, read_end, tty_parent, signals, stdin_on, tty_on, started, &mut || {
         if let Some(c) = config.take() {
             serving = super::fuse_root::receive_and_serve(&fuse_parent, c)?;
         }
+        if let (Some(n), Some(_)) = (net.take(), &serving) {
+            network = serve_network(child, &fuse_parent, n)?;
+        }
         Ok(())
     });
+    if let Some(n) = network {
+        let stats = n.stop();
+        tracing::debug!(?stats, "container network");
+    }
     if let Some(s) = serving {
         s.finish();
     }
     result
+}
+
+/// Receive the TAP descriptor the child made and start the stack on it;
+/// `None` when the child failed first (it says why on the error pipe).
+fn serve_network(child: Pid, sock: &OwnedFd, net: NetStart) -> Result<Option<burrow_netstack::Handle>> {
+    let Some(tap) = channel::recv_fd(sock)? else {
+        return Ok(None);
+    };
+    // The namespace is opened now, while the child surely lives in it.
+    let netns = std::fs::File::open(format!("/proc/{child}/ns/net")).map_err(|source| Error::Channel { source })?;
+    Ok(Some(burrow_netstack::start(tap, Some(netns), net.options, net.published)?))
 }
 
 #[allow(clippy::too_many_arguments)]

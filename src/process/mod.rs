@@ -23,12 +23,14 @@ mod mounts;
 mod pid1;
 pub mod seccomp;
 mod seccomp_profile;
+mod tap;
 mod tty;
 
 use std::path::PathBuf;
 
 pub use exec::DEFAULT_PATH;
-pub use launch::launch;
+pub use launch::{launch, NetStart};
+pub use tap::{TapPlan, DEVICE as TAP_DEVICE};
 
 use crate::userns::Mapping;
 
@@ -46,6 +48,8 @@ pub enum Error {
     Root(#[from] fuse_root::Error),
     #[error("cannot wait for the container: {source}")]
     Wait { source: nix::Error },
+    #[error(transparent)]
+    Network(#[from] burrow_netstack::Error),
     #[error("cannot use the terminal: {source}")]
     Terminal { source: nix::Error },
 }
@@ -107,6 +111,18 @@ pub struct Spec {
     pub nested_userns: Option<Mapping>,
     /// The gid of the `tty` group for devpts, when it is mapped.
     pub devpts_gid: Option<u32>,
+    pub network: NetSpec,
+}
+
+/// The container's network namespace.
+#[derive(Debug, Clone)]
+pub enum NetSpec {
+    /// The host's own (`--network host`).
+    Host,
+    /// A new namespace with loopback only (`--network none`).
+    Loopback,
+    /// A new namespace with a TAP device served by burrow-netstack.
+    Tap(TapPlan),
 }
 
 /// How the container ended.

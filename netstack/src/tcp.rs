@@ -1,0 +1,383 @@
+//! TCP flows: a smoltcp socket facing the container, a host socket facing
+//! the world, and the bytes between them.
+//!
+//! The states and what each allows are described in `flow`. Bytes move
+//! without an intermediate buffer: smoltcp's receive buffer is written
+//! straight into the host socket and the host socket is read straight
+//! into smoltcp's send buffer, so back-pressure on either side is the
+//! other side's window. smoltcp's defaults are for small devices; for a
+//! host they cost latency, so Nagle and delayed ACKs are off towards the
+//! container (the container's own kernel still does both as it likes),
+//! and the host sockets get TCP_NODELAY (the container's segmentation
+//! already decided how the bytes are grouped).
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+
+use mio::{Interest, Token};
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp;
+
+use crate::flow::Key;
+use crate::forward::{self, Refusal, Transport, Verdict};
+use crate::frame::{self, Unreachable};
+use crate::stack::{Disposition, Stack, TCP};
+
+/// The states of a TCP flow (see `flow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    HostConnecting,
+    ContainerConnecting,
+    Open,
+}
+
+pub struct TcpFlow {
+    pub key: Key,
+    pub state: State,
+    pub socket: Option<SocketHandle>,
+    pub host: mio::net::TcpStream,
+    /// The SYN waiting for the host connect.
+    pub syn: Option<Vec<u8>>,
+    pub readable: bool,
+    pub writable: bool,
+    /// The host sent FIN; smoltcp was told to close.
+    pub host_eof: bool,
+    /// The container's FIN was passed on to the host.
+    pub host_shut: bool,
+    /// The container side reached ESTABLISHED at least once.
+    pub established: bool,
+}
+
+impl Stack {
+    /// A TCP segment from the container.
+    pub(crate) fn tcp_segment(
+        &mut self,
+        buf: &[u8],
+        src: SocketAddr,
+        dst: SocketAddr,
+        opens: bool,
+        _reset: bool,
+    ) -> Disposition {
+        let key = Key { container: src, remote: dst };
+        if let Some(&id) = self.tcp_keys.get(&key) {
+            if self.tcp.get(id).is_some_and(|f| f.state == State::HostConnecting) {
+                // A retransmitted SYN while the host connect is in flight.
+                return Disposition::Recycle;
+            }
+            return Disposition::Stack;
+        }
+        if !opens {
+            // smoltcp answers a stray segment with RST.
+            return Disposition::Stack;
+        }
+        let target = match forward::outbound(&self.plan, Transport::Tcp, dst) {
+            Verdict::Host(t) => t,
+            Verdict::Refuse(why) => {
+                self.stats.refused += 1;
+                tracing::debug!(%dst, ?why, "refused a TCP connection from the container");
+                if why == Refusal::HostLoopback || why == Refusal::NoSuchHost {
+                    if let Some(link) = self.link() {
+                        let router = gateway_for(self, &dst.ip());
+                        let n = frame::unreachable_frame(link, router, buf, Unreachable::Prohibited, &mut self.scratch);
+                        self.send_scratch(n);
+                        return Disposition::Recycle;
+                    }
+                }
+                return Disposition::Stack; // RST
+            }
+        };
+        if self.tcp.len() >= self.limits.tcp_flows {
+            self.stats.over_limit += 1;
+            tracing::debug!(limit = self.limits.tcp_flows, "TCP flow table full; refusing a connection");
+            return Disposition::Stack;
+        }
+        let host = match mio::net::TcpStream::connect(target) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(%target, %e, "host connect failed");
+                return self.connect_failed(buf, dst, &e);
+            }
+        };
+        let _ = host.set_nodelay(true);
+        let id = self.tcp.insert(TcpFlow {
+            key,
+            state: State::HostConnecting,
+            socket: None,
+            host,
+            syn: Some(buf.to_vec()),
+            readable: false,
+            writable: false,
+            host_eof: false,
+            host_shut: false,
+            established: false,
+        });
+        let flow = self.tcp.get_mut(id).expect("just inserted");
+        if let Err(e) = self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE) {
+            tracing::warn!(%e, "cannot watch a host socket");
+            self.tcp.remove(id);
+            return Disposition::Stack;
+        }
+        self.tcp_keys.insert(key, id);
+        self.stats.tcp_opened += 1;
+        Disposition::Recycle
+    }
+
+    /// The container's SYN cannot be carried: RST for a refused port, ICMP
+    /// for an unreachable network.
+    fn connect_failed(&mut self, syn: &[u8], dst: SocketAddr, e: &io::Error) -> Disposition {
+        let unreachable = matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ETIMEDOUT | libc::EADDRNOTAVAIL));
+        if unreachable {
+            if let Some(link) = self.link() {
+                let router = gateway_for(self, &dst.ip());
+                let n = frame::unreachable_frame(link, router, syn, Unreachable::Host, &mut self.scratch);
+                self.send_scratch(n);
+                return Disposition::Recycle;
+            }
+        }
+        Disposition::Stack
+    }
+
+    pub(crate) fn tcp_event(&mut self, id: usize, ev: &mio::event::Event) {
+        let Some(flow) = self.tcp.get_mut(id) else { return };
+        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            flow.readable = true;
+        }
+        if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+            flow.writable = true;
+        }
+        if flow.state == State::HostConnecting && (flow.writable || ev.is_error()) {
+            self.host_connect_done(id);
+        }
+    }
+
+    fn host_connect_done(&mut self, id: usize) {
+        let Some(flow) = self.tcp.get_mut(id) else { return };
+        let result = match flow.host.take_error() {
+            Ok(Some(e)) | Err(e) => Err(e),
+            Ok(None) => match flow.host.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // still in flight
+                Err(e) => Err(e),
+            },
+        };
+        let syn = flow.syn.take().unwrap_or_default();
+        let key = flow.key;
+        match result {
+            Ok(()) => {
+                let mut socket = self.new_socket();
+                if let Err(e) = socket.listen(key.remote) {
+                    tracing::debug!(?e, "cannot listen for a flow");
+                    self.remove_tcp(id, false);
+                    self.tap.queue(syn);
+                    return;
+                }
+                let handle = self.sockets.add(socket);
+                let flow = self.tcp.get_mut(id).expect("present");
+                flow.socket = Some(handle);
+                flow.state = State::Open;
+                self.tap.queue(syn);
+            }
+            Err(e) => {
+                tracing::debug!(remote = %key.remote, %e, "host connect failed");
+                self.remove_tcp(id, false);
+                if let Disposition::Stack = self.connect_failed(&syn, key.remote, &e) {
+                    self.tap.queue(syn);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn new_socket(&self) -> tcp::Socket<'static> {
+        let rx = tcp::SocketBuffer::new(vec![0u8; self.limits.tcp_buffer]);
+        let tx = tcp::SocketBuffer::new(vec![0u8; self.limits.tcp_buffer]);
+        let mut s = tcp::Socket::new(rx, tx);
+        s.set_nagle_enabled(false);
+        s.set_ack_delay(None);
+        s
+    }
+
+    /// Start an inbound flow: `host` is a client of a published port,
+    /// `from` its address, `to` the container's endpoint.
+    pub(crate) fn tcp_inbound(&mut self, host: mio::net::TcpStream, from: SocketAddr, to: SocketAddr) {
+        if self.tcp.len() >= self.limits.tcp_flows {
+            self.stats.over_limit += 1;
+            return;
+        }
+        // The container sees the client's own address when families
+        // match; an IPv6 client of an IPv4-only container comes from the
+        // gateway instead.
+        let local = if from.is_ipv4() == to.is_ipv4() {
+            from
+        } else {
+            SocketAddr::new(gateway_for(self, &to.ip()), 1024 + (from.port() % 60000))
+        };
+        let key = Key { container: to, remote: local };
+        if self.tcp_keys.contains_key(&key) {
+            return;
+        }
+        let mut socket = self.new_socket();
+        if let Err(e) = socket.connect(self.iface.context(), to, local) {
+            tracing::debug!(?e, "cannot connect into the container");
+            return;
+        }
+        let _ = host.set_nodelay(true);
+        let handle = self.sockets.add(socket);
+        let id = self.tcp.insert(TcpFlow {
+            key,
+            state: State::ContainerConnecting,
+            socket: Some(handle),
+            host,
+            syn: None,
+            readable: false,
+            writable: false,
+            host_eof: false,
+            host_shut: false,
+            established: false,
+        });
+        let flow = self.tcp.get_mut(id).expect("just inserted");
+        if self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE).is_err() {
+            self.remove_tcp(id, true);
+            return;
+        }
+        self.tcp_keys.insert(key, id);
+        self.stats.inbound_accepted += 1;
+    }
+
+    /// Move bytes for every flow; end the flows that are done.
+    pub(crate) fn pump_tcp(&mut self) {
+        let mut finished = Vec::new();
+        for id in self.tcp.ids() {
+            match self.pump_one(id) {
+                Pumped::Done { reset } => finished.push((id, reset)),
+                Pumped::Progress => self.busy = true,
+                Pumped::Idle => {}
+            }
+        }
+        for (id, reset) in finished {
+            self.remove_tcp(id, reset);
+        }
+    }
+
+    fn pump_one(&mut self, id: usize) -> Pumped {
+        let Some(flow) = self.tcp.get_mut(id) else { return Pumped::Idle };
+        let Some(handle) = flow.socket else { return Pumped::Idle };
+        let sock = self.sockets.get_mut::<tcp::Socket>(handle);
+        let state = sock.state();
+        if matches!(state, tcp::State::Established | tcp::State::CloseWait | tcp::State::FinWait1 | tcp::State::FinWait2) {
+            flow.established = true;
+            flow.state = State::Open;
+        }
+        if state == tcp::State::Closed {
+            // Reset by the container, refused, or closed after both FINs.
+            let clean = flow.host_eof && flow.host_shut;
+            return Pumped::Done { reset: !clean };
+        }
+        if flow.state != State::Open {
+            return Pumped::Idle;
+        }
+        let mut progress = false;
+        // Container → host.
+        while flow.writable && sock.can_recv() {
+            let host = &mut flow.host;
+            match sock.recv(|data| match host.write(data) {
+                Ok(n) => (n, Ok(n)),
+                Err(e) => (0, Err(e)),
+            }) {
+                Ok(Ok(_)) => progress = true,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => flow.writable = false,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(_)) | Err(_) => {
+                    sock.abort();
+                    return Pumped::Done { reset: true };
+                }
+            }
+        }
+        if flow.established && !flow.host_shut && !sock.may_recv() && sock.recv_queue() == 0 {
+            let _ = flow.host.shutdown(Shutdown::Write);
+            flow.host_shut = true;
+            progress = true;
+        }
+        // Host → container.
+        while flow.readable && !flow.host_eof && sock.can_send() {
+            let host = &mut flow.host;
+            match sock.send(|space| match host.read(space) {
+                Ok(n) => (n, Ok(n)),
+                Err(e) => (0, Err(e)),
+            }) {
+                Ok(Ok(0)) => {
+                    flow.host_eof = true;
+                    sock.close();
+                    progress = true;
+                }
+                Ok(Ok(_)) => progress = true,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => flow.readable = false,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(_)) | Err(_) => {
+                    sock.abort();
+                    return Pumped::Done { reset: true };
+                }
+            }
+        }
+        if sock.state() == tcp::State::TimeWait && sock.recv_queue() == 0 {
+            // Both sides closed; the container's last bytes are delivered.
+            if !flow.host_shut {
+                let _ = flow.host.shutdown(Shutdown::Write);
+            }
+            return Pumped::Done { reset: false };
+        }
+        if progress {
+            Pumped::Progress
+        } else {
+            Pumped::Idle
+        }
+    }
+
+    /// Forget a flow; `reset` answers the host side with RST.
+    pub(crate) fn remove_tcp(&mut self, id: usize, reset: bool) {
+        let Some(mut flow) = self.tcp.remove(id) else { return };
+        self.tcp_keys.remove(&flow.key);
+        let _ = self.poll.registry().deregister(&mut flow.host);
+        if reset {
+            set_linger_zero(&flow.host);
+        }
+        if let Some(h) = flow.socket {
+            // A socket still sending its RST stays until that is out.
+            let sock = self.sockets.get_mut::<tcp::Socket>(h);
+            if sock.state() != tcp::State::Closed && sock.state() != tcp::State::TimeWait {
+                sock.abort();
+                let now = self.now();
+                self.iface.poll(now, &mut self.tap, &mut self.sockets);
+            }
+            self.sockets.remove(h);
+        }
+    }
+}
+
+enum Pumped {
+    Idle,
+    Progress,
+    Done { reset: bool },
+}
+
+/// The stack's gateway address of `ip`'s family.
+pub(crate) fn gateway_for(stack: &Stack, ip: &IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => stack.plan.network.gateway().into(),
+        IpAddr::V6(_) => stack.plan.network.ipv6_gateway().into(),
+    }
+}
+
+fn set_linger_zero(s: &mio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: setsockopt with a valid linger struct on a socket we hold.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}

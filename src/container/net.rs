@@ -1,0 +1,148 @@
+//! The container's network, from `run` flags to what `launch` needs.
+//!
+//! `prepare` decides everything before any process exists, so bad input
+//! and taken ports fail `burrow run` with nothing started: it checks that
+//! the flags fit the mode (ports cannot be published without burrow's
+//! network), expands `-P` over the image's exposed ports, binds every
+//! published port on the host (`burrow_netstack::bind`), writes the text
+//! of `/etc/hosts` and `/etc/resolv.conf` (`crate::network`), and says
+//! how the TAP device is configured (`process::TapPlan`) and how the
+//! stack is started (`process::NetStart`).
+
+use std::net::IpAddr;
+
+use burrow_netstack::mode::NetworkMode;
+use burrow_netstack::ports::{self, PortMapping};
+use burrow_netstack::{Limits, Options, Plan};
+
+use super::Error;
+use crate::network::{hosts, resolv};
+use crate::process::{NetSpec, NetStart, TapPlan};
+
+/// The network flags of `run`, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkRequest {
+    pub mode: NetworkMode,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub add_host: Vec<String>,
+}
+
+/// Everything decided.
+pub struct Prepared {
+    pub spec: NetSpec,
+    pub start: Option<NetStart>,
+    /// The published ports with the host ports actually bound.
+    pub ports: Vec<PortMapping>,
+    pub hosts: String,
+    pub resolv: String,
+}
+
+/// The container's hardware address on the virtual link.
+pub const CONTAINER_MAC: [u8; 6] = [0x02, 0xb0, 0xb0, 0x00, 0x00, 0x64];
+
+/// The ports to publish: `-p` values, then (with `-P`) every exposed port
+/// of the image and of `--expose` on a free host port.
+pub fn mappings(req: &NetworkRequest, image_exposed: &[String]) -> Result<Vec<PortMapping>, Error> {
+    let mut out = Vec::new();
+    for spec in &req.publish {
+        out.extend(ports::parse_publish(spec)?);
+    }
+    let mut exposed = Vec::new();
+    for spec in req.expose.iter().chain(image_exposed) {
+        exposed.push(ports::parse_expose(spec)?);
+    }
+    if req.publish_all {
+        for (port, proto) in exposed {
+            if !out.iter().any(|m| m.container_port == port && m.proto == proto) {
+                out.push(PortMapping { host_ip: None, host_port: 0, container_port: port, proto });
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn prepare(req: &NetworkRequest, image_exposed: &[String], hostname: &str, host_resolv: &str) -> Result<Prepared, Error> {
+    let wanted = mappings(req, image_exposed)?;
+    if !wanted.is_empty() && !matches!(req.mode, NetworkMode::Burrow(_)) {
+        let mode = if req.mode == NetworkMode::Host { "host" } else { "none" };
+        return Err(Error::PublishConflict { mode });
+    }
+    let gateway = crate::network::host_gateway(&req.mode);
+    let mut extra = Vec::new();
+    for h in &req.add_host {
+        extra.push(hosts::parse_add_host(h, gateway)?);
+    }
+    let dns = resolv::DnsPlan::new(resolv::DnsMode::for_network(&req.mode), &req.dns, &req.dns_search, &req.dns_option)?;
+    let resolv = resolv::resolv_conf(host_resolv, dns);
+    let hosts = hosts::hosts_file(hostname, crate::network::container_ip(&req.mode), &extra);
+    let NetworkMode::Burrow(o) = &req.mode else {
+        let spec = if req.mode == NetworkMode::Host { NetSpec::Host } else { NetSpec::Loopback };
+        return Ok(Prepared { spec, start: None, ports: Vec::new(), hosts, resolv });
+    };
+    let ipv6 = o.enable_ipv6 && std::path::Path::new("/proc/sys/net/ipv6").exists();
+    let net = o.cidr;
+    let tap = TapPlan {
+        mtu: o.mtu,
+        mac: CONTAINER_MAC,
+        addr: net.container(),
+        prefix_len: net.prefix_len,
+        gateway: net.gateway(),
+        ipv6: ipv6.then(|| (net.ipv6_container(), net.ipv6_prefix_len(), net.ipv6_gateway())),
+    };
+    let upstream: Option<IpAddr> = resolv::host_nameservers(host_resolv).into_iter().next();
+    let published = burrow_netstack::bind(&wanted)?;
+    let ports = published.iter().map(|p| p.mapping).collect();
+    let options = Options {
+        plan: Plan { network: net, ipv6, allow_host_loopback: o.allow_host_loopback, dns_upstream: upstream },
+        mtu: o.mtu,
+        limits: Limits::default(),
+        pcap: o.pcap.clone(),
+    };
+    Ok(Prepared { spec: NetSpec::Tap(tap), start: Some(NetStart { options, published }), ports, hosts, resolv })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_all_adds_exposed_ports_once() {
+        let req = NetworkRequest {
+            publish: vec!["8080:80".into()],
+            publish_all: true,
+            expose: vec!["9000/udp".into()],
+            ..Default::default()
+        };
+        let m = mappings(&req, &["80/tcp".into(), "443/tcp".into()]).unwrap();
+        let shown: Vec<String> = m.iter().map(|m| m.to_string()).collect();
+        assert_eq!(shown, ["80/tcp -> 0.0.0.0:8080", "9000/udp -> 0.0.0.0:0", "443/tcp -> 0.0.0.0:0"]);
+    }
+
+    #[test]
+    fn exposed_ports_alone_publish_nothing() {
+        let req = NetworkRequest { expose: vec!["80".into()], ..Default::default() };
+        assert!(mappings(&req, &["443/tcp".into()]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ports_need_burrows_network() {
+        for mode in ["host", "none"] {
+            let req = NetworkRequest { mode: mode.parse().unwrap(), publish: vec!["80".into()], ..Default::default() };
+            assert!(matches!(prepare(&req, &[], "h", ""), Err(Error::PublishConflict { .. })));
+        }
+    }
+
+    #[test]
+    fn none_mode_has_no_stack() {
+        let req = NetworkRequest { mode: NetworkMode::None, ..Default::default() };
+        let p = prepare(&req, &[], "h", "nameserver 1.1.1.1\n").unwrap();
+        assert!(matches!(p.spec, NetSpec::Loopback));
+        assert!(p.start.is_none());
+        assert!(p.resolv.contains("1.1.1.1"));
+    }
+}
