@@ -366,9 +366,16 @@ mod tests {
         let n = udp_frame(LINK, v4([10, 0, 2, 100], 5000), v4([10, 0, 2, 2], 9), b"q", &mut orig).unwrap();
         let mut buf = Vec::new();
         let m = unreachable_frame(LINK, [10, 0, 2, 2].into(), &orig[..n], Unreachable::Port, &mut buf).unwrap();
-        assert_eq!(classify(&buf[..m]), Class::Stack);
         let ip = Ipv4Packet::new_checked(&buf[14..m]).unwrap();
+        assert!(ip.verify_checksum());
         assert_eq!(ip.dst_addr(), Ipv4Addr::new(10, 0, 2, 100));
+        let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+        assert!(icmp.verify_checksum());
+        // Type 3 (unreachable), code 3 (port), then the quoted IP header
+        // and the first 8 bytes of the UDP datagram.
+        assert_eq!((u8::from(icmp.msg_type()), icmp.msg_code()), (3, 3));
+        assert_eq!(&icmp.data()[12..20], &orig[14 + 12..14 + 20]);
+        assert_eq!(icmp.data().len(), 20 + 8);
     }
 
     #[test]

@@ -293,7 +293,10 @@ mod tests {
         assert_eq!(parse("burrow:enable_ipv6=yes"), bad("enable_ipv6", "yes", "true or false"));
         assert_eq!(parse("burrow:allow_host_loopback=1"), bad("allow_host_loopback", "1", "true or false"));
         assert_eq!(parse("burrow:pcap="), bad("pcap", "", "a file path"));
-        assert_eq!(parse("burrow:cidr=10.0.0.0/28"), Err(Error::Cidr(config::Error::TooSmall { text: "10.0.0.0/28".into() })));
+        assert_eq!(
+            parse("burrow:cidr=10.0.0.0/28"),
+            Err(Error::Cidr(config::Error::TooSmall { text: "10.0.0.0/28".into() }))
+        );
         assert_eq!(parse("burrow:cidr=x"), Err(Error::Cidr(config::Error::Syntax { text: "x".into() })));
         let msg = parse("burrow:speed=fast").unwrap_err().to_string();
         assert!(msg.contains("allow_host_loopback") && msg.contains("pcap=PATH"), "{msg}");
@@ -301,7 +304,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in ["none", "host", "burrow", "burrow:mtu=1500", "burrow:allow_host_loopback=true,cidr=10.9.0.0/24,mtu=9000,enable_ipv6=false,pcap=/tmp/x.pcap"] {
+        for text in [
+            "none",
+            "host",
+            "burrow",
+            "burrow:mtu=1500",
+            "burrow:allow_host_loopback=true,cidr=10.9.0.0/24,mtu=9000,enable_ipv6=false,pcap=/tmp/x.pcap",
+        ] {
             let mode = parse(text).unwrap();
             assert_eq!(mode.to_string(), text);
             assert_eq!(parse(&mode.to_string()).unwrap(), mode);

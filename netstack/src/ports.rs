@@ -286,8 +286,14 @@ mod tests {
             parse_publish("8000-8002:80-82/udp").unwrap(),
             vec![m(None, 8000, 80, Proto::Udp), m(None, 8001, 81, Proto::Udp), m(None, 8002, 82, Proto::Udp)]
         );
-        assert_eq!(parse_publish("127.0.0.1::80-81").unwrap(), vec![m(LO, 0, 80, Proto::Tcp), m(LO, 0, 81, Proto::Tcp)]);
-        assert_eq!(parse_publish("7000-7001").unwrap(), vec![m(None, 0, 7000, Proto::Tcp), m(None, 0, 7001, Proto::Tcp)]);
+        assert_eq!(
+            parse_publish("127.0.0.1::80-81").unwrap(),
+            vec![m(LO, 0, 80, Proto::Tcp), m(LO, 0, 81, Proto::Tcp)]
+        );
+        assert_eq!(
+            parse_publish("7000-7001").unwrap(),
+            vec![m(None, 0, 7000, Proto::Tcp), m(None, 0, 7001, Proto::Tcp)]
+        );
         assert_eq!(parse_publish("90-90:80-80").unwrap(), vec![m(None, 90, 80, Proto::Tcp)]);
     }
 

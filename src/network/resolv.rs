@@ -67,7 +67,9 @@ impl DnsPlan {
             .map(|v| v.parse::<IpAddr>().map_err(|_| Error::Dns { value: v.clone() }))
             .collect::<Result<Vec<_>>>()?;
         for v in dns_search {
-            if v != "." && (v.is_empty() || v.len() > 253 || v.chars().any(|c| c.is_whitespace() || c == '#' || c == ';')) {
+            if v != "."
+                && (v.is_empty() || v.len() > 253 || v.chars().any(|c| c.is_whitespace() || c == '#' || c == ';'))
+            {
                 return Err(Error::DnsSearch { value: v.clone() });
             }
         }
@@ -219,7 +221,10 @@ sortlist 130.155.160.0/255.255.240.0
 
     #[test]
     fn dot_search_means_none() {
-        assert_eq!(resolv_conf(HOST, plan(BURROW, &[], &["."], &[])), "nameserver 10.0.2.3\noptions edns0 trust-ad ndots:2\n");
+        assert_eq!(
+            resolv_conf(HOST, plan(BURROW, &[], &["."], &[])),
+            "nameserver 10.0.2.3\noptions edns0 trust-ad ndots:2\n"
+        );
         let p = plan(BURROW, &[], &["."], &[]);
         assert_eq!(p.search, Some(vec![]));
         assert_eq!(plan(BURROW, &[], &[], &[]).search, None);
@@ -235,16 +240,22 @@ sortlist 130.155.160.0/255.255.240.0
 
     #[test]
     fn host_nameservers_for_the_forwarder() {
-        let want: Vec<IpAddr> = ["127.0.0.53", "192.168.1.1", "::1", "2001:db8::53"].iter().map(|a| a.parse().unwrap()).collect();
+        let want: Vec<IpAddr> =
+            ["127.0.0.53", "192.168.1.1", "::1", "2001:db8::53"].iter().map(|a| a.parse().unwrap()).collect();
         assert_eq!(host_nameservers(HOST), want);
-        assert_eq!(host_nameservers("nameserver 1.1.1.1\nnameserver 1.1.1.1\n# nameserver 8.8.8.8\n;nameserver 9.9.9.9\n"), vec![IpAddr::from([1, 1, 1, 1])]);
+        assert_eq!(
+            host_nameservers("nameserver 1.1.1.1\nnameserver 1.1.1.1\n# nameserver 8.8.8.8\n;nameserver 9.9.9.9\n"),
+            vec![IpAddr::from([1, 1, 1, 1])]
+        );
         assert_eq!(host_nameservers(""), Vec::<IpAddr>::new());
         assert_eq!(host_nameservers("nameserver\nnameserver bogus\n"), Vec::<IpAddr>::new());
     }
 
     #[test]
     fn rejects_bad_flags() {
-        let new = |dns: &[&str], search: &[&str], options: &[&str]| DnsPlan::new(BURROW, &strs(dns), &strs(search), &strs(options));
+        let new = |dns: &[&str], search: &[&str], options: &[&str]| {
+            DnsPlan::new(BURROW, &strs(dns), &strs(search), &strs(options))
+        };
         assert_eq!(new(&["dns.google"], &[], &[]), Err(Error::Dns { value: "dns.google".into() }));
         assert_eq!(new(&["1.1.1.1", ""], &[], &[]), Err(Error::Dns { value: "".into() }));
         assert_eq!(new(&["[::1]"], &[], &[]), Err(Error::Dns { value: "[::1]".into() }));
