@@ -86,7 +86,7 @@ fn hostname_and_generated_etc_files() {
     let Some(e) = env() else { return };
     let out = e.ok(&["run", "--rm", "--hostname", "box1", "busybox", "sh", "-c", "hostname; cat /etc/hostname; grep box1 /etc/hosts"]);
     assert_eq!(out.lines().take(2).collect::<Vec<_>>(), vec!["box1", "box1"]);
-    assert!(out.contains("127.0.1.1\tbox1"), "{out}");
+    assert!(out.contains("10.0.2.100\tbox1"), "{out}");
     // default hostname: the short container id
     let out = e.ok(&["run", "--rm", "busybox", "hostname"]);
     assert_eq!(out.trim().len(), 12, "{out}");
@@ -281,7 +281,7 @@ fn proc_and_sys_are_hardened_and_dev_is_minimal() {
 #[test]
 fn unsupported_flags_are_refused_not_ignored() {
     let Some(e) = env() else { return };
-    for flag in [&["-d"][..], &["-p", "8080:80"], &["-v", "/tmp:/x"], &["--memory", "64m"], &["--network", "host"]] {
+    for flag in [&["-d"][..], &["-v", "/tmp:/x"], &["--memory", "64m"]] {
         let mut args = vec!["run", "--rm"];
         args.extend_from_slice(flag);
         args.extend_from_slice(&["busybox", "true"]);

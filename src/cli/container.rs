@@ -317,6 +317,36 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct PortArgs {
+    /// The container
+    container: String,
+    /// Only this container port: PORT[/PROTO]
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    private: Option<String>,
+}
+
+/// docker's `port`: every mapping, or the host side of one port.
+pub fn port(paths: &Paths, args: &PortArgs) -> anyhow::Result<()> {
+    let r = record::find(paths, &args.container)?;
+    let Some(private) = &args.private else {
+        for p in &r.ports {
+            println!("{p}");
+        }
+        return Ok(());
+    };
+    let (port, proto) = burrow_netstack::ports::parse_expose(private)?;
+    let prefix = format!("{port}/{proto} -> ");
+    let hosts: Vec<&str> = r.ports.iter().filter_map(|p| p.strip_prefix(&prefix)).collect();
+    if hosts.is_empty() {
+        anyhow::bail!("no public port '{port}/{proto}' published for {}", r.name);
+    }
+    for h in hosts {
+        println!("{h}");
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
 pub struct InspectArgs {
     /// Containers or images
     #[arg(required = true)]
@@ -334,6 +364,7 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
                 "Created": r.created,
                 "Image": r.image_id,
                 "Config": { "Image": r.image, "Cmd": r.command },
+                "NetworkSettings": { "Ports": r.ports },
                 "State": {
                     "Status": r.status,
                     "Running": r.status == Status::Running,

@@ -48,6 +48,8 @@ enum Command {
     Ps(container::PsArgs),
     /// Remove one or more containers
     Rm(container::RmArgs),
+    /// List a container's published ports
+    Port(container::PortArgs),
     /// Import a root filesystem tarball as an image
     Import(images::ImportArgs),
     /// Download an image from a registry
@@ -141,6 +143,8 @@ enum ContainerCommand {
     Rm(container::RmArgs),
     /// Display detailed information on one or more containers
     Inspect(container::InspectArgs),
+    /// List a container's published ports
+    Port(container::PortArgs),
     /// Create a new image from a container's changes
     Commit(container::CommitArgs),
     /// Show the changes to a container's file system
@@ -259,6 +263,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(enter(false).and_then(|_| container::rm(paths, &a))),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
+        C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
         C::Diff(a) | C::Container(ContainerCommand::Diff(a)) => done(enter(false).and_then(|_| container::diff(paths, &a))),
         C::Import(a) | C::Image(ImageCommand::Import(a)) => done(enter(false).and_then(|_| images::import(paths, &a))),
