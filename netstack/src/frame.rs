@@ -82,19 +82,20 @@ fn ipv4(packet: &[u8]) -> Class<'_> {
     if !ip.verify_checksum() {
         return Class::Drop(DropReason::BadChecksum);
     }
+    // Before `Ipv4Repr::parse`: smoltcp is built without reassembly, so
+    // it refuses every fragment, which would count them as malformed.
+    if ip.more_frags() || ip.frag_offset() != 0 {
+        return Class::Drop(DropReason::Fragment);
+    }
     let Ok(repr) = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()) else {
         return Class::Drop(DropReason::Malformed);
     };
-    let fragment = ip.more_frags() || ip.frag_offset() != 0;
     let header_len = usize::from(ip.header_len());
     let body = &packet[header_len..header_len + repr.payload_len];
     let (src, dst) = (IpAddr::V4(repr.src_addr), IpAddr::V4(repr.dst_addr));
     match repr.next_header {
-        IpProtocol::Tcp if fragment => Class::Drop(DropReason::Fragment),
         IpProtocol::Tcp => tcp(src, dst, body),
-        IpProtocol::Udp if fragment => Class::Drop(DropReason::Fragment),
         IpProtocol::Udp => udp(src, dst, body),
-        IpProtocol::Icmp if fragment => Class::Drop(DropReason::Fragment),
         IpProtocol::Icmp => {
             let Ok(p) = Icmpv4Packet::new_checked(body) else {
                 return Class::Drop(DropReason::Malformed);
@@ -376,6 +377,21 @@ mod tests {
         assert_eq!((u8::from(icmp.msg_type()), icmp.msg_code()), (3, 3));
         assert_eq!(&icmp.data()[12..20], &orig[14 + 12..14 + 20]);
         assert_eq!(icmp.data().len(), 20 + 8);
+    }
+
+    #[test]
+    fn fragments_are_counted_as_fragments() {
+        let mut buf = Vec::new();
+        let n = udp_frame(LINK, v4([10, 0, 2, 100], 5), v4([8, 8, 8, 8], 53), &[7; 64], &mut buf).unwrap();
+        for (more, offset) in [(true, 0), (true, 8), (false, 16)] {
+            let mut f = buf[..n].to_vec();
+            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+            ip.set_dont_frag(false);
+            ip.set_more_frags(more);
+            ip.set_frag_offset(offset);
+            ip.fill_checksum();
+            assert_eq!(classify(&f), Class::Drop(DropReason::Fragment));
+        }
     }
 
     #[test]

@@ -56,12 +56,33 @@ impl Stack {
         src: SocketAddr,
         dst: SocketAddr,
         opens: bool,
-        _reset: bool,
+        reset: bool,
     ) -> Disposition {
         let key = Key { container: src, remote: dst };
         if let Some(&id) = self.tcp_keys.get(&key) {
-            if self.tcp.get(id).is_some_and(|f| f.state == State::HostConnecting) {
-                // A retransmitted SYN while the host connect is in flight.
+            let Some(flow) = self.tcp.get(id) else { return Disposition::Stack };
+            if flow.state == State::HostConnecting {
+                if reset {
+                    // The container gave up before the host answered.
+                    self.remove_tcp(id, true);
+                }
+                // Otherwise a retransmitted SYN while the host connect is
+                // in flight.
+                return Disposition::Recycle;
+            }
+            if reset && self.socket_state(id) == Some(tcp::State::SynReceived) {
+                // smoltcp answers a RST in SYN-RECEIVED by going back to
+                // LISTEN, and a listening socket takes every later segment
+                // to its port that carries no ACK, other flows' RSTs and
+                // SYNs included, until `pump_one` ends the flow. Hand the
+                // RST over and end the flow now, before any later frame
+                // reaches smoltcp.
+                self.tap.queue(buf.to_vec());
+                let now = self.now();
+                self.iface.poll(now, &mut self.tap, &mut self.sockets);
+                if self.socket_state(id) == Some(tcp::State::Listen) {
+                    self.remove_tcp(id, true);
+                }
                 return Disposition::Recycle;
             }
             return Disposition::Stack;
@@ -120,6 +141,12 @@ impl Stack {
         self.tcp_keys.insert(key, id);
         self.stats.tcp_opened += 1;
         Disposition::Recycle
+    }
+
+    /// The state of a flow's smoltcp socket, once it has one.
+    fn socket_state(&self, id: usize) -> Option<tcp::State> {
+        let handle = self.tcp.get(id)?.socket?;
+        Some(self.sockets.get::<tcp::Socket>(handle).state())
     }
 
     /// The container's SYN cannot be carried: RST for a refused port, ICMP
@@ -271,6 +298,21 @@ impl Stack {
             // Reset by the container, refused, or closed after both FINs.
             let clean = flow.host_eof && flow.host_shut;
             return Pumped::Done { reset: !clean };
+        }
+        if state == tcp::State::Listen {
+            // An outbound flow's SYN is queued in the same turn its socket
+            // starts listening, and smoltcp has processed it before this
+            // pump; inbound flows never listen. A socket still (or again)
+            // listening therefore holds no connection: smoltcp dropped the
+            // SYN (a bad TCP checksum, which `frame` leaves to smoltcp), or
+            // the container reset the connection in SYN-RECEIVED, which
+            // smoltcp answers by going back to LISTEN, not CLOSED
+            // (`tcp_segment` ends most of those before this). Kept,
+            // such a flow would hold its slot and host socket forever, and
+            // its socket would take the next SYN to the same destination
+            // from any port, wiring that connection to this host socket.
+            tracing::debug!(container = %flow.key.container, remote = %flow.key.remote, "flow without a handshake; ending it");
+            return Pumped::Done { reset: true };
         }
         if flow.state != State::Open {
             return Pumped::Idle;
