@@ -30,7 +30,7 @@ pub struct Plan {
     pub ipv6: bool,
     pub allow_host_loopback: bool,
     /// Where DNS queries go; `None` when the host has no nameserver.
-    pub dns_upstream: Option<IpAddr>,
+    pub dns_upstream: Option<SocketAddr>,
 }
 
 /// Why a flow is refused.
@@ -76,7 +76,7 @@ pub fn outbound(plan: &Plan, transport: Transport, dst: SocketAddr) -> Verdict {
             return Verdict::Refuse(Refusal::NotDns);
         }
         return match plan.dns_upstream {
-            Some(up) => Verdict::Host(SocketAddr::new(up, 53)),
+            Some(up) => Verdict::Host(up),
             None => Verdict::Refuse(Refusal::NoUpstream),
         };
     }
@@ -112,7 +112,7 @@ mod tests {
             network: VirtualNetwork::default(),
             ipv6: true,
             allow_host_loopback: allow,
-            dns_upstream: Some("127.0.0.53".parse().unwrap()),
+            dns_upstream: Some("127.0.0.53:53".parse().unwrap()),
         }
     }
 

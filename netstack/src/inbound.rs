@@ -151,6 +151,8 @@ impl Listener {
 pub struct NsUdp {
     pub listener: usize,
     pub peer: SocketAddr,
+    /// The container's endpoint.
+    pub target: SocketAddr,
     pub sock: mio::net::UdpSocket,
     pub last: Instant,
 }
@@ -239,7 +241,9 @@ impl Stack {
                 let Some(ns) = self.netns.clone() else { return };
                 let src = self.loopback_source(peer, &target);
                 let made = splice::in_netns(&ns, || {
-                    let fd = splice::socket_from(libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, src, target)?;
+                    // Not connected: a server bound to the wildcard answers
+                    // a loopback client from 127.0.0.1, not from `target`.
+                    let fd = splice::socket_from(libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, src, None)?;
                     Ok(std::net::UdpSocket::from(fd))
                 });
                 let sock = match made {
@@ -249,7 +253,7 @@ impl Stack {
                         return;
                     }
                 };
-                let id = self.ns_udp.insert(NsUdp { listener, peer, sock, last: Instant::now() });
+                let id = self.ns_udp.insert(NsUdp { listener, peer, target, sock, last: Instant::now() });
                 let entry = self.ns_udp.get_mut(id).expect("just inserted");
                 if self.poll.registry().register(&mut entry.sock, Token(NS_UDP + id), Interest::READABLE).is_err() {
                     self.ns_udp.remove(id);
@@ -262,7 +266,7 @@ impl Stack {
         };
         if let Some(e) = self.ns_udp.get_mut(id) {
             e.last = Instant::now();
-            let _ = e.sock.send(data);
+            let _ = e.sock.send_to(data, e.target);
         }
     }
 
@@ -270,8 +274,8 @@ impl Stack {
         let mut buf = vec![0u8; 65_536];
         loop {
             let Some(e) = self.ns_udp.get_mut(id) else { return };
-            match e.sock.recv(&mut buf) {
-                Ok(n) => {
+            match e.sock.recv_from(&mut buf) {
+                Ok((n, _)) => {
                     e.last = Instant::now();
                     let (l, peer) = (e.listener, e.peer);
                     if let Some(listener) = self.listeners.get(l) {

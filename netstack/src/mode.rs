@@ -12,6 +12,8 @@
 //!   to 65520;
 //! - `enable_ipv6=true|false` (true): whether the container gets an
 //!   address in `fd00:b0b0::/64`;
+//! - `dns_forward=IP[:PORT]` (the host's first nameserver, port 53): where
+//!   the DNS address forwards queries, over UDP and TCP alike;
 //! - `pcap=PATH`: write the container's traffic to a capture file. Since
 //!   options are separated by `,`, the path cannot contain one.
 //!
@@ -25,7 +27,7 @@ use std::str::FromStr;
 use crate::config::{self, VirtualNetwork};
 
 const MODES: &str = "none, host, burrow (also bridge or default) or burrow:KEY=VALUE,...";
-const KEYS: &str = "allow_host_loopback=true|false, cidr=A.B.C.D/N, mtu=1280..65520, enable_ipv6=true|false, pcap=PATH";
+const KEYS: &str = "allow_host_loopback=true|false, cidr=A.B.C.D/N, mtu=1280..65520, enable_ipv6=true|false, dns_forward=IP[:PORT], pcap=PATH";
 
 pub const MTU_MIN: u32 = 1280;
 pub const MTU_MAX: u32 = 65520;
@@ -80,6 +82,7 @@ pub struct BurrowOptions {
     pub cidr: VirtualNetwork,
     pub mtu: u32,
     pub enable_ipv6: bool,
+    pub dns_forward: Option<std::net::SocketAddr>,
     pub pcap: Option<PathBuf>,
 }
 
@@ -90,6 +93,7 @@ impl Default for BurrowOptions {
             cidr: VirtualNetwork::default(),
             mtu: MTU_MAX,
             enable_ipv6: true,
+            dns_forward: None,
             pcap: None,
         }
     }
@@ -139,6 +143,7 @@ impl BurrowOptions {
                 "enable_ipv6" => out.enable_ipv6 = parse_bool("enable_ipv6", value)?,
                 "cidr" => out.cidr = value.parse()?,
                 "mtu" => out.mtu = parse_mtu(value)?,
+                "dns_forward" => out.dns_forward = Some(parse_dns_forward(value)?),
                 "pcap" if value.is_empty() => {
                     return Err(Error::BadValue { key: "pcap", value: value.into(), expected: "a file path" })
                 }
@@ -151,7 +156,16 @@ impl BurrowOptions {
 }
 
 fn is_key(text: &str) -> bool {
-    matches!(text, "allow_host_loopback" | "cidr" | "mtu" | "enable_ipv6" | "pcap")
+    matches!(text, "allow_host_loopback" | "cidr" | "mtu" | "enable_ipv6" | "dns_forward" | "pcap")
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`; the port defaults to 53.
+fn parse_dns_forward(value: &str) -> Result<std::net::SocketAddr> {
+    let bad = || Error::BadValue { key: "dns_forward", value: value.into(), expected: "an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353" };
+    if let Ok(ip) = value.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    value.parse::<std::net::SocketAddr>().ok().filter(|a| a.port() != 0).ok_or_else(bad)
 }
 
 fn parse_bool(key: &'static str, value: &str) -> Result<bool> {
@@ -196,6 +210,9 @@ impl fmt::Display for NetworkMode {
         }
         if o.enable_ipv6 != d.enable_ipv6 {
             items.push(format!("enable_ipv6={}", o.enable_ipv6));
+        }
+        if let Some(a) = &o.dns_forward {
+            items.push(format!("dns_forward={a}"));
         }
         if let Some(p) = &o.pcap {
             items.push(format!("pcap={}", p.display()));
@@ -254,6 +271,8 @@ mod tests {
         assert_eq!(opts("burrow:mtu=1280").mtu, 1280);
         assert_eq!(opts("burrow:mtu=65520").mtu, 65520);
         assert_eq!(opts("burrow:allow_host_loopback=false"), BurrowOptions::default());
+        assert_eq!(opts("burrow:dns_forward=192.0.2.53").dns_forward, Some("192.0.2.53:53".parse().unwrap()));
+        assert_eq!(opts("burrow:dns_forward=[::1]:5353").dns_forward, Some("[::1]:5353".parse().unwrap()));
     }
 
     #[test]
@@ -293,6 +312,8 @@ mod tests {
         assert_eq!(parse("burrow:enable_ipv6=yes"), bad("enable_ipv6", "yes", "true or false"));
         assert_eq!(parse("burrow:allow_host_loopback=1"), bad("allow_host_loopback", "1", "true or false"));
         assert_eq!(parse("burrow:pcap="), bad("pcap", "", "a file path"));
+        assert!(matches!(parse("burrow:dns_forward=nope"), Err(Error::BadValue { key: "dns_forward", .. })));
+        assert!(matches!(parse("burrow:dns_forward=1.2.3.4:0"), Err(Error::BadValue { key: "dns_forward", .. })));
         assert_eq!(
             parse("burrow:cidr=10.0.0.0/28"),
             Err(Error::Cidr(config::Error::TooSmall { text: "10.0.0.0/28".into() }))

@@ -39,9 +39,9 @@ fn enter(ns: &File) -> io::Result<()> {
 }
 
 /// A socket of `kind` bound to `bind` (or, if that port is taken, to the
-/// same address and any port) and connected to `target`, in the current
-/// thread's namespace.
-pub fn socket_from(kind: libc::c_int, bind: SocketAddr, target: SocketAddr) -> io::Result<OwnedFd> {
+/// same address and any port) and, with `target`, connected to it, in the
+/// current thread's namespace.
+pub fn socket_from(kind: libc::c_int, bind: SocketAddr, target: Option<SocketAddr>) -> io::Result<OwnedFd> {
     use nix::sys::socket::SockaddrStorage;
     let family = if bind.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: socket(2) returns a new descriptor or -1.
@@ -54,7 +54,9 @@ pub fn socket_from(kind: libc::c_int, bind: SocketAddr, target: SocketAddr) -> i
     if nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(bind)).is_err() {
         nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(bind.ip(), 0))).map_err(io::Error::from)?;
     }
-    nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(target)).map_err(io::Error::from)?;
+    if let Some(target) = target {
+        nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(target)).map_err(io::Error::from)?;
+    }
     Ok(fd)
 }
 
@@ -62,7 +64,7 @@ pub fn socket_from(kind: libc::c_int, bind: SocketAddr, target: SocketAddr) -> i
 /// `target` and splice both ways until both sides are done.
 pub fn spawn(ns: Arc<File>, client: TcpStream, client_addr: SocketAddr, target: SocketAddr) {
     let spawned = std::thread::Builder::new().name("burrow-splice".into()).spawn(move || {
-        let inner = enter(&ns).and_then(|_| socket_from(libc::SOCK_STREAM, client_addr, target));
+        let inner = enter(&ns).and_then(|_| socket_from(libc::SOCK_STREAM, client_addr, Some(target)));
         let inner = match inner {
             Ok(fd) => TcpStream::from(fd),
             Err(e) => {

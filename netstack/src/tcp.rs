@@ -383,13 +383,15 @@ impl Stack {
             set_linger_zero(&flow.host);
         }
         if let Some(h) = flow.socket {
-            // A socket still sending its RST stays until that is out.
+            // An aborted socket (CLOSED with its endpoints still set) sends
+            // its RST at the next dispatch: let that happen before the
+            // socket goes, or the container would wait forever.
             let sock = self.sockets.get_mut::<tcp::Socket>(h);
             if sock.state() != tcp::State::Closed && sock.state() != tcp::State::TimeWait {
                 sock.abort();
-                let now = self.now();
-                self.iface.poll(now, &mut self.tap, &mut self.sockets);
             }
+            let now = self.now();
+            self.iface.poll(now, &mut self.tap, &mut self.sockets);
             self.sockets.remove(h);
         }
     }

@@ -183,8 +183,6 @@ enum Later {
     Top(Rest),
     /// Show containers' resource usage (not yet available)
     Stats(Rest),
-    /// List a container's port mappings (not yet available)
-    Port(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
     /// Wait for containers to stop (not yet available)

@@ -9,7 +9,7 @@
 //! how the TAP device is configured (`process::TapPlan`) and how the
 //! stack is started (`process::NetStart`).
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use burrow_netstack::mode::NetworkMode;
 use burrow_netstack::ports::{self, PortMapping};
@@ -94,7 +94,8 @@ pub fn prepare(req: &NetworkRequest, image_exposed: &[String], hostname: &str, h
         gateway: net.gateway(),
         ipv6: ipv6.then(|| (net.ipv6_container(), net.ipv6_prefix_len(), net.ipv6_gateway())),
     };
-    let upstream: Option<IpAddr> = resolv::host_nameservers(host_resolv).into_iter().next();
+    let upstream: Option<SocketAddr> =
+        o.dns_forward.or_else(|| resolv::host_nameservers(host_resolv).into_iter().next().map(|ip| SocketAddr::new(ip, 53)));
     let published = burrow_netstack::bind(&wanted)?;
     let ports = published.iter().map(|p| p.mapping).collect();
     let options = Options {

@@ -85,6 +85,10 @@ fn setup(spec: &Spec, sock: OwnedFd) -> Result<(), String> {
     mounts::prepare_root(&spec.rootfs, &spec.files, spec.devpts_gid)?;
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;
+    if matches!(spec.network, super::NetSpec::Host) {
+        // The host's loopback is up and not ours to touch.
+        return Ok(());
+    }
     mounts::loopback_up()
 }
 
