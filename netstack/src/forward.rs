@@ -60,6 +60,10 @@ pub enum Verdict {
 pub fn outbound(plan: &Plan, transport: Transport, dst: SocketAddr) -> Verdict {
     let net = &plan.network;
     let ip = dst.ip();
+    if ip.is_ipv6() && !plan.ipv6 {
+        // IPv6 is off: the container has no such address to speak from.
+        return Verdict::Refuse(Refusal::Unroutable);
+    }
     let (gateway, dns, loopback): (IpAddr, IpAddr, IpAddr) = match ip {
         IpAddr::V4(_) => (net.gateway().into(), net.dns().into(), Ipv4Addr::LOCALHOST.into()),
         IpAddr::V6(_) => (net.ipv6_gateway().into(), net.ipv6_dns().into(), Ipv6Addr::LOCALHOST.into()),
@@ -137,6 +141,13 @@ mod tests {
         assert_eq!(outbound(&p, Transport::Tcp, sa("10.0.2.3:22")), Verdict::Refuse(Refusal::NotDns));
         let none = Plan { dns_upstream: None, ..p };
         assert_eq!(outbound(&none, Transport::Udp, sa("10.0.2.3:53")), Verdict::Refuse(Refusal::NoUpstream));
+    }
+
+    #[test]
+    fn ipv6_off_refuses_ipv6() {
+        let p = Plan { ipv6: false, ..plan(true) };
+        assert_eq!(outbound(&p, Transport::Tcp, sa("[2a04:4e42::644]:443")), Verdict::Refuse(Refusal::Unroutable));
+        assert_eq!(outbound(&p, Transport::Tcp, sa("10.0.2.2:80")), Verdict::Host(sa("127.0.0.1:80")));
     }
 
     #[test]

@@ -23,6 +23,9 @@ use crate::forward::{self, Refusal, Transport, Verdict};
 use crate::frame::{self, Unreachable};
 use crate::stack::{Disposition, Stack, TCP};
 
+/// How long a handshake with the container may take.
+const HANDSHAKE_TIMEOUT_SECS: u64 = 30;
+
 /// The states of a TCP flow (see `flow`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -220,6 +223,10 @@ impl Stack {
         let mut s = tcp::Socket::new(rx, tx);
         s.set_nagle_enabled(false);
         s.set_ack_delay(None);
+        // A handshake the container never completes (a SYN flood that
+        // ignores our SYN-ACK) must not hold its slot forever; lifted once
+        // the connection is established.
+        s.set_timeout(Some(smoltcp::time::Duration::from_secs(HANDSHAKE_TIMEOUT_SECS)));
         s
     }
 
@@ -291,6 +298,9 @@ impl Stack {
         let sock = self.sockets.get_mut::<tcp::Socket>(handle);
         let state = sock.state();
         if matches!(state, tcp::State::Established | tcp::State::CloseWait | tcp::State::FinWait1 | tcp::State::FinWait2) {
+            if !flow.established {
+                sock.set_timeout(None);
+            }
             flow.established = true;
             flow.state = State::Open;
         }
