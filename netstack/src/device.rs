@@ -8,8 +8,10 @@
 //! into the container's stack). A frame the kernel refuses is counted and
 //! dropped; TCP retransmits it. An optional pcap file sees both directions.
 
+use std::sync::{Arc, Mutex};
 use std::collections::VecDeque;
 use std::io;
+
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -52,9 +54,13 @@ impl Writer {
 pub struct Tap {
     pub writer: Writer,
     rx: VecDeque<Vec<u8>>,
-    pool: Vec<Vec<u8>>,
+    /// Frame buffers of `frame_len(mtu)` bytes, initialised once and reused
+    /// (zeroing 64 KiB per frame would cost more than the frame).
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
     mtu: u32,
 }
+
+const POOL: usize = 64;
 
 impl Tap {
     pub fn new(fd: OwnedFd, mtu: u32, pcap: Option<Pcap>) -> io::Result<Tap> {
@@ -62,7 +68,7 @@ impl Tap {
         Ok(Tap {
             writer: Writer { fd, pcap, scratch: Vec::new(), sent: 0, refused: 0 },
             rx: VecDeque::new(),
-            pool: Vec::new(),
+            pool: Arc::new(Mutex::new(Vec::new())),
             mtu,
         })
     }
@@ -73,13 +79,22 @@ impl Tap {
 
     /// Read one frame; `None` when nothing is waiting.
     pub fn read_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut buf = self.pool.pop().unwrap_or_default();
-        buf.resize(frame_len(self.mtu), 0);
+        let full = frame_len(self.mtu);
+        let mut buf = match self.pool.lock().map_or(None, |mut p| p.pop()) {
+            Some(mut b) => {
+                // SAFETY: pooled buffers were filled with zeros up to `full`
+                // when made and only truncated since, so every byte is
+                // initialised.
+                unsafe { b.set_len(full) };
+                b
+            }
+            None => vec![0u8; full],
+        };
         // SAFETY: reading into a valid buffer of the given length.
         let n = unsafe { libc::read(self.writer.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             let e = io::Error::last_os_error();
-            self.pool.push(buf);
+            self.recycle(buf);
             return match e.kind() {
                 io::ErrorKind::WouldBlock => Ok(None),
                 io::ErrorKind::Interrupted => Ok(None),
@@ -100,17 +115,28 @@ impl Tap {
 
     /// Give a buffer back for reuse.
     pub fn recycle(&mut self, buf: Vec<u8>) {
-        if self.pool.len() < 64 {
-            self.pool.push(buf);
-        }
+        give_back(&self.pool, buf, frame_len(self.mtu));
     }
 }
 
-pub struct RxToken(Vec<u8>);
+fn give_back(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>, full: usize) {
+    let Ok(mut pool) = pool.lock() else { return };
+    if pool.len() < POOL && buf.capacity() >= full {
+        pool.push(buf);
+    }
+}
+
+pub struct RxToken {
+    frame: Vec<u8>,
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+    full: usize,
+}
 
 impl phy::RxToken for RxToken {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        let r = f(&self.frame);
+        give_back(&self.pool, self.frame, self.full);
+        r
     }
 }
 
@@ -134,7 +160,8 @@ impl phy::Device for Tap {
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
         let frame = self.rx.pop_front()?;
-        Some((RxToken(frame), TxToken(&mut self.writer)))
+        let token = RxToken { frame, pool: self.pool.clone(), full: frame_len(self.mtu) };
+        Some((token, TxToken(&mut self.writer)))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {

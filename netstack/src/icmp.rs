@@ -115,7 +115,13 @@ impl Stack {
     }
 
     pub(crate) fn icmp_event(&mut self, id: usize) {
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = self.take_dgram();
+        self.icmp_event_with(id, &mut buf);
+        self.dgram = buf;
+    }
+
+    fn icmp_event_with(&mut self, id: usize, buf: &mut [u8]) {
+        
         loop {
             let Some(flow) = self.icmp.get_mut(id) else { return };
             // SAFETY: recv into a valid buffer on a descriptor we own.

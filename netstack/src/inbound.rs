@@ -207,13 +207,12 @@ impl Stack {
                 }
             },
             Sock::Udp(_) => {
-                let mut buf = vec![0u8; 65_536];
-                loop {
-                    let Some(Listener { sock: Sock::Udp(u), .. }) = self.listeners.get(i) else { return };
+                let mut buf = self.take_dgram();
+                while let Some(Listener { sock: Sock::Udp(u), .. }) = self.listeners.get(i) {
                     let (n, peer) = match u.recv_from(&mut buf) {
                         Ok(x) => x,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(_) => return,
+                        Err(_) => break,
                     };
                     let peer = canonical(peer);
                     let target = self.inbound_target(&peer, port);
@@ -230,6 +229,7 @@ impl Stack {
                         self.send_scratch(len);
                     }
                 }
+                self.dgram = buf;
             }
         }
     }
@@ -271,10 +271,16 @@ impl Stack {
     }
 
     pub(crate) fn ns_udp_event(&mut self, id: usize) {
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = self.take_dgram();
+        self.ns_udp_event_with(id, &mut buf);
+        self.dgram = buf;
+    }
+
+    fn ns_udp_event_with(&mut self, id: usize, buf: &mut [u8]) {
+        
         loop {
             let Some(e) = self.ns_udp.get_mut(id) else { return };
-            match e.sock.recv_from(&mut buf) {
+            match e.sock.recv_from(buf) {
                 Ok((n, _)) => {
                     e.last = Instant::now();
                     let (l, peer) = (e.listener, e.peer);

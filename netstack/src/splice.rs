@@ -88,9 +88,10 @@ pub fn spawn(ns: Arc<File>, client: TcpStream, client_addr: SocketAddr, target: 
     }
 }
 
-fn reset(s: &TcpStream) {
+/// Make closing `s` send RST instead of FIN.
+pub(crate) fn reset(s: &impl AsRawFd) {
     let l = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: setsockopt with a valid linger struct.
+    // SAFETY: setsockopt with a valid linger struct on a socket we hold.
     unsafe {
         libc::setsockopt(
             s.as_raw_fd(),

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
@@ -54,6 +54,12 @@ pub(crate) const UDP: usize = 2 << 20;
 pub(crate) const ICMP: usize = 3 << 20;
 pub(crate) const NS_UDP: usize = 4 << 20;
 const KIND_MASK: usize = !((1 << 20) - 1);
+
+/// The largest datagram a host socket hands over.
+const DGRAM: usize = 65_536;
+
+/// Egress passes per round at most (each sends one segment per socket).
+const EGRESS_PASSES: usize = 16;
 
 /// Frames read from the TAP per round before the rest gets a turn.
 const TAP_BATCH: usize = 256;
@@ -144,6 +150,8 @@ pub(crate) struct Stack {
     pub netns: Option<Arc<File>>,
     pub stats: Stats,
     pub scratch: Vec<u8>,
+    /// A datagram buffer for the UDP and ICMP paths (`take_dgram`).
+    pub dgram: Vec<u8>,
     epoch: std::time::Instant,
     stop: Arc<AtomicBool>,
     tap_readable: bool,
@@ -216,6 +224,7 @@ impl Stack {
             netns: netns.map(Arc::new),
             stats: Stats::default(),
             scratch: Vec::new(),
+            dgram: Vec::new(),
             epoch,
             stop,
             tap_readable: true,
@@ -294,8 +303,15 @@ impl Stack {
         let now = self.now();
         self.iface.poll(now, &mut self.tap, &mut self.sockets);
         self.pump_tcp();
+        // smoltcp sends at most one segment per socket per egress pass:
+        // pass again while anything went out, so a window's worth leaves
+        // in this round rather than one segment per wake-up.
         let now = self.now();
-        self.iface.poll(now, &mut self.tap, &mut self.sockets);
+        for _ in 0..EGRESS_PASSES {
+            if self.iface.poll_egress(now, &mut self.tap, &mut self.sockets) == PollResult::None {
+                break;
+            }
+        }
     }
 
     fn read_tap(&mut self) -> io::Result<()> {
@@ -346,6 +362,12 @@ impl Stack {
             Disposition::Stack => self.tap.queue(buf),
             Disposition::Recycle => self.tap.recycle(buf),
         }
+    }
+
+    /// The datagram buffer, 64 KiB, zeroed only once; give it back after use.
+    pub fn take_dgram(&mut self) -> Vec<u8> {
+        let b = std::mem::take(&mut self.dgram);
+        if b.len() >= DGRAM { b } else { vec![0u8; DGRAM] }
     }
 
     /// Write a frame built in `self.scratch` (of `len` bytes) to the TAP.

@@ -51,6 +51,23 @@ pub struct TcpFlow {
     pub established: bool,
 }
 
+impl TcpFlow {
+    fn new(key: Key, state: State, socket: Option<SocketHandle>, host: mio::net::TcpStream, syn: Option<Vec<u8>>) -> TcpFlow {
+        TcpFlow {
+            key,
+            state,
+            socket,
+            host,
+            syn,
+            readable: false,
+            writable: false,
+            host_eof: false,
+            host_shut: false,
+            established: false,
+        }
+    }
+}
+
 impl Stack {
     /// A TCP segment from the container.
     pub(crate) fn tcp_segment(
@@ -123,18 +140,7 @@ impl Stack {
             }
         };
         let _ = host.set_nodelay(true);
-        let id = self.tcp.insert(TcpFlow {
-            key,
-            state: State::HostConnecting,
-            socket: None,
-            host,
-            syn: Some(buf.to_vec()),
-            readable: false,
-            writable: false,
-            host_eof: false,
-            host_shut: false,
-            established: false,
-        });
+        let id = self.tcp.insert(TcpFlow::new(key, State::HostConnecting, None, host, Some(buf.to_vec())));
         let flow = self.tcp.get_mut(id).expect("just inserted");
         if let Err(e) = self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE) {
             tracing::warn!(%e, "cannot watch a host socket");
@@ -222,7 +228,10 @@ impl Stack {
         let tx = tcp::SocketBuffer::new(vec![0u8; self.limits.tcp_buffer]);
         let mut s = tcp::Socket::new(rx, tx);
         s.set_nagle_enabled(false);
-        s.set_ack_delay(None);
+        // A short delayed ACK: in request/response traffic the ACK rides on
+        // the next request instead of costing a frame of its own; bulk
+        // traffic still gets an ACK every second full segment.
+        s.set_ack_delay(Some(smoltcp::time::Duration::from_millis(1)));
         // A handshake the container never completes (a SYN flood that
         // ignores our SYN-ACK) must not hold its slot forever; lifted once
         // the connection is established.
@@ -256,18 +265,7 @@ impl Stack {
         }
         let _ = host.set_nodelay(true);
         let handle = self.sockets.add(socket);
-        let id = self.tcp.insert(TcpFlow {
-            key,
-            state: State::ContainerConnecting,
-            socket: Some(handle),
-            host,
-            syn: None,
-            readable: false,
-            writable: false,
-            host_eof: false,
-            host_shut: false,
-            established: false,
-        });
+        let id = self.tcp.insert(TcpFlow::new(key, State::ContainerConnecting, Some(handle), host, None));
         let flow = self.tcp.get_mut(id).expect("just inserted");
         if self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE).is_err() {
             self.remove_tcp(id, true);
@@ -352,6 +350,8 @@ impl Stack {
         // Host → container.
         while flow.readable && !flow.host_eof && sock.can_send() {
             let host = &mut flow.host;
+            // Read until WouldBlock even after a short read: a FIN that
+            // arrived with the data raises no second edge.
             match sock.send(|space| match host.read(space) {
                 Ok(n) => (n, Ok(n)),
                 Err(e) => (0, Err(e)),
@@ -377,7 +377,11 @@ impl Stack {
             }
             return Pumped::Done { reset: false };
         }
-        if progress {
+        // Come round again without waiting only if bytes could still move
+        // (the loops above stop at WouldBlock or a full buffer, so this is
+        // rare; smoltcp's own pending segments are its poll_delay's job).
+        let more = (flow.readable && !flow.host_eof && sock.can_send()) || (flow.writable && sock.can_recv());
+        if progress && more {
             Pumped::Progress
         } else {
             Pumped::Idle
@@ -390,7 +394,7 @@ impl Stack {
         self.tcp_keys.remove(&flow.key);
         let _ = self.poll.registry().deregister(&mut flow.host);
         if reset {
-            set_linger_zero(&flow.host);
+            crate::splice::reset(&flow.host);
         }
         if let Some(h) = flow.socket {
             // An aborted socket (CLOSED with its endpoints still set) sends
@@ -418,20 +422,5 @@ pub(crate) fn gateway_for(stack: &Stack, ip: &IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => stack.plan.network.gateway().into(),
         IpAddr::V6(_) => stack.plan.network.ipv6_gateway().into(),
-    }
-}
-
-fn set_linger_zero(s: &mio::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: setsockopt with a valid linger struct on a socket we hold.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
     }
 }

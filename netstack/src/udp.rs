@@ -30,7 +30,6 @@ pub struct UdpFlow {
     pub last: Instant,
 }
 
-const MAX_DATAGRAM: usize = 65_535;
 
 impl Stack {
     pub(crate) fn udp_datagram(&mut self, frame_bytes: &[u8], src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
@@ -113,11 +112,17 @@ impl Stack {
     }
 
     pub(crate) fn udp_event(&mut self, id: usize) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut buf = self.take_dgram();
+        self.udp_event_with(id, &mut buf);
+        self.dgram = buf;
+    }
+
+    fn udp_event_with(&mut self, id: usize, buf: &mut [u8]) {
+        
         loop {
             let Some(flow) = self.udp.get_mut(id) else { return };
             let key = flow.key;
-            match flow.host.recv(&mut buf) {
+            match flow.host.recv(buf) {
                 Ok(n) => {
                     flow.last = Instant::now();
                     let Some(link) = self.link() else { continue };
