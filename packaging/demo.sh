@@ -65,6 +65,19 @@ step burrow save -o busybox-edited.tar "$r" "&&" burrow load -i busybox-edited.t
 install -d -o "$user" "$dir/out"
 as_user burrow save -o "$dir/out/busybox-edited.tar" "$r"
 as_user burrow load -i "$dir/out/busybox-edited.tar"
+# Networking: a web server published on the host's loopback; the client
+# connects from 127.0.0.2 and the container's log shows that address.
+wport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+step burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c "'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB'" "&"
+as_user burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c 'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB' &
+web_pid=$!
+for _ in $(seq 50); do as_user burrow port web >/dev/null 2>&1 && break; sleep 0.1; done
+step burrow port web;                              as_user burrow port web
+step curl --interface 127.0.0.2 "http://127.0.0.1:$wport/"
+for _ in $(seq 50); do curl -fsS --interface 127.0.0.2 "http://127.0.0.1:$wport/" 2>/dev/null && break; sleep 0.1; done
+pkill -9 -u "$user" -f "burrow run --rm --name web" || true; wait "$web_pid" 2>/dev/null || true
+step burrow run --rm busybox sh -c "'ip -4 addr show eth0 | grep inet; nslookup deb.debian.org | tail -n 2'"
+set +e; as_user burrow run --rm busybox sh -c 'ip -4 addr show eth0 | grep inet; nslookup deb.debian.org | tail -n 2'; set -e
 step "burrow run --rm busybox sh -c 'exit 3'; echo exit code \$?"
 set +e; as_user burrow run --rm busybox sh -c 'exit 3'; echo "exit code $?"; set -e
 step burrow run --rm busybox no-such-command

@@ -286,6 +286,38 @@ fn published_ports_keep_the_clients_address() {
 }
 
 #[test]
+fn busybox_httpd_sees_the_clients_address() {
+    let Some(e) = env() else { return };
+    // A CGI script answers with the client's address as httpd saw it.
+    let script = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR:$REMOTE_PORT\\n' >/www/cgi-bin/who && chmod +x /www/cgi-bin/who && exec httpd -f -p 80 -h /www";
+    let _c = background(&e, &["run", "--rm", "--name", "httpd", "-p", "127.0.0.1::80", "busybox", "sh", "-c", script]);
+    let to = published(&e, "httpd", "80");
+    let t0 = Instant::now();
+    loop {
+        let s = socket_from("127.0.0.2").and_then(|s| {
+            s.connect(&to.into())?;
+            Ok(TcpStream::from(s))
+        });
+        if let Ok(mut s) = s {
+            let me = s.local_addr().unwrap();
+            s.write_all(b"GET /cgi-bin/who HTTP/1.0\r\n\r\n").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.starts_with("HTTP/1.") {
+                assert!(out.contains(" 200 "), "{out}");
+                // httpd listens dual-stack, so IPv4 clients show as mapped.
+                let seen = out.lines().last().unwrap_or_default().replace("[::ffff:", "").replace(']', "");
+                assert_eq!(seen, format!("127.0.0.2:{}", me.port()), "{out}");
+                return;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "httpd never answered on {to}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn publishing_refuses_taken_and_privileged_ports_and_other_modes() {
     let Some(e) = env() else { return };
     let held = TcpListener::bind("127.0.0.1:0").unwrap();

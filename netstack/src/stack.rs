@@ -58,6 +58,9 @@ const KIND_MASK: usize = !((1 << 20) - 1);
 /// The largest datagram a host socket hands over.
 const DGRAM: usize = 65_536;
 
+/// How long the loop polls without sleeping after traffic.
+const SPIN: Duration = Duration::from_micros(50);
+
 /// Egress passes per round at most (each sends one segment per socket).
 const EGRESS_PASSES: usize = 16;
 
@@ -257,6 +260,7 @@ impl Stack {
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut last_sweep = std::time::Instant::now();
+        let mut last_event = std::time::Instant::now();
         loop {
             let timeout = if self.busy || self.tap_readable {
                 Some(Duration::ZERO)
@@ -265,7 +269,7 @@ impl Stack {
                 let smol = self.iface.poll_delay(now, &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
                 Some(smol.map_or(Duration::from_secs(1), |d| d.min(Duration::from_secs(1))))
             };
-            match self.poll.poll(&mut events, timeout) {
+            match self.wait(&mut events, timeout, &mut last_event) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -296,6 +300,28 @@ impl Stack {
                 self.sweep_idle();
             }
         }
+    }
+
+    /// Wait for readiness. Right after traffic, poll without sleeping for
+    /// a few microseconds first: a request/response peer usually answers
+    /// within that time, and catching it awake saves the scheduler's
+    /// wake-up latency on every round trip. An idle container never spins.
+    fn wait(&mut self, events: &mut Events, timeout: Option<Duration>, last_event: &mut std::time::Instant) -> io::Result<()> {
+        if timeout != Some(Duration::ZERO) && last_event.elapsed() < SPIN {
+            while last_event.elapsed() < SPIN {
+                self.poll.poll(events, Some(Duration::ZERO))?;
+                if !events.is_empty() {
+                    *last_event = std::time::Instant::now();
+                    return Ok(());
+                }
+                std::hint::spin_loop();
+            }
+        }
+        self.poll.poll(events, timeout)?;
+        if !events.is_empty() {
+            *last_event = std::time::Instant::now();
+        }
+        Ok(())
     }
 
     /// smoltcp in, pump, smoltcp out.

@@ -140,6 +140,7 @@ impl Stack {
             }
         };
         let _ = host.set_nodelay(true);
+        keepalive(&host);
         let id = self.tcp.insert(TcpFlow::new(key, State::HostConnecting, None, host, Some(buf.to_vec())));
         let flow = self.tcp.get_mut(id).expect("just inserted");
         if let Err(e) = self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE) {
@@ -264,6 +265,7 @@ impl Stack {
             return;
         }
         let _ = host.set_nodelay(true);
+        keepalive(&host);
         let handle = self.sockets.add(socket);
         let id = self.tcp.insert(TcpFlow::new(key, State::ContainerConnecting, Some(handle), host, None));
         let flow = self.tcp.get_mut(id).expect("just inserted");
@@ -422,5 +424,22 @@ pub(crate) fn gateway_for(stack: &Stack, ip: &IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => stack.plan.network.gateway().into(),
         IpAddr::V6(_) => stack.plan.network.ipv6_gateway().into(),
+    }
+}
+
+/// Host sockets probe idle peers (the kernel's keepalive timers), so a
+/// flow to a host that vanished ends instead of holding its slot.
+fn keepalive(s: &mio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a valid int on a socket we hold.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
