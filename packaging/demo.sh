@@ -69,7 +69,7 @@ as_user burrow load -i "$dir/out/busybox-edited.tar"
 # connects from 127.0.0.2 and the container's log shows that address.
 wport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 step burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c "'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB'" "&"
-as_user burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c 'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB' &
+(as_user burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c 'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB' 2>/dev/null || true) &
 web_pid=$!
 for _ in $(seq 50); do as_user burrow port web >/dev/null 2>&1 && break; sleep 0.1; done
 step burrow port web;                              as_user burrow port web
