@@ -66,7 +66,7 @@ pub enum Error {
     Ports(#[from] burrow_netstack::ports::Error),
     #[error(transparent)]
     NetStack(#[from] burrow_netstack::Error),
-    #[error("ports cannot be published with --network {mode}: the container uses {} ; leave out -p/-P or use the default network", if *mode == "host" { "the host's network directly, so its ports are the host's" } else { "no network" })]
+    #[error("ports cannot be published with --network {mode}: the container uses {}; leave out -p/-P or use the default network", if *mode == "host" { "the host's network directly, so its ports are the host's" } else { "no network" })]
     PublishConflict { mode: &'static str },
     #[error("no command specified: give one after the image name, or use an image with CMD or ENTRYPOINT")]
     NoCommand,
