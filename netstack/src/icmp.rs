@@ -114,14 +114,7 @@ impl Stack {
         unsafe { libc::send(flow.sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
     }
 
-    pub(crate) fn icmp_event(&mut self, id: usize) {
-        let mut buf = self.take_dgram();
-        self.icmp_event_with(id, &mut buf);
-        self.dgram = buf;
-    }
-
-    fn icmp_event_with(&mut self, id: usize, buf: &mut [u8]) {
-        
+    pub(crate) fn icmp_event(&mut self, id: usize, buf: &mut [u8]) {
         loop {
             let Some(flow) = self.icmp.get_mut(id) else { return };
             // SAFETY: recv into a valid buffer on a descriptor we own.

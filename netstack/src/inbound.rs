@@ -17,7 +17,6 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::time::Instant;
 
 use mio::{Interest, Registry, Token};
@@ -178,7 +177,7 @@ impl Stack {
         }
     }
 
-    pub(crate) fn listener_ready(&mut self, i: usize) {
+    pub(crate) fn listener_ready(&mut self, i: usize, buf: &mut [u8]) {
         let Some(l) = self.listeners.get(i) else { return };
         let port = l.mapping.container_port;
         match &l.sock {
@@ -197,8 +196,7 @@ impl Stack {
                 let target = self.inbound_target(&peer, port);
                 match (&self.netns, peer.ip().is_loopback()) {
                     (Some(ns), true) => {
-                        // SAFETY: the descriptor moves from mio's stream to std's.
-                        let std_stream = unsafe { std::net::TcpStream::from_raw_fd(into_raw(stream)) };
+                        let std_stream = std::net::TcpStream::from(stream);
                         let src = self.loopback_source(peer, &target);
                         self.stats.inbound_accepted += 1;
                         splice::spawn(ns.clone(), std_stream, src, target);
@@ -207,9 +205,8 @@ impl Stack {
                 }
             },
             Sock::Udp(_) => {
-                let mut buf = self.take_dgram();
                 while let Some(Listener { sock: Sock::Udp(u), .. }) = self.listeners.get(i) {
-                    let (n, peer) = match u.recv_from(&mut buf) {
+                    let (n, peer) = match u.recv_from(buf) {
                         Ok(x) => x,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(_) => break,
@@ -229,7 +226,6 @@ impl Stack {
                         self.send_scratch(len);
                     }
                 }
-                self.dgram = buf;
             }
         }
     }
@@ -270,14 +266,7 @@ impl Stack {
         }
     }
 
-    pub(crate) fn ns_udp_event(&mut self, id: usize) {
-        let mut buf = self.take_dgram();
-        self.ns_udp_event_with(id, &mut buf);
-        self.dgram = buf;
-    }
-
-    fn ns_udp_event_with(&mut self, id: usize, buf: &mut [u8]) {
-        
+    pub(crate) fn ns_udp_event(&mut self, id: usize, buf: &mut [u8]) {
         loop {
             let Some(e) = self.ns_udp.get_mut(id) else { return };
             match e.sock.recv_from(buf) {
@@ -303,17 +292,9 @@ impl Stack {
                 let _ = self.poll.registry().deregister(&mut e.sock);
             }
         }
-        let stale: Vec<(u16, SocketAddr)> = self.inbound_udp.keys().copied().collect();
-        if stale.len() > self.limits.udp_flows {
+        // Replies are matched by client; forget them all rather than grow.
+        if self.inbound_udp.len() > self.limits.udp_flows {
             self.inbound_udp.clear();
         }
     }
-}
-
-fn into_raw(s: mio::net::TcpStream) -> i32 {
-    use std::os::fd::IntoRawFd;
-    let fd = s.as_raw_fd();
-    let raw = s.into_raw_fd();
-    debug_assert_eq!(fd, raw);
-    raw
 }

@@ -154,8 +154,6 @@ pub(crate) struct Stack {
     pub netns: Option<Arc<File>>,
     pub stats: Stats,
     pub scratch: Vec<u8>,
-    /// A datagram buffer for the UDP and ICMP paths (`take_dgram`).
-    pub dgram: Vec<u8>,
     epoch: std::time::Instant,
     stop: Arc<AtomicBool>,
     tap_readable: bool,
@@ -228,7 +226,6 @@ impl Stack {
             netns: netns.map(Arc::new),
             stats: Stats::default(),
             scratch: Vec::new(),
-            dgram: Vec::new(),
             epoch,
             stop,
             tap_readable: true,
@@ -262,6 +259,9 @@ impl Stack {
         let mut events = Events::with_capacity(1024);
         let mut last_sweep = std::time::Instant::now();
         let mut last_event = std::time::Instant::now();
+        // One buffer for every datagram a host socket hands over, zeroed
+        // once.
+        let mut dgram = vec![0u8; DGRAM];
         loop {
             let timeout = if self.busy || self.tap_readable {
                 Some(Duration::ZERO)
@@ -283,11 +283,11 @@ impl Stack {
                 match t & KIND_MASK {
                     _ if ev.token() == TAP => self.tap_readable = true,
                     _ if ev.token() == WAKE => {}
-                    0 if t >= LISTENER => self.listener_ready(t - LISTENER),
+                    0 if t >= LISTENER => self.listener_ready(t - LISTENER, &mut dgram),
                     TCP => self.tcp_event(t - TCP, ev),
-                    UDP => self.udp_event(t - UDP),
-                    ICMP => self.icmp_event(t - ICMP),
-                    NS_UDP => self.ns_udp_event(t - NS_UDP),
+                    UDP => self.udp_event(t - UDP, &mut dgram),
+                    ICMP => self.icmp_event(t - ICMP, &mut dgram),
+                    NS_UDP => self.ns_udp_event(t - NS_UDP, &mut dgram),
                     _ => {}
                 }
             }
@@ -389,12 +389,6 @@ impl Stack {
             Disposition::Stack => self.tap.queue(buf),
             Disposition::Recycle => self.tap.recycle(buf),
         }
-    }
-
-    /// The datagram buffer, 64 KiB, zeroed only once; give it back after use.
-    pub fn take_dgram(&mut self) -> Vec<u8> {
-        let b = std::mem::take(&mut self.dgram);
-        if b.len() >= DGRAM { b } else { vec![0u8; DGRAM] }
     }
 
     /// Write a frame built in `self.scratch` (of `len` bytes) to the TAP.

@@ -111,14 +111,7 @@ impl Stack {
         }
     }
 
-    pub(crate) fn udp_event(&mut self, id: usize) {
-        let mut buf = self.take_dgram();
-        self.udp_event_with(id, &mut buf);
-        self.dgram = buf;
-    }
-
-    fn udp_event_with(&mut self, id: usize, buf: &mut [u8]) {
-        
+    pub(crate) fn udp_event(&mut self, id: usize, buf: &mut [u8]) {
         loop {
             let Some(flow) = self.udp.get_mut(id) else { return };
             let key = flow.key;
