@@ -20,7 +20,6 @@ use mio::{Interest, Token};
 use crate::forward::{self, Transport, Verdict};
 use crate::frame::{self, Unreachable};
 use crate::stack::{Stack, ICMP};
-use crate::tcp::gateway_for;
 
 pub struct IcmpFlow {
     pub container: IpAddr,
@@ -68,11 +67,7 @@ impl Stack {
                     Verdict::Refuse(why) => {
                         self.stats.refused += 1;
                         tracing::debug!(%dst, ?why, "refused ping from the container");
-                        if let Some(link) = self.link() {
-                            let router = gateway_for(self, &dst);
-                            let n = frame::unreachable_frame(link, router, frame_bytes, Unreachable::Prohibited, &mut self.scratch);
-                            self.send_scratch(n);
-                        }
+                        self.send_unreachable(frame_bytes, &dst, Unreachable::Prohibited);
                         return;
                     }
                 };

@@ -219,7 +219,7 @@ impl Stack {
                         let from = if peer.is_ipv4() == target.is_ipv4() {
                             peer
                         } else {
-                            SocketAddr::new(crate::tcp::gateway_for(self, &target.ip()), peer.port())
+                            SocketAddr::new(self.gateway(&target.ip()), peer.port())
                         };
                         self.inbound_udp.insert((port, from), i);
                         let len = frame::udp_frame(link, from, target, &buf[..n], &mut self.scratch);

@@ -35,7 +35,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use crate::device::Tap;
 use crate::flow::{Key, Limits, Slab};
 use crate::forward::Plan;
-use crate::frame::{self, Class, Link};
+use crate::frame::{self, Class, Link, Unreachable};
 use crate::icmp::IcmpFlow;
 use crate::inbound::{Listener, NsUdp, Published};
 use crate::pcap::Pcap;
@@ -248,6 +248,25 @@ impl Stack {
             IpAddr::V6(_) if self.plan.ipv6 => Some(self.plan.network.ipv6_container().into()),
             IpAddr::V6(_) => None,
         }
+    }
+
+    /// The gateway address of the same family as `like`.
+    pub fn gateway(&self, like: &IpAddr) -> IpAddr {
+        match like {
+            IpAddr::V4(_) => self.plan.network.gateway().into(),
+            IpAddr::V6(_) => self.plan.network.ipv6_gateway().into(),
+        }
+    }
+
+    /// Tell the container, from the gateway, that `original` (a frame it
+    /// sent towards `to`) cannot be delivered; false when its hardware
+    /// address is not known yet, so nothing could be sent.
+    pub fn send_unreachable(&mut self, original: &[u8], to: &IpAddr, why: Unreachable) -> bool {
+        let Some(link) = self.link() else { return false };
+        let router = self.gateway(to);
+        let n = frame::unreachable_frame(link, router, original, why, &mut self.scratch);
+        self.send_scratch(n);
+        true
     }
 
     /// Is `ip` one of the stack's own addresses (gateway, DNS)?

@@ -12,7 +12,7 @@
 //! already decided how the bytes are grouped).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr};
 
 use mio::{Interest, Token};
 use smoltcp::iface::SocketHandle;
@@ -20,7 +20,7 @@ use smoltcp::socket::tcp;
 
 use crate::flow::Key;
 use crate::forward::{self, Refusal, Transport, Verdict};
-use crate::frame::{self, Unreachable};
+use crate::frame::Unreachable;
 use crate::stack::{Disposition, Stack, TCP};
 
 /// How long a handshake with the container may take.
@@ -116,13 +116,9 @@ impl Stack {
             Verdict::Refuse(why) => {
                 self.stats.refused += 1;
                 tracing::debug!(%dst, ?why, "refused a TCP connection from the container");
-                if why == Refusal::HostLoopback || why == Refusal::NoSuchHost {
-                    if let Some(link) = self.link() {
-                        let router = gateway_for(self, &dst.ip());
-                        let n = frame::unreachable_frame(link, router, buf, Unreachable::Prohibited, &mut self.scratch);
-                        self.send_scratch(n);
-                        return Disposition::Recycle;
-                    }
+                let prohibited = why == Refusal::HostLoopback || why == Refusal::NoSuchHost;
+                if prohibited && self.send_unreachable(buf, &dst.ip(), Unreachable::Prohibited) {
+                    return Disposition::Recycle;
                 }
                 return Disposition::Stack; // RST
             }
@@ -163,13 +159,8 @@ impl Stack {
     /// for an unreachable network.
     fn connect_failed(&mut self, syn: &[u8], dst: SocketAddr, e: &io::Error) -> Disposition {
         let unreachable = matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ETIMEDOUT | libc::EADDRNOTAVAIL));
-        if unreachable {
-            if let Some(link) = self.link() {
-                let router = gateway_for(self, &dst.ip());
-                let n = frame::unreachable_frame(link, router, syn, Unreachable::Host, &mut self.scratch);
-                self.send_scratch(n);
-                return Disposition::Recycle;
-            }
+        if unreachable && self.send_unreachable(syn, &dst.ip(), Unreachable::Host) {
+            return Disposition::Recycle;
         }
         Disposition::Stack
     }
@@ -253,7 +244,7 @@ impl Stack {
         let local = if from.is_ipv4() == to.is_ipv4() {
             from
         } else {
-            SocketAddr::new(gateway_for(self, &to.ip()), 1024 + (from.port() % 60000))
+            SocketAddr::new(self.gateway(&to.ip()), 1024 + (from.port() % 60000))
         };
         let key = Key { container: to, remote: local };
         if self.tcp_keys.contains_key(&key) {
@@ -417,14 +408,6 @@ enum Pumped {
     Idle,
     Progress,
     Done { reset: bool },
-}
-
-/// The stack's gateway address of `ip`'s family.
-pub(crate) fn gateway_for(stack: &Stack, ip: &IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => stack.plan.network.gateway().into(),
-        IpAddr::V6(_) => stack.plan.network.ipv6_gateway().into(),
-    }
 }
 
 /// Host sockets probe idle peers (the kernel's keepalive timers), so a

@@ -22,7 +22,6 @@ use crate::flow::Key;
 use crate::forward::{self, Refusal, Transport, Verdict};
 use crate::frame::{self, Unreachable};
 use crate::stack::{Stack, UDP};
-use crate::tcp::gateway_for;
 
 pub struct UdpFlow {
     pub key: Key,
@@ -45,7 +44,7 @@ impl Stack {
             let flow = self.udp.get_mut(id).expect("keyed flow exists");
             flow.last = Instant::now();
             if let Err(e) = flow.host.send(payload) {
-                self.udp_send_failed(frame_bytes, &e);
+                self.udp_send_failed(frame_bytes, dst, &e);
             }
             return;
         }
@@ -54,12 +53,8 @@ impl Stack {
             Verdict::Refuse(why) => {
                 self.stats.refused += 1;
                 tracing::debug!(%dst, ?why, "refused UDP from the container");
-                if let Some(link) = self.link() {
-                    let kind = if why == Refusal::HostLoopback { Unreachable::Prohibited } else { Unreachable::Port };
-                    let router = gateway_for(self, &dst.ip());
-                    let n = frame::unreachable_frame(link, router, frame_bytes, kind, &mut self.scratch);
-                    self.send_scratch(n);
-                }
+                let kind = if why == Refusal::HostLoopback { Unreachable::Prohibited } else { Unreachable::Port };
+                self.send_unreachable(frame_bytes, &dst.ip(), kind);
                 return;
             }
         };
@@ -77,7 +72,7 @@ impl Stack {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(%target, %e, "cannot open a host UDP socket");
-                self.udp_send_failed(frame_bytes, &e);
+                self.udp_send_failed(frame_bytes, dst, &e);
                 return;
             }
         };
@@ -91,24 +86,18 @@ impl Stack {
         self.stats.udp_opened += 1;
         let flow = self.udp.get_mut(id).expect("present");
         if let Err(e) = flow.host.send(payload) {
-            self.udp_send_failed(frame_bytes, &e);
+            self.udp_send_failed(frame_bytes, dst, &e);
         }
     }
 
-    fn udp_send_failed(&mut self, frame_bytes: &[u8], e: &io::Error) {
+    /// A datagram to `dst` could not be sent: say why, as a router would.
+    fn udp_send_failed(&mut self, frame_bytes: &[u8], dst: SocketAddr, e: &io::Error) {
         let kind = match e.raw_os_error() {
             Some(libc::ECONNREFUSED) => Unreachable::Port,
             Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL) => Unreachable::Host,
             _ => return,
         };
-        if let Some(link) = self.link() {
-            let router = match frame::classify(frame_bytes) {
-                frame::Class::Udp { dst, .. } => gateway_for(self, &dst.ip()),
-                _ => return,
-            };
-            let n = frame::unreachable_frame(link, router, frame_bytes, kind, &mut self.scratch);
-            self.send_scratch(n);
-        }
+        self.send_unreachable(frame_bytes, &dst.ip(), kind);
     }
 
     pub(crate) fn udp_event(&mut self, id: usize, buf: &mut [u8]) {
@@ -131,9 +120,7 @@ impl Stack {
                     if let Some(link) = self.link() {
                         let mut probe = Vec::new();
                         if let Some(n) = frame::udp_frame(link, key.container, key.remote, &[], &mut probe) {
-                            let router = gateway_for(self, &key.remote.ip());
-                            let m = frame::unreachable_frame(link, router, &probe[..n], Unreachable::Port, &mut self.scratch);
-                            self.send_scratch(m);
+                            self.send_unreachable(&probe[..n], &key.remote.ip(), Unreachable::Port);
                         }
                     }
                 }
