@@ -77,15 +77,18 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
-    pub fn insert(&mut self, value: T) -> usize {
+    /// Store `value`; its id, and the value in place (to register its
+    /// socket under that id).
+    pub fn insert(&mut self, value: T) -> (usize, &mut T) {
         self.len += 1;
-        if let Some(i) = self.free.pop() {
-            self.slots[i] = Some(value);
-            i
-        } else {
-            self.slots.push(Some(value));
-            self.slots.len() - 1
-        }
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        (i, self.slots[i].insert(value))
     }
 
     pub fn remove(&mut self, i: usize) -> Option<T> {
@@ -130,13 +133,13 @@ mod tests {
     #[test]
     fn slab_reuses_slots() {
         let mut s = Slab::default();
-        let a = s.insert("a");
-        let b = s.insert("b");
+        let a = s.insert("a").0;
+        let b = s.insert("b").0;
         assert_eq!((a, b), (0, 1));
         assert_eq!(s.remove(a), Some("a"));
         assert_eq!(s.remove(a), None);
         assert_eq!(s.len(), 1);
-        assert_eq!(s.insert("c"), 0);
+        assert_eq!(s.insert("c"), (0, &mut "c"));
         assert_eq!(s.ids(), vec![0, 1]);
         assert_eq!(s.get(1), Some(&"b"));
     }

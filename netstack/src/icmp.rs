@@ -85,8 +85,8 @@ impl Stack {
                         return;
                     }
                 };
-                let id = self.icmp.insert(IcmpFlow { container: src, remote: dst, ident, sock, last: Instant::now() });
-                let fd = self.icmp.get(id).expect("just inserted").sock.as_raw_fd();
+                let (id, flow) = self.icmp.insert(IcmpFlow { container: src, remote: dst, ident, sock, last: Instant::now() });
+                let fd = flow.sock.as_raw_fd();
                 if self.poll.registry().register(&mut SourceFd(&fd), Token(ICMP + id), Interest::READABLE).is_err() {
                     self.icmp.remove(id);
                     return;
@@ -96,7 +96,7 @@ impl Stack {
                 id
             }
         };
-        let flow = self.icmp.get_mut(id).expect("present");
+        let Some(flow) = self.icmp.get_mut(id) else { return };
         flow.last = Instant::now();
         let request_type = if dst.is_ipv4() { 8u8 } else { 128u8 };
         let mut msg = Vec::with_capacity(8 + data.len());

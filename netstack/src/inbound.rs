@@ -249,8 +249,7 @@ impl Stack {
                         return;
                     }
                 };
-                let id = self.ns_udp.insert(NsUdp { listener, peer, target, sock, last: Instant::now() });
-                let entry = self.ns_udp.get_mut(id).expect("just inserted");
+                let (id, entry) = self.ns_udp.insert(NsUdp { listener, peer, target, sock, last: Instant::now() });
                 if self.poll.registry().register(&mut entry.sock, Token(NS_UDP + id), Interest::READABLE).is_err() {
                     self.ns_udp.remove(id);
                     return;

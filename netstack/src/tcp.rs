@@ -137,8 +137,7 @@ impl Stack {
         };
         let _ = host.set_nodelay(true);
         keepalive(&host);
-        let id = self.tcp.insert(TcpFlow::new(key, State::HostConnecting, None, host, Some(buf.to_vec())));
-        let flow = self.tcp.get_mut(id).expect("just inserted");
+        let (id, flow) = self.tcp.insert(TcpFlow::new(key, State::HostConnecting, None, host, Some(buf.to_vec())));
         if let Err(e) = self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE) {
             tracing::warn!(%e, "cannot watch a host socket");
             self.tcp.remove(id);
@@ -200,9 +199,10 @@ impl Stack {
                     return;
                 }
                 let handle = self.sockets.add(socket);
-                let flow = self.tcp.get_mut(id).expect("present");
-                flow.socket = Some(handle);
-                flow.state = State::Open;
+                if let Some(flow) = self.tcp.get_mut(id) {
+                    flow.socket = Some(handle);
+                    flow.state = State::Open;
+                }
                 self.tap.queue(syn);
             }
             Err(e) => {
@@ -258,8 +258,7 @@ impl Stack {
         let _ = host.set_nodelay(true);
         keepalive(&host);
         let handle = self.sockets.add(socket);
-        let id = self.tcp.insert(TcpFlow::new(key, State::ContainerConnecting, Some(handle), host, None));
-        let flow = self.tcp.get_mut(id).expect("just inserted");
+        let (id, flow) = self.tcp.insert(TcpFlow::new(key, State::ContainerConnecting, Some(handle), host, None));
         if self.poll.registry().register(&mut flow.host, Token(TCP + id), Interest::READABLE | Interest::WRITABLE).is_err() {
             self.remove_tcp(id, true);
             return;

@@ -40,8 +40,7 @@ impl Stack {
             return;
         }
         let key = Key { container: src, remote: dst };
-        if let Some(&id) = self.udp_keys.get(&key) {
-            let flow = self.udp.get_mut(id).expect("keyed flow exists");
+        if let Some(flow) = self.udp_keys.get(&key).and_then(|&id| self.udp.get_mut(id)) {
             flow.last = Instant::now();
             if let Err(e) = flow.host.send(payload) {
                 self.udp_send_failed(frame_bytes, dst, &e);
@@ -76,16 +75,15 @@ impl Stack {
                 return;
             }
         };
-        let id = self.udp.insert(UdpFlow { key, host, last: Instant::now() });
-        let flow = self.udp.get_mut(id).expect("just inserted");
+        let (id, flow) = self.udp.insert(UdpFlow { key, host, last: Instant::now() });
         if self.poll.registry().register(&mut flow.host, Token(UDP + id), Interest::READABLE).is_err() {
             self.udp.remove(id);
             return;
         }
+        let sent = flow.host.send(payload);
         self.udp_keys.insert(key, id);
         self.stats.udp_opened += 1;
-        let flow = self.udp.get_mut(id).expect("present");
-        if let Err(e) = flow.host.send(payload) {
+        if let Err(e) = sent {
             self.udp_send_failed(frame_bytes, dst, &e);
         }
     }
