@@ -96,7 +96,7 @@ pub struct RunArgs {
     /// Memory limit (not yet available: refused)
     #[arg(short, long, value_name = "BYTES")]
     memory: Option<String>,
-    /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, pcap
+    /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, dns_forward, pcap
     #[arg(long, alias = "net", value_name = "MODE")]
     network: Option<String>,
     /// Image to run

@@ -77,7 +77,7 @@ fn setup(spec: &Spec, sock: OwnedFd) -> Result<(), String> {
     // The network device is made while /dev/net/tun is still the host's;
     // its descriptor follows the root's on the same socket.
     if let super::NetSpec::Tap(plan) = &spec.network {
-        let (tap, _ipv6) = super::tap::create(plan)?;
+        let tap = super::tap::create(plan)?;
         channel::send_fd(&sock, std::os::fd::AsRawFd::as_raw_fd(&tap))
             .map_err(|e| format!("cannot hand the network device to burrow: {e}"))?;
     }

@@ -86,8 +86,8 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         Ok(())
     });
     if let Some(n) = network {
-        let stats = n.stop();
-        tracing::debug!(?stats, "container network");
+        // The stack logs its counters itself as it stops.
+        n.stop();
     }
     if let Some(s) = serving {
         s.finish();

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
-pub use tap::{TapPlan, DEVICE as TAP_DEVICE};
+pub use tap::TapPlan;
 
 use crate::userns::Mapping;
 

@@ -14,7 +14,6 @@
 //! group inside, as docker does, so `ping` works for non-root users of
 //! the container too.
 
-use std::ffi::CString;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -30,7 +29,7 @@ pub struct TapPlan {
     pub ipv6: Option<(Ipv6Addr, u8, Ipv6Addr)>,
 }
 
-pub const DEVICE: &str = "eth0";
+const DEVICE: &str = "eth0";
 
 type R<T> = Result<T, String>;
 
@@ -107,9 +106,9 @@ struct In6RtMsg {
     ifindex: libc::c_int,
 }
 
-/// Create and configure the device; returns the TAP descriptor and
-/// whether IPv6 was configured (a host without IPv6 has none).
-pub fn create(plan: &TapPlan) -> R<(OwnedFd, bool)> {
+/// Create and configure the device; returns the TAP descriptor. IPv6 is
+/// configured when planned and the kernel has it.
+pub fn create(plan: &TapPlan) -> R<OwnedFd> {
     let path = c"/dev/net/tun";
     // SAFETY: open(2) on a constant path.
     let tun = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
@@ -167,7 +166,6 @@ pub fn create(plan: &TapPlan) -> R<(OwnedFd, bool)> {
     unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
     ioctl(&s4, libc::SIOCSIFFLAGS, &mut req, "bring up")?;
 
-    let dev = CString::new(DEVICE).expect("no NUL");
     let mut rt = RtEntry {
         rt_pad1: 0,
         rt_dst: sockaddr_in(Ipv4Addr::UNSPECIFIED),
@@ -180,7 +178,9 @@ pub fn create(plan: &TapPlan) -> R<(OwnedFd, bool)> {
         rt_class: 0,
         rt_pad4: [0; 3],
         rt_metric: 0,
-        rt_dev: dev.as_ptr() as *mut libc::c_char,
+        // No device: the gateway is on eth0's own subnet, so the kernel
+        // finds it from there.
+        rt_dev: std::ptr::null_mut(),
         rt_mtu: 0,
         rt_window: 0,
         rt_irtt: 0,
@@ -214,5 +214,5 @@ pub fn create(plan: &TapPlan) -> R<(OwnedFd, bool)> {
         ioctl(&s6, libc::SIOCADDRT, &mut rt, "add the IPv6 default route")?;
     }
     let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
-    Ok((tun, ipv6))
+    Ok(tun)
 }
