@@ -390,16 +390,14 @@ impl Stack {
             Class::Stack => Disposition::Stack,
             Class::Tcp { src, dst, opens, reset } => self.tcp_segment(&buf, src, dst, opens, reset),
             Class::Udp { src, dst, payload } => {
-                let payload = payload.to_vec();
-                self.udp_datagram(&buf, src, dst, &payload);
+                self.udp_datagram(&buf, src, dst, payload);
                 Disposition::Recycle
             }
             Class::Echo { src, dst, ident, seq, data } => {
                 if self.is_ours(&dst) {
                     Disposition::Stack
                 } else {
-                    let data = data.to_vec();
-                    self.echo_request(&buf, src, dst, ident, seq, &data);
+                    self.echo_request(&buf, src, dst, ident, seq, data);
                     Disposition::Recycle
                 }
             }
