@@ -31,8 +31,10 @@ pub struct ImageDefaults {
     pub exposed: Vec<String>,
 }
 
-/// The `run` flags burrow implements.
-#[derive(Debug, Clone, Default)]
+/// The `run` flags burrow implements. Kept in the container's record
+/// (`create` writes them, `start` and restarts read them), so every field
+/// must serialize.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunOptions {
     pub image: String,
     pub command: Vec<String>,
@@ -56,7 +58,7 @@ pub struct RunOptions {
     pub network: super::net::NetworkRequest,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KeepId {
     pub outer: Mapping,
     pub uid: u32,

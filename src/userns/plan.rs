@@ -10,7 +10,7 @@ use super::SubidRange;
 
 /// One line of `/proc/PID/uid_map`: `count` ids starting at `inside` in the
 /// namespace are `outside` and on in the parent namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
     pub inside: u32,
     pub outside: u32,
@@ -18,7 +18,7 @@ pub struct IdMap {
 }
 
 /// The uid and gid maps of one namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Mapping {
     pub uid: Vec<IdMap>,
     pub gid: Vec<IdMap>,
