@@ -281,8 +281,8 @@ fn published_ports_keep_the_clients_address() {
         let (seen, me) = ask(&host.to_string(), SocketAddr::new(host, 8081));
         assert!(seen.contains(&format!("{host}:{}", me.port())), "the container saw {seen:?}, we are {me}");
     }
-    let inspect = e.ok(&["inspect", "web"]);
-    assert!(inspect.contains("8080/tcp -> 0.0.0.0:8081"), "{inspect}");
+    let inspect = e.ok(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", "web"]);
+    assert!(inspect.contains(r#""8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"8081"}]"#), "{inspect}");
 }
 
 #[test]

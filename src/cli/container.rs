@@ -66,9 +66,24 @@ pub struct RunArgs {
     /// Pull the image before running: missing (only when not stored), always, never
     #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
     pull: String,
-    /// Run in the background (not yet available: refused)
+    /// Run in the background and print the container's id
     #[arg(short, long)]
     detach: bool,
+    /// Restart policy: no, on-failure[:MAX-RETRIES], always, unless-stopped
+    #[arg(long, value_name = "POLICY")]
+    restart: Option<String>,
+    /// Logging driver: json-file (default) or none
+    #[arg(long = "log-driver", value_name = "DRIVER")]
+    log_driver: Option<String>,
+    /// Log driver options: max-size=SIZE, max-file=N
+    #[arg(long = "log-opt", value_name = "OPT")]
+    log_opt: Vec<String>,
+    /// Signal to stop the container (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(long = "stop-signal", value_name = "SIGNAL")]
+    stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL (default 10)
+    #[arg(long = "stop-timeout", value_name = "SECONDS")]
+    stop_timeout: Option<u32>,
     /// Publish a container port on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
     #[arg(short, long, value_name = "SPEC")]
     publish: Vec<String>,
@@ -110,7 +125,6 @@ impl RunArgs {
     /// Flags burrow parses but cannot honour yet: refuse, never ignore.
     fn refuse_unsupported(&self) -> anyhow::Result<()> {
         let unsupported = [
-            ("--detach", self.detach),
             ("--volume", !self.volume.is_empty()),
             ("--memory", self.memory.is_some()),
         ];
@@ -123,7 +137,9 @@ impl RunArgs {
     }
 }
 
-pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
+/// The image and the engine's options for `run` and `create`. Enters
+/// burrow's user namespace.
+fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image, ImageDefaults, RunOptions)> {
     args.refuse_unsupported()?;
     let keep_id = match args.userns.as_deref() {
         None | Some("") => false,
@@ -140,7 +156,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         }
         (_, r) => r?,
     };
-    let defaults = image_defaults(&image);
+    let defaults = ImageDefaults::of(&image);
     let network = NetworkRequest {
         mode: match &args.network {
             Some(m) => m.parse().map_err(|e| anyhow::anyhow!("--network: {e}"))?,
@@ -180,7 +196,42 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
             outer: plan.mapping.clone(),
         }),
         network,
+        restart: match &args.restart {
+            Some(p) => p.parse()?,
+            None => Default::default(),
+        },
+        log: burrow::container::logs::LogConfig::parse(args.log_driver.as_deref(), &args.log_opt)?,
+        stop_signal: match args.stop_signal {
+            Some(s) if burrow::container::lifecycle::parse_signal(&s).is_none() => anyhow::bail!("invalid --stop-signal {s:?}: give a signal name (SIGTERM, TERM) or number"),
+            other => other,
+        },
+        stop_timeout: args.stop_timeout,
     };
+    Ok((image, defaults, opts))
+}
+
+pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
+    let detach = args.detach;
+    if detach && args.rm && args.restart.as_deref().is_some_and(|r| r != "no") {
+        anyhow::bail!("conflicting options: --restart and --rm");
+    }
+    let (image, defaults, opts) = prepare(paths, args)?;
+    if detach || opts.restart != Default::default() {
+        if !detach && (opts.tty || opts.interactive) {
+            anyhow::bail!("a foreground container with a --restart policy cannot be attached to a terminal here: add -d, and use `burrow exec -it` or `burrow logs -f`");
+        }
+        let record = burrow::container::run::create(paths, &opts, &image, &defaults)?;
+        let follower = burrow::container::logs::Follower::at_end(&record.dir(paths));
+        if let Err(e) = burrow::monitor::spawn(paths, &record) {
+            eprintln!("Error: {e}");
+            return Ok(e.exit_code());
+        }
+        if detach {
+            println!("{}", record.id);
+            return Ok(0);
+        }
+        return super::lifecycle::follow_until_exit(paths, &record, follower);
+    }
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
         Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
@@ -191,16 +242,15 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     }
 }
 
-fn image_defaults(image: &burrow::image::Image) -> ImageDefaults {
-    let Some(c) = image.config.config() else { return ImageDefaults::default() };
-    ImageDefaults {
-        env: c.env().clone().unwrap_or_default(),
-        entrypoint: c.entrypoint().clone().unwrap_or_default(),
-        cmd: c.cmd().clone().unwrap_or_default(),
-        workdir: c.working_dir().clone().unwrap_or_default(),
-        user: c.user().clone().unwrap_or_default(),
-        exposed: c.exposed_ports().clone().unwrap_or_default(),
+/// `burrow create`: the container, not started.
+pub fn create(paths: &Paths, args: RunArgs) -> anyhow::Result<()> {
+    if args.detach {
+        anyhow::bail!("--detach does not apply to create: the container is not started");
     }
+    let (image, defaults, opts) = prepare(paths, args)?;
+    let record = burrow::container::run::create(paths, &opts, &image, &defaults)?;
+    println!("{}", record.id);
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -214,52 +264,141 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long)]
     no_trunc: bool,
-    /// Output format: table (default) or json
+    /// Filter: status=, name=, id=, ancestor=, exited= (repeatable)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// Show the last N created containers (all states)
+    #[arg(short = 'n', long, value_name = "N")]
+    last: Option<usize>,
+    /// Show the latest created container (all states)
+    #[arg(short, long)]
+    latest: bool,
+    /// Output format: table (default), json, or a Go template ("table {{.ID}}\t{{.Names}}")
     #[arg(long, default_value = "table")]
     format: String,
 }
 
-pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
-    let all = record::list(paths)?;
-    // Show a container whose process is gone as exited even before a
-    // writing command reconciles the records.
-    let all = all.into_iter().map(|mut r| {
-        if r.status == Status::Running && !record::is_alive(&r) {
-            r.status = Status::Exited;
-            r.exit_code = Some(137);
+/// One `ps --filter`.
+enum Filter {
+    Status(String),
+    Name(String),
+    Id(String),
+    Ancestor(String),
+    Exited(i32),
+}
+
+impl Filter {
+    fn parse(text: &str) -> anyhow::Result<Filter> {
+        let (k, v) = text.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid filter {text:?}: expected KEY=VALUE"))?;
+        Ok(match k {
+            "status" => {
+                const KNOWN: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+                if !KNOWN.contains(&v) {
+                    anyhow::bail!("invalid filter status={v:?}: use one of {}", KNOWN.join(", "));
+                }
+                Filter::Status(v.into())
+            }
+            "name" => Filter::Name(v.into()),
+            "id" => Filter::Id(v.into()),
+            "ancestor" => Filter::Ancestor(v.into()),
+            "exited" => Filter::Exited(v.parse().map_err(|_| anyhow::anyhow!("invalid filter exited={v:?}: expected an exit code"))?),
+            _ => anyhow::bail!("unsupported filter {k:?}: burrow filters on status, name, id, ancestor and exited"),
+        })
+    }
+
+    fn keeps(&self, r: &record::Record, state: &str, image_ids: &dyn Fn(&str) -> Option<String>) -> bool {
+        match self {
+            Filter::Status(s) => state == s,
+            Filter::Name(n) => r.name.contains(n.as_str()),
+            Filter::Id(i) => r.id.as_str().starts_with(i.as_str()),
+            Filter::Ancestor(a) => r.image == *a || image_ids(a).is_some_and(|id| id == r.image_id),
+            Filter::Exited(c) => r.status == Status::Exited && r.exit_code == Some(*c),
         }
-        r
-    });
-    let shown: Vec<_> = all.into_iter().filter(|r| args.all || r.status == Status::Running).collect();
-    if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&shown)?);
-        return Ok(());
     }
-    if args.format != "table" {
-        anyhow::bail!("unsupported --format {:?}: use table or json", args.format);
+}
+
+pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
+    let filters = args.filter.iter().map(|f| Filter::parse(f)).collect::<anyhow::Result<Vec<_>>>()?;
+    let template = match args.format.as_str() {
+        "table" | "json" => None,
+        t => Some(super::template::Template::parse(t)?),
+    };
+    let store = Store::open(paths).ok();
+    let image_id = |name: &str| store.as_ref()?.resolve(name).ok().map(|i| i.id.to_string());
+    let mut all: Vec<(record::Record, bool)> = record::list(paths)?
+        .into_iter()
+        .map(|r| record::observed(paths, r))
+        .map(|r| {
+            let paused = r.status == Status::Running && burrow::container::state::is_paused(&r.id);
+            (r, paused)
+        })
+        .collect();
+    let everything = args.all || args.last.is_some() || args.latest || !filters.is_empty();
+    if let Some(n) = args.last.or(args.latest.then_some(1)) {
+        let cut = all.len().saturating_sub(n);
+        all.drain(..cut);
     }
+    let shown: Vec<_> = all
+        .into_iter()
+        .filter(|(r, paused)| {
+            let state = if *paused { "paused" } else { r.status.word() };
+            (everything || r.status == Status::Running) && filters.iter().all(|f| f.keeps(r, state, &image_id))
+        })
+        .collect();
     if args.quiet {
-        for r in &shown {
+        for (r, _) in &shown {
             println!("{}", if args.no_trunc { r.id.as_str() } else { r.id.short() });
         }
         return Ok(());
     }
-    println!("{:<14}{:<22}{:<24}{:<24}{:<22}NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS");
-    for r in &shown {
-        let mut cmd = format!("\"{}\"", r.command.join(" "));
+    let rows: Vec<serde_json::Value> = shown
+        .iter()
+        .map(|(r, paused)| {
+            let mut row = burrow::container::inspect::ps_row(r, *paused, status_text(r, *paused), ago(Some(&r.created)));
+            if args.no_trunc {
+                row["ID"] = r.id.as_str().into();
+            }
+            row
+        })
+        .collect();
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if let Some(t) = template {
+        if let Some(h) = t.header() {
+            println!("{h}");
+        }
+        for row in &rows {
+            println!("{}", t.render(row));
+        }
+        return Ok(());
+    }
+    let mut table = vec![["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"].map(String::from).to_vec()];
+    for ((r, _), row) in shown.iter().zip(&rows) {
+        let mut cmd = row["Command"].as_str().unwrap_or_default().to_string();
         if !args.no_trunc && cmd.len() > 22 {
             let cut = (0..=19).rev().find(|i| cmd.is_char_boundary(*i)).unwrap_or(0);
             cmd = format!("{}…\"", &cmd[..cut]);
         }
-        let status = match r.status {
-            Status::Created => "Created".to_string(),
-            Status::Running => format!("Up {}", ago(r.started_at.as_deref()).trim_end_matches(" ago")),
-            Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
-        };
-        let id = if args.no_trunc { r.id.as_str() } else { r.id.short() };
-        println!("{id:<14}{:<22}{cmd:<24}{:<24}{status:<22}{}", r.image, ago(Some(&r.created)), r.name);
+        let cell = |k: &str| row[k].as_str().unwrap_or_default().to_string();
+        table.push(vec![cell("ID"), r.image.clone(), cmd, cell("RunningFor"), cell("Status"), cell("Ports"), r.name.clone()]);
     }
+    super::images::print_table(&table);
     Ok(())
+}
+
+/// docker's STATUS column.
+fn status_text(r: &record::Record, paused: bool) -> String {
+    match r.status {
+        Status::Created => "Created".to_string(),
+        Status::Running => {
+            let up = format!("Up {}", ago(r.started_at.as_deref()).trim_end_matches(" ago"));
+            if paused { format!("{up} (Paused)") } else { up }
+        }
+        Status::Restarting => format!("Restarting ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
+        Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
+    }
 }
 
 /// docker's relative time of an RFC 3339 timestamp (empty when unset).
@@ -271,7 +410,7 @@ fn ago(t: Option<&str>) -> String {
 
 #[derive(clap::Args, Debug)]
 pub struct RmArgs {
-    /// Force the removal of a running container
+    /// Force the removal of a running container (it is killed first)
     #[arg(short, long)]
     force: bool,
     /// Remove anonymous volumes (none exist yet; accepted for compatibility as it changes nothing)
@@ -282,32 +421,53 @@ pub struct RmArgs {
     containers: Vec<String>,
 }
 
+/// `rm`: with `-f`, running containers are killed first, from the
+/// caller's own namespace (which may signal them); then, inside burrow's
+/// namespace (which may delete their files), everything is removed.
 pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
+    use burrow::container::{lifecycle, state};
     let mut failed = false;
+    let mut report = |key: &str, e: anyhow::Error| {
+        eprintln!("Error: {}", super::describe(&e.context(format!("cannot remove {key}"))));
+        failed = true;
+    };
+    let mut todo = Vec::new();
     for key in &args.containers {
-        let result = (|| -> anyhow::Result<()> {
-            let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
-            record::reconcile(paths)?;
+        let step = (|| -> anyhow::Result<()> {
             let r = record::find(paths, key)?;
-            if r.status == Status::Running && record::is_alive(&r) {
+            if r.monitor_alive(paths) {
                 if !args.force {
                     return Err(burrow::container::Error::Running { name: r.name }.into());
                 }
-                // As docker's rm -f: kill, then remove. The container's
-                // init is PID 1 of its namespace, so all its processes go.
-                if let Some(pid) = r.pid {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-                }
+                let _ = lifecycle::kill(paths, r.id.as_str(), nix::sys::signal::Signal::SIGKILL);
+                state::wait_monitor_gone(&r.dir(paths), None);
             }
-            burrow::container::rootfs::remove_any(&r.dir(paths)).context("cannot remove the container's files")?;
             Ok(())
         })();
-        match result {
-            Ok(()) => println!("{key}"),
-            Err(e) => {
-                eprintln!("Error: {}", super::describe(&e));
-                failed = true;
+        match step {
+            Ok(()) => todo.push(key.clone()),
+            Err(e) => report(key, e),
+        }
+    }
+    if !todo.is_empty() {
+        super::enter(false)?;
+    }
+    for key in todo {
+        let step = (|| -> anyhow::Result<()> {
+            let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
+            record::reconcile(paths)?;
+            let r = record::find(paths, &key)?;
+            let dir = r.dir(paths);
+            let _life = state::lifecycle(&dir)?;
+            if r.monitor_alive(paths) {
+                return Err(burrow::container::Error::Running { name: r.name }.into());
             }
+            burrow::container::rootfs::remove_any(&dir).context("cannot remove the container's files")?;
+            Ok(())
+        })();
+        match step {
+            Ok(()) => println!("{key}"),
+            Err(e) => report(&key, e),
         }
     }
     if failed {
@@ -348,6 +508,9 @@ pub fn port(paths: &Paths, args: &PortArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {
+    /// Format the output with a Go template ({{.State.ExitCode}}, {{json .Config}})
+    #[arg(short, long)]
+    format: Option<String>,
     /// Containers or images
     #[arg(required = true)]
     names: Vec<String>,
@@ -355,31 +518,26 @@ pub struct InspectArgs {
 
 /// docker's `inspect`: containers first, then images.
 pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
+    let template = args.format.as_deref().map(super::template::Template::parse).transpose()?;
     let mut out = Vec::new();
     for name in &args.names {
         if let Ok(r) = record::find(paths, name) {
-            out.push(serde_json::json!({
-                "Id": r.id,
-                "Name": format!("/{}", r.name),
-                "Created": r.created,
-                "Image": r.image_id,
-                "Config": { "Image": r.image, "Cmd": r.command },
-                "NetworkSettings": { "Ports": r.ports },
-                "State": {
-                    "Status": r.status,
-                    "Running": r.status == Status::Running,
-                    "ExitCode": r.exit_code.unwrap_or(0),
-                    "StartedAt": r.started_at,
-                    "FinishedAt": r.finished_at,
-                },
-                "HostConfig": { "AutoRemove": r.auto_remove },
-            }));
+            let r = record::observed(paths, r);
+            let paused = r.status == Status::Running && burrow::container::state::is_paused(&r.id);
+            out.push(burrow::container::inspect::render(paths, &r, paused));
             continue;
         }
         let store = Store::open(paths)?;
         out.push(store.inspect(name).with_context(|| format!("no such container or image: {name}"))?);
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    match template {
+        Some(t) => {
+            for v in &out {
+                println!("{}", t.render(v));
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+    }
     Ok(())
 }
 

@@ -165,16 +165,20 @@ pub fn images(paths: &Paths, args: &ImagesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn print_table(rows: &[[String; 5]]) {
-    let mut widths = [0usize; 5];
+/// Print rows as docker's tab-aligned columns (three spaces apart).
+pub(crate) fn print_table<R: AsRef<[String]>>(rows: &[R]) {
+    let cols = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let mut widths = vec![0usize; cols];
     for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
+        for (w, c) in widths.iter_mut().zip(r.as_ref()) {
             *w = (*w).max(c.chars().count());
         }
     }
     for r in rows {
+        let r = r.as_ref();
         let mut line = String::new();
-        for (k, (c, w)) in r.iter().zip(widths).enumerate() {
+        for (k, (c, w)) in r.iter().zip(&widths).enumerate() {
+            let w = *w;
             if k + 1 == r.len() {
                 line.push_str(c);
             } else {

@@ -11,8 +11,10 @@ mod container;
 mod history;
 mod images;
 mod info;
+mod lifecycle;
 mod registry;
 mod system;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,24 @@ pub struct Cli {
 enum Command {
     /// Run a command in a new container
     Run(Box<container::RunArgs>),
+    /// Create a new container without starting it
+    Create(Box<container::RunArgs>),
+    /// Start one or more created or stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers (stop signal, then SIGKILL)
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::RestartArgs),
+    /// Send a signal to one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(lifecycle::WaitArgs),
+    /// Rename a container
+    Rename(lifecycle::RenameArgs),
+    /// Fetch a container's logs
+    Logs(lifecycle::LogsArgs),
+    /// Show a running container's output until it exits
+    Attach(lifecycle::AttachArgs),
     /// List containers
     #[command(visible_alias = "list")]
     Ps(container::PsArgs),
@@ -97,6 +117,9 @@ enum Command {
     Unshare(UnshareArgs),
     #[command(flatten)]
     Later(Later),
+    /// The supervisor of a detached container (started by burrow itself)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(lifecycle::MonitorArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +159,24 @@ enum SystemCommand {
 enum ContainerCommand {
     /// Run a command in a new container
     Run(Box<container::RunArgs>),
+    /// Create a new container without starting it
+    Create(Box<container::RunArgs>),
+    /// Start one or more created or stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::RestartArgs),
+    /// Send a signal to one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(lifecycle::WaitArgs),
+    /// Rename a container
+    Rename(lifecycle::RenameArgs),
+    /// Fetch a container's logs
+    Logs(lifecycle::LogsArgs),
+    /// Show a running container's output until it exits
+    Attach(lifecycle::AttachArgs),
     /// List containers
     #[command(visible_alias = "list")]
     Ls(container::PsArgs),
@@ -159,36 +200,18 @@ enum ContainerCommand {
 enum Later {
     /// Build an image from a Dockerfile (not yet available)
     Build(Rest),
-    /// Create a new container (not yet available)
-    Create(Rest),
-    /// Start stopped containers (not yet available)
-    Start(Rest),
-    /// Stop running containers (not yet available)
-    Stop(Rest),
-    /// Restart containers (not yet available)
-    Restart(Rest),
-    /// Kill running containers (not yet available)
-    Kill(Rest),
     /// Pause containers (not yet available)
     Pause(Rest),
     /// Unpause containers (not yet available)
     Unpause(Rest),
-    /// Fetch a container's logs (not yet available)
-    Logs(Rest),
     /// Run a command in a running container (not yet available)
     Exec(Rest),
-    /// Attach to a running container (not yet available)
-    Attach(Rest),
     /// Show a container's processes (not yet available)
     Top(Rest),
     /// Show containers' resource usage (not yet available)
     Stats(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
-    /// Wait for containers to stop (not yet available)
-    Wait(Rest),
-    /// Rename a container (not yet available)
-    Rename(Rest),
     /// Manage volumes (not yet available)
     Volume(Rest),
     /// Manage networks (not yet available)
@@ -258,8 +281,18 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
     let done = |r: anyhow::Result<()>| r.map(|_| 0);
     match command {
         C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, *a),
+        C::Create(a) | C::Container(ContainerCommand::Create(a)) => done(container::create(paths, *a)),
+        C::Start(a) | C::Container(ContainerCommand::Start(a)) => lifecycle::start(paths, &a),
+        C::Stop(a) | C::Container(ContainerCommand::Stop(a)) => done(lifecycle::stop(paths, &a)),
+        C::Restart(a) | C::Container(ContainerCommand::Restart(a)) => done(lifecycle::restart(paths, &a)),
+        C::Kill(a) | C::Container(ContainerCommand::Kill(a)) => done(lifecycle::kill(paths, &a)),
+        C::Wait(a) | C::Container(ContainerCommand::Wait(a)) => done(lifecycle::wait(paths, &a)),
+        C::Rename(a) | C::Container(ContainerCommand::Rename(a)) => done(lifecycle::rename(paths, &a)),
+        C::Logs(a) | C::Container(ContainerCommand::Logs(a)) => done(lifecycle::logs(paths, &a)),
+        C::Attach(a) | C::Container(ContainerCommand::Attach(a)) => lifecycle::attach(paths, &a),
+        C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
-        C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(enter(false).and_then(|_| container::rm(paths, &a))),
+        C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),

@@ -13,12 +13,17 @@
 pub mod commit;
 pub mod diff;
 pub mod export;
+pub mod inspect;
+pub mod lifecycle;
+pub mod logs;
 mod layer_tar;
 pub mod net;
 pub mod passwd;
 pub mod record;
+pub mod restart;
 pub mod rootfs;
 pub mod run;
+pub mod state;
 
 use std::path::PathBuf;
 
@@ -72,6 +77,16 @@ pub enum Error {
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]
     RelativeWorkdir { dir: String },
+    #[error("container {name} was created by an older burrow that did not keep its settings: remove it and run it again")]
+    NoConfig { name: String },
+    #[error("container {name} is already running")]
+    AlreadyRunning { name: String },
+    #[error("conflicting options: --restart and --rm (a container removed when it exits cannot be restarted)")]
+    RestartWithRm,
+    #[error("container {name} is not running")]
+    NotRunning { name: String },
+    #[error(transparent)]
+    Logs(#[from] logs::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -49,7 +49,21 @@ impl std::fmt::Display for ContainerId {
 pub enum Status {
     Created,
     Running,
+    /// Exited, and the restart policy will start it again shortly.
+    Restarting,
     Exited,
+}
+
+impl Status {
+    /// docker's `State.Status` word.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +87,16 @@ pub struct Record {
     /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
     #[serde(default)]
     pub ports: Vec<String>,
+    /// The flags the container was created with; `start` and restarts
+    /// read them (absent in records of older burrow versions).
+    #[serde(default)]
+    pub config: Option<super::run::RunOptions>,
+    /// How often the restart policy has started it again.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Why the last start failed before the command ran (docker's State.Error).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl Record {
@@ -93,6 +117,9 @@ impl Record {
             finished_at: None,
             auto_remove,
             ports: Vec::new(),
+            config: None,
+            restart_count: 0,
+            error: None,
         }
     }
 
@@ -109,7 +136,24 @@ impl Record {
         fs::rename(&tmp, dir.join("container.json")).map_err(|source| Error::Io { path: dir, source })
     }
 
-    fn load(dir: &Path) -> Result<Record> {
+    /// Change the stored record under its lock: `change` sees the record
+    /// as it is on disk now, so concurrent writers keep each other's
+    /// fields. Returns the record as saved.
+    pub fn update(&self, paths: &Paths, change: impl FnOnce(&mut Record)) -> Result<Record> {
+        let dir = self.dir(paths);
+        let _lock = super::state::record_lock(&dir)?;
+        let mut current = Record::load(&dir)?;
+        change(&mut current);
+        current.save(paths)?;
+        Ok(current)
+    }
+
+    /// Whether a supervisor holds the container (see `state`).
+    pub fn monitor_alive(&self, paths: &Paths) -> bool {
+        super::state::monitor_alive(&self.dir(paths))
+    }
+
+    pub(super) fn load(dir: &Path) -> Result<Record> {
         let path = dir.join("container.json");
         let data = fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         serde_json::from_slice(&data).map_err(|e| Error::Corrupt { path, reason: e.to_string() })
@@ -157,27 +201,47 @@ pub fn is_alive(r: &Record) -> bool {
     }
 }
 
-/// Make the records tell the truth after a `burrow run` was killed: a
-/// container recorded as running whose process is gone is marked exited
-/// (137, as if killed), and removed when it was started with `--rm`. The
-/// kernel already took its mounts and processes with its namespaces.
-/// Call with the store lock held.
+/// Make the records tell the truth after a supervisor was killed: a
+/// container recorded as running (or restarting) whose supervisor is gone
+/// is marked exited (137, as if killed), and removed when it was started
+/// with `--rm`. The kernel already took its mounts and processes with its
+/// namespaces (the container's first process dies with its supervisor);
+/// a process that somehow survived is killed. Call with the store lock
+/// held.
 pub fn reconcile(paths: &Paths) -> Result<()> {
-    for mut r in list(paths)? {
-        if r.status != Status::Running || is_alive(&r) {
+    for r in list(paths)? {
+        if !matches!(r.status, Status::Running | Status::Restarting) || r.monitor_alive(paths) {
             continue;
         }
-        tracing::info!(id = %r.id.short(), "container's process is gone; marking it exited");
+        tracing::info!(id = %r.id.short(), "container's supervisor is gone; marking it exited");
+        if is_alive(&r) {
+            if let Some(pid) = r.pid {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
         if r.auto_remove {
             super::rootfs::remove_any(&r.dir(paths))?;
             continue;
         }
-        r.status = Status::Exited;
-        r.exit_code = Some(137);
-        r.finished_at = Some(chrono::Utc::now().to_rfc3339());
-        r.save(paths)?;
+        r.update(paths, |r| {
+            if matches!(r.status, Status::Running | Status::Restarting) {
+                r.status = Status::Exited;
+                r.exit_code = Some(137);
+                r.finished_at = Some(chrono::Utc::now().to_rfc3339());
+            }
+        })?;
     }
     Ok(())
+}
+
+/// The status to show: a record saying running whose supervisor is gone
+/// is shown exited (137) even before a writing command reconciles it.
+pub fn observed(paths: &Paths, mut r: Record) -> Record {
+    if matches!(r.status, Status::Running | Status::Restarting) && !r.monitor_alive(paths) {
+        r.status = Status::Exited;
+        r.exit_code = Some(137);
+    }
+    r
 }
 
 /// Every container with the image it uses, for `rmi` and `image prune`
@@ -189,7 +253,7 @@ pub fn image_users(paths: &Paths) -> crate::image::Result<Vec<crate::image::Imag
         .into_iter()
         .filter_map(|r| {
             let image_id = crate::image::Digest::parse(&r.image_id).ok()?;
-            let running = r.status == Status::Running && is_alive(&r);
+            let running = matches!(r.status, Status::Running | Status::Restarting) && r.monitor_alive(paths);
             Some(crate::image::ImageUser { image_id, container: r.id.short().to_string(), running })
         })
         .collect())

@@ -1,22 +1,34 @@
-//! `burrow run` in the foreground: image + flags → a running container.
+//! Image + flags → a container record (`create`) → a running container
+//! (`start`), and both in one for a foreground `burrow run` (`run`).
 //!
 //! The pure part (`command_line`, `environment`) decides the argv and the
 //! environment exactly as docker combines the image config with `run`
-//! flags. `run` then creates the record, lays out the root (`rootfs`), writes
-//! hosts/hostname/resolv.conf and decides the network (`net`), prepares capabilities and seccomp (so bad
-//! input fails before any process exists), mounts burrow-fs at the root
-//! (`process::fuse_root`), launches, and records the exit
-//! code. With `--rm` nothing of the container is left afterwards, whatever
-//! the outcome.
+//! flags. `create` checks everything that can be checked before a process
+//! exists (command, capabilities, security options, env files, name) and
+//! writes the record with the flags, env files already read, so a later
+//! `start` or restart does not depend on the caller's files or shell.
+//! `start` is one life of the container: it lays out the root (`rootfs`,
+//! kept across restarts), writes hosts/hostname/resolv.conf and decides
+//! the network (`net`), mounts burrow-fs at the root
+//! (`process::fuse_root`), launches, and records pid, status and exit
+//! code. It runs either in the caller's terminal (`Io::Caller`) or, in the
+//! supervisor of a detached container (`crate::monitor`), with the
+//! container's output pumped into its log (`Io::Detached`). With `--rm` a
+//! foreground run leaves nothing of the container, whatever the outcome.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+use super::logs::{self, LogConfig, LogWriter, Stream};
 use super::record::{self, ContainerId, Record, Status};
-use super::{passwd, rootfs, Error, Result};
+use super::restart::Policy;
+use super::{passwd, rootfs, state, Error, Result};
 use crate::lock::StoreLock;
 use crate::paths::Paths;
-use crate::process::{self, caps, seccomp, FileMount, Spec};
+use crate::process::{self, caps, seccomp, Detached, FileMount, Spec};
 use crate::userns::Mapping;
 
 /// What the image's config says about running it.
@@ -29,6 +41,23 @@ pub struct ImageDefaults {
     pub user: String,
     /// ExposedPorts keys (`80/tcp`), for `-P`.
     pub exposed: Vec<String>,
+    /// The image's STOPSIGNAL, empty for SIGTERM.
+    pub stop_signal: String,
+}
+
+impl ImageDefaults {
+    pub fn of(image: &crate::image::Image) -> ImageDefaults {
+        let Some(c) = image.config.config() else { return ImageDefaults::default() };
+        ImageDefaults {
+            env: c.env().clone().unwrap_or_default(),
+            entrypoint: c.entrypoint().clone().unwrap_or_default(),
+            cmd: c.cmd().clone().unwrap_or_default(),
+            workdir: c.working_dir().clone().unwrap_or_default(),
+            user: c.user().clone().unwrap_or_default(),
+            exposed: c.exposed_ports().clone().unwrap_or_default(),
+            stop_signal: c.stop_signal().clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// The `run` flags burrow implements. Kept in the container's record
@@ -56,6 +85,27 @@ pub struct RunOptions {
     /// `--userns=keep-id`: the maps of burrow's own namespace, to nest in.
     pub keep_id: Option<KeepId>,
     pub network: super::net::NetworkRequest,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: Policy,
+    /// `--log-driver` and `--log-opt`.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `--stop-signal` (else the image's STOPSIGNAL, else SIGTERM).
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds (else 10).
+    #[serde(default)]
+    pub stop_timeout: Option<u32>,
+}
+
+impl RunOptions {
+    /// The signal `stop` sends first: the flag, the image's, SIGTERM.
+    pub fn stop_signal(&self, defaults: &ImageDefaults) -> String {
+        self.stop_signal.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            if defaults.stop_signal.is_empty() { "SIGTERM".into() } else { defaults.stop_signal.clone() }
+        })
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -133,55 +183,64 @@ pub fn parse_env_file(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Run a container in the foreground; returns its exit code.
-pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<i32> {
+/// Create a container: check the flags, write its record (status
+/// created) and directory. Nothing runs yet.
+pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<Record> {
     let id = ContainerId::random();
-    let hostname = opts.hostname.clone().unwrap_or_else(|| id.short().to_string());
     let args = command_line(defaults, opts.entrypoint.as_deref(), &opts.command);
     if args.is_empty() {
         return Err(Error::NoCommand);
     }
-    let caps = caps::resolve(&opts.cap_add, &opts.cap_drop)?;
-    let mut no_new_privs = false;
-    let mut seccomp_mode = seccomp::SeccompMode::Default;
-    for opt in &opts.security_opt {
-        match seccomp::parse_security_opt(opt)? {
-            Some(seccomp::SecurityOpt::NoNewPrivileges(v)) => no_new_privs = v,
-            Some(seccomp::SecurityOpt::Seccomp(m)) => seccomp_mode = m,
-            None => {}
-        }
+    if opts.rm && opts.restart != Policy::No {
+        return Err(Error::RestartWithRm);
     }
-    let seccomp = seccomp::prepare(&seccomp_mode, &caps)?;
-    let mut env_file_lines = Vec::new();
+    let prepared = Security::of(opts)?;
+    drop(prepared);
+    // The env files are read now, and a bare `-e NAME` takes the caller's
+    // value now, as docker does: the record needs neither later.
+    let mut env = Vec::new();
     for f in &opts.env_files {
         let text = fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;
-        env_file_lines.extend(parse_env_file(&text));
+        env.extend(parse_env_file(&text));
     }
+    env.extend(opts.env.iter().cloned());
+    let env = env
+        .into_iter()
+        .filter_map(|kv| if kv.contains('=') { Some(kv) } else { std::env::var(&kv).ok().map(|v| format!("{kv}={v}")) })
+        .collect();
+    let config = RunOptions { env, env_files: Vec::new(), ..opts.clone() };
 
     // Create the record under the store lock so names stay unique.
-    let record = {
-        let _lock = StoreLock::exclusive(&paths.lock_file())?;
-        record::reconcile(paths)?;
-        let name = match &opts.name {
-            Some(n) if !record::valid_name(n) => return Err(Error::InvalidName { name: n.clone() }),
-            Some(n) => {
-                if let Ok(other) = record::find(paths, n) {
-                    if other.name == *n {
-                        return Err(Error::NameInUse { name: n.clone(), id: other.id.short().to_string() });
-                    }
+    let _lock = StoreLock::exclusive(&paths.lock_file())?;
+    record::reconcile(paths)?;
+    let name = match &opts.name {
+        Some(n) if !record::valid_name(n) => return Err(Error::InvalidName { name: n.clone() }),
+        Some(n) => {
+            if let Ok(other) = record::find(paths, n) {
+                if other.name == *n {
+                    return Err(Error::NameInUse { name: n.clone(), id: other.id.short().to_string() });
                 }
-                n.clone()
             }
-            None => record::fresh_name(paths)?,
-        };
-        let record = Record::created(id.clone(), name, opts.image.clone(), image.id.to_string(), args.clone(), opts.rm);
-        let dir = record.dir(paths);
-        fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-        record.save(paths)?;
-        record
+            n.clone()
+        }
+        None => record::fresh_name(paths)?,
     };
+    let mut record = Record::created(id, name, opts.image.clone(), image.id.to_string(), args, opts.rm);
+    record.config = Some(config);
     let dir = record.dir(paths);
-    let outcome = start(paths, opts, image, defaults, record, &hostname, args, env_file_lines, caps, seccomp, no_new_privs);
+    fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    record.save(paths)?;
+    Ok(record)
+}
+
+/// Run a container in the foreground; returns its exit code.
+pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<i32> {
+    let record = create(paths, opts, image, defaults)?;
+    let dir = record.dir(paths);
+    let outcome = match state::claim_monitor(&dir)? {
+        Some(_monitor) => start(paths, record, Io::Caller, &mut || {}),
+        None => Err(Error::AlreadyRunning { name: record.name.clone() }),
+    };
     if opts.rm {
         let t = std::time::Instant::now();
         if let Err(e) = rootfs::remove_any(&dir) {
@@ -192,26 +251,64 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
     outcome
 }
 
-#[allow(clippy::too_many_arguments)]
-fn start(
-    paths: &Paths,
-    opts: &RunOptions,
-    image: &crate::image::Image,
-    defaults: &ImageDefaults,
-    mut record: Record,
-    hostname: &str,
-    args: Vec<String>,
-    env_file_lines: Vec<String>,
+/// Capabilities and seccomp as the flags ask.
+struct Security {
     caps: caps::CapSet,
     seccomp: Option<seccomp::Prepared>,
     no_new_privs: bool,
-) -> Result<i32> {
+}
+
+impl Security {
+    fn of(opts: &RunOptions) -> Result<Security> {
+        let caps = caps::resolve(&opts.cap_add, &opts.cap_drop)?;
+        let mut no_new_privs = false;
+        let mut seccomp_mode = seccomp::SeccompMode::Default;
+        for opt in &opts.security_opt {
+            match seccomp::parse_security_opt(opt)? {
+                Some(seccomp::SecurityOpt::NoNewPrivileges(v)) => no_new_privs = v,
+                Some(seccomp::SecurityOpt::Seccomp(m)) => seccomp_mode = m,
+                None => {}
+            }
+        }
+        let seccomp = seccomp::prepare(&seccomp_mode, &caps)?;
+        Ok(Security { caps, seccomp, no_new_privs })
+    }
+}
+
+/// Where a started container's standard streams go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    /// The caller's terminal (foreground `run`).
+    Caller,
+    /// The container's log (a detached container's supervisor).
+    Detached,
+}
+
+/// One life of a created container, supervised by the calling process
+/// (which holds its monitor lock): from the root's layout to the exit
+/// code, which is also recorded. `started` runs once the command runs.
+pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut()) -> Result<i32> {
+    let opts = record.config.clone().ok_or_else(|| Error::NoConfig { name: record.name.clone() })?;
+    let opts = &opts;
+    let store = crate::image::Store::open(paths)?;
+    let image = store
+        .resolve(&record.image_id)
+        .map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
+    let image = &image;
+    let defaults = &ImageDefaults::of(image);
+    let Security { caps, seccomp, no_new_privs } = Security::of(opts)?;
+    let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
+    let hostname = hostname.as_str();
+    let args = record.command.clone();
+    let env_file_lines: Vec<String> = Vec::new();
     let dir = record.dir(paths);
     let t0 = std::time::Instant::now();
     let image_layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
     let nested = opts.keep_id.as_ref().map(|k| crate::userns::keep_id(&k.outer, k.uid, k.gid));
     let layout = rootfs::Layout::of(&dir, &image_layers);
-    layout.create()?;
+    if !layout.upper.exists() {
+        layout.create()?;
+    }
     tracing::debug!(elapsed = ?t0.elapsed(), "root filesystem laid out");
     let read = |p: &str| rootfs::read_merged(layout.image_layers(), p);
     let user_spec = opts.user.clone().unwrap_or_else(|| defaults.user.clone());
@@ -272,29 +369,87 @@ fn start(
         nested_userns: nested,
         devpts_gid: (gid_count > 5 && own_gid_count() > 5).then_some(5),
         network: net.spec,
+        detached: None,
     };
+
+    // A detached container writes into pipes that the log pumps read; its
+    // stdin (with -i) is a pipe held open here, so a shell waits for input
+    // as it would on an attached terminal.
+    let mut spec = spec;
+    let mut pumps_from: Vec<(std::fs::File, Stream)> = Vec::new();
+    let mut _stdin_hold: Option<OwnedFd> = None;
+    let log = match io {
+        Io::Caller => None,
+        Io::Detached => {
+            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
+            let stdin = if opts.interactive {
+                let (r, w) = pipe()?;
+                _stdin_hold = Some(w);
+                Some(r)
+            } else {
+                None
+            };
+            if opts.log.enabled {
+                let (out_r, out_w) = pipe()?;
+                let (err_r, err_w) = pipe()?;
+                pumps_from.push((out_r.into(), Stream::Stdout));
+                pumps_from.push((err_r.into(), Stream::Stderr));
+                spec.detached = Some(Detached { stdin, stdout: out_w, stderr: err_w });
+                Some(Arc::new(Mutex::new(LogWriter::open(&dir, opts.log.clone())?)))
+            } else {
+                let null = || fs::OpenOptions::new().write(true).open("/dev/null").map(OwnedFd::from).map_err(|source| Error::Io { path: "/dev/null".into(), source });
+                spec.detached = Some(Detached { stdin, stdout: null()?, stderr: null()? });
+                None
+            }
+        }
+    };
+    let mut pumps = Vec::new();
 
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
+    let ports = record.ports.clone();
     let result = process::launch(spec, fs_config, net.start, &mut |pid| {
-        record.status = Status::Running;
-        record.started_at = Some(chrono::Utc::now().to_rfc3339());
-        record.pid = Some(pid.as_raw());
-        record.pid_start = record::process_start(pid.as_raw());
-        if let Err(e) = record.save(paths) {
-            tracing::warn!(%e, "could not record the container's pid");
+        // Threads may exist only after the clone.
+        if let Some(w) = &log {
+            for (from, stream) in pumps_from.drain(..) {
+                pumps.push(logs::pump(from, stream, w.clone()));
+            }
         }
+        let saved = record.update(paths, |r| {
+            r.status = Status::Running;
+            r.started_at = Some(chrono::Utc::now().to_rfc3339());
+            r.pid = Some(pid.as_raw());
+            r.pid_start = record::process_start(pid.as_raw());
+            r.ports = ports.clone();
+            r.error = None;
+        });
+        match saved {
+            Ok(r) => record = r,
+            Err(e) => tracing::warn!(%e, "could not record the container's pid"),
+        }
+        started();
     });
     tracing::debug!(elapsed = ?t0.elapsed(), "container exited");
-    record.status = Status::Exited;
-    record.finished_at = Some(chrono::Utc::now().to_rfc3339());
-    record.exit_code = Some(match &result {
+    drop(pumps_from);
+    for p in pumps {
+        let _ = p.join();
+    }
+    let code = match &result {
         Ok(exit) => exit.code,
         Err(process::Error::Child { class, .. }) => class.code(),
         Err(_) => 125,
+    };
+    let error = result.as_ref().err().map(|e| e.to_string());
+    let update = record.update(paths, |r| {
+        r.status = Status::Exited;
+        r.finished_at = Some(chrono::Utc::now().to_rfc3339());
+        r.exit_code = Some(code);
+        r.pid = None;
+        r.pid_start = None;
+        r.error = error;
     });
     if !opts.rm {
-        record.save(paths)?;
+        update?;
     }
     Ok(result?.code)
 }

@@ -45,6 +45,11 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
         unsafe { libc::_exit(125) }
     }
     drop(gate);
+    if let Some(d) = &spec.detached {
+        if let Err(msg) = detached_stdio(d) {
+            fail(&mut ends.errors, ExitClass::Engine, &msg);
+        }
+    }
     let fuse = ends.fuse.take();
     if let Err(msg) = fuse.ok_or_else(|| "no channel for the root's descriptor".to_string()).and_then(|f| setup(&spec, f)) {
         fail(&mut ends.errors, ExitClass::Engine, &msg);
@@ -68,6 +73,27 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
         }
     }
     workload(spec, ends)
+}
+
+/// Point fds 0, 1 and 2 at a detached container's streams (before the
+/// `--init` fork, so PID 1 and the workload share them).
+fn detached_stdio(d: &super::Detached) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let null;
+    let stdin = match &d.stdin {
+        Some(fd) => fd.as_raw_fd(),
+        None => {
+            null = File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+            null.as_raw_fd()
+        }
+    };
+    for (from, to) in [(stdin, 0), (d.stdout.as_raw_fd(), 1), (d.stderr.as_raw_fd(), 2)] {
+        // SAFETY: dup2 between descriptors this process owns.
+        if unsafe { libc::dup2(from, to) } < 0 {
+            return Err(format!("cannot set up the container's output: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
 }
 
 fn setup(spec: &Spec, sock: OwnedFd) -> Result<(), String> {

@@ -52,6 +52,15 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     }
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
+    // A detached container's terminal output goes to its log pipe.
+    let tty_sink = match (&spec.detached, spec.tty) {
+        (Some(d), true) => Some(d.stdout.try_clone().map_err(|source| Error::Channel { source })?),
+        _ => None,
+    };
+    let threads = thread_count();
+    if threads > 1 {
+        return Err(Error::Threads { count: threads });
+    }
     // Catch the forwarded signals before the child exists, so one sent as
     // soon as the container runs is not lost (or fatal to burrow). The
     // handlers only write to a pipe; the child's are reset by execve.
@@ -76,7 +85,8 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     let mut network = None;
     let mut config = Some(root);
     let mut net = net;
-    let result = supervise(child, nested, open_end, read_end, tty_parent, signals, stdin_on, tty_on, started, &mut || {
+    let terminal = Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink: tty_sink };
+    let result = supervise(child, nested, open_end, read_end, terminal, signals, started, &mut || {
         if let Some(c) = config.take() {
             serving = super::fuse_root::receive_and_serve(&fuse_parent, c)?;
         }
@@ -106,16 +116,30 @@ fn serve_network(child: Pid, sock: &OwnedFd, net: NetStart) -> Result<Option<bur
     Ok(Some(burrow_netstack::start(tap, Some(netns), net.options, net.published)?))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How many threads this process has (the clone needs exactly one).
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(1)
+}
+
+/// The container's terminal as the parent sees it.
+struct Terminal {
+    /// Where the child sends the pty master (with -t).
+    sock: Option<OwnedFd>,
+    /// -i: copy the caller's stdin to the terminal.
+    stdin: bool,
+    /// -t
+    tty: bool,
+    /// Detached: copy the terminal's output here, not to the caller.
+    sink: Option<OwnedFd>,
+}
+
 fn supervise(
     child: Pid,
     nested: Option<crate::userns::Mapping>,
     mut open_end: std::fs::File,
     mut read_end: std::fs::File,
-    tty_parent: Option<OwnedFd>,
+    terminal: Terminal,
     mut signals: Signals,
-    stdin_on: bool,
-    tty_on: bool,
     started: &mut dyn FnMut(Pid),
     serve_root: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Exit> {
@@ -133,12 +157,21 @@ fn supervise(
     let mut raw_mode = None;
     let mut output = None;
     let mut master = None;
+    let Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink } = terminal;
     if let Some(sock) = &tty_parent {
         if let Some(m) = channel::recv_fd(sock)? {
-            tty::copy_winsize(&m);
+            if sink.is_none() {
+                tty::copy_winsize(&m);
+            }
             let _ = nix::unistd::write(sock, b"1");
-            raw_mode = Some(tty::RawMode::enter());
-            output = Some(tty::proxy(&m, stdin_on).map_err(|source| Error::Channel { source })?);
+            output = Some(match sink {
+                Some(to) => tty::copy_out(&m, to),
+                None => {
+                    raw_mode = Some(tty::RawMode::enter());
+                    tty::proxy(&m, stdin_on)
+                }
+            }
+            .map_err(|source| Error::Channel { source })?);
             master = Some(m);
         }
     }

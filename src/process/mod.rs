@@ -26,6 +26,7 @@ mod seccomp_profile;
 mod tap;
 mod tty;
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use exec::DEFAULT_PATH;
@@ -52,6 +53,8 @@ pub enum Error {
     Network(#[from] burrow_netstack::Error),
     #[error("cannot use the terminal: {source}")]
     Terminal { source: nix::Error },
+    #[error("burrow has {count} threads where it must have one to create a container (a bug in burrow)")]
+    Threads { count: usize },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -112,6 +115,18 @@ pub struct Spec {
     /// The gid of the `tty` group for devpts, when it is mapped.
     pub devpts_gid: Option<u32>,
     pub network: NetSpec,
+    /// A detached container's standard streams (else the caller's).
+    pub detached: Option<Detached>,
+}
+
+/// The standard streams of a detached container: its stdout and stderr
+/// go to these descriptors (its log's pipes), its stdin comes from
+/// `stdin` or /dev/null. With a terminal, what the terminal prints is
+/// copied to `stdout`.
+pub struct Detached {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
 }
 
 /// The container's network namespace.

@@ -99,6 +99,21 @@ pub fn copy_winsize(master: &OwnedFd) {
     }
 }
 
+/// A detached container's terminal: copy what it prints into `to` (its
+/// log pipe) until the container side closes.
+pub fn copy_out(master: &OwnedFd, to: OwnedFd) -> std::io::Result<JoinHandle<()>> {
+    let mut from = File::from(master.try_clone()?);
+    let mut to = File::from(to);
+    Ok(std::thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    }))
+}
+
 /// Start copying: stdin → master (when `stdin`), master → stdout. The
 /// returned handle finishes when the container side of the pty is closed.
 pub fn proxy(master: &OwnedFd, stdin: bool) -> std::io::Result<JoinHandle<()>> {

@@ -1,0 +1,278 @@
+//! The verbs of a container's life after `run`/`create`: start, stop,
+//! kill, restart, wait, rename, logs, attach, and the hidden
+//! `__monitor` that `run -d` and `start` spawn.
+//!
+//! `stop`, `kill`, `wait`, `logs` and `rename` stay in the caller's own
+//! user namespace (see `container::lifecycle` for why signals must come
+//! from there); `start` and `restart` enter burrow's namespace because the
+//! supervisor they spawn serves the container's files.
+
+use std::io::Write;
+use std::time::Duration;
+
+use burrow::container::logs::{self, Entry, Follower, Stream};
+use burrow::container::{lifecycle, record, state};
+use burrow::paths::Paths;
+
+/// Print log entries to stdout or stderr as they were written.
+fn print(entries: &[Entry], timestamps: bool) {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    for e in entries {
+        let w: &mut dyn Write = if e.stream == Stream::Stdout { &mut out } else { &mut err };
+        if timestamps {
+            let _ = write!(w, "{} ", e.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        }
+        let _ = w.write_all(e.log.as_bytes());
+    }
+    let _ = out.flush();
+    let _ = err.flush();
+}
+
+/// Copy new log entries until the container's supervisor is gone; its
+/// exit code.
+fn follow(paths: &Paths, r: &record::Record, mut follower: Follower, after: Option<chrono::DateTime<chrono::Utc>>, timestamps: bool) -> i32 {
+    let dir = r.dir(paths);
+    loop {
+        let alive = state::monitor_alive(&dir);
+        let new: Vec<Entry> = follower.poll().into_iter().filter(|e| after.is_none_or(|a| e.time > a)).collect();
+        print(&new, timestamps);
+        if !alive {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    record::find(paths, r.id.as_str()).map(|r| record::observed(paths, r).exit_code.unwrap_or(0)).unwrap_or(0)
+}
+
+/// Show a started container's output until it exits (a foreground `run`
+/// with a restart policy, `start -a`); its exit code.
+pub fn follow_until_exit(paths: &Paths, r: &record::Record, follower: Follower) -> anyhow::Result<i32> {
+    Ok(follow(paths, r, follower, None, false))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    /// Attach to the container's output and return its exit code
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach the container's STDIN (not supported: refused)
+    #[arg(short, long)]
+    interactive: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
+    if args.interactive {
+        anyhow::bail!("start -i is not supported: burrow does not forward STDIN to a detached container; use `burrow exec -it CONTAINER sh`");
+    }
+    if args.attach && args.containers.len() > 1 {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    }
+    super::enter(false)?;
+    let mut failed = false;
+    for key in &args.containers {
+        let follower = record::find(paths, key).ok().map(|r| Follower::at_end(&r.dir(paths)));
+        match lifecycle::start(paths, key) {
+            Ok(r) if args.attach => return follow_until_exit(paths, &r, follower.unwrap_or_else(|| Follower::at_end(&r.dir(paths)))),
+            Ok(_) => println!("{key}"),
+            Err(e) => {
+                if args.attach {
+                    eprintln!("Error: {e}");
+                    return Ok(e.exit_code());
+                }
+                eprintln!("Error: cannot start {key}: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("some containers could not be started");
+    }
+    Ok(0)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    time: Option<u32>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn stop(paths: &Paths, args: &StopArgs) -> anyhow::Result<()> {
+    each(&args.containers, "stop", |key| lifecycle::stop(paths, key, args.time).map(|_| ()).map_err(Into::into))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RestartArgs {
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    time: Option<u32>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn restart(paths: &Paths, args: &RestartArgs) -> anyhow::Result<()> {
+    // Stop everything from the caller's namespace first, then start from
+    // burrow's (entering is once per process and needs no thread yet).
+    let mut stopped = Vec::new();
+    let stop = each(&args.containers, "stop", |key| {
+        lifecycle::stop(paths, key, args.time)?;
+        stopped.push(key.to_string());
+        Ok(())
+    });
+    if !stopped.is_empty() {
+        super::enter(false)?;
+    }
+    let quiet = |_: &str| {};
+    let start = each_quiet(&stopped, "start", quiet, |key| lifecycle::start(paths, key).map(|_| ()).map_err(Into::into));
+    stop.and(start)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send (name or number)
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn kill(paths: &Paths, args: &KillArgs) -> anyhow::Result<()> {
+    let Some(signal) = lifecycle::parse_signal(&args.signal) else {
+        anyhow::bail!("invalid signal {:?}: give a name (KILL, SIGTERM) or a number", args.signal);
+    };
+    each(&args.containers, "kill", |key| lifecycle::kill(paths, key, signal).map(|_| ()).map_err(Into::into))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn wait(paths: &Paths, args: &WaitArgs) -> anyhow::Result<()> {
+    let mut failed = false;
+    for key in &args.containers {
+        match lifecycle::wait(paths, key) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("some containers could not be waited for");
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+pub fn rename(paths: &Paths, args: &RenameArgs) -> anyhow::Result<()> {
+    lifecycle::rename(paths, &args.container, &args.new_name)?;
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// Follow the output until the container stops
+    #[arg(short, long)]
+    follow: bool,
+    /// Show only the last N lines ("all" for everything)
+    #[arg(short = 'n', long, value_name = "N")]
+    tail: Option<String>,
+    /// Prefix each line with its time (RFC 3339, nanoseconds)
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Only lines since a time (RFC 3339, Unix seconds, or a duration such as 10m)
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only lines before a time (same forms as --since)
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    container: String,
+}
+
+pub fn logs(paths: &Paths, args: &LogsArgs) -> anyhow::Result<()> {
+    let r = record::find(paths, &args.container)?;
+    if !r.config.as_ref().is_none_or(|c| c.log.enabled) {
+        anyhow::bail!("container {} was created with --log-driver none: it keeps no logs", r.name);
+    }
+    let dir = r.dir(paths);
+    let now = chrono::Utc::now();
+    let since = args.since.as_deref().map(|t| logs::parse_time(t, now)).transpose()?;
+    let until = args.until.as_deref().map(|t| logs::parse_time(t, now)).transpose()?;
+    let tail = match args.tail.as_deref() {
+        None | Some("all") => None,
+        Some(n) => Some(n.parse::<usize>().map_err(|_| anyhow::anyhow!("invalid --tail {n:?}: give a number of lines or \"all\""))?),
+    };
+    let follower = Follower::at_end(&dir);
+    let entries = logs::select(logs::read_all(&dir)?, since, until, tail);
+    print(&entries, args.timestamps);
+    if args.follow && until.is_none() {
+        let last = entries.last().map(|e| e.time);
+        follow(paths, &r, follower, last, args.timestamps);
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN (the only mode burrow has)
+    #[arg(long)]
+    no_stdin: bool,
+    container: String,
+}
+
+/// `attach`: the running container's output from now until it exits.
+pub fn attach(paths: &Paths, args: &AttachArgs) -> anyhow::Result<i32> {
+    let r = record::find(paths, &args.container)?;
+    if !r.monitor_alive(paths) {
+        anyhow::bail!("you cannot attach to a stopped container, start it first");
+    }
+    if r.config.as_ref().is_some_and(|c| c.interactive) && !args.no_stdin {
+        anyhow::bail!("container {} has STDIN open, which burrow cannot forward to a detached container: use `burrow attach --no-stdin` for its output or `burrow exec -it` for a shell", r.name);
+    }
+    Ok(follow(paths, &r, Follower::at_end(&r.dir(paths)), None, false))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MonitorArgs {
+    id: String,
+}
+
+/// The hidden `__monitor ID` (see `burrow::monitor`).
+pub fn monitor(paths: &Paths, args: &MonitorArgs) -> i32 {
+    burrow::monitor::main(paths, &args.id)
+}
+
+/// Run `op` for every key, printing each key done (docker's output) and
+/// each error; fail at the end when any failed.
+fn each(keys: &[String], verb: &str, op: impl FnMut(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    each_quiet(keys, verb, |k| println!("{k}"), op)
+}
+
+fn each_quiet(keys: &[String], verb: &str, done: impl Fn(&str), mut op: impl FnMut(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut failed = false;
+    for key in keys {
+        match op(key) {
+            Ok(()) => done(key),
+            Err(e) => {
+                eprintln!("Error: cannot {verb} {key}: {}", super::describe(&e));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("some containers could not be {}", if verb == "stop" { "stopped".to_string() } else { format!("{verb}ed") });
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! docker's JSON for a container (`inspect`) and for one `ps` row.
+//!
+//! Only fields burrow really knows are filled; their names and shapes are
+//! docker's, so `--format '{{.State.ExitCode}}'` and scripts that read
+//! `.NetworkSettings.Ports` work unchanged.
+
+use serde_json::{json, Map, Value};
+
+use super::record::{Record, Status};
+use crate::paths::Paths;
+
+/// `80/tcp -> 0.0.0.0:8080` lines as docker's `Ports` map.
+fn port_map(ports: &[String]) -> Value {
+    let mut map = Map::new();
+    for p in ports {
+        let Some((private, host)) = p.split_once(" -> ") else { continue };
+        let Some((ip, port)) = host.rsplit_once(':') else { continue };
+        let entry = json!({"HostIp": ip.trim_matches(|c| c == '[' || c == ']'), "HostPort": port});
+        match map.entry(private.to_string()).or_insert_with(|| json!([])) {
+            Value::Array(a) => a.push(entry),
+            _ => unreachable!("only arrays are inserted"),
+        }
+    }
+    Value::Object(map)
+}
+
+/// The `inspect` object of one container (its status as observed).
+pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
+    let c = r.config.clone().unwrap_or_default();
+    let dir = r.dir(paths);
+    let running = r.status == Status::Running;
+    let (restart_name, retries) = c.restart.docker();
+    let status = if paused && running { "paused" } else { r.status.word() };
+    json!({
+        "Id": r.id,
+        "Created": r.created,
+        "Path": r.command.first().cloned().unwrap_or_default(),
+        "Args": r.command.iter().skip(1).collect::<Vec<_>>(),
+        "State": {
+            "Status": status,
+            "Running": running,
+            "Paused": paused && running,
+            "Restarting": r.status == Status::Restarting,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
+            "ExitCode": r.exit_code.unwrap_or(0),
+            "Error": r.error.clone().unwrap_or_default(),
+            "StartedAt": r.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "FinishedAt": r.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+        },
+        "Image": r.image_id,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": if c.log.enabled { super::logs::path(&dir).display().to_string() } else { String::new() },
+        "Name": format!("/{}", r.name),
+        "RestartCount": r.restart_count,
+        "Driver": "burrow-fs",
+        "HostConfig": {
+            "AutoRemove": r.auto_remove,
+            "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": retries},
+            "LogConfig": {
+                "Type": if c.log.enabled { "json-file" } else { "none" },
+                "Config": if c.log.enabled { json!({"max-size": c.log.max_size.to_string(), "max-file": c.log.max_files.to_string()}) } else { json!({}) },
+            },
+            "NetworkMode": c.network.mode.to_string(),
+            "ReadonlyRootfs": c.read_only,
+            "CapAdd": c.cap_add,
+            "CapDrop": c.cap_drop,
+            "SecurityOpt": c.security_opt,
+            "Init": c.init,
+            "UsernsMode": if c.keep_id.is_some() { "keep-id" } else { "" },
+            "Dns": c.network.dns,
+            "ExtraHosts": c.network.add_host,
+        },
+        "Config": {
+            "Hostname": c.hostname.clone().unwrap_or_else(|| r.id.short().to_string()),
+            "User": c.user.clone().unwrap_or_default(),
+            "Tty": c.tty,
+            "OpenStdin": c.interactive,
+            "Env": c.env,
+            "Cmd": c.command,
+            "Image": r.image,
+            "WorkingDir": c.workdir.clone().unwrap_or_default(),
+            "Entrypoint": c.entrypoint.map(|e| vec![e]),
+            "StopSignal": c.stop_signal,
+            "StopTimeout": c.stop_timeout,
+        },
+        "NetworkSettings": {
+            "Ports": port_map(&r.ports),
+        },
+    })
+}
+
+/// One `ps` row: docker's `--format` fields.
+pub fn ps_row(r: &Record, paused: bool, status: String, running_for: String) -> Value {
+    let ports: Vec<String> = r.ports.iter().map(|p| {
+        let (private, host) = p.split_once(" -> ").unwrap_or((p, ""));
+        format!("{host}->{private}")
+    }).collect();
+    json!({
+        "ID": r.id.short(),
+        "Image": r.image,
+        "Command": format!("\"{}\"", r.command.join(" ")),
+        "CreatedAt": r.created,
+        "RunningFor": running_for,
+        "Ports": ports.join(", "),
+        "State": if paused && r.status == Status::Running { "paused" } else { r.status.word() },
+        "Status": status,
+        "Names": r.name,
+        "Labels": "",
+        "Mounts": "",
+        "Networks": "",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_as_docker_shows_them() {
+        let v = port_map(&["80/tcp -> 0.0.0.0:8080".into(), "80/tcp -> [::]:8080".into(), "53/udp -> 127.0.0.1:5353".into()]);
+        assert_eq!(v["80/tcp"][0], json!({"HostIp": "0.0.0.0", "HostPort": "8080"}));
+        assert_eq!(v["80/tcp"][1]["HostIp"], "::");
+        assert_eq!(v["53/udp"][0]["HostPort"], "5353");
+    }
+}

@@ -1,0 +1,150 @@
+//! What is true about a container right now, and who may change it.
+//!
+//! Three `flock(2)` files in the container's directory carry the truth,
+//! because the kernel drops a lock when its holder dies, so nothing here
+//! can go stale after a `kill -9`:
+//!
+//! - `monitor.lock` is held exclusively by the process that supervises the
+//!   container (the monitor of a detached container, or `burrow run`
+//!   itself in the foreground) for as long as it lives. A container is
+//!   running exactly while this lock is held; `wait` blocks on it, and a
+//!   record that says "running" while nobody holds it belonged to a
+//!   monitor that was killed (`record::reconcile` then marks it exited).
+//! - `lifecycle.lock` serialises the commands that change a container's
+//!   life (start, stop, kill, restart, rm, rename): two of them on the
+//!   same container at once run one after the other.
+//! - `record.lock` guards a read-modify-write of `container.json`, held
+//!   only for the moment of the update, so the monitor (which records pid,
+//!   status and exit code) and a command (which renames) never undo each
+//!   other's changes. The monitor never takes `lifecycle.lock`, so a `stop`
+//!   holding it can wait for the monitor to finish.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use super::{Error, Result};
+
+const MONITOR: &str = "monitor.lock";
+const LIFECYCLE: &str = "lifecycle.lock";
+const RECORD: &str = "record.lock";
+
+/// A held lock on one of a container's lock files; dropping it unlocks.
+#[derive(Debug)]
+pub struct Held {
+    flock: Flock<File>,
+}
+
+impl Held {
+    /// The descriptor, for a monitor that keeps the lock across `execve`.
+    pub fn raw_fd(&self) -> i32 {
+        self.flock.as_raw_fd()
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}
+
+fn lock(path: PathBuf, arg: FlockArg) -> Result<Option<Held>> {
+    let file = open(&path)?;
+    match Flock::lock(file, arg) {
+        Ok(flock) => Ok(Some(Held { flock })),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(Error::Io { path, source: e.into() }),
+    }
+}
+
+/// Become the container's supervisor; `None` when another process
+/// already supervises it.
+pub fn claim_monitor(dir: &Path) -> Result<Option<Held>> {
+    lock(dir.join(MONITOR), FlockArg::LockExclusiveNonblock)
+}
+
+/// Take over the monitor lock a previous image of this process held
+/// across `execve` (a restart re-executes the supervisor).
+pub fn adopt_monitor(fd: i32) -> Result<Option<Held>> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the descriptor was left open for us by the process image
+    // that held the lock; nothing else in this process owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(flock) => Ok(Some(Held { flock })),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(Error::Io { path: format!("/proc/self/fd/{fd}").into(), source: e.into() }),
+    }
+}
+
+/// Whether a supervisor holds the container (it is running or starting).
+pub fn monitor_alive(dir: &Path) -> bool {
+    let path = dir.join(MONITOR);
+    if !path.exists() {
+        return false;
+    }
+    matches!(lock(path, FlockArg::LockSharedNonblock), Ok(None))
+}
+
+/// Wait until no supervisor holds the container, up to `timeout` (for
+/// ever with `None`); true when it is free.
+pub fn wait_monitor_gone(dir: &Path, timeout: Option<Duration>) -> bool {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if !monitor_alive(dir) {
+            return true;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Serialise a lifecycle command on this container.
+pub fn lifecycle(dir: &Path) -> Result<Held> {
+    lock(dir.join(LIFECYCLE), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
+}
+
+/// Hold the record lock for one read-modify-write.
+pub(super) fn record_lock(dir: &Path) -> Result<Held> {
+    lock(dir.join(RECORD), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
+}
+
+/// Whether the container's processes are frozen (`pause`).
+pub fn is_paused(_id: &super::ContainerId) -> bool {
+    false
+}
+
+/// The file whose presence tells the monitor that the user stopped the
+/// container, so its restart policy must not bring it back.
+pub fn stop_marker(dir: &Path) -> PathBuf {
+    dir.join("stopped-by-user")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monitor_lock_tells_liveness() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(!monitor_alive(t.path()));
+        let held = claim_monitor(t.path()).unwrap().unwrap();
+        assert!(monitor_alive(t.path()));
+        assert!(claim_monitor(t.path()).unwrap().is_none());
+        assert!(!wait_monitor_gone(t.path(), Some(Duration::from_millis(20))));
+        drop(held);
+        assert!(!monitor_alive(t.path()));
+        assert!(wait_monitor_gone(t.path(), Some(Duration::ZERO)));
+    }
+}
