@@ -137,6 +137,13 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // Detached containers outlive their commands: stop them first.
+        if let Ok(o) = self.cmd(&["ps", "-aq"]).output() {
+            let ids: Vec<String> = String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect();
+            if !ids.is_empty() {
+                let _ = self.cmd(&["rm", "-f"]).args(&ids).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            }
+        }
         // Files owned by subordinate ids can only be removed from inside
         // burrow's user namespace.
         let _ = Command::new(burrow_bin())
