@@ -580,3 +580,27 @@ pub fn diff(paths: &Paths, args: &DiffArgs) -> anyhow::Result<()> {
     print!("{out}");
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `container prune`: every container that is not running.
+pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
+    if !args.force && !super::confirm("WARNING! This will remove all stopped containers.\n")? {
+        return Ok(());
+    }
+    let report = burrow::container::prune::prune(paths)?;
+    if !report.deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &report.deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", super::images::human_size(report.reclaimed));
+    Ok(())
+}

@@ -153,6 +153,10 @@ enum ImageCommand {
 enum SystemCommand {
     /// Check the store: every blob against its digest, every layer directory present
     Check(system::CheckArgs),
+    /// Show what takes space: images, containers, volumes, build cache
+    Df(system::DfArgs),
+    /// Remove stopped containers and dangling (with -a, unused) images
+    Prune(system::PruneArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +181,8 @@ enum ContainerCommand {
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
     Attach(lifecycle::AttachArgs),
+    /// Remove all stopped containers
+    Prune(container::PruneArgs),
     /// List containers
     #[command(visible_alias = "list")]
     Ls(container::PsArgs),
@@ -312,6 +318,9 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Export(a) | C::Container(ContainerCommand::Export(a)) => done(enter(false).and_then(|_| archive::export(paths, &a))),
         C::History(a) | C::Image(ImageCommand::History(a)) => done(history::history(paths, &a)),
         C::System(SystemCommand::Check(a)) => done(system::check(paths, &a)),
+        C::System(SystemCommand::Df(a)) => done(system::df(paths, &a)),
+        C::System(SystemCommand::Prune(a)) => done(enter(false).and_then(|_| system::prune(paths, &a))),
+        C::Container(ContainerCommand::Prune(a)) => done(enter(false).and_then(|_| container::prune(paths, &a))),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
@@ -341,6 +350,20 @@ pub(crate) fn enter(quiet: bool) -> anyhow::Result<burrow::userns::Plan> {
     }
     burrow::userns::enter(&plan)?;
     Ok(plan)
+}
+
+/// Ask before a destructive command (docker's prompt); false means no.
+/// Without a terminal to ask on, the command fails and names `-f`.
+pub(crate) fn confirm(warning: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("this command asks for confirmation, but stdin is not a terminal: pass -f (--force) to go ahead without asking");
+    }
+    print!("{warning}Are you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 fn unshare(args: UnshareArgs) -> anyhow::Result<i32> {

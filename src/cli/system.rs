@@ -26,3 +26,82 @@ pub fn check(paths: &Paths, _args: &CheckArgs) -> anyhow::Result<()> {
     println!("no problems found");
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct DfArgs {
+    /// Show each image and container
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// docker's `system df`: what takes space, and what pruning would free.
+pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
+    use burrow::container::{prune, record};
+    let store = Store::open(paths)?;
+    let images = store.list()?;
+    let users = record::image_users(paths)?;
+    let used: std::collections::HashSet<_> = users.iter().map(|u| u.image_id.clone()).collect();
+    let image_size: u64 = images.iter().map(|i| i.size).sum();
+    let image_free: u64 = images.iter().filter(|i| !used.contains(&i.id)).map(|i| i.size).sum();
+    let containers: Vec<_> = record::list(paths)?.into_iter().map(|r| record::observed(paths, r)).collect();
+    let running = |r: &record::Record| r.status == burrow::container::Status::Running;
+    let sizes: Vec<u64> = containers.iter().map(|r| prune::size(paths, r)).collect();
+    let c_size: u64 = sizes.iter().sum();
+    let c_free: u64 = containers.iter().zip(&sizes).filter(|(r, _)| !running(r)).map(|(_, s)| *s).sum();
+    let pct = |part: u64, whole: u64| if whole == 0 { String::new() } else { format!(" ({}%)", part * 100 / whole) };
+    let h = super::images::human_size;
+    let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
+    rows.push(vec!["Images".into(), images.len().to_string(), images.iter().filter(|i| used.contains(&i.id)).count().to_string(), h(image_size), format!("{}{}", h(image_free), pct(image_free, image_size))]);
+    rows.push(vec!["Containers".into(), containers.len().to_string(), containers.iter().filter(|r| running(r)).count().to_string(), h(c_size), format!("{}{}", h(c_free), pct(c_free, c_size))]);
+    rows.push(vec!["Build Cache".into(), "0".into(), "0".into(), h(0), h(0)]);
+    super::images::print_table(&rows);
+    if args.verbose {
+        println!("\nContainers space usage:\n");
+        let mut rows = vec![["CONTAINER ID", "IMAGE", "SIZE", "STATUS", "NAMES"].map(String::from).to_vec()];
+        for (r, s) in containers.iter().zip(&sizes) {
+            rows.push(vec![r.id.short().into(), r.image.clone(), h(*s), r.status.word().into(), r.name.clone()]);
+        }
+        super::images::print_table(&rows);
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// Also remove every unused image, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `system prune`: stopped containers, then dangling (or, with -a, unused) images.
+pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
+    let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
+    if !args.force && !super::confirm(&format!("WARNING! This will remove:\n  - all stopped containers\n  - {what}\n"))? {
+        return Ok(());
+    }
+    let containers = burrow::container::prune::prune(paths)?;
+    if !containers.deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &containers.deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    let store = Store::open(paths)?;
+    let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
+        Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
+    };
+    let images = store.prune(args.all, in_use)?;
+    if !images.deleted.is_empty() {
+        println!("Deleted Images:");
+        for d in &images.deleted {
+            println!("deleted: {d}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", super::images::human_size(containers.reclaimed + images.reclaimed));
+    Ok(())
+}

@@ -19,6 +19,7 @@ pub mod logs;
 mod layer_tar;
 pub mod net;
 pub mod passwd;
+pub mod prune;
 pub mod record;
 pub mod restart;
 pub mod rootfs;
