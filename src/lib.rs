@@ -6,7 +6,8 @@
 //! namespace so it may own files as container ids, `image` keeps images as an
 //! OCI layout, `container` keeps container records and builds their root
 //! filesystem, and `process` runs the container's first process in its new
-//! namespaces. `network` writes the files a container reads to find the
+//! namespaces. `volume` keeps volumes and turns the mount flags into
+//! mounts. `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not.
 
@@ -19,3 +20,4 @@ pub mod paths;
 pub mod process;
 pub mod registry;
 pub mod userns;
+pub mod volume;

@@ -90,9 +90,18 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (HOST:IP; IP may be host-gateway)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     add_host: Vec<String>,
-    /// Bind mounts and volumes (not yet available: refused)
+    /// Bind mount a host path or mount a volume: [SOURCE:]TARGET[:ro|rw|nocopy] (SOURCE an absolute host path or a volume name; none makes an anonymous volume)
     #[arg(short, long, value_name = "SPEC")]
     volume: Vec<String>,
+    /// Attach a filesystem mount: type=volume|bind|tmpfs,source=..,target=..[,readonly][,volume-nocopy][,tmpfs-size=..][,tmpfs-mode=..]
+    #[arg(long, value_name = "SPEC")]
+    mount: Vec<String>,
+    /// Mount a tmpfs: TARGET[:size=..,mode=..,uid=..,gid=..,nr_inodes=..,ro,exec]
+    #[arg(long, value_name = "TARGET[:OPTIONS]")]
+    tmpfs: Vec<String>,
+    /// Mount the volumes and binds of another container: CONTAINER[:ro|rw]
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:MODE]")]
+    volumes_from: Vec<String>,
     /// Memory limit (not yet available: refused)
     #[arg(short, long, value_name = "BYTES")]
     memory: Option<String>,
@@ -111,7 +120,6 @@ impl RunArgs {
     fn refuse_unsupported(&self) -> anyhow::Result<()> {
         let unsupported = [
             ("--detach", self.detach),
-            ("--volume", !self.volume.is_empty()),
             ("--memory", self.memory.is_some()),
         ];
         for (flag, used) in unsupported {
@@ -130,6 +138,11 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         Some("keep-id") => true,
         Some(other) => anyhow::bail!("unsupported --userns value {other:?}: use keep-id, or leave it out"),
     };
+    // Mount flags are checked, and bind sources opened and checked with
+    // the caller's own permissions, before burrow enters its namespace.
+    let mounts = burrow::volume::spec::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
+    let volumes_from = args.volumes_from.iter().map(|v| burrow::volume::spec::parse_volumes_from(v)).collect::<Result<Vec<_>, _>>()?;
+    let checked_binds = check_binds(paths, &mounts, &volumes_from)?;
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
     let image = match (args.pull.as_str(), store.resolve(&args.image)) {
@@ -180,6 +193,9 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
             outer: plan.mapping.clone(),
         }),
         network,
+        mounts,
+        volumes_from,
+        checked_binds,
     };
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
@@ -200,7 +216,31 @@ fn image_defaults(image: &burrow::image::Image) -> ImageDefaults {
         workdir: c.working_dir().clone().unwrap_or_default(),
         user: c.user().clone().unwrap_or_default(),
         exposed: c.exposed_ports().clone().unwrap_or_default(),
+        volumes: c.volumes().clone().unwrap_or_default(),
     }
+}
+
+/// Check every bind source (given, and of `--volumes-from` containers) as
+/// the calling user; see `burrow::volume::host`.
+fn check_binds(
+    paths: &Paths,
+    mounts: &[burrow::volume::MountRequest],
+    from: &[burrow::volume::VolumesFrom],
+) -> anyhow::Result<Vec<burrow::volume::CheckedBind>> {
+    use burrow::volume::{MountKind, MountType};
+    let mut out = Vec::new();
+    for m in mounts {
+        if let MountKind::Bind { source, create } = &m.kind {
+            out.push(burrow::volume::host::check(source, *create)?);
+        }
+    }
+    for f in from {
+        let r = record::find(paths, &f.container)?;
+        for m in r.mounts.iter().filter(|m| m.kind == MountType::Bind) {
+            out.push(burrow::volume::host::check(std::path::Path::new(&m.source), false)?);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(clap::Args, Debug)]
@@ -274,7 +314,7 @@ pub struct RmArgs {
     /// Force the removal of a running container
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes (none exist yet; accepted for compatibility as it changes nothing)
+    /// Remove the container's anonymous volumes (those no other container uses)
     #[arg(short, long)]
     volumes: bool,
     /// Containers (names or ids)
@@ -300,6 +340,9 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
                 }
             }
             burrow::container::rootfs::remove_any(&r.dir(paths)).context("cannot remove the container's files")?;
+            if args.volumes {
+                burrow::volume::attach::remove_anonymous(paths, &r.mounts)?;
+            }
             Ok(())
         })();
         match result {
@@ -373,6 +416,7 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
                     "FinishedAt": r.finished_at,
                 },
                 "HostConfig": { "AutoRemove": r.auto_remove },
+                "Mounts": r.mounts,
             }));
             continue;
         }

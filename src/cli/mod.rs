@@ -13,6 +13,7 @@ mod images;
 mod info;
 mod registry;
 mod system;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +88,9 @@ enum Command {
     /// Manage burrow's storage
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -189,8 +193,6 @@ enum Later {
     Wait(Rest),
     /// Rename a container (not yet available)
     Rename(Rest),
-    /// Manage volumes (not yet available)
-    Volume(Rest),
     /// Manage networks (not yet available)
     Network(Rest),
 }
@@ -279,6 +281,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Export(a) | C::Container(ContainerCommand::Export(a)) => done(enter(false).and_then(|_| archive::export(paths, &a))),
         C::History(a) | C::Image(ImageCommand::History(a)) => done(history::history(paths, &a)),
         C::System(SystemCommand::Check(a)) => done(system::check(paths, &a)),
+        C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));

@@ -72,6 +72,8 @@ pub enum Error {
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]
     RelativeWorkdir { dir: String },
+    #[error(transparent)]
+    Volume(#[from] crate::volume::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

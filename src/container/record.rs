@@ -73,6 +73,10 @@ pub struct Record {
     /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
     #[serde(default)]
     pub ports: Vec<String>,
+    /// Volumes, binds and tmpfs as mounted (`inspect` "Mounts", `rm -v`,
+    /// `--volumes-from`, `volume rm`'s in-use check).
+    #[serde(default)]
+    pub mounts: Vec<crate::volume::MountPoint>,
 }
 
 impl Record {
@@ -93,6 +97,7 @@ impl Record {
             finished_at: None,
             auto_remove,
             ports: Vec::new(),
+            mounts: Vec::new(),
         }
     }
 

@@ -29,6 +29,8 @@ pub struct ImageDefaults {
     pub user: String,
     /// ExposedPorts keys (`80/tcp`), for `-P`.
     pub exposed: Vec<String>,
+    /// VOLUME entries: anonymous volumes unless a mount covers them.
+    pub volumes: Vec<String>,
 }
 
 /// The `run` flags burrow implements. Kept in the container's record
@@ -56,6 +58,16 @@ pub struct RunOptions {
     /// `--userns=keep-id`: the maps of burrow's own namespace, to nest in.
     pub keep_id: Option<KeepId>,
     pub network: super::net::NetworkRequest,
+    /// `-v`, `--mount`, `--tmpfs` (parsed by `volume::spec`).
+    #[serde(default)]
+    pub mounts: Vec<crate::volume::MountRequest>,
+    #[serde(default)]
+    pub volumes_from: Vec<crate::volume::VolumesFrom>,
+    /// Bind sources checked with the caller's permissions before burrow
+    /// entered its user namespace (`volume::host`); never stored, so each
+    /// start checks again.
+    #[serde(skip)]
+    pub checked_binds: Vec<crate::volume::CheckedBind>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -158,7 +170,9 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
         env_file_lines.extend(parse_env_file(&text));
     }
 
-    // Create the record under the store lock so names stay unique.
+    // Create the record under the store lock so names stay unique (and
+    // volumes are not removed while they are being attached).
+    let mounts;
     let record = {
         let _lock = StoreLock::exclusive(&paths.lock_file())?;
         record::reconcile(paths)?;
@@ -174,18 +188,29 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
             }
             None => record::fresh_name(paths)?,
         };
-        let record = Record::created(id.clone(), name, opts.image.clone(), image.id.to_string(), args.clone(), opts.rm);
+        let mut record = Record::created(id.clone(), name, opts.image.clone(), image.id.to_string(), args.clone(), opts.rm);
+        let prepared = prepare_mounts(paths, opts, image, defaults)?;
+        record.mounts = prepared.points;
+        mounts = prepared.mounts;
         let dir = record.dir(paths);
         fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
         record.save(paths)?;
         record
     };
     let dir = record.dir(paths);
-    let outcome = start(paths, opts, image, defaults, record, &hostname, args, env_file_lines, caps, seccomp, no_new_privs);
+    let points = record.mounts.clone();
+    let outcome = start(paths, opts, image, defaults, record, &hostname, args, env_file_lines, caps, seccomp, no_new_privs, mounts);
     if opts.rm {
         let t = std::time::Instant::now();
         if let Err(e) = rootfs::remove_any(&dir) {
             tracing::warn!(%e, "could not remove the container");
+        }
+        // docker's --rm also removes the container's anonymous volumes.
+        let removed = StoreLock::exclusive(&paths.lock_file())
+            .map_err(crate::volume::Error::from)
+            .and_then(|_lock| crate::volume::attach::remove_anonymous(paths, &points));
+        if let Err(e) = removed {
+            tracing::warn!(%e, "could not remove the container's anonymous volumes");
         }
         tracing::debug!(elapsed = ?t.elapsed(), "container removed");
     }
@@ -205,6 +230,7 @@ fn start(
     caps: caps::CapSet,
     seccomp: Option<seccomp::Prepared>,
     no_new_privs: bool,
+    mounts: Vec<process::UserMount>,
 ) -> Result<i32> {
     let dir = record.dir(paths);
     let t0 = std::time::Instant::now();
@@ -263,6 +289,7 @@ fn start(
         hostname: hostname.to_string(),
         read_only: opts.read_only,
         files,
+        mounts,
         tty: opts.tty,
         stdin: opts.interactive,
         init: opts.init,
@@ -297,6 +324,21 @@ fn start(
         record.save(paths)?;
     }
     Ok(result?.code)
+}
+
+/// The container's mounts: the flags, the `--volumes-from` containers'
+/// mounts and the image's VOLUMEs, with volumes created and filled (see
+/// `volume::attach`). Call with the store lock held.
+fn prepare_mounts(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<crate::volume::attach::Prepared> {
+    let mut sources = Vec::new();
+    for f in &opts.volumes_from {
+        sources.push((record::find(paths, &f.container)?.mounts, f.read_only));
+    }
+    let from: Vec<crate::volume::plan::From<'_>> =
+        sources.iter().map(|(m, ro)| crate::volume::plan::From { mounts: m, read_only: *ro }).collect();
+    let planned = crate::volume::plan::plan(&opts.mounts, &from, &defaults.volumes)?;
+    let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| l.dir.clone()).collect();
+    Ok(crate::volume::attach::prepare(paths, &planned, &opts.checked_binds, &layers)?)
 }
 
 /// How many gids burrow's own namespace maps.
