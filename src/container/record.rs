@@ -175,6 +175,9 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
         tracing::info!(id = %r.id.short(), "container's process is gone; marking it exited");
         if r.auto_remove {
             super::rootfs::remove_any(&r.dir(paths))?;
+            if let Err(e) = crate::volume::attach::remove_anonymous(paths, &r.mounts) {
+                tracing::warn!(%e, "could not remove the container's anonymous volumes");
+            }
             continue;
         }
         r.status = Status::Exited;
