@@ -156,6 +156,8 @@ fn bind_mounts_show_the_mapped_owners_on_the_host_and_read_only_holds() {
     let f = e.dir.path().join("motd");
     std::fs::write(&f, "hello\n").unwrap();
     assert_eq!(e.ok(&["run", "--rm", "-v", &format!("{}:/etc/motd:ro", s(&f)), "busybox", "cat", "/etc/motd"]), "hello\n");
+    // a file mounted where burrow puts its own /etc/hosts wins
+    assert_eq!(e.ok(&["run", "--rm", "-v", &format!("{}:/etc/hosts", s(&f)), "busybox", "cat", "/etc/hosts"]), "hello\n");
     let made = e.dir.path().join("made/here");
     e.ok(&["run", "--rm", "-v", &format!("{}:/m", s(&made)), "busybox", "touch", "/m/x"]);
     assert!(made.join("x").is_file());

@@ -142,7 +142,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     // the caller's own permissions, before burrow enters its namespace.
     let mounts = burrow::volume::spec::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
     let volumes_from = args.volumes_from.iter().map(|v| burrow::volume::spec::parse_volumes_from(v)).collect::<Result<Vec<_>, _>>()?;
-    let checked_binds = check_binds(paths, &mounts, &volumes_from)?;
+    let checked_binds = burrow::volume::host::check_all(paths, &mounts, &volumes_from)?;
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
     let image = match (args.pull.as_str(), store.resolve(&args.image)) {
@@ -218,29 +218,6 @@ fn image_defaults(image: &burrow::image::Image) -> ImageDefaults {
         exposed: c.exposed_ports().clone().unwrap_or_default(),
         volumes: c.volumes().clone().unwrap_or_default(),
     }
-}
-
-/// Check every bind source (given, and of `--volumes-from` containers) as
-/// the calling user; see `burrow::volume::host`.
-fn check_binds(
-    paths: &Paths,
-    mounts: &[burrow::volume::MountRequest],
-    from: &[burrow::volume::VolumesFrom],
-) -> anyhow::Result<Vec<burrow::volume::CheckedBind>> {
-    use burrow::volume::{MountKind, MountType};
-    let mut out = Vec::new();
-    for m in mounts {
-        if let MountKind::Bind { source, create } = &m.kind {
-            out.push(burrow::volume::host::check(source, *create)?);
-        }
-    }
-    for f in from {
-        let r = record::find(paths, &f.container)?;
-        for m in r.mounts.iter().filter(|m| m.kind == MountType::Bind) {
-            out.push(burrow::volume::host::check(std::path::Path::new(&m.source), false)?);
-        }
-    }
-    Ok(out)
 }
 
 #[derive(clap::Args, Debug)]

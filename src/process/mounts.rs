@@ -88,7 +88,8 @@ pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount
     // files, so those stay visible over a volume at /etc (as in docker).
     super::volumes::mount_all(root, mounts)?;
 
-    for f in files {
+    // A file the user mounted at the same place wins (docker skips its own).
+    for f in files.iter().filter(|f| !mounts.iter().any(|m| m.target == f.target)) {
         let target = root.join(f.target.trim_start_matches('/'));
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;

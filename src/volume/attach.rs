@@ -148,7 +148,7 @@ pub fn prepare(paths: &Paths, planned: &[MountRequest], checked: &[CheckedBind],
 
 /// The containers (short ids) whose records mount volume `name`.
 pub fn users(paths: &Paths, name: &str) -> Result<Vec<String>> {
-    let all = crate::container::record::list(paths).map_err(|e| Error::Records { reason: e.to_string() })?;
+    let all = crate::container::record::list(paths).map_err(|e| Error::Records { reason: format!("cannot read the container records: {e}") })?;
     Ok(all
         .into_iter()
         .filter(|r| r.mounts.iter().any(|m| m.kind == MountType::Volume && m.name.as_deref() == Some(name)))

@@ -72,7 +72,7 @@ pub enum Error {
     Fill { target: String, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("cannot read the container records: {reason}")]
+    #[error("{reason}")]
     Records { reason: String },
 }
 

@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn bad_volumes() {
-        for bad in ["x:/proc", "data:/proc/foo", "data:/sys", "data:relative", "data:/", "data:/a/..", "./rel:/x", "a:b:c:d", "data:/x:zz", "data:/x:Z", "data:/x:shared", "data:/x:ro,rw", "/h:/x:nocopy", ":/x:ro"] {
+        for bad in ["x:/proc", "data:/proc/foo", "data:/sys", "data:relative", "data:/", "data:/a/..", "./rel:/x", "a:b:c:d", "data:/x:zz", "data:/x:Z", "data:/x:shared", "data:/x:ro,rw", "/h:/x:nocopy", ":/x:ro", "data/sub:/x", "../x:/x"] {
             assert!(parse_volume(bad).is_err(), "{bad} should be refused");
         }
         assert!(matches!(parse_volume("x:/proc"), Err(Error::Target { .. })));
