@@ -152,6 +152,12 @@ fn bind_mounts_show_the_mapped_owners_on_the_host_and_read_only_holds() {
         assert!(!o.status.success() && stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
     }
     assert!(!h.join("new").exists());
+    // read-only reaches what is mounted under the source (the host's /dev/shm under /dev)
+    let probe = format!("/hostdev/shm/burrow-volumes-test-{}", std::process::id());
+    let o = e.run(&["run", "--rm", "-v", "/dev:/hostdev:ro", "busybox", "touch", &probe]);
+    let leaked = Path::new(&probe.replace("/hostdev", "/dev")).to_path_buf();
+    let _ = std::fs::remove_file(&leaked);
+    assert!(!o.status.success() && stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
     // a single file, and a missing -v source is created as a directory
     let f = e.dir.path().join("motd");
     std::fs::write(&f, "hello\n").unwrap();

@@ -11,9 +11,9 @@
 //! volume inside its root, never over the host's path. A bind source is
 //! opened with O_PATH in this mount namespace and must be the very file
 //! the CLI checked with the user's permissions (same device and inode).
-//! Binds are recursive; read-only is a second MS_REMOUNT|MS_BIND|MS_RDONLY
-//! repeating the flags the kernel locked (see `mounts::remount_ro`); tmpfs
-//! is nosuid,nodev (and noexec for `--tmpfs`, docker's default).
+//! Binds are recursive, and so is read-only (mount_setattr(2), which
+//! leaves the flags the kernel locked alone); tmpfs is nosuid,nodev (and
+//! noexec for `--tmpfs`, docker's default).
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -130,6 +130,39 @@ fn resolve_create(root: &OwnedFd, target: &str, dir: bool) -> R<OwnedFd> {
     }
 }
 
+/// Make a bind read-only with everything mounted under it (docker 25's
+/// recursive read-only): mount_setattr(2) with AT_RECURSIVE, which sets
+/// only MOUNT_ATTR_RDONLY and so keeps the flags the kernel locked; on a
+/// kernel without it (before 5.12), a remount of the top mount.
+fn read_only(top: &OwnedFd) -> R<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: valid descriptor, an empty NUL-terminated path and a
+    // mount_attr of the size given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            top.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ if Errno::last() == Errno::ENOSYS => super::mounts::remount_ro(Path::new(&proc_fd(top))),
+        _ => Err(format!("mount_setattr: {}", Errno::last())),
+    }
+}
+
 /// Make every mount, in order (parents first), under `root`.
 pub fn mount_all(root: &Path, mounts: &[UserMount]) -> R<()> {
     if mounts.is_empty() {
@@ -155,8 +188,7 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> R<()> {
                     // The descriptor above is the directory under the new
                     // mount; resolve again to reach the mount itself.
                     let top = open_in_root(&root_fd, &m.target, libc::O_PATH).map_err(|e| format!("cannot reopen {}: {e}", m.target))?;
-                    super::mounts::remount_ro(Path::new(&proc_fd(&top)))
-                        .map_err(|e| format!("cannot make {} read-only: {e}", m.target))?;
+                    read_only(&top).map_err(|e| format!("cannot make {} read-only: {e}", m.target))?;
                 }
             }
             UserMountKind::Tmpfs { data, noexec } => {
