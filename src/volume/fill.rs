@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::AtFlags;
@@ -136,13 +137,18 @@ pub fn fill(layers_top_first: &[PathBuf], target: &str, dest: &Path) -> Result<(
     let Some(parts) = resolve(layers_top_first, target) else { return Ok(()) };
     let Some(dirs) = dir_layers(layers_top_first, &parts) else { return Ok(()) };
     copy_dir(layers_top_first, target, &parts, &dirs, dest)?;
-    attrs(&dirs[0], dest).map_err(fill_err(target, dest))
+    let m = fs::symlink_metadata(&dirs[0]).map_err(fill_err(target, &dirs[0]))?;
+    attrs(&m, dest).map_err(fill_err(target, dest))
 }
 
 fn fill_err<'a>(target: &'a str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |source| Error::Fill { target: target.to_string(), path: path.to_path_buf(), source }
 }
 
+/// Copy one directory's merged entries. Nothing created follows a
+/// symlink already at its name (a container using the volume could race
+/// the copy): files are created with O_EXCL, attributes set through a
+/// descriptor opened with O_NOFOLLOW.
 fn copy_dir(layers: &[PathBuf], target: &str, parts: &[OsString], dirs: &[PathBuf], dest: &Path) -> Result<()> {
     for (name, src) in entries(dirs) {
         let to = dest.join(&name);
@@ -159,7 +165,9 @@ fn copy_dir(layers: &[PathBuf], target: &str, parts: &[OsString], dirs: &[PathBu
             let link = fs::read_link(&src).map_err(fill_err(target, &src))?;
             std::os::unix::fs::symlink(&link, &to).map_err(fill_err(target, &to))?;
         } else if ft.is_file() {
-            fs::copy(&src, &to).map_err(fill_err(target, &to))?;
+            let mut from = fs::File::open(&src).map_err(fill_err(target, &src))?;
+            let mut out = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&to).map_err(fill_err(target, &to))?;
+            std::io::copy(&mut from, &mut out).map_err(fill_err(target, &to))?;
         } else if ft.is_fifo() {
             nix::unistd::mkfifo(&to, nix::sys::stat::Mode::from_bits_truncate(m.mode() & 0o7777))
                 .map_err(|e| fill_err(target, &to)(std::io::Error::from(e)))?;
@@ -167,28 +175,37 @@ fn copy_dir(layers: &[PathBuf], target: &str, parts: &[OsString], dirs: &[PathBu
             tracing::debug!(path = %src.display(), "device or socket not copied into the volume");
             continue;
         }
-        attrs(&src, &to).map_err(fill_err(target, &to))?;
+        attrs(&m, &to).map_err(fill_err(target, &to))?;
     }
     Ok(())
 }
 
-/// Give `dst` the owner, mode and times of `src` (owner first: chown
+/// Give `dst` the owner, mode and times in `m` (owner first: chown
 /// clears set-id bits).
-fn attrs(src: &Path, dst: &Path) -> std::io::Result<()> {
-    let m = fs::symlink_metadata(src)?;
-    fchownat(None, dst, Some(Uid::from_raw(m.uid())), Some(Gid::from_raw(m.gid())), AtFlags::AT_SYMLINK_NOFOLLOW)?;
-    if !m.file_type().is_symlink() {
-        fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777))?;
-    }
+fn attrs(m: &fs::Metadata, dst: &Path) -> std::io::Result<()> {
     let at = TimeSpec::new(m.atime(), m.atime_nsec());
     let mt = TimeSpec::new(m.mtime(), m.mtime_nsec());
-    utimensat(None, dst, &at, &mt, UtimensatFlags::NoFollowSymlink)?;
+    let (uid, gid) = (Some(Uid::from_raw(m.uid())), Some(Gid::from_raw(m.gid())));
+    if m.file_type().is_symlink() {
+        fchownat(None, dst, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        utimensat(None, dst, &at, &mt, UtimensatFlags::NoFollowSymlink)?;
+        return Ok(());
+    }
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dst)?;
+    let fd = f.as_raw_fd();
+    nix::unistd::fchown(fd, uid, gid)?;
+    nix::sys::stat::fchmod(fd, nix::sys::stat::Mode::from_bits_truncate(m.mode() & 0o7777))?;
+    nix::sys::stat::futimens(fd, &at, &mt)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn copies_the_merged_directory_through_symlinks_with_whiteouts() {
@@ -208,6 +225,7 @@ mod tests {
         fs::write(l1.join("usr/share/old/new"), "n").unwrap();
         std::os::unix::fs::symlink("a", l1.join("usr/share/link")).unwrap();
         fs::set_permissions(l1.join("usr/share"), fs::Permissions::from_mode(0o750)).unwrap();
+        fs::set_permissions(l0.join("usr/share/x/y"), fs::Permissions::from_mode(0o4755)).unwrap();
         let layers = [l1, l0];
         let dest = t.path().join("vol");
         fs::create_dir(&dest).unwrap();
@@ -219,6 +237,7 @@ mod tests {
         assert!(dest.join("old/new").exists());
         assert_eq!(fs::read_link(dest.join("link")).unwrap(), Path::new("a"));
         assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o7777, 0o750);
+        assert_eq!(fs::metadata(dest.join("x/y")).unwrap().mode() & 0o7777, 0o4755, "set-id bits survive the chown");
         // nothing at the target, or a link out of the image: nothing copied
         let empty = t.path().join("empty");
         fs::create_dir(&empty).unwrap();
