@@ -300,6 +300,10 @@ fn an_image_symlink_at_the_target_mounts_inside_the_root_not_on_the_host() {
     let spec = format!("{}:/up", s(&h2));
     assert_eq!(e.ok(&["run", "--rm", "-v", &spec, "linked", "sh", "-c", "echo b > /up/y; ls /up"]), "y\n");
     assert_eq!(std::fs::read_to_string(h2.join("y")).unwrap(), "b\n");
+    // a symlink a container left in a volume, under another mount's target
+    e.ok(&["run", "--rm", "-v", "lv3:/vol", "busybox", "ln", "-s", s(&host), "/vol/out"]);
+    e.ok(&["run", "--rm", "-v", "lv3:/vol", "-v", "lv4:/vol/out", "busybox", "sh", "-c", "echo z > /vol/out/z"]);
+    assert_eq!(std::fs::read_to_string(e.root.join("volumes/lv4/_data/z")).unwrap(), "z\n");
     let host_entries: Vec<_> = std::fs::read_dir(&host).unwrap().map(|d| d.unwrap().file_name()).collect();
     assert_eq!(host_entries, vec![std::ffi::OsString::from("keep")], "nothing mounted over or written to the host's directory");
 }
