@@ -7,7 +7,8 @@
 //! OCI layout, `container` keeps container records and builds their root
 //! filesystem, and `process` runs the container's first process in its new
 //! namespaces. `monitor` supervises a detached container after the command
-//! that started it has exited. `network` writes the files a container reads to find the
+//! that started it has exited. `volume` keeps volumes and turns the mount
+//! flags into mounts. `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not.
 
@@ -21,3 +22,4 @@ pub mod paths;
 pub mod process;
 pub mod registry;
 pub mod userns;
+pub mod volume;

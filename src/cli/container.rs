@@ -105,9 +105,18 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (HOST:IP; IP may be host-gateway)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     add_host: Vec<String>,
-    /// Bind mounts and volumes (not yet available: refused)
+    /// Bind mount a host path or mount a volume: [SOURCE:]TARGET[:ro|rw|nocopy] (SOURCE an absolute host path or a volume name; none makes an anonymous volume)
     #[arg(short, long, value_name = "SPEC")]
     volume: Vec<String>,
+    /// Attach a filesystem mount: type=volume|bind|tmpfs,source=..,target=..[,readonly][,volume-nocopy][,tmpfs-size=..][,tmpfs-mode=..]
+    #[arg(long, value_name = "SPEC")]
+    mount: Vec<String>,
+    /// Mount a tmpfs: TARGET[:size=..,mode=..,uid=..,gid=..,nr_inodes=..,ro,exec]
+    #[arg(long, value_name = "TARGET[:OPTIONS]")]
+    tmpfs: Vec<String>,
+    /// Mount the volumes and binds of another container: CONTAINER[:ro|rw]
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:MODE]")]
+    volumes_from: Vec<String>,
     /// Memory limit (not yet available: refused)
     #[arg(short, long, value_name = "BYTES")]
     memory: Option<String>,
@@ -124,10 +133,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Flags burrow parses but cannot honour yet: refuse, never ignore.
     fn refuse_unsupported(&self) -> anyhow::Result<()> {
-        let unsupported = [
-            ("--volume", !self.volume.is_empty()),
-            ("--memory", self.memory.is_some()),
-        ];
+        let unsupported = [("--memory", self.memory.is_some())];
         for (flag, used) in unsupported {
             if used {
                 anyhow::bail!("burrow run {flag} is not available in this version yet; run without it");
@@ -146,6 +152,11 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
         Some("keep-id") => true,
         Some(other) => anyhow::bail!("unsupported --userns value {other:?}: use keep-id, or leave it out"),
     };
+    // Mount flags are checked, and bind sources opened and checked with
+    // the caller's own permissions, before burrow enters its namespace.
+    let mounts = burrow::volume::spec::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
+    let volumes_from = args.volumes_from.iter().map(|v| burrow::volume::spec::parse_volumes_from(v)).collect::<Result<Vec<_>, _>>()?;
+    let checked_binds = burrow::volume::host::check_all(paths, &mounts, &volumes_from)?;
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
     let image = match (args.pull.as_str(), store.resolve(&args.image)) {
@@ -206,6 +217,9 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
             other => other,
         },
         stop_timeout: args.stop_timeout,
+        mounts,
+        volumes_from,
+        checked_binds,
     };
     Ok((image, defaults, opts))
 }
@@ -413,7 +427,7 @@ pub struct RmArgs {
     /// Force the removal of a running container (it is killed first)
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes (none exist yet; accepted for compatibility as it changes nothing)
+    /// Remove the container's anonymous volumes (those no other container uses)
     #[arg(short, long)]
     volumes: bool,
     /// Containers (names or ids)
@@ -463,6 +477,9 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
                 return Err(burrow::container::Error::Running { name: r.name }.into());
             }
             burrow::container::rootfs::remove_any(&dir).context("cannot remove the container's files")?;
+            if args.volumes {
+                burrow::volume::attach::remove_anonymous(paths, &r.mounts)?;
+            }
             Ok(())
         })();
         match step {

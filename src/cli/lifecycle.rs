@@ -69,6 +69,15 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
     if args.attach && args.containers.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
     }
+    // Bind sources are checked again with the caller's own permissions,
+    // before entering burrow's namespace (see `volume::host`).
+    for key in &args.containers {
+        if let Ok(r) = record::find(paths, key) {
+            for m in r.mounts.iter().filter(|m| m.kind == burrow::volume::MountType::Bind) {
+                burrow::volume::host::check(std::path::Path::new(&m.source), false)?;
+            }
+        }
+    }
     super::enter(false)?;
     let mut failed = false;
     for key in &args.containers {
@@ -123,6 +132,13 @@ pub fn restart(paths: &Paths, args: &RestartArgs) -> anyhow::Result<()> {
         stopped.push(key.to_string());
         Ok(())
     });
+    for key in &stopped {
+        if let Ok(r) = record::find(paths, key) {
+            for m in r.mounts.iter().filter(|m| m.kind == burrow::volume::MountType::Bind) {
+                burrow::volume::host::check(std::path::Path::new(&m.source), false)?;
+            }
+        }
+    }
     if !stopped.is_empty() {
         super::enter(false)?;
     }

@@ -15,6 +15,7 @@ mod lifecycle;
 mod registry;
 mod system;
 mod template;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +108,9 @@ enum Command {
     /// Manage burrow's storage
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -218,8 +222,6 @@ enum Later {
     Stats(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
-    /// Manage volumes (not yet available)
-    Volume(Rest),
     /// Manage networks (not yet available)
     Network(Rest),
 }
@@ -321,6 +323,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::System(SystemCommand::Df(a)) => done(system::df(paths, &a)),
         C::System(SystemCommand::Prune(a)) => done(enter(false).and_then(|_| system::prune(paths, &a))),
         C::Container(ContainerCommand::Prune(a)) => done(enter(false).and_then(|_| container::prune(paths, &a))),
+        C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));

@@ -57,6 +57,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
         "Name": format!("/{}", r.name),
         "RestartCount": r.restart_count,
         "Driver": "burrow-fs",
+        "Mounts": r.mounts,
         "HostConfig": {
             "AutoRemove": r.auto_remove,
             "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": retries},
@@ -110,7 +111,7 @@ pub fn ps_row(r: &Record, paused: bool, status: String, running_for: String) -> 
         "Status": status,
         "Names": r.name,
         "Labels": "",
-        "Mounts": "",
+        "Mounts": r.mounts.iter().map(|m| m.name.clone().unwrap_or_else(|| m.source.clone())).collect::<Vec<_>>().join(","),
         "Networks": "",
     })
 }

@@ -88,6 +88,8 @@ pub enum Error {
     NotRunning { name: String },
     #[error(transparent)]
     Logs(#[from] logs::Error),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -97,6 +97,13 @@ pub struct Record {
     /// Why the last start failed before the command ran (docker's State.Error).
     #[serde(default)]
     pub error: Option<String>,
+    /// Volumes, binds and tmpfs as mounted (`inspect` "Mounts", `rm -v`,
+    /// `--volumes-from`, `volume rm`'s in-use check).
+    #[serde(default)]
+    pub mounts: Vec<crate::volume::MountPoint>,
+    /// The same mounts as the container's first process makes them.
+    #[serde(default)]
+    pub user_mounts: Vec<crate::process::UserMount>,
 }
 
 impl Record {
@@ -120,6 +127,8 @@ impl Record {
             config: None,
             restart_count: 0,
             error: None,
+            mounts: Vec::new(),
+            user_mounts: Vec::new(),
         }
     }
 
@@ -221,6 +230,9 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
         }
         if r.auto_remove {
             super::rootfs::remove_any(&r.dir(paths))?;
+            if let Err(e) = crate::volume::attach::remove_anonymous(paths, &r.mounts) {
+                tracing::warn!(%e, "could not remove the container's anonymous volumes");
+            }
             continue;
         }
         r.update(paths, |r| {

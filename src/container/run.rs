@@ -43,6 +43,8 @@ pub struct ImageDefaults {
     pub exposed: Vec<String>,
     /// The image's STOPSIGNAL, empty for SIGTERM.
     pub stop_signal: String,
+    /// VOLUME entries: anonymous volumes unless a mount covers them.
+    pub volumes: Vec<String>,
 }
 
 impl ImageDefaults {
@@ -56,6 +58,7 @@ impl ImageDefaults {
             user: c.user().clone().unwrap_or_default(),
             exposed: c.exposed_ports().clone().unwrap_or_default(),
             stop_signal: c.stop_signal().clone().unwrap_or_default(),
+            volumes: c.volumes().clone().unwrap_or_default(),
         }
     }
 }
@@ -97,6 +100,17 @@ pub struct RunOptions {
     /// `--stop-timeout` in seconds (else 10).
     #[serde(default)]
     pub stop_timeout: Option<u32>,
+    /// `-v`, `--mount`, `--tmpfs` (parsed by `volume::spec`).
+    #[serde(default)]
+    pub mounts: Vec<crate::volume::MountRequest>,
+    #[serde(default)]
+    pub volumes_from: Vec<crate::volume::VolumesFrom>,
+    /// Bind sources checked with the caller's permissions before burrow
+    /// entered its user namespace (`volume::host`); used by `create`,
+    /// which records each source's identity with the container's mounts
+    /// (the container's first process refuses a source replaced since).
+    #[serde(skip)]
+    pub checked_binds: Vec<crate::volume::CheckedBind>,
 }
 
 impl RunOptions {
@@ -210,7 +224,8 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
         .collect();
     let config = RunOptions { env, env_files: Vec::new(), ..opts.clone() };
 
-    // Create the record under the store lock so names stay unique.
+    // Create the record under the store lock so names stay unique (and
+    // volumes are not removed while they are being attached).
     let _lock = StoreLock::exclusive(&paths.lock_file())?;
     record::reconcile(paths)?;
     let name = match &opts.name {
@@ -226,6 +241,9 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
         None => record::fresh_name(paths)?,
     };
     let mut record = Record::created(id, name, opts.image.clone(), image.id.to_string(), args, opts.rm);
+    let prepared = prepare_mounts(paths, opts, image, defaults)?;
+    record.mounts = prepared.points;
+    record.user_mounts = prepared.mounts;
     record.config = Some(config);
     let dir = record.dir(paths);
     fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
@@ -238,17 +256,29 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
     let record = create(paths, opts, image, defaults)?;
     let dir = record.dir(paths);
     let outcome = match state::claim_monitor(&dir)? {
-        Some(_monitor) => start(paths, record, Io::Caller, &mut || {}),
+        Some(_monitor) => start(paths, record.clone(), Io::Caller, &mut || {}),
         None => Err(Error::AlreadyRunning { name: record.name.clone() }),
     };
     if opts.rm {
-        let t = std::time::Instant::now();
-        if let Err(e) = rootfs::remove_any(&dir) {
-            tracing::warn!(%e, "could not remove the container");
-        }
-        tracing::debug!(elapsed = ?t.elapsed(), "container removed");
+        remove_with_volumes(paths, &record);
     }
     outcome
+}
+
+/// Remove a container and, as docker's `--rm` does, its anonymous
+/// volumes that no other container uses; failures are logged.
+pub fn remove_with_volumes(paths: &Paths, record: &Record) {
+    let t = std::time::Instant::now();
+    if let Err(e) = rootfs::remove_any(&record.dir(paths)) {
+        tracing::warn!(%e, "could not remove the container");
+    }
+    let removed = StoreLock::exclusive(&paths.lock_file())
+        .map_err(crate::volume::Error::from)
+        .and_then(|_lock| crate::volume::attach::remove_anonymous(paths, &record.mounts));
+    if let Err(e) = removed {
+        tracing::warn!(%e, "could not remove the container's anonymous volumes");
+    }
+    tracing::debug!(elapsed = ?t.elapsed(), "container removed");
 }
 
 /// Capabilities and seccomp as the flags ask.
@@ -370,6 +400,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         devpts_gid: (gid_count > 5 && own_gid_count() > 5).then_some(5),
         network: net.spec,
         detached: None,
+        mounts: record.user_mounts.clone(),
     };
 
     // A detached container writes into pipes that the log pumps read; its
@@ -452,6 +483,21 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         update?;
     }
     Ok(result?.code)
+}
+
+/// The container's mounts: the flags, the `--volumes-from` containers'
+/// mounts and the image's VOLUMEs, with volumes created and filled (see
+/// `volume::attach`). Call with the store lock held.
+fn prepare_mounts(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<crate::volume::attach::Prepared> {
+    let mut sources = Vec::new();
+    for f in &opts.volumes_from {
+        sources.push((record::find(paths, &f.container)?.mounts, f.read_only));
+    }
+    let from: Vec<crate::volume::plan::From<'_>> =
+        sources.iter().map(|(m, ro)| crate::volume::plan::From { mounts: m, read_only: *ro }).collect();
+    let planned = crate::volume::plan::plan(&opts.mounts, &from, &defaults.volumes)?;
+    let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| l.dir.clone()).collect();
+    Ok(crate::volume::attach::prepare(paths, &planned, &opts.checked_binds, &layers)?)
 }
 
 /// How many gids burrow's own namespace maps.

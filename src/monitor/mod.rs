@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use crate::container::record::{self, Record, Status};
 use crate::container::run::{self, Io};
-use crate::container::{rootfs, state};
+use crate::container::state;
 use crate::paths::Paths;
 use crate::process::ExitClass;
 
@@ -187,9 +187,7 @@ pub fn main(paths: &Paths, id: &str) -> i32 {
         let _ = r.update(paths, |r| r.status = Status::Exited);
     }
     if r.auto_remove {
-        if let Err(e) = rootfs::remove_any(&dir) {
-            tracing::warn!(%e, "could not remove the container");
-        }
+        run::remove_with_volumes(paths, &r);
     }
     drop(lock);
     code

@@ -108,7 +108,7 @@ fn setup(spec: &Spec, sock: OwnedFd) -> Result<(), String> {
             .map_err(|e| format!("cannot hand the network device to burrow: {e}"))?;
     }
     drop(sock);
-    mounts::prepare_root(&spec.rootfs, &spec.files, spec.devpts_gid)?;
+    mounts::prepare_root(&spec.rootfs, &spec.files, &spec.mounts, spec.devpts_gid)?;
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;
     if matches!(spec.network, super::NetSpec::Host) {

@@ -25,6 +25,7 @@ pub mod seccomp;
 mod seccomp_profile;
 mod tap;
 mod tty;
+mod volumes;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use std::path::PathBuf;
 pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
 pub use tap::TapPlan;
+pub use volumes::{UserMount, UserMountKind};
 
 use crate::userns::Mapping;
 
@@ -104,6 +106,8 @@ pub struct Spec {
     pub hostname: String,
     pub read_only: bool,
     pub files: Vec<FileMount>,
+    /// Volumes, binds and tmpfs (`-v`, `--mount`, `--tmpfs`), parents first.
+    pub mounts: Vec<UserMount>,
     pub tty: bool,
     pub stdin: bool,
     pub init: bool,

@@ -5,7 +5,8 @@
 //! point for pivot_root; mount
 //! /proc, a read-only /sys, a fresh /dev (tmpfs with the host's harmless
 //! device nodes bound in, since mknod is not allowed in a user namespace,
-//! a private devpts, shm and mqueue), bind burrow's generated /etc files,
+//! a private devpts, shm and mqueue), the container's own mounts
+//! (`volumes`), bind burrow's generated /etc files,
 //! then pivot_root and detach the old root. After the pivot come the paths
 //! docker masks or makes read-only in /proc and /sys, and finally the
 //! read-only remount of the root for `--read-only`. Mounts a user namespace
@@ -41,7 +42,7 @@ pub fn make_private() -> R {
 
 /// Everything before pivot_root but the root itself (`root` is already
 /// the burrow-fs mount, a mount point of this namespace).
-pub fn prepare_root(root: &Path, files: &[FileMount], devpts_gid: Option<u32>) -> R {
+pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount], devpts_gid: Option<u32>) -> R {
 
     let proc_dir = ensure_dir(root, "proc")?;
     mnt(Some("proc"), &proc_dir, Some("proc"), NOSUID_NODEV_NOEXEC, None)?;
@@ -83,7 +84,12 @@ pub fn prepare_root(root: &Path, files: &[FileMount], devpts_gid: Option<u32>) -
     let mq = ensure_dir(&dev, "mqueue")?;
     mnt(Some("mqueue"), &mq, Some("mqueue"), NOSUID_NODEV_NOEXEC, None)?;
 
-    for f in files {
+    // The container's volumes, binds and tmpfs go before burrow's /etc
+    // files, so those stay visible over a volume at /etc (as in docker).
+    super::volumes::mount_all(root, mounts)?;
+
+    // A file the user mounted at the same place wins (docker skips its own).
+    for f in files.iter().filter(|f| !mounts.iter().any(|m| m.target == f.target)) {
         let target = root.join(f.target.trim_start_matches('/'));
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
@@ -158,7 +164,7 @@ pub fn harden(read_only_root: bool) -> R {
 }
 
 /// Remount a bind mount read-only, repeating the flags the kernel locked.
-fn remount_ro(path: &Path) -> R {
+pub(super) fn remount_ro(path: &Path) -> R {
     let st = statvfs(path).map_err(|e| format!("statvfs {}: {e}", path.display()))?;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     for (f, m) in [

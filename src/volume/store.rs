@@ -1,0 +1,182 @@
+//! The volume store: `volumes/<name>/_data` and `volumes/<name>/volume.json`.
+//!
+//! A volume is a directory; its metadata (creation time, labels, whether
+//! it is anonymous) is written to a temp file and renamed into place, after
+//! `_data` exists, so a volume without `volume.json` is one whose creation
+//! was interrupted: it is not listed and is finished or replaced by the next
+//! create. Callers hold the store lock for create and remove (`attach` and
+//! the CLI do). Volume files belong to container ids, so removal needs
+//! burrow's user namespace.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{io, spec::valid_volume_name, Error, Result};
+use crate::paths::Paths;
+
+/// What `volume.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub created_at: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// A volume as `volume inspect` shows it (docker's shape).
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub name: String,
+    pub mountpoint: PathBuf,
+    pub meta: Meta,
+}
+
+impl Volume {
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut labels = self.meta.labels.clone();
+        if self.meta.anonymous {
+            labels.insert("com.docker.volume.anonymous".into(), String::new());
+        }
+        serde_json::json!({
+            "CreatedAt": self.meta.created_at,
+            "Driver": "local",
+            "Labels": labels,
+            "Mountpoint": self.mountpoint,
+            "Name": self.name,
+            "Options": serde_json::Value::Null,
+            "Scope": "local",
+        })
+    }
+}
+
+pub fn root(paths: &Paths) -> PathBuf {
+    paths.root.join("volumes")
+}
+
+/// The directory a volume's content lives in.
+pub fn data_dir(paths: &Paths, name: &str) -> PathBuf {
+    root(paths).join(name).join("_data")
+}
+
+/// A random 64-hex name for an anonymous volume.
+pub fn anonymous_name() -> String {
+    crate::container::ContainerId::random().to_string()
+}
+
+/// Read one volume.
+pub fn get(paths: &Paths, name: &str) -> Result<Volume> {
+    if !valid_volume_name(name) {
+        return Err(Error::NoSuchVolume { name: name.to_string() });
+    }
+    let dir = root(paths).join(name);
+    let meta_path = dir.join("volume.json");
+    let data = match fs::read(&meta_path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoSuchVolume { name: name.to_string() }),
+        Err(source) => return Err(Error::Io { path: meta_path, source }),
+    };
+    let meta = serde_json::from_slice(&data).map_err(|e| Error::Corrupt { name: name.to_string(), reason: e.to_string() })?;
+    Ok(Volume { name: name.to_string(), mountpoint: dir.join("_data"), meta })
+}
+
+/// Every complete volume, sorted by name.
+pub fn list(paths: &Paths) -> Result<Vec<Volume>> {
+    let dir = root(paths);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: dir, source }),
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match get(paths, &name) {
+            Ok(v) => out.push(v),
+            Err(err) => tracing::debug!(%err, name, "skipping volume directory"),
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Create a volume, or return the existing one of that name (docker's
+/// `volume create` is idempotent). The bool says whether it is new. Call
+/// with the store lock held.
+pub fn create(paths: &Paths, name: &str, labels: BTreeMap<String, String>, anonymous: bool) -> Result<(Volume, bool)> {
+    if !valid_volume_name(name) {
+        return Err(Error::InvalidName { name: name.to_string() });
+    }
+    if let Ok(v) = get(paths, name) {
+        return Ok((v, false));
+    }
+    let dir = root(paths).join(name);
+    let data = dir.join("_data");
+    match fs::create_dir_all(&data) {
+        Ok(()) => {}
+        Err(source) => return Err(Error::Io { path: data, source }),
+    }
+    let meta = Meta { created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), labels, anonymous };
+    write_meta(&dir, &meta)?;
+    Ok((Volume { name: name.to_string(), mountpoint: data, meta }, true))
+}
+
+fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
+    let tmp = dir.join("volume.json.tmp");
+    let bytes = serde_json::to_vec_pretty(meta).map_err(|e| Error::Corrupt { name: dir.display().to_string(), reason: e.to_string() })?;
+    fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    fs::rename(&tmp, dir.join("volume.json")).map_err(io(dir))
+}
+
+/// Remove a volume's files: metadata first, so an interrupted removal
+/// leaves a directory that is no longer a volume. Call with the store
+/// lock held, inside burrow's user namespace.
+pub fn remove(paths: &Paths, name: &str) -> Result<()> {
+    get(paths, name)?;
+    let dir = root(paths).join(name);
+    let meta = dir.join("volume.json");
+    fs::remove_file(&meta).map_err(io(&meta))?;
+    crate::container::rootfs::remove_any(&dir).map_err(|e| Error::Io { path: dir.clone(), source: std::io::Error::other(e.to_string()) })
+}
+
+/// The bytes a directory tree takes (file sizes), for prune's report.
+pub fn size_of(path: &Path) -> u64 {
+    let Ok(m) = fs::symlink_metadata(path) else { return 0 };
+    if !m.is_dir() {
+        return m.len();
+    }
+    fs::read_dir(path).map(|rd| rd.flatten().map(|e| size_of(&e.path())).sum()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_get_list_remove() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(Some(t.path()));
+        let labels = BTreeMap::from([("a".to_string(), "b".to_string())]);
+        let (v, new) = create(&paths, "data", labels.clone(), false).unwrap();
+        assert!(new && v.mountpoint.is_dir());
+        let (again, new) = create(&paths, "data", BTreeMap::new(), false).unwrap();
+        assert!(!new);
+        assert_eq!(again.meta.labels, labels);
+        let anon = anonymous_name();
+        create(&paths, &anon, BTreeMap::new(), true).unwrap();
+        // an interrupted create (no metadata) is not a volume
+        fs::create_dir_all(root(&paths).join("half/_data")).unwrap();
+        let names: Vec<String> = list(&paths).unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names.len(), 2);
+        assert!(names.contains(&"data".to_string()));
+        let j = get(&paths, &anon).unwrap().to_json();
+        assert_eq!(j["Driver"], "local");
+        assert!(j["Labels"].get("com.docker.volume.anonymous").is_some());
+        remove(&paths, "data").unwrap();
+        assert!(matches!(get(&paths, "data"), Err(Error::NoSuchVolume { .. })));
+        assert!(matches!(create(&paths, "../x", BTreeMap::new(), false), Err(Error::InvalidName { .. })));
+    }
+}
