@@ -6,13 +6,15 @@
 //! namespace so it may own files as container ids, `image` keeps images as an
 //! OCI layout, `container` keeps container records and builds their root
 //! filesystem, and `process` runs the container's first process in its new
-//! namespaces. `network` writes the files a container reads to find the
+//! namespaces. `limits` enforces resource limits through delegated cgroups and rlimits.
+//! `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not.
 
 pub mod container;
 pub mod image;
 pub mod info;
+pub mod limits;
 pub mod lock;
 pub mod network;
 pub mod paths;

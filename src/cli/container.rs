@@ -93,9 +93,8 @@ pub struct RunArgs {
     /// Bind mounts and volumes (not yet available: refused)
     #[arg(short, long, value_name = "SPEC")]
     volume: Vec<String>,
-    /// Memory limit (not yet available: refused)
-    #[arg(short, long, value_name = "BYTES")]
-    memory: Option<String>,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
     /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, dns_forward, pcap
     #[arg(long, alias = "net", value_name = "MODE")]
     network: Option<String>,
@@ -112,7 +111,6 @@ impl RunArgs {
         let unsupported = [
             ("--detach", self.detach),
             ("--volume", !self.volume.is_empty()),
-            ("--memory", self.memory.is_some()),
         ];
         for (flag, used) in unsupported {
             if used {
@@ -130,6 +128,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         Some("keep-id") => true,
         Some(other) => anyhow::bail!("unsupported --userns value {other:?}: use keep-id, or leave it out"),
     };
+    let limits = super::limits::prepare(&args.limits)?;
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
     let image = match (args.pull.as_str(), store.resolve(&args.image)) {
@@ -180,6 +179,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
             outer: plan.mapping.clone(),
         }),
         network,
+        limits,
     };
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
@@ -358,6 +358,8 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
     let mut out = Vec::new();
     for name in &args.names {
         if let Ok(r) = record::find(paths, name) {
+            let mut host_config = serde_json::json!({ "AutoRemove": r.auto_remove });
+            super::limits::add_host_config(&mut host_config, &r.limits);
             out.push(serde_json::json!({
                 "Id": r.id,
                 "Name": format!("/{}", r.name),
@@ -371,8 +373,10 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
                     "ExitCode": r.exit_code.unwrap_or(0),
                     "StartedAt": r.started_at,
                     "FinishedAt": r.finished_at,
+                    "OOMKilled": r.oom_killed,
+                    "Paused": r.status == Status::Running && burrow::limits::is_paused(r.id.as_str()),
                 },
-                "HostConfig": { "AutoRemove": r.auto_remove },
+                "HostConfig": host_config,
             }));
             continue;
         }

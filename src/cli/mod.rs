@@ -11,6 +11,7 @@ mod container;
 mod history;
 mod images;
 mod info;
+mod limits;
 mod registry;
 mod system;
 
@@ -91,6 +92,12 @@ enum Command {
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
     Info(info::InfoArgs),
+    /// Display a live stream of containers' resource usage
+    Stats(limits::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(limits::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(limits::PauseArgs),
     /// Show the burrow version
     Version,
     /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
@@ -151,6 +158,12 @@ enum ContainerCommand {
     Diff(container::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(archive::ExportArgs),
+    /// Display a live stream of containers' resource usage
+    Stats(limits::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(limits::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(limits::PauseArgs),
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
@@ -169,10 +182,6 @@ enum Later {
     Restart(Rest),
     /// Kill running containers (not yet available)
     Kill(Rest),
-    /// Pause containers (not yet available)
-    Pause(Rest),
-    /// Unpause containers (not yet available)
-    Unpause(Rest),
     /// Fetch a container's logs (not yet available)
     Logs(Rest),
     /// Run a command in a running container (not yet available)
@@ -181,8 +190,6 @@ enum Later {
     Attach(Rest),
     /// Show a container's processes (not yet available)
     Top(Rest),
-    /// Show containers' resource usage (not yet available)
-    Stats(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
     /// Wait for containers to stop (not yet available)
@@ -280,6 +287,9 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::History(a) | C::Image(ImageCommand::History(a)) => done(history::history(paths, &a)),
         C::System(SystemCommand::Check(a)) => done(system::check(paths, &a)),
         C::Info(a) => done(info::info(paths, &a)),
+        C::Stats(a) | C::Container(ContainerCommand::Stats(a)) => done(limits::stats(paths, &a)),
+        C::Pause(a) | C::Container(ContainerCommand::Pause(a)) => done(limits::pause(paths, &a, true)),
+        C::Unpause(a) | C::Container(ContainerCommand::Unpause(a)) => done(limits::pause(paths, &a, false)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
             println!("os/arch: linux/{}", std::env::consts::ARCH);

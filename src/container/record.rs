@@ -73,6 +73,13 @@ pub struct Record {
     /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
     #[serde(default)]
     pub ports: Vec<String>,
+    /// Whether the kernel's OOM killer killed a process of the container
+    /// in its last run (docker's State.OOMKilled).
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// The resource limits it runs with (for inspect's HostConfig).
+    #[serde(default)]
+    pub limits: crate::limits::Request,
 }
 
 impl Record {
@@ -93,6 +100,8 @@ impl Record {
             finished_at: None,
             auto_remove,
             ports: Vec::new(),
+            oom_killed: false,
+            limits: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! environment exactly as docker combines the image config with `run`
 //! flags. `run` then creates the record, lays out the root (`rootfs`), writes
 //! hosts/hostname/resolv.conf and decides the network (`net`), prepares capabilities and seccomp (so bad
-//! input fails before any process exists), mounts burrow-fs at the root
+//! input fails before any process exists), makes the cgroup with its limits (`limits`), mounts burrow-fs at the root
 //! (`process::fuse_root`), launches, and records the exit
 //! code. With `--rm` nothing of the container is left afterwards, whatever
 //! the outcome.
@@ -56,6 +56,9 @@ pub struct RunOptions {
     /// `--userns=keep-id`: the maps of burrow's own namespace, to nest in.
     pub keep_id: Option<KeepId>,
     pub network: super::net::NetworkRequest,
+    /// `--memory`, `--cpus`, `--ulimit`... (`limits`).
+    #[serde(default)]
+    pub limits: crate::limits::Request,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -251,6 +254,8 @@ fn start(
         use std::os::unix::fs::MetadataExt;
         fs::metadata(&layout.upper).map(|m| m.mode()).unwrap_or(libc::S_IFDIR | 0o755)
     };
+    let limits = crate::limits::setup(&opts.limits, record.id.as_str())?;
+    record.limits = opts.limits.clone();
     let spec = Spec {
         rootfs: layout.rootfs.clone(),
         root_mode,
@@ -272,6 +277,8 @@ fn start(
         nested_userns: nested,
         devpts_gid: (gid_count > 5 && own_gid_count() > 5).then_some(5),
         network: net.spec,
+        cgroup: limits.cgroup.clone(),
+        rlimits: limits.rlimits,
     };
 
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
@@ -286,6 +293,12 @@ fn start(
         }
     });
     tracing::debug!(elapsed = ?t0.elapsed(), "container exited");
+    if let Some(cg) = &limits.cgroup {
+        record.oom_killed = cg.oom_killed();
+        if let Err(e) = cg.remove() {
+            tracing::warn!(%e, "could not remove the container's cgroup");
+        }
+    }
     record.status = Status::Exited;
     record.finished_at = Some(chrono::Utc::now().to_rfc3339());
     record.exit_code = Some(match &result {

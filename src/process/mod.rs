@@ -52,6 +52,8 @@ pub enum Error {
     Network(#[from] burrow_netstack::Error),
     #[error("cannot use the terminal: {source}")]
     Terminal { source: nix::Error },
+    #[error(transparent)]
+    Limits(#[from] crate::limits::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -112,6 +114,10 @@ pub struct Spec {
     /// The gid of the `tty` group for devpts, when it is mapped.
     pub devpts_gid: Option<u32>,
     pub network: NetSpec,
+    /// The container's cgroup, joined right after the clone (`limits`).
+    pub cgroup: Option<crate::limits::Cgroup>,
+    /// `--ulimit`s, applied by the child before execve.
+    pub rlimits: Vec<crate::limits::Rlimit>,
 }
 
 /// The container's network namespace.
