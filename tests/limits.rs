@@ -303,6 +303,21 @@ fn pause_freezes_and_unpause_lets_the_container_continue() {
 }
 
 #[test]
+fn a_killed_run_leaves_no_cgroup_after_the_next_command() {
+    let Some(e) = env(&["memory"]) else { return };
+    let mut bg = Bg::start(&e, &["run", "--name", "orphan", "--memory", "64m", "busybox", "sh", "-c", IDLE]);
+    wait_running(&e, "orphan");
+    let id = id_of(&e, "orphan");
+    assert!(!leftover_cgroups(&id).is_empty(), "the running container has its cgroup");
+    bg.0.kill().unwrap(); // SIGKILL: burrow run cannot clean up
+    bg.0.wait().unwrap();
+    // The container dies with it (PDEATHSIG); the next command that
+    // reconciles the records removes what was left.
+    eventually("rm succeeds once the container is gone", || e.run(&["rm", "orphan"]).status.success());
+    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+}
+
+#[test]
 fn info_lists_the_enforceable_limits() {
     let Some(e) = env(&["memory", "pids"]) else { return };
     let out = e.ok(&["info"]);

@@ -177,6 +177,10 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
             continue;
         }
         tracing::info!(id = %r.id.short(), "container's process is gone; marking it exited");
+        // Its processes died with it; a cgroup its `run` left behind goes too.
+        if let Some(Err(e)) = crate::limits::Cgroup::open(r.id.as_str()).ok().map(|cg| cg.remove()) {
+            tracing::warn!(%e, "could not remove the container's cgroup");
+        }
         if r.auto_remove {
             super::rootfs::remove_any(&r.dir(paths))?;
             continue;
