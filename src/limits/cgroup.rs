@@ -10,7 +10,10 @@
 //! right after the clone, before it takes a mapped id; its children
 //! inherit the cgroup. `remove` rmdirs after the container's processes are
 //! gone, retrying briefly while the kernel still counts exiting tasks
-//! (EBUSY). Counters are read from the same files `docker stats` uses.
+//! (EBUSY). A `burrow run` killed with SIGKILL cannot remove its cgroup:
+//! `reconcile` does when it marks the container exited, and `create`
+//! sweeps empty container cgroups older than a minute whose records may
+//! be gone. Counters are read from the same files `docker stats` uses.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +53,7 @@ pub struct Stats {
 impl Cgroup {
     /// Make container `id`'s cgroup in every hierarchy `host` delegates.
     pub fn create(host: &Host, id: &str) -> Result<Cgroup> {
+        sweep(host);
         let mut dirs = BTreeMap::new();
         let mut made: Vec<PathBuf> = Vec::new();
         for (c, parent) in &host.delegated {
@@ -267,6 +271,42 @@ impl Cgroup {
     }
 }
 
+/// How old an empty container cgroup must be before `sweep` takes it:
+/// a new one is populated within milliseconds of its creation.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Remove the empty cgroups of containers whose `burrow run` was killed
+/// (nothing was left to remove them, and their records may be gone with
+/// a deleted store). Only container-named, process-less directories older
+/// than `STALE_AFTER` are touched; failures are harmless and only logged.
+fn sweep(host: &Host) {
+    let mut parents: Vec<&PathBuf> = host.delegated.values().collect();
+    parents.dedup();
+    for parent in parents {
+        let Ok(rd) = std::fs::read_dir(parent) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !is_container_name(&name) {
+                continue;
+            }
+            let dir = e.path();
+            let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > STALE_AFTER);
+            let empty = read(&dir, "cgroup.procs").is_some_and(|p| p.trim().is_empty());
+            if old && empty {
+                match std::fs::remove_dir(&dir) {
+                    Ok(()) => tracing::debug!(dir = %dir.display(), "removed a stale container cgroup"),
+                    Err(e) => tracing::debug!(%e, dir = %dir.display(), "cannot remove a stale container cgroup"),
+                }
+            }
+        }
+    }
+}
+
+/// A container id: 64 lowercase hex digits.
+fn is_container_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|source| Error::Write { path: path.to_path_buf(), value: value.to_string(), source })
 }
@@ -339,6 +379,13 @@ fn io_stat_v2(text: &str) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_container_ids_are_swept() {
+        assert!(is_container_name(&"a1".repeat(32)));
+        assert!(!is_container_name("user.slice"));
+        assert!(!is_container_name(&"A1".repeat(32)));
+    }
 
     #[test]
     fn counters_parse() {
