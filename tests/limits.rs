@@ -180,6 +180,21 @@ fn cpus_throttle_and_stats_show_the_container() {
 }
 
 #[test]
+fn cpuset_and_shares_are_applied() {
+    let Some(e) = env(&["cpu", "cpuset"]) else { return };
+    let o = e.run(&["run", "--name", "pinned", "--cpuset-cpus", "0", "--cpu-shares", "512", "busybox", "grep", "Cpus_allowed_list", "/proc/self/status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).split_whitespace().last(), Some("0"), "{}", stdout(&o));
+    let v = inspect(&e, "pinned");
+    assert_eq!(v["HostConfig"]["CpusetCpus"], "0");
+    assert_eq!(v["HostConfig"]["CpuShares"], 512);
+    // A CPU the user may not use is refused before anything runs.
+    let o = e.run(&["run", "--rm", "--cpuset-cpus", "4095", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("CPU 4095 is not available"), "{}", stderr(&o));
+}
+
+#[test]
 fn ulimits_are_seen_inside_and_limited_by_the_users_own() {
     let Some(e) = env(&[]) else { return };
     let out = e.ok(&["run", "--rm", "--ulimit", "nofile=64:64", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn"]);
