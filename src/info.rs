@@ -9,7 +9,7 @@
 //! resource limits `run` could enforce. `Report` is plain data; the CLI
 //! prints it as text or JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -51,7 +51,10 @@ pub struct Cgroups {
     pub version: &'static str,
     /// Controllers this user may use, with where they are.
     pub delegated: Vec<(String, PathBuf)>,
-    pub enforceable_limits: Vec<&'static str>,
+    /// The limit flags `run` can enforce here (`--ulimit` always).
+    pub enforceable_limits: Vec<String>,
+    /// The others, each with why not.
+    pub not_enforceable: Vec<String>,
 }
 
 /// Probe the host.
@@ -93,8 +96,8 @@ pub fn probe(paths: &Paths) -> Report {
     if !ping.ok {
         fixes.push(format!("ping: {} — as root: `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`", ping.detail));
     }
-    let cgroups = cgroups(&user);
-    if cgroups.enforceable_limits.is_empty() {
+    let cgroups = cgroups();
+    if cgroups.delegated.is_empty() {
         fixes.push(match cgroups.version {
             "v2" => format!("resource limits: no delegated cgroup v2 subtree — as root: `mkdir -p /sys/fs/cgroup/burrow.slice/{user} && chown -R {user} /sys/fs/cgroup/burrow.slice/{user}` with memory, pids and cpu enabled in the parents' cgroup.subtree_control (or run burrow from a systemd user session with Delegate=yes)"),
             _ => format!("resource limits: no delegated cgroup v1 subtrees — as root, for c in memory pids cpu: `mkdir -p /sys/fs/cgroup/$c/burrow/{user} && chown {user} /sys/fs/cgroup/$c/burrow/{user} /sys/fs/cgroup/$c/burrow/{user}/{{cgroup.procs,tasks}}` (packaging/provision.sh does this)"),
@@ -132,49 +135,21 @@ fn ping_check() -> Check {
     }
 }
 
-/// Which limit each controller makes enforceable.
-const LIMITS: [(&str, &str); 5] = [
-    ("memory", "--memory, --memory-swap"),
-    ("pids", "--pids-limit"),
-    ("cpu", "--cpus, --cpu-shares"),
-    ("cpuset", "--cpuset-cpus"),
-    ("io", "--blkio-weight, --device-*-bps"),
-];
-
-fn cgroups(user: &str) -> Cgroups {
-    let root = Path::new("/sys/fs/cgroup");
-    let unified = root.join("cgroup.controllers").exists();
-    let mut delegated = Vec::new();
-    if unified {
-        // v2: our own cgroup's parent subtree must be writable by us.
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        let rel = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim_start_matches('/').to_string();
-        let candidates = [root.join(format!("burrow.slice/{user}")), root.join(&rel)];
-        for dir in candidates {
-            if writable(&dir.join("cgroup.procs")) {
-                let ctrls = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-                for c in ctrls.split_whitespace() {
-                    delegated.push((c.to_string(), dir.clone()));
-                }
-                break;
-            }
-        }
-    } else {
-        for c in ["memory", "pids", "cpu", "cpuset", "blkio", "freezer"] {
-            let dir = root.join(c).join("burrow").join(user);
-            if writable(&dir.join("cgroup.procs")) {
-                delegated.push((if c == "blkio" { "io".into() } else { c.to_string() }, dir));
-            }
+fn cgroups() -> Cgroups {
+    let host = crate::limits::Host::detect();
+    let delegated = host.delegated.iter().map(|(c, dir)| (c.v1_name().replace("blkio", "io"), dir.clone())).collect();
+    let mut enforceable_limits = Vec::new();
+    let mut not_enforceable = Vec::new();
+    for (flag, refusal) in crate::limits::probe_each(&host) {
+        match refusal {
+            None => enforceable_limits.push(flag.to_string()),
+            Some(r) => not_enforceable.push(format!("{flag}: {}", r.reason)),
         }
     }
-    let enforceable_limits = LIMITS
-        .iter()
-        .filter(|(c, _)| delegated.iter().any(|(d, _)| d == c))
-        .map(|(_, l)| *l)
-        .collect();
-    Cgroups { version: if unified { "v2" } else { "v1" }, delegated, enforceable_limits }
+    let version = match host.version {
+        crate::limits::Version::V1 => "v1",
+        crate::limits::Version::V2 => "v2",
+    };
+    Cgroups { version, delegated, enforceable_limits, not_enforceable }
 }
 
-fn writable(path: &Path) -> bool {
-    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
-}

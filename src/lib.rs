@@ -8,13 +8,15 @@
 //! filesystem, and `process` runs the container's first process in its new
 //! namespaces. `monitor` supervises a detached container after the command
 //! that started it has exited. `volume` keeps volumes and turns the mount
-//! flags into mounts. `network` writes the files a container reads to find the
+//! flags into mounts. `limits` enforces resource limits through delegated
+//! cgroups and rlimits. `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not.
 
 pub mod container;
 pub mod image;
 pub mod info;
+pub mod limits;
 pub mod lock;
 pub mod monitor;
 pub mod network;

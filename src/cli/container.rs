@@ -117,9 +117,8 @@ pub struct RunArgs {
     /// Mount the volumes and binds of another container: CONTAINER[:ro|rw]
     #[arg(long = "volumes-from", value_name = "CONTAINER[:MODE]")]
     volumes_from: Vec<String>,
-    /// Memory limit (not yet available: refused)
-    #[arg(short, long, value_name = "BYTES")]
-    memory: Option<String>,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
     /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, dns_forward, pcap
     #[arg(long, alias = "net", value_name = "MODE")]
     network: Option<String>,
@@ -130,28 +129,15 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
-impl RunArgs {
-    /// Flags burrow parses but cannot honour yet: refuse, never ignore.
-    fn refuse_unsupported(&self) -> anyhow::Result<()> {
-        let unsupported = [("--memory", self.memory.is_some())];
-        for (flag, used) in unsupported {
-            if used {
-                anyhow::bail!("burrow run {flag} is not available in this version yet; run without it");
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The image and the engine's options for `run` and `create`. Enters
 /// burrow's user namespace.
 fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image, ImageDefaults, RunOptions)> {
-    args.refuse_unsupported()?;
     let keep_id = match args.userns.as_deref() {
         None | Some("") => false,
         Some("keep-id") => true,
         Some(other) => anyhow::bail!("unsupported --userns value {other:?}: use keep-id, or leave it out"),
     };
+    let limits = super::limits::prepare(&args.limits)?;
     // Mount flags are checked, and bind sources opened and checked with
     // the caller's own permissions, before burrow enters its namespace.
     let mounts = burrow::volume::spec::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
@@ -220,6 +206,7 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
         mounts,
         volumes_from,
         checked_binds,
+        limits,
     };
     Ok((image, defaults, opts))
 }
@@ -343,7 +330,7 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|r| record::observed(paths, r))
         .map(|r| {
-            let paused = r.status == Status::Running && burrow::container::state::is_paused(&r.id);
+            let paused = r.status == Status::Running && burrow::limits::is_paused(r.id.as_str());
             (r, paused)
         })
         .collect();
@@ -540,8 +527,10 @@ pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
     for name in &args.names {
         if let Ok(r) = record::find(paths, name) {
             let r = record::observed(paths, r);
-            let paused = r.status == Status::Running && burrow::container::state::is_paused(&r.id);
-            out.push(burrow::container::inspect::render(paths, &r, paused));
+            let paused = r.status == Status::Running && burrow::limits::is_paused(r.id.as_str());
+            let mut v = burrow::container::inspect::render(paths, &r, paused);
+            super::limits::add_host_config(&mut v["HostConfig"], &r.config.clone().unwrap_or_default().limits);
+            out.push(v);
             continue;
         }
         let store = Store::open(paths)?;

@@ -31,11 +31,12 @@ pub fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<()> {
             for (c, dir) in &r.cgroups.delegated {
                 println!("  delegated:    {c} at {}", dir.display());
             }
-            if r.cgroups.enforceable_limits.is_empty() {
-                println!("  limits:       none could be enforced on this host");
-            } else {
-                println!("  limits:       the host would allow {}", r.cgroups.enforceable_limits.join("; "));
-                println!("                (this version of burrow does not apply limits yet: run refuses those flags)");
+            println!("  enforceable:  {}", r.cgroups.enforceable_limits.join(", "));
+            for why in &r.cgroups.not_enforceable {
+                println!("  not enforced: {why}");
+            }
+            if !r.cgroups.not_enforceable.is_empty() {
+                println!("                (run refuses those flags unless --limits=best-effort)");
             }
             if r.fixes.is_empty() {
                 println!("everything burrow needs is in place");

@@ -12,6 +12,7 @@ mod history;
 mod images;
 mod info;
 mod lifecycle;
+mod limits;
 mod registry;
 mod system;
 mod template;
@@ -115,6 +116,12 @@ enum Command {
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
     Info(info::InfoArgs),
+    /// Display a live stream of containers' resource usage
+    Stats(limits::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(limits::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(limits::PauseArgs),
     /// Show the burrow version
     Version,
     /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
@@ -202,6 +209,12 @@ enum ContainerCommand {
     Diff(container::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(archive::ExportArgs),
+    /// Display a live stream of containers' resource usage
+    Stats(limits::StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(limits::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(limits::PauseArgs),
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
@@ -210,16 +223,10 @@ enum ContainerCommand {
 enum Later {
     /// Build an image from a Dockerfile (not yet available)
     Build(Rest),
-    /// Pause containers (not yet available)
-    Pause(Rest),
-    /// Unpause containers (not yet available)
-    Unpause(Rest),
     /// Run a command in a running container (not yet available)
     Exec(Rest),
     /// Show a container's processes (not yet available)
     Top(Rest),
-    /// Show containers' resource usage (not yet available)
-    Stats(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
     /// Manage networks (not yet available)
@@ -325,6 +332,9 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Container(ContainerCommand::Prune(a)) => done(enter(false).and_then(|_| container::prune(paths, &a))),
         C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Info(a) => done(info::info(paths, &a)),
+        C::Stats(a) | C::Container(ContainerCommand::Stats(a)) => done(limits::stats(paths, &a)),
+        C::Pause(a) | C::Container(ContainerCommand::Pause(a)) => done(limits::pause(paths, &a, true)),
+        C::Unpause(a) | C::Container(ContainerCommand::Unpause(a)) => done(limits::pause(paths, &a, false)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
             println!("os/arch: linux/{}", std::env::consts::ARCH);

@@ -41,7 +41,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
             "Running": running,
             "Paused": paused && running,
             "Restarting": r.status == Status::Restarting,
-            "OOMKilled": false,
+            "OOMKilled": r.oom_killed,
             "Dead": false,
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": r.exit_code.unwrap_or(0),

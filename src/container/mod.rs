@@ -69,6 +69,8 @@ pub enum Error {
     #[error(transparent)]
     Network(#[from] crate::network::Error),
     #[error(transparent)]
+    Limits(#[from] crate::limits::Error),
+    #[error(transparent)]
     Ports(#[from] burrow_netstack::ports::Error),
     #[error(transparent)]
     NetStack(#[from] burrow_netstack::Error),

@@ -104,6 +104,10 @@ pub struct Record {
     /// The same mounts as the container's first process makes them.
     #[serde(default)]
     pub user_mounts: Vec<crate::process::UserMount>,
+    /// Whether the kernel's OOM killer killed a process of the container
+    /// in its last run (docker's State.OOMKilled).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl Record {
@@ -129,6 +133,7 @@ impl Record {
             error: None,
             mounts: Vec::new(),
             user_mounts: Vec::new(),
+            oom_killed: false,
         }
     }
 
@@ -227,6 +232,10 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
             if let Some(pid) = r.pid {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
+        }
+        // Its processes died with it; a cgroup it left behind goes too.
+        if let Some(Err(e)) = crate::limits::Cgroup::open(r.id.as_str()).ok().map(|cg| cg.remove()) {
+            tracing::warn!(%e, "could not remove the container's cgroup");
         }
         if r.auto_remove {
             super::rootfs::remove_any(&r.dir(paths))?;

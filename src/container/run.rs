@@ -9,7 +9,7 @@
 //! `start` or restart does not depend on the caller's files or shell.
 //! `start` is one life of the container: it lays out the root (`rootfs`,
 //! kept across restarts), writes hosts/hostname/resolv.conf and decides
-//! the network (`net`), mounts burrow-fs at the root
+//! the network (`net`), makes the cgroup with its limits (`limits`), mounts burrow-fs at the root
 //! (`process::fuse_root`), launches, and records pid, status and exit
 //! code. It runs either in the caller's terminal (`Io::Caller`) or, in the
 //! supervisor of a detached container (`crate::monitor`), with the
@@ -111,6 +111,9 @@ pub struct RunOptions {
     /// (the container's first process refuses a source replaced since).
     #[serde(skip)]
     pub checked_binds: Vec<crate::volume::CheckedBind>,
+    /// `--memory`, `--cpus`, `--ulimit`... (`limits`).
+    #[serde(default)]
+    pub limits: crate::limits::Request,
 }
 
 impl RunOptions {
@@ -378,6 +381,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         use std::os::unix::fs::MetadataExt;
         fs::metadata(&layout.upper).map(|m| m.mode()).unwrap_or(libc::S_IFDIR | 0o755)
     };
+    let limits = crate::limits::setup(&opts.limits, record.id.as_str())?;
     let spec = Spec {
         rootfs: layout.rootfs.clone(),
         root_mode,
@@ -401,6 +405,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         network: net.spec,
         detached: None,
         mounts: record.user_mounts.clone(),
+        cgroup: limits.cgroup.clone(),
+        rlimits: limits.rlimits,
     };
 
     // A detached container writes into pipes that the log pumps read; its
@@ -465,6 +471,13 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     for p in pumps {
         let _ = p.join();
     }
+    let mut oom_killed = false;
+    if let Some(cg) = &limits.cgroup {
+        oom_killed = cg.oom_killed();
+        if let Err(e) = cg.remove() {
+            tracing::warn!(%e, "could not remove the container's cgroup");
+        }
+    }
     let code = match &result {
         Ok(exit) => exit.code,
         Err(process::Error::Child { class, .. }) => class.code(),
@@ -478,6 +491,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         r.pid = None;
         r.pid_start = None;
         r.error = error;
+        r.oom_killed = oom_killed;
     });
     if !opts.rm {
         update?;

@@ -120,11 +120,6 @@ pub(super) fn record_lock(dir: &Path) -> Result<Held> {
     lock(dir.join(RECORD), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
 }
 
-/// Whether the container's processes are frozen (`pause`).
-pub fn is_paused(_id: &super::ContainerId) -> bool {
-    false
-}
-
 /// The file whose presence tells the monitor that the user stopped the
 /// container, so its restart policy must not bring it back.
 pub fn stop_marker(dir: &Path) -> PathBuf {

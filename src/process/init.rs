@@ -2,10 +2,11 @@
 //!
 //! Runs in the child of `launch`'s clone, already inside the new
 //! namespaces. It waits at the gate until the parent has written any
-//! nested id maps (before that it has no usable ids), then mounts its
+//! nested id maps (before that it has no usable ids) and moved it into
+//! its cgroup, roots a new cgroup namespace there, then mounts its
 //! root with FUSE and hands the descriptor to the parent (`fuse_root`),
 //! sets up the rest of its mounts (`mounts`) and the hostname, brings up
-//! loopback and, with
+//! loopback, applies the `--ulimit` rlimits and, with
 //! `--init`, forks the workload and stays behind as PID 1 (`pid1`).
 //!
 //! The workload's last steps are ordered by what each needs: the terminal
@@ -50,9 +51,20 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
             fail(&mut ends.errors, ExitClass::Engine, &msg);
         }
     }
+    // The parent has moved us into the container's cgroup by now: a new
+    // cgroup namespace rooted there shows the container "/" as docker's do.
+    // SAFETY: unshare with a flag only.
+    if spec.cgroup.is_some() && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
+        let e = std::io::Error::last_os_error();
+        fail(&mut ends.errors, ExitClass::Engine, &format!("cannot root the cgroup namespace at the container's cgroup: {e}"));
+    }
     let fuse = ends.fuse.take();
     if let Err(msg) = fuse.ok_or_else(|| "no channel for the root's descriptor".to_string()).and_then(|f| setup(&spec, f)) {
         fail(&mut ends.errors, ExitClass::Engine, &msg);
+    }
+    // Before a --init fork, so the init and the workload share them.
+    if let Some(Err(e)) = spec.rlimits.iter().map(|r| r.apply()).find(|r| r.is_err()) {
+        fail(&mut ends.errors, ExitClass::Engine, &e.to_string());
     }
     if spec.init {
         // SAFETY: single-threaded child; the forked workload only calls

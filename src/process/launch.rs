@@ -3,7 +3,8 @@
 //! `burrow run` is already root in burrow's user namespace. It clones the
 //! container's first process straight into new mount, pid, uts, ipc,
 //! network and cgroup namespaces (plus a nested user namespace for
-//! keep-id, whose maps it writes before opening the gate). The clone is the
+//! keep-id, whose maps it writes before opening the gate) and moves it
+//! into its cgroup (`limits`) before the gate too. The clone is the
 //! raw system call without a new stack, which behaves like fork(2); it must
 //! happen while this process is single-threaded, so the signal-forwarding
 //! thread starts only afterwards. Signals that reach `burrow run` (TERM,
@@ -67,6 +68,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     let signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
         .map_err(|source| Error::Channel { source })?;
     let nested = spec.nested_userns.clone();
+    let cgroup = spec.cgroup.clone();
     // SAFETY: clone without CLONE_VM and without a new stack duplicates the
     // process like fork(2); burrow is single-threaded at this point.
     let ret = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
@@ -80,6 +82,13 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     let child = Pid::from_raw(ret as i32);
     drop((wait_end, write_end, tty_child, fuse_child));
     drop(spec);
+    // Before the gate: the child is still root of burrow's namespace (the
+    // host user), the only uid a v1 cgroup lets us move.
+    if let Some(Err(e)) = cgroup.as_ref().map(|c| c.attach(child.as_raw())) {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e.into());
+    }
 
     let mut serving = None;
     let mut network = None;

@@ -57,6 +57,8 @@ pub enum Error {
     Terminal { source: nix::Error },
     #[error("burrow has {count} threads where it must have one to create a container (a bug in burrow)")]
     Threads { count: usize },
+    #[error(transparent)]
+    Limits(#[from] crate::limits::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -121,6 +123,10 @@ pub struct Spec {
     pub network: NetSpec,
     /// A detached container's standard streams (else the caller's).
     pub detached: Option<Detached>,
+    /// The container's cgroup, joined right after the clone (`limits`).
+    pub cgroup: Option<crate::limits::Cgroup>,
+    /// `--ulimit`s, applied by the child before execve.
+    pub rlimits: Vec<crate::limits::Rlimit>,
 }
 
 /// The standard streams of a detached container: its stdout and stderr
