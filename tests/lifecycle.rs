@@ -73,10 +73,10 @@ fn detached_run_keeps_logs_apart_and_stops_starts_and_removes() {
 
     // Started again: same files, a second life appended to the log.
     e.ok(&["start", "web"]);
-    wait_until("second life logged", || e.ok(&["logs", "web"]).matches("out").count() == 2);
+    wait_until("second life logged", || stderr(&e.run(&["logs", "web"])).matches("err").count() == 2);
     let o = e.run(&["logs", "--tail", "2", "web"]);
     assert_eq!((stdout(&o).as_str(), stderr(&o).as_str()), ("out\n", "err\n"), "the last two lines, each on its stream");
-    let stamped = e.ok(&["logs", "-t", "--tail", "1", "web"]);
+    let stamped = e.ok(&["logs", "-t", "--tail", "2", "web"]);
     assert!(stamped.starts_with("20") && stamped.contains("Z out"), "{stamped}");
     assert!(e.ok(&["logs", "--since", "2999-01-01T00:00:00Z", "web"]).is_empty());
 
