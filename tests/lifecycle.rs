@@ -263,3 +263,28 @@ fn bad_input_fails_clearly_and_creates_nothing() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("already in use"));
 }
+
+#[test]
+fn top_df_and_prune_see_the_containers() {
+    let Some(e) = env() else { return };
+    e.ok(&["run", "-d", "--name", "busy", "busybox", "sh", "-c", "sleep 1000 & echo started; wait"]);
+    wait_until("the child to start", || e.ok(&["logs", "busy"]).contains("started"));
+    let top = e.ok(&["top", "busy", "-o", "pid,args"]);
+    assert!(top.starts_with("  PID") || top.contains("PID"), "{top}");
+    assert!(top.contains("sleep 1000"), "{top}");
+    assert!(!top.contains("burrow"), "only the container's processes: {top}");
+    e.ok(&["run", "--name", "done1", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /big"]);
+    e.ok(&["run", "--name", "done2", "busybox", "true"]);
+    let df = e.ok(&["system", "df"]);
+    let containers = df.lines().find(|l| l.starts_with("Containers")).unwrap_or_default().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(&containers[1..3], ["3", "1"], "3 containers, 1 running: {df}");
+    assert!(df.contains("Local Volumes") && df.contains("Images"), "{df}");
+    let o = e.run(&["container", "prune"]);
+    assert_eq!(o.status.code(), Some(125), "without -f and without a terminal it refuses");
+    let out = e.ok(&["container", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:") && out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.len() == 64).count(), 2, "the two stopped ones: {out}");
+    assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1, "the running one stays");
+    let o = e.run(&["top", "done1"]);
+    assert_eq!(o.status.code(), Some(125));
+}

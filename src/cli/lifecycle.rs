@@ -261,6 +261,31 @@ pub fn attach(paths: &Paths, args: &AttachArgs) -> anyhow::Result<i32> {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct TopArgs {
+    container: String,
+    /// ps options (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
+}
+
+/// `top`: the container's processes as the host's `ps` shows them.
+pub fn top(paths: &Paths, args: &TopArgs) -> anyhow::Result<()> {
+    let r = record::observed(paths, record::find(paths, &args.container)?);
+    let pid = match (r.status, r.pid) {
+        (burrow::container::Status::Running, Some(pid)) if record::is_alive(&r) => pid,
+        _ => anyhow::bail!("container {} is not running", r.name),
+    };
+    let pids = burrow::container::top::pids(pid)?;
+    let ps_args = if args.ps_args.is_empty() { vec!["-ef".to_string()] } else { args.ps_args.clone() };
+    let out = std::process::Command::new("ps").args(&ps_args).output().map_err(|e| anyhow::anyhow!("cannot run ps: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!("ps {} failed: {}", ps_args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    print!("{}", burrow::container::top::filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?);
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
 pub struct MonitorArgs {
     id: String,
 }

@@ -64,6 +64,8 @@ enum Command {
     /// Fetch a container's logs
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
+    /// Show the processes of a running container
+    Top(lifecycle::TopArgs),
     Attach(lifecycle::AttachArgs),
     /// List containers
     #[command(visible_alias = "list")]
@@ -191,6 +193,8 @@ enum ContainerCommand {
     /// Fetch a container's logs
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
+    /// Show the processes of a running container
+    Top(lifecycle::TopArgs),
     Attach(lifecycle::AttachArgs),
     /// Remove all stopped containers
     Prune(container::PruneArgs),
@@ -225,8 +229,6 @@ enum Later {
     Build(Rest),
     /// Run a command in a running container (not yet available)
     Exec(Rest),
-    /// Show a container's processes (not yet available)
-    Top(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
     /// Manage networks (not yet available)
@@ -305,6 +307,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Rename(a) | C::Container(ContainerCommand::Rename(a)) => done(lifecycle::rename(paths, &a)),
         C::Logs(a) | C::Container(ContainerCommand::Logs(a)) => done(lifecycle::logs(paths, &a)),
         C::Attach(a) | C::Container(ContainerCommand::Attach(a)) => lifecycle::attach(paths, &a),
+        C::Top(a) | C::Container(ContainerCommand::Top(a)) => done(lifecycle::top(paths, &a)),
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),

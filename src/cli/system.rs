@@ -53,6 +53,20 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
     let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
     rows.push(vec!["Images".into(), images.len().to_string(), images.iter().filter(|i| used.contains(&i.id)).count().to_string(), h(image_size), format!("{}{}", h(image_free), pct(image_free, image_size))]);
     rows.push(vec!["Containers".into(), containers.len().to_string(), containers.iter().filter(|r| running(r)).count().to_string(), h(c_size), format!("{}{}", h(c_free), pct(c_free, c_size))]);
+    let volumes = burrow::volume::store::list(paths)?;
+    let mut v_size = 0;
+    let mut v_free = 0;
+    let mut v_active = 0;
+    for v in &volumes {
+        let size = burrow::volume::store::size_of(&v.mountpoint);
+        v_size += size;
+        if burrow::volume::attach::users(paths, &v.name)?.is_empty() {
+            v_free += size;
+        } else {
+            v_active += 1;
+        }
+    }
+    rows.push(vec!["Local Volumes".into(), volumes.len().to_string(), v_active.to_string(), h(v_size), format!("{}{}", h(v_free), pct(v_free, v_size))]);
     rows.push(vec!["Build Cache".into(), "0".into(), "0".into(), h(0), h(0)]);
     super::images::print_table(&rows);
     if args.verbose {

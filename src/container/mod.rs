@@ -25,6 +25,7 @@ pub mod restart;
 pub mod rootfs;
 pub mod run;
 pub mod state;
+pub mod top;
 
 use std::path::PathBuf;
 
