@@ -288,3 +288,19 @@ fn top_df_and_prune_see_the_containers() {
     let o = e.run(&["top", "done1"]);
     assert_eq!(o.status.code(), Some(125));
 }
+
+#[test]
+fn a_committed_container_runs_as_an_image_with_its_changes_and_deletions() {
+    let Some(e) = env() else { return };
+    e.ok(&["run", "--name", "src", "busybox", "sh", "-c", "echo hi > /marker; rm /bin/ls"]);
+    e.ok(&["commit", "-c", r#"CMD ["sh", "-c", "cat /marker; echo $X; ls / || echo gone"]"#, "-c", "ENV X=1", "-c", "EXPOSE 8080", "-m", "made by a test", "src", "made:v1"]);
+    let o = e.run(&["run", "--rm", "made:v1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hi\n1\ngone\n");
+    let cfg = e.ok(&["image", "inspect", "--format", "{{json .Config.ExposedPorts}}", "made:v1"]);
+    assert!(cfg.contains("8080/tcp"), "{cfg}");
+    let o = e.run(&["commit", "-c", "RUN make", "src", "bad:v1"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("invalid change"), "{}", stderr(&o));
+    assert!(!e.ok(&["images"]).contains("bad"), "nothing was stored");
+}

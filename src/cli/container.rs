@@ -555,6 +555,9 @@ pub struct CommitArgs {
     /// Author (e.g. "Jane Doe <jane@example.com>")
     #[arg(short, long)]
     author: Option<String>,
+    /// Apply a Dockerfile instruction to the image config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL)
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    change: Vec<String>,
     /// Container (name or id)
     container: String,
     /// Image name for the result, REPOSITORY[:TAG] (untagged when missing)
@@ -563,7 +566,7 @@ pub struct CommitArgs {
 }
 
 pub fn commit(paths: &Paths, args: &CommitArgs) -> anyhow::Result<()> {
-    let opts = burrow::container::commit::CommitOptions { message: args.message.clone(), author: args.author.clone() };
+    let opts = burrow::container::commit::CommitOptions { message: args.message.clone(), author: args.author.clone(), changes: args.change.clone() };
     let r = burrow::container::commit::commit(paths, &args.container, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot commit {}", args.container))?;
     println!("{}", r.id);

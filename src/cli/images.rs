@@ -16,6 +16,9 @@ pub struct ImportArgs {
     /// Name for the new image
     #[arg(value_name = "REPOSITORY[:TAG]")]
     reference: Option<String>,
+    /// Apply a Dockerfile instruction to the image config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL)
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    change: Vec<String>,
     /// Commit message recorded in the image history
     #[arg(short, long)]
     message: Option<String>,
@@ -72,6 +75,7 @@ pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
         unpack: UnpackOptions::current(),
         message: args.message.clone(),
         author: None,
+        changes: args.change.clone(),
     };
     let r = burrow::image::import::import_path(&store, &args.file, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot import {}", args.file.display()))?;

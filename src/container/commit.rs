@@ -20,6 +20,8 @@ use crate::paths::Paths;
 pub struct CommitOptions {
     pub message: Option<String>,
     pub author: Option<String>,
+    /// Dockerfile instructions applied to the config (`-c`).
+    pub changes: Vec<String>,
 }
 
 /// Commit container `key` (name or id prefix) as image `name` (untagged
@@ -35,7 +37,12 @@ pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions
     let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Io { path: upper.clone(), source: e.into() })?;
     let source = upper.clone();
     let producer = std::thread::spawn(move || layer_tar::write(&source, std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(writer))));
-    let import_opts = ImportOptions { message: opts.message.clone(), author: opts.author.clone(), unpack: crate::image::UnpackOptions::current() };
+    let import_opts = ImportOptions {
+        message: opts.message.clone(),
+        author: opts.author.clone(),
+        changes: opts.changes.clone(),
+        unpack: crate::image::UnpackOptions::current(),
+    };
     let created_by = format!("burrow commit: {}", rec.command.join(" "));
     let result = import::add_layer(&store, Some(&base), BufReader::with_capacity(1 << 20, std::fs::File::from(reader)), name, &import_opts, &created_by);
     let produced = producer.join().unwrap_or_else(|_| Err(std::io::Error::other("the layer writer panicked")));

@@ -32,6 +32,8 @@ pub enum Error {
     #[error(transparent)]
     Reference(#[from] ReferenceError),
     #[error(transparent)]
+    Change(#[from] super::change::Error),
+    #[error(transparent)]
     Digest(#[from] DigestError),
     #[error(transparent)]
     Unpack(#[from] UnpackError),

@@ -36,6 +36,8 @@ pub struct ImportOptions {
     pub message: Option<String>,
     /// The image's author (`commit -a`).
     pub author: Option<String>,
+    /// Dockerfile instructions applied to the config (`-c`, see `change`).
+    pub changes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +114,10 @@ pub fn add_layer(
         }
         None => None,
     };
+    // Bad changes fail before any work is done.
+    for c in &opts.changes {
+        super::change::apply(&mut json!({}), c)?;
+    }
     let tmp = store.paths().tmp();
     let work = TempDir(fsutil::temp_path(&tmp, "import"));
     fs::create_dir(&work.0).map_err(Error::io("create", &work.0))?;
@@ -133,6 +139,9 @@ pub fn add_layer(
     let mut config = config;
     if let Some(a) = &opts.author {
         config["author"] = json!(a);
+    }
+    for c in &opts.changes {
+        super::change::apply(&mut config, c)?;
     }
     let config_bytes =
         serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;

@@ -21,6 +21,7 @@
 //! (that is `registry/`) and does not build images.
 
 pub mod archive;
+pub mod change;
 mod blob;
 pub mod compress;
 pub mod digest;
