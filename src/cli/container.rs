@@ -432,38 +432,39 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
         eprintln!("Error: {}", super::describe(&e.context(format!("cannot remove {key}"))));
         failed = true;
     };
+    // Each container's lifecycle lock is held from the kill to the
+    // removal, so a `start` at the same moment runs before or after, never
+    // in between.
     let mut todo = Vec::new();
     for key in &args.containers {
-        let step = (|| -> anyhow::Result<()> {
+        let step = (|| -> anyhow::Result<state::Held> {
             let r = record::find(paths, key)?;
+            let held = state::lifecycle(&r.dir(paths))?;
             if r.monitor_alive(paths) {
                 if !args.force {
                     return Err(burrow::container::Error::Running { name: r.name }.into());
                 }
-                let _ = lifecycle::kill(paths, r.id.as_str(), nix::sys::signal::Signal::SIGKILL);
-                state::wait_monitor_gone(&r.dir(paths), None);
+                lifecycle::kill_and_wait_locked(paths, &r)?;
             }
-            Ok(())
+            Ok(held)
         })();
         match step {
-            Ok(()) => todo.push(key.clone()),
+            Ok(held) => todo.push((key.clone(), held)),
             Err(e) => report(key, e),
         }
     }
     if !todo.is_empty() {
         super::enter(false)?;
     }
-    for key in todo {
+    for (key, _held) in todo {
         let step = (|| -> anyhow::Result<()> {
             let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
             record::reconcile(paths)?;
             let r = record::find(paths, &key)?;
-            let dir = r.dir(paths);
-            let _life = state::lifecycle(&dir)?;
             if r.monitor_alive(paths) {
                 return Err(burrow::container::Error::Running { name: r.name }.into());
             }
-            burrow::container::rootfs::remove_any(&dir).context("cannot remove the container's files")?;
+            burrow::container::rootfs::remove_any(&r.dir(paths)).context("cannot remove the container's files")?;
             if args.volumes {
                 burrow::volume::attach::remove_anonymous(paths, &r.mounts)?;
             }

@@ -64,6 +64,9 @@ pub struct RmiArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {
+    /// Format the output with a Go template ({{.Id}}, {{json .Config}})
+    #[arg(short, long)]
+    format: Option<String>,
     /// Images (names or ids)
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
@@ -275,10 +278,14 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
 pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
     let mut out = Vec::new();
+    let template = args.format.as_deref().map(super::template::Template::parse).transpose()?;
     for name in &args.images {
         out.push(store.inspect(name)?);
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    match template {
+        Some(t) => out.iter().for_each(|v| println!("{}", t.render(v))),
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+    }
     Ok(())
 }
 

@@ -101,6 +101,21 @@ pub fn kill(paths: &Paths, key: &str, signal: Signal) -> Result<Record> {
     Ok(r)
 }
 
+/// `rm -f`'s first step, with the caller holding the container's
+/// lifecycle lock: kill a running container and wait until its
+/// supervisor has recorded the exit.
+pub fn kill_and_wait_locked(paths: &Paths, r: &Record) -> Result<()> {
+    if !r.monitor_alive(paths) {
+        return Ok(());
+    }
+    mark_stopped(paths, r)?;
+    if let Some(pid) = live_pid(&record::find(paths, r.id.as_str())?) {
+        let _ = send_signal(pid, Signal::SIGKILL);
+    }
+    state::wait_monitor_gone(&r.dir(paths), None);
+    Ok(())
+}
+
 /// Block until the container is not running, and return its exit code.
 pub fn wait(paths: &Paths, key: &str) -> Result<i32> {
     let r = record::find(paths, key)?;

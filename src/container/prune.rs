@@ -5,8 +5,8 @@
 //! and its own files (log, generated /etc files), counted once per inode
 //! so hardlinks do not double. Pruning takes the store lock (so no
 //! container is being created meanwhile) and each container's lifecycle
-//! lock (so none is being started), and skips any whose supervisor is
-//! alive.
+//! lock if it is free (so none is being started; a busy one is skipped),
+//! and skips any whose supervisor is alive.
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -54,7 +54,9 @@ pub fn prune(paths: &Paths) -> Result<PruneReport> {
     let mut report = PruneReport::default();
     for r in record::list(paths)? {
         let dir = r.dir(paths);
-        let _life = state::lifecycle(&dir)?;
+        // A container another command is working on is left alone (and
+        // never waited for: `rm` takes its lifecycle lock before this lock).
+        let Some(_life) = state::try_lifecycle(&dir)? else { continue };
         if r.monitor_alive(paths) {
             continue;
         }

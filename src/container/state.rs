@@ -115,6 +115,11 @@ pub fn lifecycle(dir: &Path) -> Result<Held> {
     lock(dir.join(LIFECYCLE), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
 }
 
+/// The lifecycle lock if no other command holds it now.
+pub fn try_lifecycle(dir: &Path) -> Result<Option<Held>> {
+    lock(dir.join(LIFECYCLE), FlockArg::LockExclusiveNonblock)
+}
+
 /// Hold the record lock for one read-modify-write.
 pub(super) fn record_lock(dir: &Path) -> Result<Held> {
     lock(dir.join(RECORD), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
