@@ -8,6 +8,7 @@
 
 mod archive;
 mod container;
+mod exec;
 mod history;
 mod images;
 mod info;
@@ -48,6 +49,8 @@ enum Command {
     Ps(container::PsArgs),
     /// Remove one or more containers
     Rm(container::RmArgs),
+    /// Run a command in a running container
+    Exec(exec::ExecArgs),
     /// List a container's published ports
     Port(container::PortArgs),
     /// Import a root filesystem tarball as an image
@@ -151,6 +154,8 @@ enum ContainerCommand {
     Diff(container::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(archive::ExportArgs),
+    /// Run a command in a running container
+    Exec(exec::ExecArgs),
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
@@ -175,8 +180,6 @@ enum Later {
     Unpause(Rest),
     /// Fetch a container's logs (not yet available)
     Logs(Rest),
-    /// Run a command in a running container (not yet available)
-    Exec(Rest),
     /// Attach to a running container (not yet available)
     Attach(Rest),
     /// Show a container's processes (not yet available)
@@ -260,6 +263,8 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, *a),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(enter(false).and_then(|_| container::rm(paths, &a))),
+        // No enter(): exec joins the container's own user namespace.
+        C::Exec(a) | C::Container(ContainerCommand::Exec(a)) => exec::exec(paths, a),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),

@@ -6,12 +6,14 @@
 //! `--user` in the container's own files; `run` turns an image and the
 //! user's flags into a `process::Spec`, starts it, waits and records the
 //! outcome (`net` decides its network); `diff` and `commit` read the upper directory (an OCI layer
-//! as it stands, `layer_tar`); `export` writes the merged tree as a tar.
+//! as it stands, `layer_tar`); `export` writes the merged tree as a tar;
+//! `exec` decides what a command run in a running container gets.
 //! The process details (namespaces, mounts, the FUSE session, exec) live
 //! in `crate::process`.
 
 pub mod commit;
 pub mod diff;
+pub mod exec;
 pub mod export;
 mod layer_tar;
 pub mod net;
@@ -72,6 +74,10 @@ pub enum Error {
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]
     RelativeWorkdir { dir: String },
+    #[error("container {name} is not running: start it first (burrow ps -a shows its state)")]
+    NotRunning { name: String },
+    #[error("container {name} was started by an older burrow that did not record what exec needs: run it again")]
+    NoExecDefaults { name: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -73,6 +73,9 @@ pub struct Record {
     /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
     #[serde(default)]
     pub ports: Vec<String>,
+    /// What `burrow exec` gives a command in this container (set when it starts).
+    #[serde(default)]
+    pub exec: Option<super::exec::ExecDefaults>,
 }
 
 impl Record {
@@ -93,6 +96,7 @@ impl Record {
             finished_at: None,
             auto_remove,
             ports: Vec::new(),
+            exec: None,
         }
     }
 

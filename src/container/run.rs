@@ -238,6 +238,7 @@ fn start(
     if !cwd.starts_with('/') {
         return Err(Error::RelativeWorkdir { dir: cwd });
     }
+    record.exec = Some(super::exec::ExecDefaults::capture(&env, &[&defaults.env, &env_file_lines, &opts.env], &identity, &cwd, opts));
 
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;

@@ -106,8 +106,10 @@ fn serve_network(child: Pid, sock: &OwnedFd, net: NetStart) -> Result<Option<bur
     Ok(Some(burrow_netstack::start(tap, Some(netns), net.options, net.published)?))
 }
 
+/// Release `child` at its gate, proxy its terminal and signals, wait;
+/// also `join`'s parent side for `burrow exec`.
 #[allow(clippy::too_many_arguments)]
-fn supervise(
+pub(super) fn supervise(
     child: Pid,
     nested: Option<crate::userns::Mapping>,
     mut open_end: std::fs::File,
