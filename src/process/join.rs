@@ -22,10 +22,14 @@
 //!    A namespace the container shares with the caller (`--network host`)
 //!    is left alone: joining it would need rights only the host has.
 //!
-//! The pid namespace applies to children only, so it is joined by
-//! `Joined::spawn` just before the fork (for `-d`, by a keeper process
-//! that stays outside the container, so the container never sees it, and
-//! that reaps the command when it ends). The command's process then waits
+//! The pid namespace applies to children only, and a process whose
+//! children would go to another pid namespace may not start threads, which
+//! the caller needs for proxying. So `Joined::spawn` forks a short-lived
+//! starter that joins the pid namespace and clones the command with
+//! CLONE_PARENT: the command is the caller's own child, to wait for and
+//! signal, and the caller stays free to start threads. For `-d` a keeper
+//! process takes the starter's place: it stays outside the container (so
+//! the container never sees it), and forks and reaps the command. The command's process then waits
 //! at a gate while the parent puts it into the container's cgroup, sets
 //! up its terminal and stdio and drops to the container's identity in the
 //! order `init` uses for a container's workload (bounding set, seccomp,
@@ -170,9 +174,6 @@ impl Joined {
             Stdio::Shared { stdin } => (false, stdin),
             Stdio::Detached => (false, false),
         };
-        if let Some(ns) = &self.pidns {
-            setns(ns.as_fd(), CloneFlags::CLONE_NEWPID).map_err(|source| Error::Join { ns: "pid", source })?;
-        }
         let Gate { wait_end, open_end } = Gate::new()?;
         let (tty_parent, tty_child) = if tty_on {
             let (a, b) = channel::fd_channel()?;
@@ -180,20 +181,34 @@ impl Joined {
         } else {
             (None, None)
         };
+        let (mut pid_from_starter, pid_to_parent) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map(|(r, w)| (File::from(r), File::from(w)))
+            .map_err(|source| Error::Fork { source })?;
         // As in `launch`: catch the signals to forward before the child exists.
         let signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
             .map_err(|source| Error::Channel { source })?;
-        // SAFETY: single-threaded; the child only calls what `command` calls.
-        let child = match unsafe { fork() }.map_err(|source| Error::Fork { source })? {
+        // SAFETY: single-threaded; the starter only calls what `starter` calls.
+        let starter_pid = match unsafe { fork() }.map_err(|source| Error::Fork { source })? {
             ForkResult::Child => {
                 // `signals` stays: its handlers only write to a pipe and
                 // execve resets them.
-                drop((read_end, open_end, tty_parent));
-                command(spec, wait_end, write_end, tty_child, if tty_on { Stdio::Tty { stdin: stdin_on } } else { stdio })
+                drop((read_end, open_end, tty_parent, pid_from_starter));
+                let stdio = if tty_on { Stdio::Tty { stdin: stdin_on } } else { stdio };
+                starter(self.pidns, spec, wait_end, write_end, tty_child, stdio, pid_to_parent)
             }
             ForkResult::Parent { child } => child,
         };
-        drop((wait_end, write_end, tty_child, spec));
+        drop((wait_end, write_end, tty_child, spec, pid_to_parent));
+        while let Err(nix::errno::Errno::EINTR) = nix::sys::wait::waitpid(starter_pid, None) {}
+        let mut raw = [0u8; 4];
+        if std::io::Read::read_exact(&mut pid_from_starter, &mut raw).is_err() {
+            // The starter failed and said why on the error pipe.
+            return Err(match channel::read_report(&mut read_end) {
+                Some((class, message)) => Error::Child { class, message },
+                None => Error::Fork { source: nix::Error::ECHILD },
+            });
+        }
+        let child = Pid::from_raw(i32::from_ne_bytes(raw));
         if let Err(e) = enter_cgroup(child) {
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(child, None);
@@ -213,6 +228,40 @@ impl Joined {
 /// cgroup here, and its failure must fail the exec.
 fn enter_cgroup(_child: Pid) -> Result<()> {
     Ok(())
+}
+
+/// The process that joins the pid namespace for the command and clones
+/// it with CLONE_PARENT, so the command is the caller's own child (the
+/// caller cannot join the pid namespace itself: a process whose children
+/// go to another pid namespace may not start threads, and the caller
+/// needs threads to proxy). Sends the command's pid and exits.
+fn starter(
+    pidns: Option<OwnedFd>,
+    spec: ExecSpec,
+    gate: File,
+    mut errors: File,
+    tty_sock: Option<OwnedFd>,
+    stdio: Stdio,
+    mut pid_to_parent: File,
+) -> ! {
+    if let Some(ns) = &pidns {
+        if let Err(e) = setns(ns.as_fd(), CloneFlags::CLONE_NEWPID) {
+            fail(&mut errors, ExitClass::Engine, &format!("cannot join the container's pid namespace: {e}"));
+        }
+    }
+    // SAFETY: clone without CLONE_VM and without a new stack duplicates
+    // the process like fork(2); the starter is single-threaded.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    if ret < 0 {
+        fail(&mut errors, ExitClass::Engine, &format!("cannot start the command: {}", nix::Error::last()));
+    }
+    if ret == 0 {
+        drop(pid_to_parent);
+        command(spec, gate, errors, tty_sock, stdio)
+    }
+    let _ = std::io::Write::write_all(&mut pid_to_parent, &(ret as i32).to_ne_bytes());
+    // SAFETY: immediate exit without unwinding or atexit handlers.
+    unsafe { libc::_exit(0) }
 }
 
 /// `-d`: a process outside the container's pid namespace (so the
