@@ -100,7 +100,7 @@ fn exec_sees_the_containers_files_network_processes_and_environment() {
 }
 
 #[test]
-fn exit_codes_are_dockers() {
+fn exec_exit_codes_are_dockers() {
     let Some(e) = env() else { return };
     let _c = start(&e, "codes", &["busybox", "sleep", "1000"], "true");
     assert_eq!(e.run(&["exec", "codes", "sh", "-c", "exit 3"]).status.code(), Some(3));
@@ -123,7 +123,7 @@ fn exit_codes_are_dockers() {
 }
 
 #[test]
-fn a_stopped_container_is_refused_clearly() {
+fn exec_into_a_stopped_container_is_refused_clearly() {
     let Some(e) = env() else { return };
     e.ok(&["run", "--name", "done", "busybox", "true"]);
     let o = e.run(&["exec", "done", "true"]);
@@ -132,7 +132,7 @@ fn a_stopped_container_is_refused_clearly() {
 }
 
 #[test]
-fn stdin_tty_and_detach() {
+fn exec_stdin_tty_and_detach() {
     let Some(e) = env() else { return };
     let _c = start(&e, "io", &["busybox", "sleep", "1000"], "true");
     // -i passes stdin; without it stdin is empty.
@@ -193,7 +193,7 @@ fn exec_has_the_containers_capabilities_and_seccomp() {
 }
 
 #[test]
-fn keep_id_and_host_network_containers() {
+fn exec_into_keep_id_and_host_network_containers() {
     let Some(e) = env() else { return };
     let _k = start(&e, "keep", &["--userns=keep-id", "busybox", "sleep", "1000"], "true");
     assert_eq!(e.ok(&["exec", "keep", "id", "-u"]), format!("{}\n", common::uid()));
