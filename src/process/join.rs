@@ -386,3 +386,17 @@ fn become_user(spec: &ExecSpec) -> std::result::Result<(), String> {
     caps::switch_ids(spec.uid, spec.gid, &spec.groups).map_err(|e| e.to_string())?;
     caps::apply_final(&spec.caps, spec.uid == 0).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_namespace_comes_first_and_the_mount_namespace_last() {
+        // The others need the capabilities the user namespace gives, and
+        // after mnt the paths are the container's.
+        assert_eq!(NAMESPACES.first().map(|n| n.0), Some("user"));
+        assert_eq!(NAMESPACES.last().map(|n| n.0), Some("mnt"));
+        assert!(!NAMESPACES.iter().any(|n| n.1 == CloneFlags::CLONE_NEWPID), "pid is joined by the starter only");
+    }
+}
