@@ -117,6 +117,9 @@ fn exec_exit_codes_are_dockers() {
     let o = e.run(&["exec", "--privileged", "codes", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("--privileged"), "{}", stderr(&o));
+    let o = e.run(&["exec", "-d", "-t", "codes", "true"]);
+    assert_eq!(o.status.code(), Some(125), "a flag burrow cannot honour is refused, not ignored");
+    assert!(stderr(&o).contains("-d cannot be combined with -t or -i"), "{}", stderr(&o));
     let o = e.run(&["exec", "-u", "nobody2", "codes", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("unable to find user nobody2"), "{}", stderr(&o));
