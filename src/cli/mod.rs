@@ -8,6 +8,7 @@
 
 mod archive;
 mod container;
+mod exec;
 mod history;
 mod images;
 mod info;
@@ -72,6 +73,8 @@ enum Command {
     Ps(container::PsArgs),
     /// Remove one or more containers
     Rm(container::RmArgs),
+    /// Run a command in a running container
+    Exec(exec::ExecArgs),
     /// List a container's published ports
     Port(container::PortArgs),
     /// Import a root filesystem tarball as an image
@@ -219,6 +222,8 @@ enum ContainerCommand {
     Pause(limits::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(limits::PauseArgs),
+    /// Run a command in a running container
+    Exec(exec::ExecArgs),
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
@@ -227,8 +232,6 @@ enum ContainerCommand {
 enum Later {
     /// Build an image from a Dockerfile (not yet available)
     Build(Rest),
-    /// Run a command in a running container (not yet available)
-    Exec(Rest),
     /// Copy files between a container and the host (not yet available)
     Cp(Rest),
     /// Manage networks (not yet available)
@@ -311,6 +314,8 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),
+        // No enter(): exec joins the container's own user namespace.
+        C::Exec(a) | C::Container(ContainerCommand::Exec(a)) => exec::exec(paths, a),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),

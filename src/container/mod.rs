@@ -6,12 +6,14 @@
 //! `--user` in the container's own files; `run` turns an image and the
 //! user's flags into a `process::Spec`, starts it, waits and records the
 //! outcome (`net` decides its network); `diff` and `commit` read the upper directory (an OCI layer
-//! as it stands, `layer_tar`); `export` writes the merged tree as a tar.
+//! as it stands, `layer_tar`); `export` writes the merged tree as a tar;
+//! `exec` decides what a command run in a running container gets.
 //! The process details (namespaces, mounts, the FUSE session, exec) live
 //! in `crate::process`.
 
 pub mod commit;
 pub mod diff;
+pub mod exec;
 pub mod export;
 pub mod inspect;
 pub mod lifecycle;
@@ -87,8 +89,10 @@ pub enum Error {
     AlreadyRunning { name: String },
     #[error("conflicting options: --restart and --rm (a container removed when it exits cannot be restarted)")]
     RestartWithRm,
-    #[error("container {name} is not running")]
+    #[error("container {name} is not running: start it first (burrow ps -a shows its state)")]
     NotRunning { name: String },
+    #[error("container {name} was started by an older burrow that did not record what exec needs: run it again")]
+    NoExecDefaults { name: String },
     #[error(transparent)]
     Logs(#[from] logs::Error),
     #[error(transparent)]

@@ -108,6 +108,9 @@ pub struct Record {
     /// in its last run (docker's State.OOMKilled).
     #[serde(default)]
     pub oom_killed: bool,
+    /// What `burrow exec` gives a command in this container (set when it starts).
+    #[serde(default)]
+    pub exec: Option<super::exec::ExecDefaults>,
 }
 
 impl Record {
@@ -134,6 +137,7 @@ impl Record {
             mounts: Vec::new(),
             user_mounts: Vec::new(),
             oom_killed: false,
+            exec: None,
         }
     }
 

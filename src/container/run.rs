@@ -368,6 +368,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     if !cwd.starts_with('/') {
         return Err(Error::RelativeWorkdir { dir: cwd });
     }
+    record.exec = Some(super::exec::ExecDefaults::capture(&env, &[&defaults.env, &env_file_lines, &opts.env], &identity, &cwd, opts));
 
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;
@@ -445,6 +446,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
     let ports = record.ports.clone();
+    let exec_defaults = record.exec.clone();
     let result = process::launch(spec, fs_config, net.start, &mut |pid| {
         // Threads may exist only after the clone.
         if let Some(w) = &log {
@@ -458,6 +460,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             r.pid = Some(pid.as_raw());
             r.pid_start = record::process_start(pid.as_raw());
             r.ports = ports.clone();
+            r.exec = exec_defaults.clone();
             r.error = None;
         });
         match saved {

@@ -129,6 +129,19 @@ impl Cgroup {
     }
 
     /// Move process `pid` (and so its future children) into the cgroup.
+    /// Every `cgroup.procs` of the container, opened for writing a pid
+    /// into later (`burrow exec` opens them before it joins the
+    /// container's mount namespace, where these paths mean something else).
+    pub fn procs_files(&self) -> Result<Vec<std::fs::File>> {
+        self.unique_dirs()
+            .into_iter()
+            .map(|dir| {
+                let path = dir.join("cgroup.procs");
+                std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| Error::Attach { pid: 0, path: path.clone(), source, hint: "" })
+            })
+            .collect()
+    }
+
     pub fn attach(&self, pid: i32) -> Result<()> {
         for dir in self.unique_dirs() {
             let path = dir.join("cgroup.procs");

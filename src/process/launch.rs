@@ -131,18 +131,20 @@ fn thread_count() -> usize {
 }
 
 /// The container's terminal as the parent sees it.
-struct Terminal {
+pub(super) struct Terminal {
     /// Where the child sends the pty master (with -t).
-    sock: Option<OwnedFd>,
+    pub(super) sock: Option<OwnedFd>,
     /// -i: copy the caller's stdin to the terminal.
-    stdin: bool,
+    pub(super) stdin: bool,
     /// -t
-    tty: bool,
+    pub(super) tty: bool,
     /// Detached: copy the terminal's output here, not to the caller.
-    sink: Option<OwnedFd>,
+    pub(super) sink: Option<OwnedFd>,
 }
 
-fn supervise(
+/// Release `child` at its gate, proxy its terminal and signals, wait;
+/// also `join`'s parent side for `burrow exec`.
+pub(super) fn supervise(
     child: Pid,
     nested: Option<crate::userns::Mapping>,
     mut open_end: std::fs::File,

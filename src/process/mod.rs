@@ -11,13 +11,15 @@
 //! travel back over a close-on-exec pipe (`channel`) as an exit class and a
 //! message, so the parent can answer with docker's exit codes: 125 for an
 //! engine error, 126 when the command cannot be executed, 127 when it is
-//! not found.
+//! not found. `join` is `burrow exec`: a new process in the namespaces of
+//! a running container, with the same identity, capabilities and seccomp.
 
 pub mod caps;
 mod channel;
 mod exec;
 pub mod fuse_root;
 mod init;
+pub mod join;
 mod launch;
 mod mounts;
 mod pid1;
@@ -59,6 +61,12 @@ pub enum Error {
     Threads { count: usize },
     #[error(transparent)]
     Limits(#[from] crate::limits::Error),
+    #[error("the container's process {pid} is gone: the container is not running any more")]
+    Gone { pid: i32 },
+    #[error("cannot join the container's {ns} namespace: {source}")]
+    Join { ns: &'static str, source: nix::Error },
+    #[error("cannot start the command in the container: {source}")]
+    Fork { source: nix::Error },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,73 @@
+//! `burrow exec`: run a command in a running container.
+//!
+//! Unlike the other container commands this one must not enter a user
+//! namespace of its own (it would be a sibling of the container's,
+//! without rights over it): the engine joins the container's namespaces
+//! straight from the host's, so nothing here may start a thread first.
+
+use std::path::PathBuf;
+
+use burrow::container::exec::ExecOptions;
+use burrow::paths::Paths;
+use burrow::process;
+
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run the command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to copy the caller's)
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+    /// Read environment variables from a file
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Username or UID, with an optional group (USER[:GROUP])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Give extended privileges to the command (refused: burrow has none to give)
+    #[arg(long)]
+    privileged: bool,
+    /// Container name or id
+    container: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+pub fn exec(paths: &Paths, args: ExecArgs) -> anyhow::Result<i32> {
+    if args.privileged {
+        anyhow::bail!("burrow exec --privileged is not supported: a rootless container has no more privileges to give; run without it");
+    }
+    if args.detach && (args.tty || args.interactive) {
+        anyhow::bail!("burrow exec -d cannot be combined with -t or -i yet: a detached command gets no terminal or input; leave out -t/-i");
+    }
+    let opts = ExecOptions {
+        container: args.container,
+        command: args.command,
+        detach: args.detach,
+        interactive: args.interactive,
+        tty: args.tty,
+        env: args.env,
+        env_files: args.env_file,
+        user: args.user,
+        workdir: args.workdir,
+    };
+    match burrow::container::exec::exec(paths, &opts) {
+        Ok(code) => Ok(code),
+        Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
+            eprintln!("Error: {message}");
+            Ok(class.code())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
