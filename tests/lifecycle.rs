@@ -304,3 +304,25 @@ fn a_committed_container_runs_as_an_image_with_its_changes_and_deletions() {
     assert!(stderr(&o).contains("invalid change"), "{}", stderr(&o));
     assert!(!e.ok(&["images"]).contains("bad"), "nothing was stored");
 }
+
+#[test]
+fn healthchecks_report_starting_unhealthy_and_healthy() {
+    let Some(e) = env() else { return };
+    e.ok(&["run", "-d", "--name", "doc", "--health-cmd", "test -e /tmp/ok", "--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep", "1000"]);
+    let health = || e.ok(&["inspect", "-f", "{{.State.Health.Status}}", "doc"]).trim().to_string();
+    wait_until("unhealthy after two failures", || health() == "unhealthy");
+    assert!(e.ok(&["ps", "--format", "{{.Status}}"]).contains("(unhealthy)"));
+    e.ok(&["exec", "doc", "touch", "/tmp/ok"]);
+    wait_until("healthy after a success", || health() == "healthy");
+    assert_eq!(e.ok(&["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]).trim(), "doc");
+    let log = e.ok(&["inspect", "-f", "{{json .State.Health.Log}}", "doc"]);
+    assert!(log.contains("\"ExitCode\":1") && log.contains("\"ExitCode\":0"), "{log}");
+    let cfg = e.ok(&["inspect", "-f", "{{json .Config.Healthcheck.Test}}", "doc"]);
+    assert_eq!(cfg.trim(), r#"["CMD-SHELL","test -e /tmp/ok"]"#);
+    // Conflicting or malformed flags are refused.
+    let o = e.run(&["run", "-d", "--no-healthcheck", "--health-cmd", "true", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125), "conflicting flags: {}", stderr(&o));
+    let o = e.run(&["run", "-d", "--health-cmd", "true", "--health-interval", "soon", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("--health-interval"), "{}", stderr(&o));
+}

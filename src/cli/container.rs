@@ -78,6 +78,24 @@ pub struct RunArgs {
     /// Log driver options: max-size=SIZE, max-file=N
     #[arg(long = "log-opt", value_name = "OPT")]
     log_opt: Vec<String>,
+    /// Command to check the container's health (run with /bin/sh -c)
+    #[arg(long = "health-cmd", value_name = "CMD")]
+    health_cmd: Option<String>,
+    /// Time between health checks (e.g. 30s, 1m)
+    #[arg(long = "health-interval", value_name = "DURATION")]
+    health_interval: Option<String>,
+    /// Time a health check may take (e.g. 30s)
+    #[arg(long = "health-timeout", value_name = "DURATION")]
+    health_timeout: Option<String>,
+    /// Consecutive failures before the container is unhealthy
+    #[arg(long = "health-retries", value_name = "N")]
+    health_retries: Option<u32>,
+    /// Grace period in which failures do not count (e.g. 10s)
+    #[arg(long = "health-start-period", value_name = "DURATION")]
+    health_start_period: Option<String>,
+    /// Disable the image's HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    no_healthcheck: bool,
     /// Signal to stop the container (default: the image's STOPSIGNAL, else SIGTERM)
     #[arg(long = "stop-signal", value_name = "SIGNAL")]
     stop_signal: Option<String>,
@@ -203,6 +221,17 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
             other => other,
         },
         stop_timeout: args.stop_timeout,
+        health: burrow::container::health::resolve(
+            &burrow::container::health::Flags {
+                cmd: args.health_cmd,
+                interval: args.health_interval,
+                timeout: args.health_timeout,
+                retries: args.health_retries,
+                start_period: args.health_start_period,
+                none: args.no_healthcheck,
+            },
+            image.config_json.get("config").and_then(|c| c.get("Healthcheck")),
+        )?,
         mounts,
         volumes_from,
         checked_binds,
@@ -286,6 +315,7 @@ enum Filter {
     Id(String),
     Ancestor(String),
     Exited(i32),
+    Health(String),
 }
 
 impl Filter {
@@ -302,18 +332,28 @@ impl Filter {
             "name" => Filter::Name(v.into()),
             "id" => Filter::Id(v.into()),
             "ancestor" => Filter::Ancestor(v.into()),
+            "health" => {
+                if !["starting", "healthy", "unhealthy", "none"].contains(&v) {
+                    anyhow::bail!("invalid filter health={v:?}: use starting, healthy, unhealthy or none");
+                }
+                Filter::Health(v.into())
+            }
             "exited" => Filter::Exited(v.parse().map_err(|_| anyhow::anyhow!("invalid filter exited={v:?}: expected an exit code"))?),
-            _ => anyhow::bail!("unsupported filter {k:?}: burrow filters on status, name, id, ancestor and exited"),
+            _ => anyhow::bail!("unsupported filter {k:?}: burrow filters on status, name, id, ancestor, exited and health"),
         })
     }
 
-    fn keeps(&self, r: &record::Record, state: &str, image_ids: &dyn Fn(&str) -> Option<String>) -> bool {
+    fn keeps(&self, paths: &Paths, r: &record::Record, state: &str, image_ids: &dyn Fn(&str) -> Option<String>) -> bool {
         match self {
             Filter::Status(s) => state == s,
             Filter::Name(n) => r.name.contains(n.as_str()),
             Filter::Id(i) => r.id.as_str().starts_with(i.as_str()),
             Filter::Ancestor(a) => r.image == *a || image_ids(a).is_some_and(|id| id == r.image_id),
             Filter::Exited(c) => r.status == Status::Exited && r.exit_code == Some(*c),
+            Filter::Health(h) => {
+                let now = burrow::container::health::Health::load(&r.dir(paths)).filter(|_| r.status == Status::Running).map(|x| x.status);
+                now.as_deref().unwrap_or("none") == h
+            }
         }
     }
 }
@@ -343,7 +383,7 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|(r, paused)| {
             let state = if *paused { "paused" } else { r.status.word() };
-            (everything || r.status == Status::Running) && filters.iter().all(|f| f.keeps(r, state, &image_id))
+            (everything || r.status == Status::Running) && filters.iter().all(|f| f.keeps(paths, r, state, &image_id))
         })
         .collect();
     if args.quiet {
@@ -355,7 +395,8 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
     let rows: Vec<serde_json::Value> = shown
         .iter()
         .map(|(r, paused)| {
-            let mut row = burrow::container::inspect::ps_row(r, *paused, status_text(r, *paused), ago(Some(&r.created)));
+            let health = burrow::container::health::Health::load(&r.dir(paths));
+            let mut row = burrow::container::inspect::ps_row(r, *paused, status_text(r, *paused, health), ago(Some(&r.created)));
             if args.no_trunc {
                 row["ID"] = r.id.as_str().into();
             }
@@ -390,12 +431,17 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
 }
 
 /// docker's STATUS column.
-fn status_text(r: &record::Record, paused: bool) -> String {
+fn status_text(r: &record::Record, paused: bool, health: Option<burrow::container::health::Health>) -> String {
     match r.status {
         Status::Created => "Created".to_string(),
         Status::Running => {
             let up = format!("Up {}", ago(r.started_at.as_deref()).trim_end_matches(" ago"));
-            if paused { format!("{up} (Paused)") } else { up }
+            let health = match health.map(|h| h.status) {
+                Some(s) if s == "starting" => " (health: starting)".to_string(),
+                Some(s) => format!(" ({s})"),
+                None => String::new(),
+            };
+            if paused { format!("{up} (Paused)") } else { format!("{up}{health}") }
         }
         Status::Restarting => format!("Restarting ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
         Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),

@@ -48,6 +48,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
             "Error": r.error.clone().unwrap_or_default(),
             "StartedAt": r.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
             "FinishedAt": r.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "Health": c.health.as_ref().and_then(|_| super::health::Health::load(&dir)),
         },
         "Image": r.image_id,
         "ResolvConfPath": dir.join("resolv.conf"),
@@ -87,6 +88,13 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
             "Entrypoint": c.entrypoint.map(|e| vec![e]),
             "StopSignal": c.stop_signal,
             "StopTimeout": c.stop_timeout,
+            "Healthcheck": c.health.as_ref().map(|h| json!({
+                "Test": h.test,
+                "Interval": h.interval.as_nanos() as u64,
+                "Timeout": h.timeout.as_nanos() as u64,
+                "StartPeriod": h.start_period.as_nanos() as u64,
+                "Retries": h.retries,
+            })),
         },
         "NetworkSettings": {
             "Ports": port_map(&r.ports),

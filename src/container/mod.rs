@@ -15,6 +15,7 @@ pub mod commit;
 pub mod diff;
 pub mod exec;
 pub mod export;
+pub mod health;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

@@ -111,6 +111,9 @@ pub struct RunOptions {
     /// (the container's first process refuses a source replaced since).
     #[serde(skip)]
     pub checked_binds: Vec<crate::volume::CheckedBind>,
+    /// The healthcheck (flags over the image's HEALTHCHECK), if any.
+    #[serde(default)]
+    pub health: Option<super::health::Check>,
     /// `--memory`, `--cpus`, `--ulimit`... (`limits`).
     #[serde(default)]
     pub limits: crate::limits::Request,
@@ -442,6 +445,10 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         }
     };
     let mut pumps = Vec::new();
+    // The healthcheck thread starts with the command and stops with it.
+    let health_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut checker = None;
+    let _ = fs::remove_file(dir.join("health.json"));
 
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
@@ -453,6 +460,10 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             for (from, stream) in pumps_from.drain(..) {
                 pumps.push(logs::pump(from, stream, w.clone()));
             }
+        }
+        if let Some(check) = opts.health.clone() {
+            let (root, dir, id, stop) = (paths.root.clone(), dir.clone(), record.id.to_string(), health_stop.clone());
+            checker = Some(std::thread::spawn(move || super::health::run_checker(root, dir, id, check, stop)));
         }
         let saved = record.update(paths, |r| {
             r.status = Status::Running;
@@ -473,6 +484,10 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     drop(pumps_from);
     for p in pumps {
         let _ = p.join();
+    }
+    health_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(c) = checker {
+        let _ = c.join();
     }
     let mut oom_killed = false;
     if let Some(cg) = &limits.cgroup {
