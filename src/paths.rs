@@ -44,6 +44,10 @@ impl Paths {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    /// Derived data that can always be rebuilt (compiled seccomp programs).
+    pub fn cache(&self) -> PathBuf {
+        self.root.join("cache")
+    }
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("lock")
     }

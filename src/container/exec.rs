@@ -125,7 +125,7 @@ pub fn plan(
 }
 
 /// The capability set, seccomp filter and no_new_privs the container has.
-fn security(defaults: &ExecDefaults) -> Result<(caps::CapSet, Option<seccomp::Prepared>, bool)> {
+fn security(defaults: &ExecDefaults, paths: &Paths) -> Result<(caps::CapSet, Option<seccomp::Prepared>, bool)> {
     let set = caps::resolve(&defaults.cap_add, &defaults.cap_drop)?;
     let mut no_new_privs = false;
     let mut mode = seccomp::SeccompMode::Default;
@@ -136,7 +136,7 @@ fn security(defaults: &ExecDefaults) -> Result<(caps::CapSet, Option<seccomp::Pr
             None => {}
         }
     }
-    Ok((set, seccomp::prepare(&mode, &set)?, no_new_privs))
+    Ok((set, seccomp::prepare_cached(&mode, &set, &paths.cache().join("seccomp"))?, no_new_privs))
 }
 
 /// Run `opts.command` in the running container `opts.container`; the
@@ -154,7 +154,7 @@ pub fn exec(paths: &Paths, opts: &ExecOptions) -> Result<i32> {
     let (Some(pid), Some(defaults)) = (r.pid, r.exec.as_ref()) else {
         return Err(Error::NoExecDefaults { name: r.name });
     };
-    let (set, filter, no_new_privs) = security(defaults)?;
+    let (set, filter, no_new_privs) = security(defaults, paths)?;
     let mut env_file_lines = Vec::new();
     for f in &opts.env_files {
         let text = fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;

@@ -214,7 +214,7 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
     if opts.rm && opts.restart != Policy::No {
         return Err(Error::RestartWithRm);
     }
-    let prepared = Security::of(opts)?;
+    let prepared = Security::of(opts, paths)?;
     drop(prepared);
     // The env files are read now, and a bare `-e NAME` takes the caller's
     // value now, as docker does: the record needs neither later.
@@ -295,7 +295,7 @@ struct Security {
 }
 
 impl Security {
-    fn of(opts: &RunOptions) -> Result<Security> {
+    fn of(opts: &RunOptions, paths: &Paths) -> Result<Security> {
         let caps = caps::resolve(&opts.cap_add, &opts.cap_drop)?;
         let mut no_new_privs = false;
         let mut seccomp_mode = seccomp::SeccompMode::Default;
@@ -306,7 +306,7 @@ impl Security {
                 None => {}
             }
         }
-        let seccomp = seccomp::prepare(&seccomp_mode, &caps)?;
+        let seccomp = seccomp::prepare_cached(&seccomp_mode, &caps, &paths.cache().join("seccomp"))?;
         Ok(Security { caps, seccomp, no_new_privs })
     }
 }
@@ -332,7 +332,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         .map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
     let image = &image;
     let defaults = &ImageDefaults::of(image);
-    let Security { caps, seccomp, no_new_privs } = Security::of(opts)?;
+    let Security { caps, seccomp, no_new_privs } = Security::of(opts, paths)?;
     let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
     let hostname = hostname.as_str();
     let args = record.command.clone();

@@ -189,6 +189,55 @@ pub fn prepare(mode: &SeccompMode, caps: &CapSet) -> Result<Option<Prepared>> {
     Ok(Some(Prepared { program }))
 }
 
+/// `prepare` through a cache of compiled programs in `cache_dir`: the
+/// compile costs milliseconds (libseccomp), and `run`, each restart and
+/// each `exec` would otherwise repeat it. The key is a hash of everything
+/// the program depends on (burrow's version, the architecture, the mode,
+/// the capabilities, a profile file's bytes); a cached program is read
+/// back only if it decodes, and written by temp file + rename, so a
+/// broken or concurrent cache entry is never used half-written. Any cache
+/// failure just compiles.
+pub fn prepare_cached(mode: &SeccompMode, caps: &CapSet, cache_dir: &Path) -> Result<Option<Prepared>> {
+    use sha2::{Digest, Sha256};
+    let mut key = Sha256::new();
+    key.update(env!("CARGO_PKG_VERSION"));
+    key.update(format!("{:?}|{:?}|{:x}", ScmpArch::native(), mode, caps.bits()));
+    match mode {
+        SeccompMode::Unconfined => return Ok(None),
+        SeccompMode::File(path) => {
+            let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+            key.update(&bytes);
+        }
+        SeccompMode::Default => {}
+    }
+    let name: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let file = cache_dir.join(format!("{name}.bpf"));
+    if let Some(program) = std::fs::read(&file).ok().and_then(|b| decode(&b)).filter(|p| !p.is_empty() && p.len() <= MAX_INSTRUCTIONS) {
+        return Ok(Some(Prepared { program }));
+    }
+    let prepared = prepare(mode, caps)?;
+    if let Some(p) = &prepared {
+        let bytes: Vec<u8> = p
+            .program
+            .iter()
+            .flat_map(|i| {
+                let mut b = Vec::with_capacity(8);
+                b.extend_from_slice(&i.code.to_ne_bytes());
+                b.extend_from_slice(&[i.jt, i.jf]);
+                b.extend_from_slice(&i.k.to_ne_bytes());
+                b
+            })
+            .collect();
+        let tmp = cache_dir.join(format!("{name}.{}.tmp", std::process::id()));
+        let stored = std::fs::create_dir_all(cache_dir).and_then(|_| std::fs::write(&tmp, &bytes)).and_then(|_| std::fs::rename(&tmp, &file));
+        if let Err(e) = stored {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::debug!(%e, "cannot cache the seccomp program");
+        }
+    }
+    Ok(prepared)
+}
+
 fn read_profile(path: &Path, caps: &CapSet) -> Result<docker_json::Parsed> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     docker_json::parse(&text, caps).map_err(|problem| Error::Profile { path: path.to_path_buf(), problem })
@@ -324,6 +373,25 @@ mod tests {
     use nix::unistd::{fork, ForkResult};
 
     use super::*;
+
+    #[test]
+    fn the_cache_gives_back_the_compiled_program() {
+        let t = tempfile::tempdir().unwrap();
+        let caps = CapSet::docker_default();
+        let fresh = prepare(&SeccompMode::Default, &caps).unwrap().unwrap();
+        let first = prepare_cached(&SeccompMode::Default, &caps, t.path()).unwrap().unwrap();
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1, "one entry written");
+        let second = prepare_cached(&SeccompMode::Default, &caps, t.path()).unwrap().unwrap();
+        assert_eq!((&first, &second), (&fresh, &fresh));
+        // A damaged entry is not used: the program is compiled again.
+        let entry = std::fs::read_dir(t.path()).unwrap().next().unwrap().unwrap().path();
+        std::fs::write(&entry, b"garbage").unwrap();
+        assert_eq!(prepare_cached(&SeccompMode::Default, &caps, t.path()).unwrap().unwrap(), fresh);
+        // Other capabilities, another entry.
+        let other = prepare_cached(&SeccompMode::Default, &CapSet::all(), t.path()).unwrap().unwrap();
+        assert_ne!(other, fresh);
+        assert!(prepare_cached(&SeccompMode::Unconfined, &caps, t.path()).unwrap().is_none());
+    }
 
     #[test]
     fn security_opts() {
