@@ -326,3 +326,38 @@ fn healthchecks_report_starting_unhealthy_and_healthy() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("--health-interval"), "{}", stderr(&o));
 }
+
+#[test]
+fn cp_copies_both_ways_through_the_containers_root() {
+    let Some(e) = env() else { return };
+    e.ok(&["run", "-d", "--name", "box", "busybox", "sh", "-c", "mkdir -p /data/sub; echo inside > /data/sub/f; ln -s /etc /data/etc; echo ready; sleep 1000"]);
+    wait_until("the files", || e.ok(&["logs", "box"]).contains("ready"));
+    let out = e.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Out of the container: a directory into an existing one, symlinks kept.
+    e.ok(&["cp", "box:/data", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("data/sub/f")).unwrap(), "inside\n");
+    assert!(std::fs::symlink_metadata(out.join("data/etc")).unwrap().file_type().is_symlink());
+    // A symlink in the container resolves inside it, never on the host.
+    e.ok(&["cp", "box:/data/etc/hostname", out.join("hn").to_str().unwrap()]);
+    let hn = std::fs::read_to_string(out.join("hn")).unwrap();
+    assert_eq!(hn.trim(), &e.ok(&["inspect", "-f", "{{.Id}}", "box"]).trim()[..12], "the container's /etc/hostname");
+    // Into the container: a new name, then read back with exec.
+    let host_file = e.dir.path().join("host.txt");
+    std::fs::write(&host_file, "from the host\n").unwrap();
+    e.ok(&["cp", host_file.to_str().unwrap(), "box:/data/sub/copied"]);
+    assert_eq!(e.ok(&["exec", "box", "cat", "/data/sub/copied"]), "from the host\n");
+    assert_eq!(e.ok(&["exec", "box", "stat", "-c", "%u", "/data/sub/copied"]).trim(), "0", "owned by the container's root");
+    e.ok(&["cp", &format!("{}/.", out.join("data/sub").display()), "box:/tmp"]);
+    assert_eq!(e.ok(&["exec", "box", "cat", "/tmp/f"]), "inside\n", "SRC/. copies the content");
+    // Errors.
+    let o = e.run(&["cp", "box:/no/such", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
+    let o = e.run(&["cp", "/root/.profile", "box:/tmp/"]);
+    assert_eq!(o.status.code(), Some(125), "a host file the user cannot read: {}", stderr(&o));
+    e.ok(&["stop", "-t", "0", "box"]);
+    let o = e.run(&["cp", "box:/data", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
+}

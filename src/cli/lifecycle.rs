@@ -1,5 +1,5 @@
 //! The verbs of a container's life after `run`/`create`: start, stop,
-//! kill, restart, wait, rename, logs, attach, and the hidden
+//! kill, restart, wait, rename, logs, attach, top, cp, and the hidden
 //! `__monitor` that `run -d` and `start` spawn.
 //!
 //! `stop`, `kill`, `wait`, `logs` and `rename` stay in the caller's own
@@ -282,6 +282,33 @@ pub fn top(paths: &Paths, args: &TopArgs) -> anyhow::Result<()> {
         anyhow::bail!("ps {} failed: {}", ps_args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }
     print!("{}", burrow::container::top::filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?);
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode: keep the files' owners
+    #[arg(short, long)]
+    archive: bool,
+    /// Follow a symlink given as the source
+    #[arg(short = 'L', long)]
+    follow_link: bool,
+    /// Print nothing but errors (burrow prints nothing anyway)
+    #[arg(short, long)]
+    quiet: bool,
+    /// CONTAINER:PATH or a host path
+    #[arg(value_name = "SRC")]
+    src: String,
+    /// CONTAINER:PATH or a host path
+    #[arg(value_name = "DEST")]
+    dest: String,
+}
+
+/// `cp`: through the running container's own root (see `container::cp`).
+pub fn cp(paths: &Paths, args: &CpArgs) -> anyhow::Result<()> {
+    use burrow::container::cp;
+    let opts = cp::Options { archive: args.archive, follow: args.follow_link };
+    cp::copy(paths, &cp::parse_location(&args.src), &cp::parse_location(&args.dest), opts)?;
     Ok(())
 }
 

@@ -66,6 +66,8 @@ enum Command {
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
     /// Show the processes of a running container
+    /// Copy files between a running container and the host (CONTAINER:PATH)
+    Cp(lifecycle::CpArgs),
     Top(lifecycle::TopArgs),
     Attach(lifecycle::AttachArgs),
     /// List containers
@@ -197,6 +199,8 @@ enum ContainerCommand {
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
     /// Show the processes of a running container
+    /// Copy files between a running container and the host (CONTAINER:PATH)
+    Cp(lifecycle::CpArgs),
     Top(lifecycle::TopArgs),
     Attach(lifecycle::AttachArgs),
     /// Remove all stopped containers
@@ -232,8 +236,6 @@ enum ContainerCommand {
 enum Later {
     /// Build an image from a Dockerfile (not yet available)
     Build(Rest),
-    /// Copy files between a container and the host (not yet available)
-    Cp(Rest),
     /// Manage networks (not yet available)
     Network(Rest),
 }
@@ -311,6 +313,8 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Logs(a) | C::Container(ContainerCommand::Logs(a)) => done(lifecycle::logs(paths, &a)),
         C::Attach(a) | C::Container(ContainerCommand::Attach(a)) => lifecycle::attach(paths, &a),
         C::Top(a) | C::Container(ContainerCommand::Top(a)) => done(lifecycle::top(paths, &a)),
+        // No enter(): cp joins the container's own namespaces.
+        C::Cp(a) | C::Container(ContainerCommand::Cp(a)) => done(lifecycle::cp(paths, &a)),
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),

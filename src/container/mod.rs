@@ -12,6 +12,7 @@
 //! in `crate::process`.
 
 pub mod commit;
+pub mod cp;
 pub mod diff;
 pub mod exec;
 pub mod export;
@@ -96,6 +97,8 @@ pub enum Error {
     NoExecDefaults { name: String },
     #[error(transparent)]
     Logs(#[from] logs::Error),
+    #[error(transparent)]
+    Copy(#[from] cp::CpError),
     #[error(transparent)]
     Volume(#[from] crate::volume::Error),
 }
