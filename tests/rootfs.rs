@@ -143,9 +143,9 @@ fn diff_of_an_untouched_container_is_empty_and_unknown_names_fail() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("no such container"), "{}", stderr(&o));
     // a flag commit does not have is a usage error, with docker's code
-    let o = e.run(&["commit", "--change", "CMD ls", "idle", "img"]);
+    let o = e.run(&["commit", "--squash", "idle", "img"]);
     assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--change"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--squash"), "{}", stderr(&o));
     assert!(e.run(&["commit", "--help"]).status.success());
     e.ok(&["rm", "idle"]);
 }

@@ -109,7 +109,8 @@ impl Env {
     }
 
     /// Every non-directory under the store with its size, for before/after
-    /// comparisons (empty directories burrow keeps do not count).
+    /// comparisons (empty directories burrow keeps, the lock and the
+    /// rebuildable `cache/` do not count).
     pub fn store_listing(&self) -> Vec<String> {
         let mut out = Vec::new();
         walk(&self.root, &self.root, &mut out);
@@ -123,7 +124,9 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
     for e in rd.flatten() {
         let p = e.path();
         let rel = p.strip_prefix(base).unwrap().display().to_string();
-        if rel == "lock" {
+        // The lock and derived data (compiled seccomp programs) are not
+        // anyone's leftovers.
+        if rel == "lock" || rel == "cache" {
             continue;
         }
         if e.file_type().is_ok_and(|t| t.is_dir()) {
