@@ -150,6 +150,11 @@ fn create_start_attach_wait_rename_and_kill() {
     let o = e.run(&["kill", "sleeper"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
+    // A foreground run shows its output and keeps it in the log as well.
+    let o = e.run(&["run", "--name", "fg0", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 5"]);
+    assert_eq!((o.status.code(), stdout(&o).as_str(), stderr(&o).as_str()), (Some(5), "to-out\n", "to-err\n"));
+    let o = e.run(&["logs", "fg0"]);
+    assert_eq!((stdout(&o).as_str(), stderr(&o).as_str()), ("to-out\n", "to-err\n"));
     // A foreground run with a restart policy shows the output and exit code.
     let o = e.run(&["run", "--name", "fg", "--restart", "on-failure:1", "busybox", "sh", "-c", "echo again; exit 2"]);
     assert_eq!(o.status.code(), Some(2));

@@ -417,9 +417,31 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     // stdin (with -i) is a pipe held open here, so a shell waits for input
     // as it would on an attached terminal.
     let mut spec = spec;
-    let mut pumps_from: Vec<(std::fs::File, Stream)> = Vec::new();
+    let mut pumps_from: Vec<(std::fs::File, Stream, Option<std::fs::File>)> = Vec::new();
     let mut _stdin_hold: Option<OwnedFd> = None;
     let log = match io {
+        // A foreground container without a terminal is logged too (as
+        // docker does), its output copied to the caller as it comes; one
+        // removed at exit (`--rm`) keeps no log nobody could read.
+        Io::Caller if opts.log.enabled && !opts.tty && !opts.rm => {
+            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
+            let dup = |fd: i32| {
+                // SAFETY: duplicating one of this process's standard descriptors.
+                let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+                if new < 0 {
+                    return Err(Error::Io { path: format!("/proc/self/fd/{fd}").into(), source: std::io::Error::last_os_error() });
+                }
+                // SAFETY: `new` was just returned by fcntl and is owned by nothing else.
+                Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
+            };
+            let stdin = if opts.interactive { Some(dup(0)?) } else { None };
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            pumps_from.push((out_r.into(), Stream::Stdout, Some(dup(1)?.into())));
+            pumps_from.push((err_r.into(), Stream::Stderr, Some(dup(2)?.into())));
+            spec.detached = Some(Detached { stdin, stdout: out_w, stderr: err_w });
+            Some(Arc::new(Mutex::new(LogWriter::open(&dir, opts.log.clone())?)))
+        }
         Io::Caller => None,
         Io::Detached => {
             let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
@@ -433,8 +455,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             if opts.log.enabled {
                 let (out_r, out_w) = pipe()?;
                 let (err_r, err_w) = pipe()?;
-                pumps_from.push((out_r.into(), Stream::Stdout));
-                pumps_from.push((err_r.into(), Stream::Stderr));
+                pumps_from.push((out_r.into(), Stream::Stdout, None));
+                pumps_from.push((err_r.into(), Stream::Stderr, None));
                 spec.detached = Some(Detached { stdin, stdout: out_w, stderr: err_w });
                 Some(Arc::new(Mutex::new(LogWriter::open(&dir, opts.log.clone())?)))
             } else {
@@ -457,8 +479,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let result = process::launch(spec, fs_config, net.start, &mut |pid| {
         // Threads may exist only after the clone.
         if let Some(w) = &log {
-            for (from, stream) in pumps_from.drain(..) {
-                pumps.push(logs::pump(from, stream, w.clone()));
+            for (from, stream, mirror) in pumps_from.drain(..) {
+                pumps.push(logs::pump(from, stream, w.clone(), mirror));
             }
         }
         if let Some(check) = opts.health.clone() {

@@ -69,10 +69,13 @@ impl LogWriter {
 }
 
 /// Copy `source` into the log as `stream` until it reaches end of file
-/// (or EIO: a terminal whose other side is closed).
-pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>) -> JoinHandle<()> {
+/// (or EIO: a terminal whose other side is closed); with `mirror`, each
+/// chunk is also written there as it arrives (a foreground container's
+/// output to the caller's terminal).
+pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>, mirror: Option<File>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut source = source;
+        let mut mirror = mirror;
         let mut buf = vec![0u8; 64 << 10];
         let mut pending: Vec<u8> = Vec::new();
         let store = |line: &[u8]| {
@@ -87,6 +90,11 @@ pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>) -> Join
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if let Some(m) = &mut mirror {
+                if m.write_all(&buf[..n]).is_err() {
+                    mirror = None;
+                }
+            }
             pending.extend_from_slice(&buf[..n]);
             let mut start = 0;
             while let Some(i) = pending[start..].iter().position(|b| *b == b'\n') {
@@ -116,11 +124,15 @@ mod tests {
         let config = LogConfig { enabled: true, max_size: 4096, max_files: 2 };
         let w = Arc::new(Mutex::new(LogWriter::open(t.path(), config).unwrap()));
         let (r, mut wr) = std::os::unix::net::UnixStream::pair().unwrap();
-        let h = pump(File::from(std::os::fd::OwnedFd::from(r)), Stream::Stderr, w.clone());
+        let (mirror_r, mirror_w) = std::os::unix::net::UnixStream::pair().unwrap();
+        let h = pump(File::from(std::os::fd::OwnedFd::from(r)), Stream::Stderr, w.clone(), Some(File::from(std::os::fd::OwnedFd::from(mirror_w))));
         wr.write_all(b"one\ntw").unwrap();
         wr.write_all(b"o\nlast").unwrap();
         drop(wr);
         h.join().unwrap();
+        let mut mirrored = String::new();
+        File::from(std::os::fd::OwnedFd::from(mirror_r)).read_to_string(&mut mirrored).unwrap();
+        assert_eq!(mirrored, "one\ntwo\nlast", "the mirror gets the bytes as they came");
         let got = read_all(t.path()).unwrap();
         let texts: Vec<_> = got.iter().map(|e| e.log.as_str()).collect();
         assert_eq!(texts, ["one\n", "two\n", "last"]);
