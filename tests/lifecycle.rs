@@ -366,3 +366,16 @@ fn cp_copies_both_ways_through_the_containers_root() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
 }
+
+#[test]
+fn system_prune_removes_stopped_containers_and_with_volumes_their_anonymous_volumes() {
+    let Some(e) = env() else { return };
+    e.ok(&["run", "--name", "gone", "-v", "/anon", "busybox", "true"]);
+    e.ok(&["run", "--name", "named", "-v", "keep:/data", "busybox", "true"]);
+    e.ok(&["run", "-d", "--name", "alive", "busybox", "sleep", "1000"]);
+    assert_eq!(e.ok(&["volume", "ls", "-q"]).lines().count(), 2);
+    let out = e.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Containers:") && out.contains("Deleted Volumes:"), "{out}");
+    assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1, "the running container stays");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]).trim(), "keep", "named volumes stay");
+}

@@ -88,12 +88,16 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Also remove anonymous volumes no container uses
+    #[arg(long)]
+    volumes: bool,
 }
 
 /// `system prune`: stopped containers, then dangling (or, with -a, unused) images.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
-    if !args.force && !super::confirm(&format!("WARNING! This will remove:\n  - all stopped containers\n  - {what}\n"))? {
+    let vols = if args.volumes { "  - all anonymous volumes not used by at least one container\n" } else { "" };
+    if !args.force && !super::confirm(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n"))? {
         return Ok(());
     }
     let containers = burrow::container::prune::prune(paths)?;
@@ -103,6 +107,19 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
             println!("{id}");
         }
         println!();
+    }
+    let mut reclaimed = containers.reclaimed;
+    if args.volumes {
+        let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
+        let (deleted, bytes) = burrow::volume::attach::prune(paths, false)?;
+        if !deleted.is_empty() {
+            println!("Deleted Volumes:");
+            for d in &deleted {
+                println!("{d}");
+            }
+            println!();
+        }
+        reclaimed += bytes;
     }
     let store = Store::open(paths)?;
     let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
@@ -116,6 +133,6 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
         }
         println!();
     }
-    println!("Total reclaimed space: {}", super::images::human_size(containers.reclaimed + images.reclaimed));
+    println!("Total reclaimed space: {}", super::images::human_size(reclaimed + images.reclaimed));
     Ok(())
 }

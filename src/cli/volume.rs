@@ -218,16 +218,7 @@ fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     }
     super::enter(false)?;
     let _lock = StoreLock::exclusive(&paths.lock_file())?;
-    let mut deleted = Vec::new();
-    let mut reclaimed = 0;
-    for v in store::list(paths)? {
-        if (!args.all && !v.meta.anonymous) || !attach::users(paths, &v.name)?.is_empty() {
-            continue;
-        }
-        reclaimed += store::size_of(&v.mountpoint);
-        store::remove(paths, &v.name)?;
-        deleted.push(v.name);
-    }
+    let (deleted, reclaimed) = attach::prune(paths, args.all)?;
     if !deleted.is_empty() {
         println!("Deleted Volumes:");
         for d in &deleted {

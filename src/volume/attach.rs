@@ -171,3 +171,20 @@ pub fn remove_anonymous(paths: &Paths, points: &[MountPoint]) -> Result<Vec<Stri
     }
     Ok(removed)
 }
+
+/// Remove the volumes no container uses: anonymous ones, or all with
+/// `all`; their names and the bytes freed. Call with the store lock held,
+/// inside burrow's user namespace.
+pub fn prune(paths: &Paths, all: bool) -> Result<(Vec<String>, u64)> {
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0;
+    for v in store::list(paths)? {
+        if (!all && !v.meta.anonymous) || !users(paths, &v.name)?.is_empty() {
+            continue;
+        }
+        reclaimed += store::size_of(&v.mountpoint);
+        store::remove(paths, &v.name)?;
+        deleted.push(v.name);
+    }
+    Ok((deleted, reclaimed))
+}
