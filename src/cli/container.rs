@@ -650,13 +650,8 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = burrow::container::prune::prune(paths)?;
-    if !report.deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in &report.deleted {
-            println!("{id}");
-        }
-        println!();
-    }
+    let ids: Vec<String> = report.deleted.iter().map(|id| id.to_string()).collect();
+    super::print_deleted("Containers", &ids);
     println!("Total reclaimed space: {}", super::images::human_size(report.reclaimed));
     Ok(())
 }

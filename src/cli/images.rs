@@ -242,37 +242,31 @@ pub struct PruneArgs {
 /// docker's `image prune`: without -f it asks on a terminal, and refuses
 /// when there is no terminal to ask on.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
-    if !args.force {
-        use std::io::{BufRead, IsTerminal, Write};
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!("burrow image prune asks for confirmation, but stdin is not a terminal: pass -f (--force) to remove without asking");
-        }
-        let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
-        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Ok(());
-        }
+    let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
+    if !args.force && !super::confirm(&format!("WARNING! This will remove {what}.\n"))? {
+        return Ok(());
     }
+    let reclaimed = prune_images(paths, args.all)?;
+    println!("Total reclaimed space: {}", human_size(reclaimed));
+    Ok(())
+}
+
+/// Remove dangling (with `all`, unused) images, print docker's list of
+/// them, and return the bytes freed (`image prune`, `system prune`).
+pub(crate) fn prune_images(paths: &Paths, all: bool) -> anyhow::Result<u64> {
     let store = Store::open(paths)?;
     let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
         Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
     };
-    let report = store.prune(args.all, in_use)?;
-    if !report.untagged.is_empty() || !report.deleted.is_empty() {
-        println!("Deleted Images:");
-        for n in &report.untagged {
-            println!("untagged: {}", familiar(n));
-        }
-        for d in &report.deleted {
-            println!("deleted: {d}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: {}", human_size(report.reclaimed));
-    Ok(())
+    let report = store.prune(all, in_use)?;
+    let lines: Vec<String> = report
+        .untagged
+        .iter()
+        .map(|n| format!("untagged: {}", familiar(n)))
+        .chain(report.deleted.iter().map(|d| format!("deleted: {d}")))
+        .collect();
+    super::print_deleted("Images", &lines);
+    Ok(report.reclaimed)
 }
 
 pub fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {

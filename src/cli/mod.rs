@@ -391,6 +391,17 @@ pub(crate) fn confirm(warning: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// docker's report of what a prune removed: a titled list, if any.
+pub(crate) fn print_deleted(title: &str, items: &[String]) {
+    if !items.is_empty() {
+        println!("Deleted {title}:");
+        for i in items {
+            println!("{i}");
+        }
+        println!();
+    }
+}
+
 fn unshare(args: UnshareArgs) -> anyhow::Result<i32> {
     use std::os::unix::process::CommandExt;
     enter(true)?;

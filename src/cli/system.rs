@@ -48,7 +48,7 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
     let sizes: Vec<u64> = containers.iter().map(|r| prune::size(paths, r)).collect();
     let c_size: u64 = sizes.iter().sum();
     let c_free: u64 = containers.iter().zip(&sizes).filter(|(r, _)| !running(r)).map(|(_, s)| *s).sum();
-    let pct = |part: u64, whole: u64| if whole == 0 { String::new() } else { format!(" ({}%)", part * 100 / whole) };
+    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).map(|p| format!(" ({p}%)")).unwrap_or_default();
     let h = super::images::human_size;
     let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
     rows.push(vec!["Images".into(), images.len().to_string(), images.iter().filter(|i| used.contains(&i.id)).count().to_string(), h(image_size), format!("{}{}", h(image_free), pct(image_free, image_size))]);
@@ -101,38 +101,16 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let containers = burrow::container::prune::prune(paths)?;
-    if !containers.deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in &containers.deleted {
-            println!("{id}");
-        }
-        println!();
-    }
+    let ids: Vec<String> = containers.deleted.iter().map(|id| id.to_string()).collect();
+    super::print_deleted("Containers", &ids);
     let mut reclaimed = containers.reclaimed;
     if args.volumes {
         let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
         let (deleted, bytes) = burrow::volume::attach::prune(paths, false)?;
-        if !deleted.is_empty() {
-            println!("Deleted Volumes:");
-            for d in &deleted {
-                println!("{d}");
-            }
-            println!();
-        }
+        super::print_deleted("Volumes", &deleted);
         reclaimed += bytes;
     }
-    let store = Store::open(paths)?;
-    let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
-        Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
-    };
-    let images = store.prune(args.all, in_use)?;
-    if !images.deleted.is_empty() {
-        println!("Deleted Images:");
-        for d in &images.deleted {
-            println!("deleted: {d}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: {}", super::images::human_size(reclaimed + images.reclaimed));
+    reclaimed += super::images::prune_images(paths, args.all)?;
+    println!("Total reclaimed space: {}", super::images::human_size(reclaimed));
     Ok(())
 }

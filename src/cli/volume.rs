@@ -202,30 +202,14 @@ fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
 
 /// docker >= 23: unused anonymous volumes, or every unused one with -a.
 fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
-    if !args.force {
-        use std::io::{BufRead, IsTerminal, Write};
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!("burrow volume prune asks for confirmation, but stdin is not a terminal: pass -f (--force) to remove without asking");
-        }
-        let what = if args.all { "all local volumes" } else { "anonymous local volumes" };
-        print!("WARNING! This will remove {what} not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Ok(());
-        }
+    let what = if args.all { "all local volumes" } else { "anonymous local volumes" };
+    if !args.force && !super::confirm(&format!("WARNING! This will remove {what} not used by at least one container.\n"))? {
+        return Ok(());
     }
     super::enter(false)?;
     let _lock = StoreLock::exclusive(&paths.lock_file())?;
     let (deleted, reclaimed) = attach::prune(paths, args.all)?;
-    if !deleted.is_empty() {
-        println!("Deleted Volumes:");
-        for d in &deleted {
-            println!("{d}");
-        }
-        println!();
-    }
+    super::print_deleted("Volumes", &deleted);
     println!("Total reclaimed space: {}", super::images::human_size(reclaimed));
     Ok(())
 }

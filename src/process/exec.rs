@@ -6,6 +6,8 @@
 //! ENOEXEC, EISDIR or similar → 126 ("permission denied"); ENOENT for a
 //! path the user gave → 127. The lookup only reads the filesystem and runs
 //! after pivot_root, so it sees the container's files, not the host's.
+//! `drop_privileges` is the last step before execve, for the workload and
+//! for `burrow exec` alike.
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -65,6 +67,34 @@ pub fn cstrings(items: &[String]) -> Result<Vec<CString>, (ExitClass, String)> {
         .iter()
         .map(|s| CString::new(s.as_bytes()).map_err(|_| (ExitClass::Engine, format!("argument or variable contains a NUL byte: {s:?}"))))
         .collect()
+}
+
+/// Become the workload's identity, in the order the kernel requires: the
+/// capability bounding set while CAP_SETPCAP is held, the seccomp filter
+/// while CAP_SYS_ADMIN is held (docker does not set no_new_privs by
+/// default, and without it loading needs that capability), no_new_privs,
+/// then the ids (with keep-caps) and the final capability sets. Shared by
+/// the container's workload (`init`) and `burrow exec` (`join`).
+pub fn drop_privileges(
+    caps: &super::caps::CapSet,
+    seccomp: Option<&super::seccomp::Prepared>,
+    no_new_privs: bool,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> Result<(), String> {
+    super::caps::drop_bounding(caps).map_err(|e| e.to_string())?;
+    if let Some(filter) = seccomp {
+        filter.load().map_err(|e| e.to_string())?;
+    }
+    if no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!("cannot set no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+    }
+    super::caps::switch_ids(uid, gid, groups).map_err(|e| e.to_string())?;
+    super::caps::apply_final(caps, uid == 0).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -178,16 +178,5 @@ fn workload(spec: Spec, mut ends: ChildEnds) -> ! {
 
 /// Drop privileges in the order the module comment explains.
 fn become_workload(spec: &Spec) -> Result<(), String> {
-    caps::drop_bounding(&spec.caps).map_err(|e| e.to_string())?;
-    if let Some(filter) = &spec.seccomp {
-        filter.load().map_err(|e| e.to_string())?;
-    }
-    if spec.no_new_privs {
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(format!("cannot set no_new_privs: {}", std::io::Error::last_os_error()));
-        }
-    }
-    caps::switch_ids(spec.uid, spec.gid, &spec.groups).map_err(|e| e.to_string())?;
-    caps::apply_final(&spec.caps, spec.uid == 0).map_err(|e| e.to_string())
+    exec::drop_privileges(&spec.caps, spec.seccomp.as_ref(), spec.no_new_privs, spec.uid, spec.gid, &spec.groups)
 }

@@ -144,6 +144,7 @@ pub(super) struct Terminal {
 
 /// Release `child` at its gate, proxy its terminal and signals, wait;
 /// also `join`'s parent side for `burrow exec`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn supervise(
     child: Pid,
     nested: Option<crate::userns::Mapping>,
