@@ -2,7 +2,9 @@
 # burrow's main job end to end, on a fresh Debian machine, run as root:
 # provision the host, build burrow, make a busybox image from the host's
 # busybox-static, import it as an ordinary user and run containers with it,
-# then push it to a private registry, pull it back and save/load it.
+# then push it to a private registry, pull it back and save/load it, and
+# keep a detached web server (port, volume, limit, healthcheck) with exec,
+# ps, stats, stop and logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 user="${BURROW_TEST_USER:-burrowtest}"
@@ -65,17 +67,25 @@ step burrow save -o busybox-edited.tar "$r" "&&" burrow load -i busybox-edited.t
 install -d -o "$user" "$dir/out"
 as_user burrow save -o "$dir/out/busybox-edited.tar" "$r"
 as_user burrow load -i "$dir/out/busybox-edited.tar"
-# Networking: a web server published on the host's loopback; the client
-# connects from 127.0.0.2 and the container's log shows that address.
+# A detached web server published on the host's loopback, with a named
+# volume, a memory limit and a healthcheck; the client connects from
+# 127.0.0.2 and the server's reply shows that address.
 wport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-step burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c "'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB'" "&"
-(as_user burrow run --rm --name web -p "127.0.0.1:$wport:8080" busybox nc -ll -p 8080 -e sh -c 'echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB' 2>/dev/null || true) &
-web_pid=$!
-for _ in $(seq 50); do as_user burrow port web >/dev/null 2>&1 && break; sleep 0.1; done
+step burrow run -d --name web -p "127.0.0.1:$wport:8080" -v webdata:/data --memory 64m --health-cmd "'test -e /data/up'" --health-interval 1s busybox \
+  sh -c "'touch /data/up; echo serving on 8080; nc -ll -p 8080 -e sh -c \"echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB\"'"
+as_user burrow run -d --name web -p "127.0.0.1:$wport:8080" -v webdata:/data --memory 64m --health-cmd 'test -e /data/up' --health-interval 1s busybox \
+  sh -c 'touch /data/up; echo serving on 8080; nc -ll -p 8080 -e sh -c "echo HTTP/1.0 200 OK; echo; netstat -tn | grep ESTAB"'
 step burrow port web;                              as_user burrow port web
 step curl --interface 127.0.0.2 "http://127.0.0.1:$wport/"
 for _ in $(seq 50); do curl -fsS --interface 127.0.0.2 "http://127.0.0.1:$wport/" 2>/dev/null && break; sleep 0.1; done
-pkill -9 -u "$user" -f "burrow run --rm --name web" || true; wait "$web_pid" 2>/dev/null || true
+step burrow exec web sh -c "'echo from exec > /data/note; ps'"
+as_user burrow exec web sh -c 'echo from exec > /data/note; ps'
+for _ in $(seq 50); do as_user burrow ps --filter health=healthy -q | grep -q . && break; sleep 0.1; done
+step burrow ps;                                    as_user burrow ps
+step burrow stats --no-stream web;                 as_user burrow stats --no-stream web
+step burrow stop -t 1 web "&&" burrow logs web;    as_user burrow stop -t 1 web; as_user burrow logs web
+step burrow rm web "&&" burrow run --rm -v webdata:/data busybox cat /data/note
+as_user burrow rm web; as_user burrow run --rm -v webdata:/data busybox cat /data/note
 step burrow run --rm busybox sh -c "'ip -4 addr show eth0 | grep inet; nslookup deb.debian.org | tail -n 2'"
 set +e; as_user burrow run --rm busybox sh -c 'ip -4 addr show eth0 | grep inet; nslookup deb.debian.org | tail -n 2'; set -e
 step "burrow run --rm busybox sh -c 'exit 3'; echo exit code \$?"
