@@ -333,7 +333,7 @@ fn healthchecks_report_starting_unhealthy_and_healthy() {
 }
 
 #[test]
-fn cp_copies_both_ways_through_the_containers_root() {
+fn cp_copies_both_ways_through_the_containers_root_running_or_not() {
     let Some(e) = env() else { return };
     e.ok(&["run", "-d", "--name", "box", "busybox", "sh", "-c", "mkdir -p /data/sub; echo inside > /data/sub/f; ln -s /etc /data/etc; echo ready; sleep 1000"]);
     wait_until("the files", || e.ok(&["logs", "box"]).contains("ready"));
@@ -361,10 +361,19 @@ fn cp_copies_both_ways_through_the_containers_root() {
     assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
     let o = e.run(&["cp", "/root/.profile", "box:/tmp/"]);
     assert_eq!(o.status.code(), Some(125), "a host file the user cannot read: {}", stderr(&o));
+    // A stopped container: its root is mounted for the copy, both ways.
     e.ok(&["stop", "-t", "0", "box"]);
-    let o = e.run(&["cp", "box:/data", out.to_str().unwrap()]);
+    let again = e.dir.path().join("again");
+    e.ok(&["cp", "box:/data/sub/copied", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), "from the host\n");
+    // docker's create → cp → start: the file is there when it starts.
+    e.ok(&["create", "--name", "cfg", "busybox", "cat", "/etc/app.conf"]);
+    e.ok(&["cp", host_file.to_str().unwrap(), "cfg:/etc/app.conf"]);
+    let o = e.run(&["start", "-a", "cfg"]);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "from the host\n"), "{}", stderr(&o));
+    let o = e.run(&["cp", "cfg:/no/such", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
 }
 
 #[test]

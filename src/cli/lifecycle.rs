@@ -304,11 +304,12 @@ pub struct CpArgs {
     dest: String,
 }
 
-/// `cp`: through the running container's own root (see `container::cp`).
+/// `cp`: through the container's own root (see `container::cp`).
 pub fn cp(paths: &Paths, args: &CpArgs) -> anyhow::Result<()> {
     use burrow::container::cp;
     let opts = cp::Options { archive: args.archive, follow: args.follow_link };
-    cp::copy(paths, &cp::parse_location(&args.src), &cp::parse_location(&args.dest), opts)?;
+    let enter = || super::enter(true).map(|_| ()).map_err(|e| super::describe(&e));
+    cp::copy(paths, &cp::parse_location(&args.src), &cp::parse_location(&args.dest), opts, &enter)?;
     Ok(())
 }
 

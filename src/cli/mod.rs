@@ -66,7 +66,7 @@ enum Command {
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
     /// Show the processes of a running container
-    /// Copy files between a running container and the host (CONTAINER:PATH)
+    /// Copy files between a container and the host (CONTAINER:PATH)
     Cp(lifecycle::CpArgs),
     Top(lifecycle::TopArgs),
     Attach(lifecycle::AttachArgs),
@@ -199,7 +199,7 @@ enum ContainerCommand {
     Logs(lifecycle::LogsArgs),
     /// Show a running container's output until it exits
     /// Show the processes of a running container
-    /// Copy files between a running container and the host (CONTAINER:PATH)
+    /// Copy files between a container and the host (CONTAINER:PATH)
     Cp(lifecycle::CpArgs),
     Top(lifecycle::TopArgs),
     Attach(lifecycle::AttachArgs),

@@ -1,13 +1,18 @@
-//! `burrow cp`: files between a running container and the host, through
-//! the container's own root.
+//! `burrow cp`: files between a container and the host, through the
+//! container's own root.
 //!
-//! The container's side runs in a child process that has joined the
-//! container's namespaces (`process::join::enter`, the user namespace
-//! first): its root directory is then the container's root, so a path or
-//! a symlink in the container can only ever name something inside it, and
-//! it acts as the container's root user, so it reads and writes every
-//! file the container's root could and creates files with container
-//! owners. The two processes pass a tar stream through a pipe: the
+//! The container's side runs in a child process whose root directory is
+//! the container's root, so a path or a symlink in the container can only
+//! ever name something inside it, and which acts as the container's root
+//! user, so it reads and writes every file the container's root could and
+//! creates files with container owners. For a running container the child
+//! joins its namespaces (`process::join::enter`, the user namespace
+//! first). For a stopped (or never started) one, the child enters burrow's
+//! user namespace and a private mount namespace, mounts the container's
+//! root with burrow-fs exactly as `start` would (the same layers and
+//! upper), and a grandchild chroots into it, while the child serves the
+//! mount; the container's lifecycle lock keeps it from being started or
+//! removed meanwhile. The two processes pass a tar stream through a pipe: the
 //! reading side archives the source (symlinks kept as symlinks, except a
 //! top-level one with `-L`), the writing side extracts it with docker's
 //! naming rules (`target`, pure): into an existing directory, or as the
@@ -23,7 +28,7 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::record::{self, Status};
-use super::{Error, Result};
+use super::Result;
 use crate::paths::Paths;
 
 /// One side of a copy.
@@ -68,7 +73,7 @@ pub enum CpError {
     NoParent { path: String },
     #[error("cannot copy a directory onto the file {path}")]
     DirOntoFile { path: String },
-    #[error("the container side of the copy failed: {message}")]
+    #[error("{message}")]
     Inside { message: String },
 }
 
@@ -76,10 +81,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CpError + '_ {
     move |source| CpError::Io { path: path.display().to_string(), source }
 }
 
-/// Copy `src` to `dst`; exactly one of them is in a container, which must
-/// be running. Call before any thread exists (the child joins the
-/// container's namespaces).
-pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options) -> Result<()> {
+/// Copy `src` to `dst`; exactly one of them is in a container. Call
+/// before any thread exists, in the caller's own user namespace (a child
+/// joins the container's namespaces); `enter` moves a process into
+/// burrow's user namespace (for a container that is not running).
+pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options, enter: &dyn Fn() -> std::result::Result<(), String>) -> Result<()> {
     let (key, out_of_container) = match (src, dst) {
         (Location::Container { key, .. }, Location::Host(_)) => (key, true),
         (Location::Host(_), Location::Container { key, .. }) => (key, false),
@@ -87,10 +93,11 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options) -> Res
         _ => return Err(CpError::NoContainer.into()),
     };
     let r = record::find(paths, key)?;
-    let r = record::observed(paths, r);
-    let pid = match (r.status, r.pid) {
-        (Status::Running, Some(pid)) if record::is_alive(&r) => pid,
-        _ => return Err(Error::NotRunning { name: r.name }),
+    let _life = super::state::lifecycle(&r.dir(paths))?;
+    let r = record::observed(paths, record::find(paths, key)?);
+    let running = match (r.status, r.pid) {
+        (Status::Running, Some(pid)) if record::is_alive(&r) => Some(pid),
+        _ => None,
     };
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| CpError::Io { path: "pipe".into(), source: e.into() })?;
     let (err_read, err_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| CpError::Io { path: "pipe".into(), source: e.into() })?;
@@ -99,7 +106,7 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options) -> Res
     match unsafe { nix::unistd::fork() }.map_err(|e| CpError::Io { path: "fork".into(), source: e.into() })? {
         nix::unistd::ForkResult::Child => {
             drop(err_read);
-            let outcome = crate::process::join::enter(pid, r.pid_start).map_err(|e| e.to_string()).and_then(|_| {
+            let side = |read_end: std::os::fd::OwnedFd, write_end: std::os::fd::OwnedFd| -> std::result::Result<(), String> {
                 if out_of_container {
                     drop(read_end);
                     let Location::Container { path, .. } = src else { unreachable!("checked above") };
@@ -109,7 +116,11 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options) -> Res
                     let Location::Container { path, .. } = dst else { unreachable!("checked above") };
                     extract(fs::File::from(read_end), Path::new(&absolute(path)), opts.archive).map_err(|e| e.to_string())
                 }
-            });
+            };
+            let outcome = match running {
+                Some(pid) => crate::process::join::enter(pid, r.pid_start).map_err(|e| e.to_string()).and_then(|_| side(read_end, write_end)),
+                None => enter().and_then(|_| stopped_side(paths, &r, || side(read_end, write_end))),
+            };
             let code = match outcome {
                 Ok(()) => 0,
                 Err(msg) => {
@@ -144,6 +155,58 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options) -> Res
             Ok(())
         }
     }
+}
+
+/// In burrow's user namespace: mount the stopped container's root in a
+/// private mount namespace, run `side` in a grandchild chrooted there,
+/// then unmount. The grandchild is forked while the mount's server
+/// threads run; it only chroots, copies and exits.
+fn stopped_side(paths: &Paths, r: &record::Record, side: impl FnOnce() -> std::result::Result<(), String>) -> std::result::Result<(), String> {
+    use nix::mount::{mount, MsFlags};
+    let image = crate::image::Store::open(paths)
+        .and_then(|s| s.resolve(&r.image_id))
+        .map_err(|_| format!("the image of container {} ({}) is no longer in the store", r.name, r.image))?;
+    let layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
+    let layout = super::rootfs::Layout::of(&r.dir(paths), &layers);
+    if !layout.upper.exists() {
+        layout.create().map_err(|e| e.to_string())?;
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| format!("cannot make a private mount namespace: {e}"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("cannot make mounts private: {e}"))?;
+    let cfg = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
+    let mounted = burrow_fs::spawn_mount(cfg, &layout.rootfs).map_err(|e| format!("cannot mount the container's root: {e}"))?;
+    let (msg_read, msg_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("cannot make a pipe: {e}"))?;
+    // SAFETY: the grandchild only chroots, runs the copy (which allocates:
+    // glibc's malloc is fork-safe) and leaves with _exit.
+    let result = match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(msg_read);
+            let r = nix::unistd::chroot(&layout.rootfs).and_then(|_| nix::unistd::chdir("/")).map_err(|e| format!("cannot enter the container's root: {e}")).and_then(|_| side());
+            let code = match r {
+                Ok(()) => 0,
+                Err(msg) => {
+                    let _ = fs::File::from(msg_write).write_all(msg.as_bytes());
+                    1
+                }
+            };
+            // SAFETY: leave without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(msg_write);
+            let status = nix::sys::wait::waitpid(child, None);
+            let mut msg = String::new();
+            let _ = fs::File::from(msg_read).read_to_string(&mut msg);
+            match status {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+                _ if !msg.is_empty() => Err(msg),
+                other => Err(format!("the copy inside the container's root failed ({other:?})")),
+            }
+        }
+        Err(e) => Err(format!("cannot fork: {e}")),
+    };
+    drop(mounted);
+    result
 }
 
 /// A container path is taken from its root.
