@@ -56,7 +56,8 @@ http: {addr: "127.0.0.1:$port"}
 EOF2
 as_user /usr/bin/docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
 reg_pid=$!
-trap 'kill $reg_pid 2>/dev/null || true' EXIT
+# runuser forks the registry: stop the registry itself, not only runuser.
+trap 'kill $reg_pid 2>/dev/null || true; pkill -u "$user" -f "docker-registry serve $dir/registry.yml" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
 r="127.0.0.1:$port/demo/busybox:edited"
 step burrow push busybox:edited "$r";               as_user burrow push busybox:edited "$r"

@@ -94,19 +94,34 @@ pub fn monitor_alive(dir: &Path) -> bool {
 }
 
 /// Wait until no supervisor holds the container, up to `timeout` (for
-/// ever with `None`); true when it is free.
+/// ever with `None`); true when it is free. Without a timeout this blocks
+/// in `flock` itself, so it returns the moment the supervisor exits; with
+/// one it polls, from 1 ms up to 10 ms apart.
 pub fn wait_monitor_gone(dir: &Path, timeout: Option<Duration>) -> bool {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut pause = Duration::from_millis(2);
+    let path = dir.join(MONITOR);
+    let Some(timeout) = timeout else {
+        if !path.exists() {
+            return true;
+        }
+        return match lock(path, FlockArg::LockShared) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(%e, "cannot wait on the monitor lock; polling");
+                wait_monitor_gone(dir, Some(Duration::from_secs(86_400 * 365)))
+            }
+        };
+    };
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
     loop {
         if !monitor_alive(dir) {
             return true;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if Instant::now() >= deadline {
             return false;
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
 
