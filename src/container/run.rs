@@ -214,8 +214,9 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
     if opts.rm && opts.restart != Policy::No {
         return Err(Error::RestartWithRm);
     }
-    let prepared = Security::of(opts, paths)?;
-    drop(prepared);
+    // Bad capability or seccomp flags fail now, before anything exists
+    // (this also compiles the filter into the cache for `start`).
+    Security::of(opts, paths)?;
     // The env files are read now, and a bare `-e NAME` takes the caller's
     // value now, as docker does: the record needs neither later.
     let mut env = Vec::new();
@@ -336,7 +337,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
     let hostname = hostname.as_str();
     let args = record.command.clone();
-    let env_file_lines: Vec<String> = Vec::new();
+    // `create` folded the env files into `opts.env`.
+    let env_file_lines: &[String] = &[];
     let dir = record.dir(paths);
     let t0 = std::time::Instant::now();
     let image_layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
@@ -358,7 +360,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     }
     let env = environment(
         &defaults.env,
-        &env_file_lines,
+        env_file_lines,
         &opts.env,
         &|k| std::env::var(k).ok(),
         hostname,
@@ -371,7 +373,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     if !cwd.starts_with('/') {
         return Err(Error::RelativeWorkdir { dir: cwd });
     }
-    record.exec = Some(super::exec::ExecDefaults::capture(&env, &[&defaults.env, &env_file_lines, &opts.env], &identity, &cwd, opts));
+    record.exec = Some(super::exec::ExecDefaults::capture(&env, &[&defaults.env, env_file_lines, &opts.env], &identity, &cwd, opts));
 
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;

@@ -129,9 +129,13 @@ fn send(report: &mut Option<File>, text: &str) {
 pub fn main(paths: &Paths, id: &str) -> i32 {
     // SAFETY: descriptor 3 is the report pipe `spawn` set up, or (after a
     // restart's re-execution) nothing: then fcntl fails and it is not used.
+    // (The lock descriptor a restart hands over is opened after this one,
+    // so it is never 3.)
     let mut report = (unsafe { libc::fcntl(REPORT_FD, libc::F_GETFD) } >= 0).then(|| {
-        // Close-on-exec from now on, so the workload does not inherit it.
+        // SAFETY: fcntl on the descriptor just found open; close-on-exec
+        // from now on, so the workload never inherits it.
         unsafe { libc::fcntl(REPORT_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: descriptor 3 is ours alone (see above).
         unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(REPORT_FD) }
     });
     let held = std::env::var(LOCK_FD_ENV).ok().and_then(|v| v.parse::<i32>().ok());

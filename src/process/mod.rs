@@ -129,7 +129,8 @@ pub struct Spec {
     /// The gid of the `tty` group for devpts, when it is mapped.
     pub devpts_gid: Option<u32>,
     pub network: NetSpec,
-    /// A detached container's standard streams (else the caller's).
+    /// Standard streams on pipes (a detached container's, or a logged
+    /// foreground one's); `None` shares the caller's.
     pub detached: Option<Detached>,
     /// The container's cgroup, joined right after the clone (`limits`).
     pub cgroup: Option<crate::limits::Cgroup>,
@@ -137,10 +138,10 @@ pub struct Spec {
     pub rlimits: Vec<crate::limits::Rlimit>,
 }
 
-/// The standard streams of a detached container: its stdout and stderr
-/// go to these descriptors (its log's pipes), its stdin comes from
-/// `stdin` or /dev/null. With a terminal, what the terminal prints is
-/// copied to `stdout`.
+/// The standard streams of a container that is not simply sharing the
+/// caller's: its stdout and stderr go to these descriptors (its log's
+/// pipes), its stdin comes from `stdin` or /dev/null. With a terminal
+/// (detached only), what the terminal prints is copied to `stdout`.
 pub struct Detached {
     pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
