@@ -388,3 +388,35 @@ fn system_prune_removes_stopped_containers_and_with_volumes_their_anonymous_volu
     assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), 1, "the running container stays");
     assert_eq!(e.ok(&["volume", "ls", "-q"]).trim(), "keep", "named volumes stay");
 }
+
+#[test]
+fn attach_sends_input_to_a_detached_container() {
+    let Some(e) = env() else { return };
+    let attach = |name: &str, input: &str| {
+        use std::io::Write;
+        let mut c = e.cmd(&["attach", name]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    };
+    e.ok(&["run", "-di", "--name", "plain", "busybox", "sh"]);
+    let o = attach("plain", "echo from-attach\nexit 3\n");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(3), "from-attach\n"));
+    // With a terminal, what the user types reaches the shell through it.
+    e.ok(&["run", "-dit", "--name", "term", "busybox", "sh"]);
+    let o = attach("term", "echo tty-$((6*7))\nexit 4\n");
+    assert_eq!(o.status.code(), Some(4));
+    assert!(stdout(&o).contains("tty-42"), "{}", stdout(&o));
+    assert!(e.ok(&["logs", "term"]).contains("tty-42"), "the terminal's output is logged");
+    // --no-stdin only follows the output; a container without -i has no input.
+    e.ok(&["run", "-d", "--name", "noin", "busybox", "sh", "-c", "sleep 0.5; echo late"]);
+    let o = e.run(&["attach", "--no-stdin", "noin"]);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "late\n"));
+    // create -i, then start -ai.
+    e.ok(&["create", "-i", "--name", "later", "busybox", "sh"]);
+    let mut c = e.cmd(&["start", "-ai", "later"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut c.stdin.take().unwrap(), b"echo started-$((1+1))\nexit 5\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(5), "started-2\n"));
+    let o = e.run(&["start", "-i", "later"]);
+    assert_eq!(o.status.code(), Some(125), "-i without -a is refused");
+}

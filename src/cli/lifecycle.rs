@@ -31,6 +31,17 @@ fn print(entries: &[Entry], timestamps: bool) {
 /// Copy new log entries until the container's supervisor is gone; its
 /// exit code.
 fn follow(paths: &Paths, r: &record::Record, mut follower: Follower, after: Option<chrono::DateTime<chrono::Utc>>, timestamps: bool) -> i32 {
+    follow_every(paths, r, &mut follower, after, timestamps, Duration::from_millis(50))
+}
+
+fn follow_every(
+    paths: &Paths,
+    r: &record::Record,
+    follower: &mut Follower,
+    after: Option<chrono::DateTime<chrono::Utc>>,
+    timestamps: bool,
+    every: Duration,
+) -> i32 {
     let dir = r.dir(paths);
     loop {
         let alive = state::monitor_alive(&dir);
@@ -39,7 +50,7 @@ fn follow(paths: &Paths, r: &record::Record, mut follower: Follower, after: Opti
         if !alive {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(every);
     }
     record::find(paths, r.id.as_str()).map(|r| record::observed(paths, r).exit_code.unwrap_or(0)).unwrap_or(0)
 }
@@ -55,7 +66,7 @@ pub struct StartArgs {
     /// Attach to the container's output and return its exit code
     #[arg(short, long)]
     attach: bool,
-    /// Attach the container's STDIN (not supported: refused)
+    /// Attach the container's STDIN (with -a; the container must have been created with -i)
     #[arg(short, long)]
     interactive: bool,
     #[arg(required = true)]
@@ -63,8 +74,8 @@ pub struct StartArgs {
 }
 
 pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
-    if args.interactive {
-        anyhow::bail!("start -i is not supported: burrow does not forward STDIN to a detached container; use `burrow exec -it CONTAINER sh`");
+    if args.interactive && !args.attach {
+        anyhow::bail!("start -i needs -a: use `burrow start -ai CONTAINER`");
     }
     if args.attach && args.containers.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
@@ -83,7 +94,10 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
     for key in &args.containers {
         let follower = record::find(paths, key).ok().map(|r| Follower::at_end(&r.dir(paths)));
         match lifecycle::start(paths, key) {
-            Ok(r) if args.attach => return follow_until_exit(paths, &r, follower.unwrap_or_else(|| Follower::at_end(&r.dir(paths)))),
+            Ok(r) if args.attach => {
+                let follower = follower.unwrap_or_else(|| Follower::at_end(&r.dir(paths)));
+                return attach_to(paths, &r, follower, args.interactive);
+            }
             Ok(_) => println!("{key}"),
             Err(e) => {
                 if args.attach {
@@ -242,22 +256,67 @@ pub fn logs(paths: &Paths, args: &LogsArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct AttachArgs {
-    /// Do not attach STDIN (the only mode burrow has)
+    /// Do not attach STDIN
     #[arg(long)]
     no_stdin: bool,
     container: String,
 }
 
-/// `attach`: the running container's output from now until it exits.
+/// `attach`: the running container's output from now until it exits,
+/// and (unless --no-stdin) the caller's input to its stdin.
 pub fn attach(paths: &Paths, args: &AttachArgs) -> anyhow::Result<i32> {
     let r = record::find(paths, &args.container)?;
     if !r.monitor_alive(paths) {
         anyhow::bail!("you cannot attach to a stopped container, start it first");
     }
-    if r.config.as_ref().is_some_and(|c| c.interactive) && !args.no_stdin {
-        anyhow::bail!("container {} has STDIN open, which burrow cannot forward to a detached container: use `burrow attach --no-stdin` for its output or `burrow exec -it` for a shell", r.name);
+    attach_to(paths, &r, Follower::at_end(&r.dir(paths)), !args.no_stdin)
+}
+
+/// Ctrl-P then Ctrl-Q: docker's keys to detach and leave the container running.
+const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
+/// Follow the output; with `stdin` and a container created with -i, send
+/// the caller's input to it (raw terminal with -t, Ctrl-P Ctrl-Q detaches).
+fn attach_to(paths: &Paths, r: &record::Record, mut follower: Follower, stdin: bool) -> anyhow::Result<i32> {
+    let config = r.config.clone().unwrap_or_default();
+    if !stdin || !config.interactive {
+        return Ok(follow(paths, r, follower, None, false));
     }
-    Ok(follow(paths, &r, Follower::at_end(&r.dir(paths)), None, false))
+    let dir = r.dir(paths);
+    let mut sock = burrow::container::attach::connect(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot attach to the input of {}: {e}", r.name))?;
+    let raw = std::sync::Arc::new(std::sync::Mutex::new(config.tty.then(burrow::process::RawMode::enter)));
+    let restore = raw.clone();
+    let tty = config.tty;
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        let mut last = 0u8;
+        let mut input = std::io::stdin().lock();
+        while let Ok(n) = input.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            let detach = tty && (chunk.windows(2).any(|w| w == DETACH_KEYS) || (last == DETACH_KEYS[0] && chunk[0] == DETACH_KEYS[1]));
+            if detach {
+                if let Ok(mut r) = restore.lock() {
+                    r.take();
+                }
+                eprintln!("\r\nread escape sequence");
+                std::process::exit(0);
+            }
+            last = chunk[n - 1];
+            if sock.write_all(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let code = follow_every(paths, r, &mut follower, None, false, Duration::from_millis(10));
+    if let Ok(mut r) = raw.lock() {
+        r.take();
+    }
+    Ok(code)
 }
 
 #[derive(clap::Args, Debug)]

@@ -11,6 +11,7 @@
 //! The process details (namespaces, mounts, the FUSE session, exec) live
 //! in `crate::process`.
 
+pub mod attach;
 pub mod commit;
 pub mod cp;
 pub mod diff;

@@ -469,9 +469,11 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         }
     };
     let mut pumps = Vec::new();
-    // The healthcheck thread starts with the command and stops with it.
+    // The healthcheck and attach threads start with the command and stop
+    // with it.
     let health_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut checker = None;
+    let mut attach_server = None;
     let _ = fs::remove_file(dir.join("health.json"));
 
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
@@ -482,7 +484,13 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         // Threads may exist only after the clone.
         if let Some(w) = &log {
             for (from, stream, mirror) in pumps_from.drain(..) {
-                pumps.push(logs::pump(from, stream, w.clone(), mirror));
+                pumps.push(logs::pump(from, stream, w.clone(), mirror, opts.tty));
+            }
+        }
+        if let Some(w) = _stdin_hold.as_ref().and_then(|w| w.try_clone().ok()) {
+            match super::attach::serve(&dir, w, health_stop.clone()) {
+                Ok(h) => attach_server = Some(h),
+                Err(e) => tracing::warn!(%e, "cannot listen for attach"),
             }
         }
         if let Some(check) = opts.health.clone() {
@@ -512,6 +520,10 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     health_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(c) = checker {
         let _ = c.join();
+    }
+    if let Some(a) = attach_server {
+        let _ = a.join();
+        let _ = fs::remove_file(dir.join("attach.sock"));
     }
     let mut oom_killed = false;
     if let Some(cg) = &limits.cgroup {

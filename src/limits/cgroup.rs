@@ -263,7 +263,10 @@ impl Cgroup {
         // Emptying it first (best effort: it has no tasks any more) lets it
         // go at once.
         if let (Version::V1, Some(mem)) = (self.version, self.dirs.get(&Controller::Memory)) {
-            let _ = std::fs::write(mem.join("memory.force_empty"), "0");
+            // Opened without create: only the kernel's file is written to.
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(mem.join("memory.force_empty")) {
+                let _ = std::io::Write::write_all(&mut f, b"0");
+            }
         }
         let mut first = None;
         for dir in self.unique_dirs() {

@@ -220,7 +220,7 @@ impl Joined {
         }
         // `supervise` opens the gate, then proxies, forwards and waits.
         {
-            let terminal = super::launch::Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink: None };
+            let terminal = super::launch::Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink: None, source: None };
             super::launch::supervise(child, None, open_end, read_end, terminal, signals, &mut |_| {}, &mut || Ok(()))
         }
     }

@@ -53,9 +53,14 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     }
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
-    // A detached container's terminal output goes to its log pipe.
+    // A detached container's terminal output goes to its log pipe, and
+    // its input (with -i) comes from its stdin pipe (what `attach` writes).
     let tty_sink = match (&spec.detached, spec.tty) {
         (Some(d), true) => Some(d.stdout.try_clone().map_err(|source| Error::Channel { source })?),
+        _ => None,
+    };
+    let tty_source = match (&spec.detached, spec.tty) {
+        (Some(super::Detached { stdin: Some(i), .. }), true) => Some(i.try_clone().map_err(|source| Error::Channel { source })?),
         _ => None,
     };
     let threads = thread_count();
@@ -94,7 +99,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     let mut network = None;
     let mut config = Some(root);
     let mut net = net;
-    let terminal = Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink: tty_sink };
+    let terminal = Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink: tty_sink, source: tty_source };
     let result = supervise(child, nested, open_end, read_end, terminal, signals, started, &mut || {
         if let Some(c) = config.take() {
             serving = super::fuse_root::receive_and_serve(&fuse_parent, c)?;
@@ -140,6 +145,8 @@ pub(super) struct Terminal {
     pub(super) tty: bool,
     /// Detached: copy the terminal's output here, not to the caller.
     pub(super) sink: Option<OwnedFd>,
+    /// Detached with -i: copy this into the terminal, not the caller's stdin.
+    pub(super) source: Option<OwnedFd>,
 }
 
 /// Release `child` at its gate, proxy its terminal and signals, wait;
@@ -169,13 +176,16 @@ pub(super) fn supervise(
     let mut raw_mode = None;
     let mut output = None;
     let mut master = None;
-    let Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink } = terminal;
+    let Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink, source } = terminal;
     if let Some(sock) = &tty_parent {
         if let Some(m) = channel::recv_fd(sock)? {
             if sink.is_none() {
                 tty::copy_winsize(&m);
             }
             let _ = nix::unistd::write(sock, b"1");
+            if let Some(from) = source {
+                tty::copy_in(from, &m).map_err(|source| Error::Channel { source })?;
+            }
             output = Some(match sink {
                 Some(to) => tty::copy_out(&m, to),
                 None => {

@@ -35,6 +35,7 @@ use std::path::PathBuf;
 pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
 pub use tap::TapPlan;
+pub use tty::RawMode;
 pub use volumes::{UserMount, UserMountKind};
 
 use crate::userns::Mapping;

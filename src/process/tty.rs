@@ -114,6 +114,22 @@ pub fn copy_out(master: &OwnedFd, to: OwnedFd) -> std::io::Result<JoinHandle<()>
     }))
 }
 
+/// A detached container's terminal input: copy `from` (its stdin pipe,
+/// fed by `attach`) into the terminal until the pipe ends.
+pub fn copy_in(from: OwnedFd, master: &OwnedFd) -> std::io::Result<()> {
+    let mut from = File::from(from);
+    let mut to = File::from(master.try_clone()?);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Start copying: stdin → master (when `stdin`), master → stdout. The
 /// returned handle finishes when the container side of the pty is closed.
 pub fn proxy(master: &OwnedFd, stdin: bool) -> std::io::Result<JoinHandle<()>> {

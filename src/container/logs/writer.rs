@@ -71,8 +71,10 @@ impl LogWriter {
 /// Copy `source` into the log as `stream` until it reaches end of file
 /// (or EIO: a terminal whose other side is closed); with `mirror`, each
 /// chunk is also written there as it arrives (a foreground container's
-/// output to the caller's terminal).
-pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>, mirror: Option<File>) -> JoinHandle<()> {
+/// output to the caller's terminal). With `partial`, what is read is
+/// stored at once even without a newline (a terminal's prompt must reach
+/// an attached user before the line ends).
+pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>, mirror: Option<File>, partial: bool) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut source = source;
         let mut mirror = mirror;
@@ -102,6 +104,10 @@ pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>, mirror:
                 start += i + 1;
             }
             pending.drain(..start);
+            if partial && !pending.is_empty() {
+                store(&pending);
+                pending.clear();
+            }
             while pending.len() >= MAX_LINE {
                 store(&pending[..MAX_LINE]);
                 pending.drain(..MAX_LINE);
@@ -125,7 +131,7 @@ mod tests {
         let w = Arc::new(Mutex::new(LogWriter::open(t.path(), config).unwrap()));
         let (r, mut wr) = std::os::unix::net::UnixStream::pair().unwrap();
         let (mirror_r, mirror_w) = std::os::unix::net::UnixStream::pair().unwrap();
-        let h = pump(File::from(std::os::fd::OwnedFd::from(r)), Stream::Stderr, w.clone(), Some(File::from(std::os::fd::OwnedFd::from(mirror_w))));
+        let h = pump(File::from(std::os::fd::OwnedFd::from(r)), Stream::Stderr, w.clone(), Some(File::from(std::os::fd::OwnedFd::from(mirror_w))), false);
         wr.write_all(b"one\ntw").unwrap();
         wr.write_all(b"o\nlast").unwrap();
         drop(wr);
