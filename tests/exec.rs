@@ -117,9 +117,19 @@ fn exec_exit_codes_are_dockers() {
     let o = e.run(&["exec", "--privileged", "codes", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("--privileged"), "{}", stderr(&o));
-    let o = e.run(&["exec", "-d", "-t", "codes", "true"]);
-    assert_eq!(o.status.code(), Some(125), "a flag burrow cannot honour is refused, not ignored");
-    assert!(stderr(&o).contains("-d cannot be combined with -t or -i"), "{}", stderr(&o));
+    // -dit: an interactive shell keeps running in the background, on a
+    // terminal of its own (and -di on an input that stays open).
+    e.ok(&["exec", "-dit", "codes", "sh", "-c", "tty > /tmp/dit-tty; exec sh"]);
+    e.ok(&["exec", "-di", "codes", "sh", "-c", "echo started > /tmp/di; exec cat"]);
+    let t = std::time::Instant::now();
+    while e.ok(&["exec", "codes", "sh", "-c", "cat /tmp/dit-tty /tmp/di 2>/dev/null"]).lines().count() < 2 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "the detached commands did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(e.ok(&["exec", "codes", "cat", "/tmp/dit-tty"]).starts_with("/dev/pts/"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ps = e.ok(&["exec", "codes", "ps", "-o", "args"]);
+    assert!(ps.lines().any(|l| l.trim() == "sh") && ps.lines().any(|l| l.trim() == "cat"), "both still run, waiting for input: {ps}");
     let o = e.run(&["exec", "-u", "nobody2", "codes", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("unable to find user nobody2"), "{}", stderr(&o));

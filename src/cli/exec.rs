@@ -48,9 +48,6 @@ pub fn exec(paths: &Paths, args: ExecArgs) -> anyhow::Result<i32> {
     if args.privileged {
         anyhow::bail!("burrow exec --privileged is not supported: a rootless container has no more privileges to give; run without it");
     }
-    if args.detach && (args.tty || args.interactive) {
-        anyhow::bail!("burrow exec -d cannot be combined with -t or -i yet: a detached command gets no terminal or input; leave out -t/-i");
-    }
     let opts = ExecOptions {
         container: args.container,
         command: args.command,

@@ -183,7 +183,7 @@ pub fn exec(paths: &Paths, opts: &ExecOptions) -> Result<i32> {
         cgroup_procs,
     };
     let stdio = match (opts.detach, opts.tty) {
-        (true, _) => Stdio::Detached,
+        (true, tty) => Stdio::Detached { tty, stdin: opts.interactive },
         (false, true) => Stdio::Tty { stdin: opts.interactive },
         (false, false) => Stdio::Shared { stdin: opts.interactive },
     };

@@ -89,8 +89,11 @@ pub enum Stdio {
     Shared { stdin: bool },
     /// A pty from the container's devpts, proxied to the caller.
     Tty { stdin: bool },
-    /// `-d`: /dev/null for all three, and the caller does not wait.
-    Detached,
+    /// `-d`: the caller does not wait; stdout and stderr are /dev/null.
+    /// With `tty` the command gets a terminal (whose output is drained),
+    /// with `stdin` an input that stays open (nobody writes to it), so an
+    /// interactive program keeps running as docker's `exec -dit` does.
+    Detached { tty: bool, stdin: bool },
 }
 
 /// This process, inside every namespace of the container but its pid
@@ -155,12 +158,12 @@ impl Joined {
     pub fn spawn(self, mut spec: ExecSpec, stdio: Stdio) -> Result<Exit> {
         let procs = std::mem::take(&mut spec.cgroup_procs);
         let ErrorPipe { mut read_end, write_end } = ErrorPipe::new()?;
-        if stdio == Stdio::Detached {
+        if let Stdio::Detached { tty, stdin } = stdio {
             // SAFETY: single-threaded; the keeper only calls what `keeper` calls.
             match unsafe { fork() }.map_err(|source| Error::Fork { source })? {
                 ForkResult::Child => {
                     drop(read_end);
-                    keeper(self.pidns, spec, procs, write_end)
+                    keeper(self.pidns, spec, procs, write_end, tty, stdin)
                 }
                 ForkResult::Parent { .. } => {
                     // The keeper stays behind to reap the command; only its
@@ -176,7 +179,7 @@ impl Joined {
         let (tty_on, stdin_on) = match stdio {
             Stdio::Tty { stdin } => (true, stdin),
             Stdio::Shared { stdin } => (false, stdin),
-            Stdio::Detached => (false, false),
+            Stdio::Detached { .. } => (false, false),
         };
         let Gate { wait_end, open_end } = Gate::new()?;
         let (tty_parent, tty_child) = if tty_on {
@@ -276,7 +279,7 @@ fn starter(
 
 /// `-d`: a process outside the container's pid namespace (so the
 /// container never sees it) that starts the command and reaps it.
-fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: File) -> ! {
+fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: File, tty_on: bool, stdin_on: bool) -> ! {
     // SAFETY: naming the process is a plain prctl.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-exec".as_ptr(), 0, 0, 0) };
     let _ = setsid();
@@ -291,15 +294,33 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
     let Ok(Gate { wait_end, mut open_end }) = Gate::new() else {
         fail(&mut errors, ExitClass::Engine, "cannot make the command's gate")
     };
+    let (tty_parent, tty_child) = match tty_on.then(channel::fd_channel).transpose() {
+        Ok(Some((a, b))) => (Some(a), Some(b)),
+        Ok(None) => (None, None),
+        Err(e) => fail(&mut errors, ExitClass::Engine, &e.to_string()),
+    };
+    // -i without -t: an input pipe this keeper holds open.
+    let input = match stdin_on.then(|| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)).transpose() {
+        Ok(p) => p,
+        Err(e) => fail(&mut errors, ExitClass::Engine, &format!("cannot make the command's input: {e}")),
+    };
     // SAFETY: single-threaded; the child only calls what `command` calls.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            drop(open_end);
-            command(spec, wait_end, errors, None, Stdio::Detached)
+            drop((open_end, tty_parent));
+            if let Some((r, _)) = &input {
+                // SAFETY: dup2 onto fd 0 of a descriptor this process owns.
+                if unsafe { libc::dup2(r.as_raw_fd(), 0) } < 0 {
+                    fail(&mut errors, ExitClass::Engine, "cannot connect the command's input");
+                }
+            }
+            drop(input);
+            command(spec, wait_end, errors, tty_child, Stdio::Detached { tty: tty_on, stdin: stdin_on })
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => fail(&mut errors, ExitClass::Engine, &format!("cannot fork the command: {e}")),
     };
+    drop(tty_child);
     drop((wait_end, spec));
     let released = enter_cgroup(child, &procs).map_err(|e| e.to_string()).and_then(|_| {
         channel::open_gate(&mut open_end).map_err(|e| e.to_string())
@@ -308,10 +329,32 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         fail(&mut errors, ExitClass::Engine, &msg);
     }
+    // With -t the command sends its terminal's master here: keep it open
+    // and drain what the command prints until it closes its side.
+    let master = match &tty_parent {
+        Some(sock) => match channel::recv_fd(sock) {
+            Ok(Some(m)) => {
+                let _ = nix::unistd::write(sock, b"1");
+                Some(m)
+            }
+            _ => None,
+        },
+        None => None,
+    };
     // The command holds the caller's copy of the report pipe until it
     // execs; ours goes now so the caller sees end of file then.
     drop(errors);
+    if let Some(m) = master {
+        let mut from = File::from(m);
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = std::io::Read::read(&mut from, &mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
     while let Err(nix::errno::Errno::EINTR) = nix::sys::wait::waitpid(child, None) {}
+    drop(input);
     // SAFETY: immediate exit without unwinding or atexit handlers.
     unsafe { libc::_exit(0) }
 }
@@ -346,7 +389,8 @@ fn command(spec: ExecSpec, mut gate: File, mut errors: File, tty_sock: Option<Ow
     let connected = match stdio {
         Stdio::Tty { .. } => tty::attach_child(tty_sock.as_ref()),
         Stdio::Shared { stdin: false } => tty::null_stdin(),
-        Stdio::Shared { stdin: true } | Stdio::Detached => Ok(()),
+        Stdio::Shared { stdin: true } | Stdio::Detached { tty: false, .. } => Ok(()),
+        Stdio::Detached { tty: true, .. } => tty::attach_child(tty_sock.as_ref()),
     };
     if let Err(msg) = connected {
         fail(&mut errors, ExitClass::Engine, &msg);
