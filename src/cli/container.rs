@@ -483,26 +483,30 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
     // in between.
     let mut todo = Vec::new();
     for key in &args.containers {
-        let step = (|| -> anyhow::Result<state::Held> {
+        let step = (|| -> anyhow::Result<(state::Held, std::path::PathBuf)> {
             let r = record::find(paths, key)?;
             let held = state::lifecycle(&r.dir(paths))?;
             if r.monitor_alive(paths) {
                 if !args.force {
                     return Err(burrow::container::Error::Running { name: r.name }.into());
                 }
-                lifecycle::kill_and_wait_locked(paths, &r)?;
+                lifecycle::kill_locked(paths, &r)?;
             }
-            Ok(held)
+            Ok((held, r.dir(paths)))
         })();
         match step {
-            Ok(held) => todo.push((key.clone(), held)),
+            Ok((held, dir)) => todo.push((key.clone(), held, dir)),
             Err(e) => report(key, e),
         }
+    }
+    // All killed first, then waited for: their teardowns overlap.
+    for (_, _, dir) in &todo {
+        state::wait_monitor_gone(dir, None);
     }
     if !todo.is_empty() {
         super::enter(false)?;
     }
-    for (key, _held) in todo {
+    for (key, _held, _) in todo {
         let step = (|| -> anyhow::Result<()> {
             let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
             record::reconcile(paths)?;

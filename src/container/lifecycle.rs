@@ -102,9 +102,10 @@ pub fn kill(paths: &Paths, key: &str, signal: Signal) -> Result<Record> {
 }
 
 /// `rm -f`'s first step, with the caller holding the container's
-/// lifecycle lock: kill a running container and wait until its
-/// supervisor has recorded the exit.
-pub fn kill_and_wait_locked(paths: &Paths, r: &Record) -> Result<()> {
+/// lifecycle lock: kill a running container. The caller then waits with
+/// `state::wait_monitor_gone` (after killing all of its containers, so
+/// their teardowns overlap).
+pub fn kill_locked(paths: &Paths, r: &Record) -> Result<()> {
     if !r.monitor_alive(paths) {
         return Ok(());
     }
@@ -112,7 +113,6 @@ pub fn kill_and_wait_locked(paths: &Paths, r: &Record) -> Result<()> {
     if let Some(pid) = live_pid(&record::find(paths, r.id.as_str())?) {
         let _ = send_signal(pid, Signal::SIGKILL);
     }
-    state::wait_monitor_gone(&r.dir(paths), None);
     Ok(())
 }
 
