@@ -48,35 +48,13 @@ pub struct Cli {
 enum Command {
     /// Run a command in a new container
     Run(Box<container::RunArgs>),
-    /// Create a new container without starting it
-    Create(Box<container::RunArgs>),
-    /// Start one or more created or stopped containers
-    Start(lifecycle::StartArgs),
-    /// Stop one or more running containers (stop signal, then SIGKILL)
-    Stop(lifecycle::StopArgs),
-    /// Restart one or more containers
-    Restart(lifecycle::RestartArgs),
-    /// Send a signal to one or more running containers
-    Kill(lifecycle::KillArgs),
-    /// Block until containers stop, then print their exit codes
-    Wait(lifecycle::WaitArgs),
-    /// Rename a container
-    Rename(lifecycle::RenameArgs),
-    /// Fetch a container's logs
-    Logs(lifecycle::LogsArgs),
-    /// Show a running container's output until it exits
-    /// Show the processes of a running container
-    /// Copy files between a container and the host (CONTAINER:PATH)
-    Cp(lifecycle::CpArgs),
-    Top(lifecycle::TopArgs),
-    Attach(lifecycle::AttachArgs),
+    #[command(flatten)]
+    Life(Lifecycle),
     /// List containers
     #[command(visible_alias = "list")]
     Ps(container::PsArgs),
     /// Remove one or more containers
     Rm(container::RmArgs),
-    /// Run a command in a running container
-    Exec(exec::ExecArgs),
     /// List a container's published ports
     Port(container::PortArgs),
     /// Import a root filesystem tarball as an image
@@ -123,12 +101,6 @@ enum Command {
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
     Info(info::InfoArgs),
-    /// Display a live stream of containers' resource usage
-    Stats(limits::StatsArgs),
-    /// Pause all processes within one or more containers
-    Pause(limits::PauseArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(limits::PauseArgs),
     /// Show the burrow version
     Version,
     /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
@@ -181,28 +153,8 @@ enum SystemCommand {
 enum ContainerCommand {
     /// Run a command in a new container
     Run(Box<container::RunArgs>),
-    /// Create a new container without starting it
-    Create(Box<container::RunArgs>),
-    /// Start one or more created or stopped containers
-    Start(lifecycle::StartArgs),
-    /// Stop one or more running containers
-    Stop(lifecycle::StopArgs),
-    /// Restart one or more containers
-    Restart(lifecycle::RestartArgs),
-    /// Send a signal to one or more running containers
-    Kill(lifecycle::KillArgs),
-    /// Block until containers stop, then print their exit codes
-    Wait(lifecycle::WaitArgs),
-    /// Rename a container
-    Rename(lifecycle::RenameArgs),
-    /// Fetch a container's logs
-    Logs(lifecycle::LogsArgs),
-    /// Show a running container's output until it exits
-    /// Show the processes of a running container
-    /// Copy files between a container and the host (CONTAINER:PATH)
-    Cp(lifecycle::CpArgs),
-    Top(lifecycle::TopArgs),
-    Attach(lifecycle::AttachArgs),
+    #[command(flatten)]
+    Life(Lifecycle),
     /// Remove all stopped containers
     Prune(container::PruneArgs),
     /// List containers
@@ -220,14 +172,65 @@ enum ContainerCommand {
     Diff(container::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(archive::ExportArgs),
+}
+
+/// The verbs of a container's life, both top-level (`burrow stop`) and
+/// under `burrow container`.
+#[derive(Subcommand, Debug)]
+enum Lifecycle {
+    /// Create a new container without starting it
+    Create(Box<container::RunArgs>),
+    /// Start one or more created or stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers (stop signal, then SIGKILL)
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::RestartArgs),
+    /// Send a signal to one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(lifecycle::WaitArgs),
+    /// Rename a container
+    Rename(lifecycle::RenameArgs),
+    /// Fetch a container's logs
+    Logs(lifecycle::LogsArgs),
+    /// Attach to a running container's output (and input, if it was created with -i)
+    Attach(lifecycle::AttachArgs),
+    /// Run a command in a running container
+    Exec(exec::ExecArgs),
+    /// Show the processes of a running container
+    Top(lifecycle::TopArgs),
+    /// Copy files between a container and the host (CONTAINER:PATH)
+    Cp(lifecycle::CpArgs),
     /// Display a live stream of containers' resource usage
     Stats(limits::StatsArgs),
     /// Pause all processes within one or more containers
     Pause(limits::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(limits::PauseArgs),
-    /// Run a command in a running container
-    Exec(exec::ExecArgs),
+}
+
+fn dispatch_lifecycle(paths: &Paths, command: Lifecycle) -> anyhow::Result<i32> {
+    use Lifecycle as L;
+    let done = |r: anyhow::Result<()>| r.map(|_| 0);
+    match command {
+        L::Create(a) => done(container::create(paths, *a)),
+        L::Start(a) => lifecycle::start(paths, &a),
+        L::Stop(a) => done(lifecycle::stop(paths, &a)),
+        L::Restart(a) => done(lifecycle::restart(paths, &a)),
+        L::Kill(a) => done(lifecycle::kill(paths, &a)),
+        L::Wait(a) => done(lifecycle::wait(paths, &a)),
+        L::Rename(a) => done(lifecycle::rename(paths, &a)),
+        L::Logs(a) => done(lifecycle::logs(paths, &a)),
+        L::Attach(a) => lifecycle::attach(paths, &a),
+        // No enter(): exec and cp join the container's own namespaces.
+        L::Exec(a) => exec::exec(paths, a),
+        L::Top(a) => done(lifecycle::top(paths, &a)),
+        L::Cp(a) => done(lifecycle::cp(paths, &a)),
+        L::Stats(a) => done(limits::stats(paths, &a)),
+        L::Pause(a) => done(limits::pause(paths, &a, true)),
+        L::Unpause(a) => done(limits::pause(paths, &a, false)),
+    }
 }
 
 /// docker verbs burrow knows but does not do yet. Each refuses clearly
@@ -303,23 +306,10 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
     let done = |r: anyhow::Result<()>| r.map(|_| 0);
     match command {
         C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, *a),
-        C::Create(a) | C::Container(ContainerCommand::Create(a)) => done(container::create(paths, *a)),
-        C::Start(a) | C::Container(ContainerCommand::Start(a)) => lifecycle::start(paths, &a),
-        C::Stop(a) | C::Container(ContainerCommand::Stop(a)) => done(lifecycle::stop(paths, &a)),
-        C::Restart(a) | C::Container(ContainerCommand::Restart(a)) => done(lifecycle::restart(paths, &a)),
-        C::Kill(a) | C::Container(ContainerCommand::Kill(a)) => done(lifecycle::kill(paths, &a)),
-        C::Wait(a) | C::Container(ContainerCommand::Wait(a)) => done(lifecycle::wait(paths, &a)),
-        C::Rename(a) | C::Container(ContainerCommand::Rename(a)) => done(lifecycle::rename(paths, &a)),
-        C::Logs(a) | C::Container(ContainerCommand::Logs(a)) => done(lifecycle::logs(paths, &a)),
-        C::Attach(a) | C::Container(ContainerCommand::Attach(a)) => lifecycle::attach(paths, &a),
-        C::Top(a) | C::Container(ContainerCommand::Top(a)) => done(lifecycle::top(paths, &a)),
-        // No enter(): cp joins the container's own namespaces.
-        C::Cp(a) | C::Container(ContainerCommand::Cp(a)) => done(lifecycle::cp(paths, &a)),
+        C::Life(l) | C::Container(ContainerCommand::Life(l)) => dispatch_lifecycle(paths, l),
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),
-        // No enter(): exec joins the container's own user namespace.
-        C::Exec(a) | C::Container(ContainerCommand::Exec(a)) => exec::exec(paths, a),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
@@ -344,9 +334,6 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Container(ContainerCommand::Prune(a)) => done(enter(false).and_then(|_| container::prune(paths, &a))),
         C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Info(a) => done(info::info(paths, &a)),
-        C::Stats(a) | C::Container(ContainerCommand::Stats(a)) => done(limits::stats(paths, &a)),
-        C::Pause(a) | C::Container(ContainerCommand::Pause(a)) => done(limits::pause(paths, &a, true)),
-        C::Unpause(a) | C::Container(ContainerCommand::Unpause(a)) => done(limits::pause(paths, &a, false)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
             println!("os/arch: linux/{}", std::env::consts::ARCH);
