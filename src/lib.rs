@@ -13,6 +13,7 @@
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not.
 
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod info;

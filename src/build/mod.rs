@@ -1,0 +1,3 @@
+//! Dockerfile builds (issue 7): the context and `.dockerignore` (`context`).
+
+pub mod context;
