@@ -617,7 +617,7 @@ pub struct CommitArgs {
 }
 
 pub fn commit(paths: &Paths, args: &CommitArgs) -> anyhow::Result<()> {
-    let opts = burrow::container::commit::CommitOptions { message: args.message.clone(), author: args.author.clone(), changes: args.change.clone() };
+    let opts = burrow::container::commit::CommitOptions { message: args.message.clone(), author: args.author.clone(), changes: args.change.clone(), created_by: None };
     let r = burrow::container::commit::commit(paths, &args.container, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot commit {}", args.container))?;
     println!("{}", r.id);

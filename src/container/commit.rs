@@ -22,6 +22,8 @@ pub struct CommitOptions {
     pub author: Option<String>,
     /// Dockerfile instructions applied to the config (`-c`).
     pub changes: Vec<String>,
+    /// The history entry's `created_by` (default: the container's command).
+    pub created_by: Option<String>,
 }
 
 /// Commit container `key` (name or id prefix) as image `name` (untagged
@@ -43,7 +45,7 @@ pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions
         changes: opts.changes.clone(),
         unpack: crate::image::UnpackOptions::current(),
     };
-    let created_by = format!("burrow commit: {}", rec.command.join(" "));
+    let created_by = opts.created_by.clone().unwrap_or_else(|| format!("burrow commit: {}", rec.command.join(" ")));
     let result = import::add_layer(&store, Some(&base), BufReader::with_capacity(1 << 20, std::fs::File::from(reader)), name, &import_opts, &created_by);
     let produced = producer.join().unwrap_or_else(|_| Err(std::io::Error::other("the layer writer panicked")));
     let result = result?;

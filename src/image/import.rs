@@ -161,6 +161,39 @@ pub fn add_layer(
     Ok(ImportResult { id: config_digest, name: reference.map(|r| r.to_string()), report })
 }
 
+/// A new image that is `base` with its config changed by `change` and
+/// no new layer (a Dockerfile's ENV, CMD, LABEL...): the history entry
+/// says `empty_layer`, as docker's does. Untagged unless `name`.
+pub fn add_config(
+    store: &Store,
+    base: &super::store::Image,
+    name: Option<&str>,
+    created_by: &str,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> Result<Digest> {
+    let reference = name.map(Reference::parse).transpose()?;
+    let mut config = base.config_json.clone();
+    if !config.is_object() {
+        config = json!({});
+    }
+    change(&mut config);
+    let now = now();
+    config["created"] = json!(now);
+    let entry = json!({ "created": now, "created_by": created_by, "empty_layer": true });
+    match config.get_mut("history").and_then(|h| h.as_array_mut()) {
+        Some(h) => h.push(entry),
+        None => config["history"] = json!([entry]),
+    }
+    let config_bytes = serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
+    let _lock = store.lock_exclusive()?;
+    let config_digest = store.write_blob(&config_bytes)?;
+    let manifest = Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), base.manifest.layers.clone());
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
+    let manifest_digest = store.write_blob(&manifest_bytes)?;
+    store.set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
+    Ok(config_digest)
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
