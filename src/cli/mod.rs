@@ -7,6 +7,7 @@
 //! (`userns::enter`), before any thread exists.
 
 mod archive;
+mod build;
 mod container;
 mod exec;
 mod history;
@@ -57,6 +58,8 @@ enum Command {
     Rm(container::RmArgs),
     /// List a container's published ports
     Port(container::PortArgs),
+    /// Build an image from a Dockerfile
+    Build(Box<build::BuildArgs>),
     /// Import a root filesystem tarball as an image
     Import(images::ImportArgs),
     /// Download an image from a registry
@@ -237,8 +240,6 @@ fn dispatch_lifecycle(paths: &Paths, command: Lifecycle) -> anyhow::Result<i32> 
 /// instead of pretending.
 #[derive(Subcommand, Debug)]
 enum Later {
-    /// Build an image from a Dockerfile (not yet available)
-    Build(Rest),
     /// Manage networks (not yet available)
     Network(Rest),
 }
@@ -314,6 +315,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
         C::Diff(a) | C::Container(ContainerCommand::Diff(a)) => done(enter(false).and_then(|_| container::diff(paths, &a))),
+        C::Build(a) => done(build::build(paths, *a)),
         C::Import(a) | C::Image(ImageCommand::Import(a)) => done(enter(false).and_then(|_| images::import(paths, &a))),
         C::Pull(a) | C::Image(ImageCommand::Pull(a)) => done(enter(false).and_then(|_| registry::pull(paths, &a))),
         C::Push(a) | C::Image(ImageCommand::Push(a)) => done(registry::push(paths, &a)),
