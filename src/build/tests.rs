@@ -1,0 +1,1 @@
+//! Golden and failing cases for the Dockerfile parser.
