@@ -199,7 +199,7 @@ fn markers(text: &str) -> Vec<Marker> {
                 j += 1;
             }
             let start = j;
-            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+            while j < chars.len() && !chars[j].is_whitespace() && !"\"'<>|;&()".contains(chars[j]) {
                 j += 1;
             }
             let name: String = chars[start..j].iter().collect();
