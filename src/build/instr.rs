@@ -335,6 +335,9 @@ fn mount(args: &Args, offset: usize, spec: &str) -> Result<RunMount, Located> {
         id: None,
         sharing: None,
         readonly: false,
+        uid: None,
+        gid: None,
+        mode: None,
     };
     let err = |m: String| args.err(offset, format!("RUN --mount={spec}: {m}"));
     for field in spec.split(',') {
@@ -356,6 +359,9 @@ fn mount(args: &Args, offset: usize, spec: &str) -> Result<RunMount, Located> {
                 }
                 m.sharing = Some(s);
             }
+            "uid" => m.uid = Some(need()?),
+            "gid" => m.gid = Some(need()?),
+            "mode" => m.mode = Some(need()?),
             "readonly" | "ro" => m.readonly = v.is_none_or(|v| v == "true"),
             "rw" | "readwrite" => m.readonly = v.is_some_and(|v| v == "false"),
             _ => return Err(err(format!("unknown or unsupported mount option {k:?}"))),

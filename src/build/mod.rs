@@ -102,6 +102,10 @@ pub struct RunMount {
     pub id: Option<String>,
     pub sharing: Option<String>,
     pub readonly: bool,
+    /// Owner and mode of a cache or tmpfs mount's root (as written).
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,14 +162,44 @@ pub enum Kind {
     Healthcheck(Option<HealthSpec>),
 }
 
-/// A parse error; Display is `FILE:LINE:COL: message`.
+/// A Dockerfile error. Display starts with `FILE:LINE:COL: ` when the
+/// error has a place in the file.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct Error {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
+pub enum Error {
+    /// Anything wrong at a place in the Dockerfile (syntax, unknown
+    /// instruction or flag, missing argument, bad stage reference).
+    #[error("{file}:{line}:{column}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// `--target` names no stage.
+    #[error("{file}: target stage {target:?} not found: {}", known_stages(stages))]
+    NoTarget {
+        file: String,
+        target: String,
+        stages: Vec<String>,
+    },
+}
+
+fn known_stages(stages: &[String]) -> String {
+    if stages.is_empty() {
+        "the Dockerfile names no stages (use AS name on a FROM line)".to_string()
+    } else {
+        format!("stages are {}", stages.join(", "))
+    }
+}
+
+impl Error {
+    /// Where in the Dockerfile the error is, if it has a place.
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            Error::At { line, column, .. } => Some(Span { line: *line, column: *column }),
+            Error::NoTarget { .. } => None,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -194,7 +228,7 @@ impl Located {
         Located { span, message: message.into() }
     }
     fn at(self, file: &str) -> Error {
-        Error {
+        Error::At {
             file: file.to_string(),
             line: self.span.line,
             column: self.span.column,

@@ -126,10 +126,10 @@ pub fn needed_stages(df: &Dockerfile, target: Option<&str>) -> Result<Vec<usize>
         None => last,
         Some(t) => {
             let lower = t.to_ascii_lowercase();
-            df.stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())).ok_or_else(|| {
-                let names: Vec<&str> = df.stages.iter().filter_map(|s| s.name.as_deref()).collect();
-                let known = if names.is_empty() { "the Dockerfile names no stages".to_string() } else { format!("stages are {}", names.join(", ")) };
-                Located::new(super::Span { line: 1, column: 1 }, format!("target stage {t:?} not found: {known}")).at(&df.file)
+            df.stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())).ok_or_else(|| Error::NoTarget {
+                file: df.file.clone(),
+                target: t.to_string(),
+                stages: df.stages.iter().filter_map(|s| s.name.clone()).collect(),
             })?
         }
     };

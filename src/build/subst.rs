@@ -309,6 +309,16 @@ mod tests {
     }
 
     #[test]
+    fn reference_example() {
+        // ENV foo /bar; WORKDIR ${foo} -> /bar; ADD . $foo -> /bar;
+        // COPY \$foo /quux -> $foo.
+        let env = |n: &str| (n == "foo").then(|| "/bar".to_string());
+        assert_eq!(expand("${foo}", &env, '\\').unwrap(), "/bar");
+        assert_eq!(expand_words(". $foo", &env, '\\').unwrap(), [".", "/bar"]);
+        assert_eq!(expand_words("\\$foo /quux", &env, '\\').unwrap(), ["$foo", "/quux"]);
+    }
+
+    #[test]
     fn word_splitting() {
         let w = |t: &str| expand_words(t, &env, '\\').unwrap();
         assert_eq!(w("80/tcp  443"), ["80/tcp", "443"]);

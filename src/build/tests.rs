@@ -40,9 +40,15 @@ fn kind(k: &Kind) -> String {
             for m in mounts {
                 let _ = write!(
                     s,
-                    " mount(type={} target={:?} source={:?} from={:?} id={:?} sharing={:?} ro={})",
+                    " mount(type={} target={:?} source={:?} from={:?} id={:?} sharing={:?} ro={}",
                     m.kind, m.target, m.source, m.from, m.id, m.sharing, m.readonly
                 );
+                for (k, v) in [("uid", &m.uid), ("gid", &m.gid), ("mode", &m.mode)] {
+                    if let Some(v) = v {
+                        let _ = write!(s, " {k}={v}");
+                    }
+                }
+                s.push(')');
             }
             s
         }
@@ -212,13 +218,13 @@ fn target_selection() {
     assert_eq!(needed_stages(&df, Some("BUILD")).unwrap(), [0, 1]);
     assert_eq!(
         needed_stages(&df, Some("nope")).unwrap_err().to_string(),
-        "Dockerfile:1:1: target stage \"nope\" not found: stages are base, build, docs"
+        "Dockerfile: target stage \"nope\" not found: stages are base, build, docs"
     );
 }
 
 #[test]
 fn errors_display_file_line_column() {
     let e = parse("FROM a\n\n  FOO bar\n", "ctx/Dockerfile.dev").unwrap_err();
-    assert_eq!((e.line, e.column), (3, 3));
+    assert_eq!(e.span(), Some(Span { line: 3, column: 3 }));
     assert!(e.to_string().starts_with("ctx/Dockerfile.dev:3:3: unknown instruction \"FOO\""));
 }

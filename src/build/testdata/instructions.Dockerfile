@@ -3,7 +3,7 @@ FROM --platform=linux/amd64 debian:12 AS Base
 FROM base AS Main
 run apt-get update && apt-get install -y gcc
 RUN ["/bin/sh", "-c", "echo exec form"]
-RUN --network=none --mount=type=cache,target=/var/cache/apt,id=apt,sharing=locked make
+RUN --network=none --mount=type=cache,target=/var/cache/apt,id=apt,sharing=locked,uid=1000,gid=1000,mode=0755 make
 RUN --mount=type=bind,from=base,source=/src,target=/src,ro --mount=type=tmpfs,target=/tmp true
 RUN [ -f /etc/os-release ] && cat /etc/os-release
 CMD ["/app", "--serve"]
