@@ -22,15 +22,26 @@ const KEYWORDS: &[&str] = &[
 /// The remainder of a line after a prefix, with its position.
 struct Args<'a> {
     text: &'a str,
-    /// Column of `text`'s first character.
-    column: usize,
-    line: usize,
+    /// Byte offset of `text` in the logical line.
+    base: usize,
+    line: &'a Line,
     escape: char,
 }
 
 impl<'a> Args<'a> {
+    /// The source position of a byte offset in `text`, through the
+    /// continuation lines the logical line was joined from.
     fn span_at(&self, offset: usize) -> Span {
-        Span { line: self.line, column: self.column + self.text[..offset].chars().count() }
+        let abs = self.base + offset;
+        let (start, span) = self
+            .line
+            .segments
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= abs)
+            .copied()
+            .unwrap_or((0, self.line.span));
+        Span { line: span.line, column: span.column + self.line.text[start..abs].chars().count() }
     }
     fn span(&self) -> Span {
         self.span_at(0)
@@ -42,7 +53,7 @@ impl<'a> Args<'a> {
         let rest = &self.text[offset..];
         let trimmed = rest.trim_start();
         let skip = offset + rest.len() - trimmed.len();
-        Args { text: trimmed, column: self.span_at(skip).column, line: self.line, escape: self.escape }
+        Args { text: trimmed, base: self.base + skip, line: self.line, escape: self.escape }
     }
 }
 
@@ -169,7 +180,7 @@ fn command(args: &Args, kw: &str) -> Result<Command, Located> {
 
 /// Parses one logical line.
 pub(crate) fn parse_line(line: &Line, escape: char) -> Result<Instruction, Located> {
-    let args = Args { text: &line.text, column: line.span.column, line: line.span.line, escape };
+    let args = Args { text: &line.text, base: 0, line, escape };
     let kind = parse_kind(&args, &line.heredocs, false)?;
     Ok(Instruction { span: line.span, original: line.text.clone(), kind })
 }

@@ -18,6 +18,9 @@ use super::{Heredoc, Located, Span};
 pub(crate) struct Line {
     pub span: Span,
     pub text: String,
+    /// Where each joined physical line starts: byte offset in `text` and
+    /// source position, so later passes can point into continuations.
+    pub segments: Vec<(usize, Span)>,
     pub heredocs: Vec<Heredoc>,
 }
 
@@ -94,6 +97,7 @@ pub(crate) fn lex(text: &str) -> Result<Lexed, Located> {
         let indent = first.chars().take_while(|c| c.is_whitespace()).count();
         let span = Span { line: i + 1, column: indent + 1 };
         let mut text = String::new();
+        let mut segments = vec![(0, span)];
         let mut current = first.trim_start();
         i += 1;
         loop {
@@ -107,6 +111,7 @@ pub(crate) fn lex(text: &str) -> Result<Lexed, Located> {
                         break;
                     }
                     current = physical[i];
+                    segments.push((text.len(), Span { line: i + 1, column: 1 }));
                     i += 1;
                 }
                 None => {
@@ -146,7 +151,7 @@ pub(crate) fn lex(text: &str) -> Result<Lexed, Located> {
                 });
             }
         }
-        out.push(Line { span, text, heredocs });
+        out.push(Line { span, text, segments, heredocs });
     }
     Ok(Lexed { escape, syntax, lines: out })
 }

@@ -164,6 +164,8 @@ fn fails(text: &str) -> String {
 #[test]
 fn failures() {
     let cases: &[(&str, &str)] = &[
+        ("FROM a\nRUN --network=none \\\n  --nope x\n", "Dockerfile:3:3: unknown flag --nope for RUN"),
+        ("FROM a\nCOPY a \\\n # c\n   b \\\n  \"c\n", "Dockerfile:5:3: unterminated \" quote"),
         ("FROM a\nRUNN make\n", "Dockerfile:2:1: unknown instruction \"RUNN\" (did you mean RUN?)"),
         ("FROM a\n  CMD [\"a\", \"b\"\n", "Dockerfile:2:7: unterminated JSON array: close it with ] or drop the [ for shell form"),
         ("FROM a\nENV x=\"abc\n", "Dockerfile:2:7: unterminated \" quote"),
