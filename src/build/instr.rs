@@ -8,8 +8,8 @@
 //! time; they are only split into words at unquoted blanks where the
 //! instruction takes several (COPY sources, EXPOSE, ENV pairs). A line
 //! starting with `[` whose JSON parse fails is shell form, as in docker,
-//! except that an array that is plainly meant as JSON (`["` without a
-//! closing `]`) is reported as unterminated.
+//! except that an array that is plainly meant as JSON (`["` and no `]`
+//! anywhere) is reported as unterminated.
 
 use super::lex::Line;
 use super::{ArgDecl, Command, CopySpec, HealthSpec, Heredoc, Instruction, Kind, Located, RunMount, Span};
@@ -109,7 +109,13 @@ struct Flag<'a> {
 fn flags<'a>(args: &Args<'a>) -> Result<(Vec<Flag<'a>>, Args<'a>), Located> {
     let mut out = Vec::new();
     let mut end = 0;
-    for (offset, word) in split_words(args)? {
+    // Flags hold no blanks; the words after them are not split here, so a
+    // legacy `ENV msg it's` with a lone quote is not a syntax error.
+    loop {
+        let rest = &args.text[end..];
+        let offset = end + rest.len() - rest.trim_start().len();
+        let rest = &args.text[offset..];
+        let word = &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())];
         let Some(body) = word.strip_prefix("--") else { break };
         let (name, value) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -164,7 +170,7 @@ fn json_array(args: &Args) -> Result<Option<Vec<String>>, Located> {
     if let Ok(v) = serde_json::from_str::<Vec<String>>(t) {
         return Ok(Some(v));
     }
-    if t[1..].trim_start().starts_with('"') && !t.ends_with(']') {
+    if t[1..].trim_start().starts_with('"') && !t.contains(']') {
         return Err(args.err(0, "unterminated JSON array: close it with ] or drop the [ for shell form"));
     }
     Ok(None)
@@ -508,4 +514,38 @@ fn healthcheck(args: &Args) -> Result<Kind, Located> {
         }
     }
     Ok(Kind::Healthcheck(Some(spec)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(text: &str) -> Kind {
+        let line = Line {
+            span: Span { line: 1, column: 1 },
+            text: text.to_string(),
+            segments: vec![(0, Span { line: 1, column: 1 })],
+            heredocs: Vec::new(),
+        };
+        parse_line(&line, '\\').unwrap().kind
+    }
+
+    #[test]
+    fn bracket_shell_commands_are_shell_form() {
+        for t in [r#"RUN [ "$a" = x ] && echo y"#, "RUN [ -d /x ]", r#"CMD [ "$a" = x ]"#] {
+            let (Kind::Run { command, .. } | Kind::Cmd(command)) = kind(t) else { panic!("{t}") };
+            assert!(matches!(command, Command::Shell(_)), "{t}");
+        }
+    }
+
+    #[test]
+    fn keywords_and_pairs() {
+        assert_eq!(kind("user  app"), Kind::User("app".into()));
+        assert_eq!(kind("Env a=1 b='x y'"), Kind::Env(vec![("a".into(), "1".into()), ("b".into(), "'x y'".into())]));
+        assert_eq!(kind("ENV msg it's legacy"), Kind::Env(vec![("msg".into(), "it's legacy".into())]));
+        assert_eq!(key_value(r#""a=b"=c"#, '\\'), Some((r#""a=b""#, "c")));
+        assert_eq!(key_value(r"a\=b=c", '\\'), Some((r"a\=b", "c")));
+        assert_eq!(suggest("COPPY"), Some("COPY"));
+        assert_eq!(suggest("XYZZY"), None);
+    }
 }

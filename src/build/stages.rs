@@ -140,14 +140,11 @@ pub fn needed_stages(df: &Dockerfile, target: Option<&str>) -> Result<Vec<usize>
             continue;
         }
         let stage = &df.stages[i];
-        let mut deps: Vec<&str> = vec![stage.base.as_str()];
+        // A FROM names an earlier stage only by name; `--from` also by index.
+        let lower = stage.base.to_ascii_lowercase();
+        todo.extend(df.stages[..i].iter().position(|s| s.name.as_deref() == Some(lower.as_str())));
         for ins in &stage.instructions {
-            deps.extend(refs(ins));
-        }
-        for d in deps {
-            if let Some(j) = resolve(df, i, d) {
-                todo.push(j);
-            }
+            todo.extend(refs(ins).into_iter().filter_map(|r| resolve(df, i, r)));
         }
     }
     Ok((0..df.stages.len()).filter(|i| needed[*i]).collect())
