@@ -62,7 +62,8 @@ pub struct Stage {
 pub struct Instruction {
     pub span: Span,
     /// The logical line as written (continuations joined), for history and
-    /// cache keys.
+    /// cache keys. Heredoc bodies are not in it but in the kind's
+    /// `heredocs`: a cache key must include them too.
     pub original: String,
     pub kind: Kind,
 }

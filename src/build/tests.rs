@@ -196,6 +196,11 @@ fn failures() {
         ("FROM a\nENV x\n", "Dockerfile:2:5: ENV x has no value: use ENV x=VALUE"),
         ("FROM a x\n", "Dockerfile:1:6: FROM takes an image and an optional AS name: FROM image [AS name]"),
         ("# escape=x\nFROM a\n", "Dockerfile:1:1: invalid escape directive \"x\": use \\ or `"),
+        ("# escape=`\n#ESCAPE = \\\nFROM a\n", "Dockerfile:2:1: parser directive \"escape\" given twice"),
+        ("FROM\n", "Dockerfile:1:5: FROM requires at least one argument"),
+        ("FROM a\nARG 1-x=2\n", "Dockerfile:2:5: ARG name \"1-x\" is not valid: use letters, digits and _"),
+        ("FROM a\nCOPY [\"a\", \"b\"\n", "Dockerfile:2:6: unterminated JSON array: close it with ] or drop the [ for shell form"),
+        ("FROM a AS 1x\n", "Dockerfile:1:11: invalid stage name \"1x\": use a letter then letters, digits, -, _ or ."),
         ("ARG x\n", "Dockerfile:1:1: no FROM instruction: a Dockerfile needs at least one stage"),
     ];
     let mut bad = Vec::new();
