@@ -85,6 +85,7 @@ fn continues(line: &str, escape: char) -> Option<&str> {
 
 /// Splits the text into logical lines.
 pub(crate) fn lex(text: &str) -> Result<Lexed, Located> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let physical: Vec<&str> = text.lines().collect();
     let (escape, syntax, mut i) = directives(&physical)?;
     let mut out = Vec::new();
@@ -248,6 +249,13 @@ mod tests {
         assert_eq!((h[0].name.as_str(), h[0].body.as_str(), h[0].expand), ("A", "one\n", true));
         assert_eq!((h[1].body.as_str(), h[1].expand, h[1].strip_tabs), ("two $x\n", false, true));
         assert_eq!(l.lines[1].span.line, 6);
+    }
+
+    #[test]
+    fn bom_and_crlf() {
+        let l = lex("\u{feff}# escape=`\r\nFROM a `\r\n  AS b\r\n").unwrap();
+        assert_eq!(l.escape, '`');
+        assert_eq!(l.lines[0].text, "FROM a   AS b");
     }
 
     #[test]

@@ -10,6 +10,15 @@
 //! literal (`\$foo` is `$foo`); single quotes keep everything literal; double
 //! quotes allow substitution and keep spaces. Quotes are removed from the
 //! result. Pattern operators (`#`, `%`, `/`) are not supported and fail.
+//! Per the reference, the builder expands only the instructions in
+//! [`EXPANDING`]; RUN, CMD and ENTRYPOINT are left to the shell (exec form is
+//! never expanded).
+
+/// The instructions whose arguments the builder expands (the reference's
+/// list, plus ARG defaults as BuildKit expands them); ONBUILD triggers are
+/// expanded when they run.
+pub const EXPANDING: &[&str] =
+    &["ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR", "ARG"];
 
 /// A substitution error.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
