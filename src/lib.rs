@@ -11,7 +11,8 @@
 //! flags into mounts. `limits` enforces resource limits through delegated
 //! cgroups and rlimits. `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
-//! reports what this host allows and how to fix what it does not.
+//! reports what this host allows and how to fix what it does not. `build`
+//! parses Dockerfiles into typed stages for `burrow build`.
 
 pub mod build;
 pub mod container;

@@ -111,8 +111,6 @@ fn bad_builds_fail_with_locations_and_tag_nothing() {
         assert!(stderr(&o).contains(msg), "{dockerfile}: {}", stderr(&o));
         assert!(!e.ok(&["images"]).contains("bad"), "nothing tagged");
     }
-    let o = e.run(&["build", "-t", "bad:1", ctx.to_str().unwrap()]);
-    let _ = o;
     write(&ctx, &[("Dockerfile", "FROM busybox\nRUN echo bad-output; exit 3\n")]);
     let o = e.run(&["build", ctx.to_str().unwrap()]);
     assert!(stderr(&o).contains("bad-output"), "the failing step's output is shown: {}", stderr(&o));

@@ -36,7 +36,7 @@ pub enum Error {
     #[error("{file}:{line}: {message}")]
     At { file: String, line: usize, message: String },
     #[error("{file}:{line}: {source}")]
-    Step { file: String, line: usize, source: steps::Error },
+    Step { file: String, line: usize, source: Box<steps::Error> },
     #[error(transparent)]
     Context(#[from] super::context::Error),
     #[error(transparent)]
@@ -115,7 +115,7 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
                 set(c, &["config", "Labels", &k], serde_json::json!(v));
             }
         })
-        .map_err(|source| Error::Step { file: df.file.clone(), line: 0, source })?;
+        .map_err(|source| Error::Step { file: df.file.clone(), line: 0, source: Box::new(source) })?;
         image = store.resolve(&id.to_string())?;
     }
     for t in &opts.tags {
@@ -212,6 +212,9 @@ fn cache_put(paths: &Paths, key: &str, id: &Digest) {
     }
 }
 
+/// A metadata instruction's change to the image config.
+type ConfigChange = Box<dyn FnOnce(&mut serde_json::Value)>;
+
 /// Run one instruction; true when it came from the cache.
 #[allow(clippy::too_many_arguments)]
 fn run_instruction(
@@ -228,15 +231,17 @@ fn run_instruction(
 ) -> Result<bool, Error> {
     let line = ins.span.line;
     let err_at = |m: String| at(df, line, m);
-    let step_err = |source| Error::Step { file: df.file.clone(), line, source };
+    let step_err = |source| Error::Step { file: df.file.clone(), line, source: Box::new(source) };
     let v = vars(st);
     let x = |w: &str| expand(w, &v, df.escape).map_err(err_at);
     // Metadata: a config change, cached on the instruction as expanded.
-    let mut meta: Option<(String, Box<dyn FnOnce(&mut serde_json::Value)>)> = None;
+    // Set by every metadata arm below; the others return early.
+    #[allow(clippy::needless_late_init)]
+    let meta: Option<(String, ConfigChange)>;
     match &ins.kind {
         Kind::Arg(decls) => {
             for a in decls {
-                let value = opts.build_args.get(&a.name).cloned().or_else(|| a.default.as_deref().map(|d| x(d)).transpose().ok().flatten()).or_else(|| global.get(&a.name).cloned());
+                let value = opts.build_args.get(&a.name).cloned().or_else(|| a.default.as_deref().map(&x).transpose().ok().flatten()).or_else(|| global.get(&a.name).cloned());
                 if let Some(val) = value {
                     st.args.insert(a.name.clone(), val);
                 }
@@ -282,7 +287,7 @@ fn run_instruction(
         Kind::Copy(spec) | Kind::Add(spec) => {
             let is_add = matches!(ins.kind, Kind::Add(_));
             let items = copy_items(store, df, built, ignore, opts, st, spec, &x, is_add).map_err(err_at)?;
-            let chown = spec.chown.as_deref().map(|c| x(c)).transpose()?.map(|c| owner(st, &c)).transpose().map_err(err_at)?;
+            let chown = spec.chown.as_deref().map(&x).transpose()?.map(|c| owner(st, &c)).transpose().map_err(err_at)?;
             let chmod = spec.chmod.as_deref().map(|m| u32::from_str_radix(m, 8).map_err(|_| format!("invalid --chmod {m:?}: give octal bits such as 755"))).transpose().map_err(err_at)?;
             let mut digests = Vec::new();
             for i in &items {
@@ -392,7 +397,7 @@ fn run_instruction(
             })));
         }
         Kind::Healthcheck(spec) => {
-            let value = super::health_json(spec.as_ref());
+            let value = health_json(spec.as_ref(), &st.shell);
             meta = Some((format!("HEALTHCHECK {value}"), Box::new(move |c| set(c, &["config", "Healthcheck"], value))));
         }
         Kind::From { .. } => return Err(err_at("FROM inside a stage".into())),
@@ -522,19 +527,22 @@ fn copy_items(
     for (name, path) in sources {
         let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
         if is_dir {
-            // A directory's content goes to the destination.
+            // A directory's content goes to the destination: from the
+            // context exactly what `.dockerignore` leaves (the walk lists
+            // directories before what they hold), from a stage its tree.
             let d = dest.trim_end_matches('/').to_string();
-            let mut names: Vec<_> = std::fs::read_dir(&path).map_err(|e| e.to_string())?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
-            names.sort();
-            for n in names {
-                let rel_in_ctx = path.join(&n);
-                if spec.from.is_none() {
-                    let rel = rel_in_ctx.strip_prefix(&opts.context).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-                    if ignore.excluded(&rel) {
-                        continue;
+            match &spec.from {
+                Some(_) => items.push(CopyItem { source: path, dest: d, recursive: true }),
+                None => {
+                    let prefix = path.strip_prefix(&opts.context).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
+                    let walk = ignore.walk(&opts.context, &[]).map_err(|e| e.to_string())?;
+                    for p in walk {
+                        let below = if prefix.is_empty() { Some(p.as_str()) } else { p.strip_prefix(&format!("{prefix}/")) };
+                        if let Some(rel) = below {
+                            items.push(CopyItem { source: opts.context.join(&p), dest: format!("{d}/{rel}"), recursive: false });
+                        }
                     }
                 }
-                items.push(CopyItem { source: rel_in_ctx, dest: format!("{d}/{}", n.to_string_lossy()) });
             }
             continue;
         }
@@ -542,7 +550,7 @@ fn copy_items(
             return Err(format!("ADD {}: unpacking archives is not supported yet: unpack it into the build context and COPY the directory", path.display()));
         }
         let target = if into_dir { format!("{}/{name}", dest.trim_end_matches('/')) } else { dest.clone() };
-        items.push(CopyItem { source: path, dest: target });
+        items.push(CopyItem { source: path, dest: target, recursive: true });
     }
     Ok(items)
 }
@@ -552,4 +560,25 @@ fn is_tar(path: &Path) -> bool {
     let mut head = [0u8; 262];
     let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
     n >= 262 && &head[257..262] == b"ustar" || head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// docker's `Healthcheck` config for a HEALTHCHECK instruction (durations
+/// in nanoseconds; `NONE` is `["NONE"]`).
+fn health_json(spec: Option<&super::HealthSpec>, shell: &[String]) -> serde_json::Value {
+    let Some(h) = spec else { return serde_json::json!({"Test": ["NONE"]}) };
+    let test: Vec<String> = match &h.command {
+        Command::Exec(w) => std::iter::once("CMD".to_string()).chain(w.iter().cloned()).collect(),
+        Command::Shell(s) => {
+            let _ = shell;
+            vec!["CMD-SHELL".to_string(), s.clone()]
+        }
+    };
+    let ns = |d: &Option<String>| d.as_deref().and_then(crate::container::health::parse_duration).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    serde_json::json!({
+        "Test": test,
+        "Interval": ns(&h.interval),
+        "Timeout": ns(&h.timeout),
+        "StartPeriod": ns(&h.start_period),
+        "Retries": h.retries.unwrap_or(0),
+    })
 }

@@ -113,6 +113,10 @@ pub struct CopyItem {
     pub source: PathBuf,
     /// Its path in the image, absolute.
     pub dest: String,
+    /// A directory brings its whole tree (else only itself: the caller
+    /// lists what it holds, as the build context does after
+    /// `.dockerignore`).
+    pub recursive: bool,
 }
 
 /// COPY/ADD: the items as one new layer on `base` (`None`: scratch).
@@ -138,10 +142,13 @@ pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Opti
                 h.set_mode(0o755);
                 h.set_size(0);
                 h.set_mtime(0);
+                h.set_uid(0);
+                h.set_gid(0);
                 b.append_data(&mut h, format!("{parent}/"), std::io::empty())?;
                 made.push(parent.clone());
             }
-            append(&mut b, &item.source, &rel, chown, chmod)?;
+            append(&mut b, &item.source, &rel, chown, chmod, item.recursive)?;
+            made.push(rel.clone());
         }
         b.into_inner()?.flush()
     });
@@ -154,7 +161,7 @@ pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Opti
 }
 
 /// Append `source` (a file, symlink or directory tree) as `rel`.
-fn append<W: std::io::Write>(b: &mut tar::Builder<W>, source: &Path, rel: &str, chown: Option<(u32, u32)>, chmod: Option<u32>) -> std::io::Result<()> {
+fn append<W: std::io::Write>(b: &mut tar::Builder<W>, source: &Path, rel: &str, chown: Option<(u32, u32)>, chmod: Option<u32>, recursive: bool) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(source)?;
     let mut h = tar::Header::new_gnu();
@@ -177,10 +184,13 @@ fn append<W: std::io::Write>(b: &mut tar::Builder<W>, source: &Path, rel: &str, 
         h.set_entry_type(tar::EntryType::Directory);
         h.set_size(0);
         b.append_data(&mut h, format!("{rel}/"), std::io::empty())?;
+        if !recursive {
+            return Ok(());
+        }
         let mut names: Vec<_> = std::fs::read_dir(source)?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
         names.sort();
         for n in names {
-            append(b, &source.join(&n), &format!("{rel}/{}", n.to_string_lossy()), chown, chmod)?;
+            append(b, &source.join(&n), &format!("{rel}/{}", n.to_string_lossy()), chown, chmod, true)?;
         }
     } else if meta.is_file() {
         h.set_entry_type(tar::EntryType::Regular);
@@ -210,8 +220,8 @@ mod tests {
         let (r, w) = nix::unistd::pipe().unwrap();
         let h = std::thread::spawn(move || {
             let mut b = tar::Builder::new(std::fs::File::from(w));
-            append(&mut b, &src.join("dir"), "opt/app", Some((1000, 1000)), None).unwrap();
-            append(&mut b, &src.join("tool"), "usr/bin/tool", None, Some(0o700)).unwrap();
+            append(&mut b, &src.join("dir"), "opt/app", Some((1000, 1000)), None, true).unwrap();
+            append(&mut b, &src.join("tool"), "usr/bin/tool", None, Some(0o700), true).unwrap();
             b.into_inner().unwrap();
         });
         let mut ar = tar::Archive::new(std::fs::File::from(r));
