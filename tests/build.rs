@@ -119,3 +119,29 @@ fn bad_builds_fail_with_locations_and_tag_nothing() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
 }
+
+#[test]
+fn what_burrow_build_cannot_do_yet_is_refused_not_ignored() {
+    let Some(e) = env() else { return };
+    let ctx = e.dir.path().join("ctx");
+    for (dockerfile, msg) in [
+        ("FROM busybox\nRUN --mount=type=cache,target=/c true\n", "RUN --mount"),
+        ("FROM busybox\nRUN <<EOF\necho hi\nEOF\n", "heredoc"),
+        ("FROM --platform=linux/arm64 busybox\n", "--platform"),
+        ("FROM busybox\nADD https://example.com/x /x\n", "remote URLs"),
+    ] {
+        let _ = std::fs::remove_dir_all(&ctx);
+        write(&ctx, &[("Dockerfile", dockerfile)]);
+        let o = e.run(&["build", ctx.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(125), "{dockerfile}");
+        assert!(stderr(&o).contains(msg), "{dockerfile}: {}", stderr(&o));
+    }
+    // A base image with ONBUILD triggers is refused too (triggers are not run yet).
+    write(&ctx, &[("Dockerfile", "FROM busybox\nONBUILD RUN touch /triggered\n")]);
+    e.ok(&["build", "-t", "parent:1", ctx.to_str().unwrap()]);
+    assert!(e.ok(&["image", "inspect", "-f", "{{json .Config.OnBuild}}", "parent:1"]).contains("RUN touch /triggered"));
+    write(&ctx, &[("Dockerfile", "FROM parent:1\n")]);
+    let o = e.run(&["build", ctx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("ONBUILD"), "{}", stderr(&o));
+}

@@ -94,7 +94,13 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         step_no += 1;
         let base_name = expand(&stage.base, &global, df.escape).map_err(|m| at(&df, stage.span.line, m))?;
         let t = Instant::now();
+        if stage.platform.is_some() {
+            return Err(at(&df, stage.span.line, "FROM --platform is not supported by burrow build yet: images are built for this machine's platform".into()));
+        }
         let base = resolve_base(&store, &df, &built, &base_name, opts.pull, pull)?;
+        if base.as_ref().is_some_and(|b| b.config_json["config"]["OnBuild"].as_array().is_some_and(|t| !t.is_empty())) {
+            return Err(at(&df, stage.span.line, format!("the base image {base_name} has ONBUILD triggers, which burrow build does not run yet: build from an image without them")));
+        }
         let _ = writeln!(out, "[{step_no}/{total}] FROM {base_name}{} ({:.1}s)", stage.name.as_ref().map(|n| format!(" AS {n}")).unwrap_or_default(), t.elapsed().as_secs_f64());
         let mut st = StageState { image: base, args: BTreeMap::new(), shell: vec!["/bin/sh".into(), "-c".into()] };
         for ins in &stage.instructions {
@@ -252,7 +258,14 @@ fn run_instruction(
             st.shell = words.clone();
             return Ok(false);
         }
-        Kind::Run { command, network, .. } => {
+        Kind::Run { command, network, mounts, heredocs } => {
+            // Refused, never ignored, until they are built.
+            if !mounts.is_empty() {
+                return Err(err_at("RUN --mount is not supported by burrow build yet: remove it (cache mounts only speed up package downloads)".into()));
+            }
+            if !heredocs.is_empty() {
+                return Err(err_at("RUN with a heredoc is not supported by burrow build yet: write the script to a file in the context, COPY it and RUN it".into()));
+            }
             let image = st.image.clone().ok_or_else(|| err_at("RUN needs a base image: there is nothing to run in FROM scratch".into()))?;
             let argv = match command {
                 Command::Exec(words) => words.clone(),
@@ -285,6 +298,12 @@ fn run_instruction(
             return Ok(false);
         }
         Kind::Copy(spec) | Kind::Add(spec) => {
+            if !spec.heredocs.is_empty() {
+                return Err(err_at("COPY/ADD with a heredoc is not supported by burrow build yet: put the file in the build context".into()));
+            }
+            if spec.checksum.is_some() {
+                return Err(err_at("ADD --checksum is not supported by burrow build yet (it applies to remote URLs, which are not supported either)".into()));
+            }
             let is_add = matches!(ins.kind, Kind::Add(_));
             let items = copy_items(store, df, built, ignore, opts, st, spec, &x, is_add).map_err(err_at)?;
             let chown = spec.chown.as_deref().map(&x).transpose()?.map(|c| owner(st, &c)).transpose().map_err(err_at)?;
