@@ -133,9 +133,13 @@ fn cli_basics() {
         assert!(help.contains(verb), "--help lacks {verb}");
     }
     assert!(e.ok(&["version"]).starts_with("burrow version "));
-    let o = e.run(&["build", "."]);
+    let o = e.run(&["network", "ls"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("not available"), "{}", stderr(&o));
+    // A context without a Dockerfile says which file it looked for.
+    let o = e.run(&["build", e.dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("Dockerfile"), "{}", stderr(&o));
     // A registry that cannot exist (RFC 2606): the error names it.
     let o = e.cmd(&["pull", "registry.invalid/busybox"]).env("XDG_CONFIG_HOME", e.dir.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(125));
