@@ -112,7 +112,7 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         }
         built.insert(si, st.image);
     }
-    let last = *needed.last().expect("a Dockerfile has at least one stage");
+    let last = *needed.last().ok_or_else(|| at(&df, 1, "the Dockerfile has no stage to build".into()))?;
     let mut image = built.remove(&last).flatten().ok_or_else(|| at(&df, 1, "the target stage is empty (FROM scratch with no files)".into()))?;
     if !opts.labels.is_empty() {
         let labels = opts.labels.clone();

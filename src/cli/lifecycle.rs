@@ -80,15 +80,7 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
     if args.attach && args.containers.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
     }
-    // Bind sources are checked again with the caller's own permissions,
-    // before entering burrow's namespace (see `volume::host`).
-    for key in &args.containers {
-        if let Ok(r) = record::find(paths, key) {
-            for m in r.mounts.iter().filter(|m| m.kind == burrow::volume::MountType::Bind) {
-                burrow::volume::host::check(std::path::Path::new(&m.source), false)?;
-            }
-        }
-    }
+    check_binds(paths, &args.containers)?;
     super::enter(false)?;
     let mut failed = false;
     for key in &args.containers {
@@ -113,6 +105,19 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
         anyhow::bail!("some containers could not be started");
     }
     Ok(0)
+}
+
+/// Check the containers' bind sources again with the caller's own
+/// permissions, before entering burrow's namespace (see `volume::host`).
+fn check_binds(paths: &Paths, keys: &[String]) -> anyhow::Result<()> {
+    for key in keys {
+        if let Ok(r) = record::find(paths, key) {
+            for m in r.mounts.iter().filter(|m| m.kind == burrow::volume::MountType::Bind) {
+                burrow::volume::host::check(std::path::Path::new(&m.source), false)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -146,13 +151,7 @@ pub fn restart(paths: &Paths, args: &RestartArgs) -> anyhow::Result<()> {
         stopped.push(key.to_string());
         Ok(())
     });
-    for key in &stopped {
-        if let Ok(r) = record::find(paths, key) {
-            for m in r.mounts.iter().filter(|m| m.kind == burrow::volume::MountType::Bind) {
-                burrow::volume::host::check(std::path::Path::new(&m.source), false)?;
-            }
-        }
-    }
+    check_binds(paths, &stopped)?;
     if !stopped.is_empty() {
         super::enter(false)?;
     }

@@ -58,7 +58,7 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
     let mut v_free = 0;
     let mut v_active = 0;
     for v in &volumes {
-        let size = burrow::volume::store::size_of(&v.mountpoint);
+        let size = burrow::container::prune::tree_size(&v.mountpoint);
         v_size += size;
         if burrow::volume::attach::users(paths, &v.name)?.is_empty() {
             v_free += size;

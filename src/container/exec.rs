@@ -29,7 +29,6 @@ use super::run::{environment, parse_env_file};
 use super::{Error, Result};
 use crate::paths::Paths;
 use crate::process::join::{self, ExecSpec, Stdio};
-use crate::process::{caps, seccomp};
 
 /// What `run` recorded for later `exec`s into the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,20 +123,6 @@ pub fn plan(
     Ok((env, identity, cwd))
 }
 
-/// The capability set, seccomp filter and no_new_privs the container has.
-fn security(defaults: &ExecDefaults, paths: &Paths) -> Result<(caps::CapSet, Option<seccomp::Prepared>, bool)> {
-    let set = caps::resolve(&defaults.cap_add, &defaults.cap_drop)?;
-    let mut no_new_privs = false;
-    let mut mode = seccomp::SeccompMode::Default;
-    for opt in &defaults.security_opt {
-        match seccomp::parse_security_opt(opt)? {
-            Some(seccomp::SecurityOpt::NoNewPrivileges(v)) => no_new_privs = v,
-            Some(seccomp::SecurityOpt::Seccomp(m)) => mode = m,
-            None => {}
-        }
-    }
-    Ok((set, seccomp::prepare_cached(&mode, &set, &paths.cache().join("seccomp"))?, no_new_privs))
-}
 
 /// Run `opts.command` in the running container `opts.container`; the
 /// command's exit code (0 at once with `-d`). Must be called while the
@@ -154,7 +139,8 @@ pub fn exec(paths: &Paths, opts: &ExecOptions) -> Result<i32> {
     let (Some(pid), Some(defaults)) = (r.pid, r.exec.as_ref()) else {
         return Err(Error::NoExecDefaults { name: r.name });
     };
-    let (set, filter, no_new_privs) = security(defaults, paths)?;
+    let super::run::Security { caps: set, seccomp: filter, no_new_privs } =
+        super::run::Security::resolve(&defaults.cap_add, &defaults.cap_drop, &defaults.security_opt, paths)?;
     let mut env_file_lines = Vec::new();
     for f in &opts.env_files {
         let text = fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;

@@ -288,19 +288,26 @@ pub fn remove_with_volumes(paths: &Paths, record: &Record) {
     tracing::debug!(elapsed = ?t.elapsed(), "container removed");
 }
 
-/// Capabilities and seccomp as the flags ask.
-struct Security {
-    caps: caps::CapSet,
-    seccomp: Option<seccomp::Prepared>,
-    no_new_privs: bool,
+/// Capabilities and seccomp as the flags ask (a container's, or an
+/// exec's, which has the container's).
+pub(super) struct Security {
+    pub caps: caps::CapSet,
+    pub seccomp: Option<seccomp::Prepared>,
+    pub no_new_privs: bool,
 }
 
 impl Security {
     fn of(opts: &RunOptions, paths: &Paths) -> Result<Security> {
-        let caps = caps::resolve(&opts.cap_add, &opts.cap_drop)?;
+        Security::resolve(&opts.cap_add, &opts.cap_drop, &opts.security_opt, paths)
+    }
+
+    /// `--cap-add`, `--cap-drop` and `--security-opt`, the filter compiled
+    /// through the store's cache.
+    pub(super) fn resolve(cap_add: &[String], cap_drop: &[String], security_opt: &[String], paths: &Paths) -> Result<Security> {
+        let caps = caps::resolve(cap_add, cap_drop)?;
         let mut no_new_privs = false;
         let mut seccomp_mode = seccomp::SeccompMode::Default;
-        for opt in &opts.security_opt {
+        for opt in security_opt {
             match seccomp::parse_security_opt(opt)? {
                 Some(seccomp::SecurityOpt::NoNewPrivileges(v)) => no_new_privs = v,
                 Some(seccomp::SecurityOpt::Seccomp(m)) => seccomp_mode = m,
@@ -421,12 +428,12 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let mut spec = spec;
     let mut pumps_from: Vec<(std::fs::File, Stream, Option<std::fs::File>)> = Vec::new();
     let mut _stdin_hold: Option<OwnedFd> = None;
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
     let log = match io {
         // A foreground container without a terminal is logged too (as
         // docker does), its output copied to the caller as it comes; one
         // removed at exit (`--rm`) keeps no log nobody could read.
         Io::Caller if opts.log.enabled && !opts.tty && !opts.rm => {
-            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
             let dup = |fd: i32| {
                 // SAFETY: duplicating one of this process's standard descriptors.
                 let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
@@ -446,7 +453,6 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         }
         Io::Caller => None,
         Io::Detached => {
-            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
             let stdin = if opts.interactive {
                 let (r, w) = pipe()?;
                 _stdin_hold = Some(w);

@@ -55,6 +55,7 @@ fn open(path: &Path) -> Result<File> {
         .map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
+/// Take a lock without waiting; `None` when someone else holds it.
 fn lock(path: PathBuf, arg: FlockArg) -> Result<Option<Held>> {
     let file = open(&path)?;
     match Flock::lock(file, arg) {
@@ -62,6 +63,12 @@ fn lock(path: PathBuf, arg: FlockArg) -> Result<Option<Held>> {
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
         Err((_, e)) => Err(Error::Io { path, source: e.into() }),
     }
+}
+
+/// Take a lock, waiting as long as it is held.
+fn lock_wait(path: PathBuf, arg: FlockArg) -> Result<Held> {
+    let file = open(&path)?;
+    Flock::lock(file, arg).map(|flock| Held { flock }).map_err(|(_, e)| Error::Io { path, source: e.into() })
 }
 
 /// Become the container's supervisor; `None` when another process
@@ -103,7 +110,7 @@ pub fn wait_monitor_gone(dir: &Path, timeout: Option<Duration>) -> bool {
         if !path.exists() {
             return true;
         }
-        return match lock(path, FlockArg::LockShared) {
+        return match lock_wait(path, FlockArg::LockShared) {
             Ok(_) => true,
             Err(e) => {
                 tracing::debug!(%e, "cannot wait on the monitor lock; polling");
@@ -127,7 +134,7 @@ pub fn wait_monitor_gone(dir: &Path, timeout: Option<Duration>) -> bool {
 
 /// Serialise a lifecycle command on this container.
 pub fn lifecycle(dir: &Path) -> Result<Held> {
-    lock(dir.join(LIFECYCLE), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
+    lock_wait(dir.join(LIFECYCLE), FlockArg::LockExclusive)
 }
 
 /// The lifecycle lock if no other command holds it now.
@@ -137,7 +144,7 @@ pub fn try_lifecycle(dir: &Path) -> Result<Option<Held>> {
 
 /// Hold the record lock for one read-modify-write.
 pub(super) fn record_lock(dir: &Path) -> Result<Held> {
-    lock(dir.join(RECORD), FlockArg::LockExclusive).map(|h| h.expect("a blocking lock is always taken"))
+    lock_wait(dir.join(RECORD), FlockArg::LockExclusive)
 }
 
 /// The file whose presence tells the monitor that the user stopped the

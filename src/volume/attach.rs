@@ -182,7 +182,7 @@ pub fn prune(paths: &Paths, all: bool) -> Result<(Vec<String>, u64)> {
         if (!all && !v.meta.anonymous) || !users(paths, &v.name)?.is_empty() {
             continue;
         }
-        reclaimed += store::size_of(&v.mountpoint);
+        reclaimed += crate::container::prune::tree_size(&v.mountpoint);
         store::remove(paths, &v.name)?;
         deleted.push(v.name);
     }

@@ -142,15 +142,6 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     crate::container::rootfs::remove_any(&dir).map_err(|e| Error::Io { path: dir.clone(), source: std::io::Error::other(e.to_string()) })
 }
 
-/// The bytes a directory tree takes (file sizes), for prune's report.
-pub fn size_of(path: &Path) -> u64 {
-    let Ok(m) = fs::symlink_metadata(path) else { return 0 };
-    if !m.is_dir() {
-        return m.len();
-    }
-    fs::read_dir(path).map(|rd| rd.flatten().map(|e| size_of(&e.path())).sum()).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
