@@ -15,12 +15,13 @@
 //! line and column.
 //!
 //! Executing: `context` reads the build context and `.dockerignore`,
-//! `steps` is what one step does to an image (RUN in a container, COPY as
-//! a layer, the rest a config change), and `driver` runs the stages a
-//! target needs, with the cache.
+//! `fetch` downloads ADD's remote sources, `steps` is what one step does
+//! to an image (RUN in a container, COPY/ADD as a layer, the rest a config
+//! change), and `driver` runs the stages a target needs, with the cache.
 
 pub mod context;
 pub mod driver;
+pub mod fetch;
 mod instr;
 mod lex;
 mod stages;
@@ -223,6 +224,20 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile> {
     let df = stages::split(file, lexed.escape, lexed.syntax, instructions).map_err(|e| e.at(file))?;
     stages::validate(&df)?;
     Ok(df)
+}
+
+/// Parses an ONBUILD trigger stored in a base image's config (its text
+/// as written after ONBUILD, heredoc bodies following on their lines).
+pub fn parse_trigger(text: &str, escape: char) -> Result<Instruction, String> {
+    let lexed = lex::lex(text).map_err(|e| e.message)?;
+    let [line] = lexed.lines.as_slice() else {
+        return Err("a trigger must be one instruction".into());
+    };
+    let ins = instr::parse_line(line, escape).map_err(|e| e.message)?;
+    if matches!(ins.kind, Kind::From { .. } | Kind::OnBuild(_) | Kind::Maintainer(_)) {
+        return Err("FROM, ONBUILD and MAINTAINER cannot be triggers".into());
+    }
+    Ok(ins)
 }
 
 /// An error before the file name is attached.

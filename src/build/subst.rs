@@ -214,6 +214,26 @@ pub fn expand(word: &str, lookup: &dyn Fn(&str) -> Option<String>, escape: char)
     Ok(pieces(word, lookup, escape)?.into_iter().map(|(c, _)| c).filter(|c| *c != '\0').collect())
 }
 
+/// Expands a here-document's body as a shell expands an unquoted one:
+/// `$name` and `${...}` are substituted, a backslash keeps a following
+/// `$`, backslash or backquote literal, and quotes are ordinary text.
+pub fn expand_heredoc(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, SubstError> {
+    let mut lx = Lexer { chars: body.chars().collect(), pos: 0, word: body, lookup, escape: '\\' };
+    let mut out = String::new();
+    while let Some(c) = lx.peek() {
+        lx.pos += 1;
+        match c {
+            '\\' if matches!(lx.peek(), Some('$' | '\\' | '`')) => {
+                out.extend(lx.peek());
+                lx.pos += 1;
+            }
+            '$' => out.push_str(&lx.dollar()?),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
 /// Expands and splits into words at unquoted whitespace (also whitespace
 /// coming from an unquoted substitution), as for EXPOSE or VOLUME.
 pub fn expand_words(
@@ -252,6 +272,12 @@ mod tests {
 
     fn x(word: &str) -> String {
         expand(word, &env, '\\').unwrap()
+    }
+
+    #[test]
+    fn heredoc_bodies_keep_quotes() {
+        let got = expand_heredoc("say \"$foo\" '${empty:-dflt}' \\$foo \\n\n", &env).unwrap();
+        assert_eq!(got, "say \"value\" 'dflt' $foo \\n\n");
     }
 
     #[test]

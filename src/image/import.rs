@@ -162,13 +162,15 @@ pub fn add_layer(
 }
 
 /// A new image that is `base` with its config changed by `change` and
-/// no new layer (a Dockerfile's ENV, CMD, LABEL...): the history entry
-/// says `empty_layer`, as docker's does. Untagged unless `name`.
+/// no new layer (a Dockerfile's ENV, CMD, LABEL...): the history entry,
+/// if `history` gives one, says `empty_layer`, as docker's does (none for
+/// a change no instruction made, such as clearing the triggers a child
+/// build ran). Untagged unless `name`.
 pub fn add_config(
     store: &Store,
     base: &super::store::Image,
     name: Option<&str>,
-    created_by: &str,
+    history: Option<&str>,
     change: impl FnOnce(&mut serde_json::Value),
 ) -> Result<Digest> {
     let reference = name.map(Reference::parse).transpose()?;
@@ -179,10 +181,12 @@ pub fn add_config(
     change(&mut config);
     let now = now();
     config["created"] = json!(now);
-    let entry = json!({ "created": now, "created_by": created_by, "empty_layer": true });
-    match config.get_mut("history").and_then(|h| h.as_array_mut()) {
-        Some(h) => h.push(entry),
-        None => config["history"] = json!([entry]),
+    if let Some(created_by) = history {
+        let entry = json!({ "created": now, "created_by": created_by, "empty_layer": true });
+        match config.get_mut("history").and_then(|h| h.as_array_mut()) {
+            Some(h) => h.push(entry),
+            None => config["history"] = json!([entry]),
+        }
     }
     let config_bytes = serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
     let _lock = store.lock_exclusive()?;

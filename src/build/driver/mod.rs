@@ -1,0 +1,299 @@
+//! `burrow build`: a parsed Dockerfile's stages turned into images.
+//!
+//! Only the stages the target needs are built, in file order. Each stage
+//! starts from `scratch`, an earlier stage, or an image (pulled when
+//! missing, or always with `--pull`). A `FROM --platform` must name this
+//! machine's platform: burrow builds natively and never emulates. When the
+//! base has ONBUILD triggers, they run first, as instructions of the child
+//! (which does not pass them on). Each instruction then makes the next
+//! image through `steps`: RUN a container whose changes become a layer
+//! (`run`: heredocs, `--mount=type=cache|bind|tmpfs`), COPY/ADD a layer of
+//! files (`sources`: the context after `.dockerignore`, a stage, heredoc
+//! bodies, downloads, local archives ADD unpacks), the others a config
+//! change (`instruction`). ARG and ENV values are substituted where the
+//! Dockerfile reference says, with the build arguments given on the
+//! command line and the built-in platform arguments (TARGETARCH...).
+//!
+//! The cache (`cache`): before a step runs, its key — the parent image, the
+//! instruction with its variables substituted, the build arguments a RUN
+//! sees, its mounts, and the content digest of every file a COPY, ADD or
+//! bind mount reads — is looked up in `cache/build/<key>`; a hit whose
+//! image is still stored is used as it is (`CACHED`). A failed step tags
+//! nothing: only the final image gets the `-t` names, and the intermediate
+//! images are untagged (they are the reusable cache).
+
+mod cache;
+mod instruction;
+mod run;
+mod sources;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::context::Ignore;
+use super::steps;
+use super::Dockerfile;
+use crate::image::{Digest, Image, Store};
+use crate::paths::Paths;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Parse(#[from] super::Error),
+    #[error("{file}:{line}: {message}")]
+    At { file: String, line: usize, message: String },
+    #[error("{file}:{line}: {source}")]
+    Step { file: String, line: usize, source: Box<steps::Error> },
+    #[error("{file}:{line}: {source}")]
+    Fetch { file: String, line: usize, source: super::fetch::Error },
+    #[error(transparent)]
+    Context(#[from] super::context::Error),
+    #[error(transparent)]
+    Image(#[from] crate::image::Error),
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot get the base image {image}: {reason}")]
+    Base { image: String, reason: String },
+}
+
+/// The build's flags.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub context: PathBuf,
+    /// The Dockerfile (default `<context>/Dockerfile`).
+    pub file: Option<PathBuf>,
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub labels: Vec<(String, String)>,
+    pub quiet: bool,
+    pub network: burrow_netstack::mode::NetworkMode,
+}
+
+/// What a stage has built so far.
+struct StageState {
+    image: Option<Image>,
+    args: BTreeMap<String, String>,
+    shell: Vec<String>,
+}
+
+/// What every step of one build shares.
+struct Build<'a> {
+    paths: &'a Paths,
+    store: Store,
+    df: &'a Dockerfile,
+    opts: &'a Options,
+    ignore: Ignore,
+    /// Global ARGs (before the first FROM) and the built-in ones.
+    global: BTreeMap<String, String>,
+    /// The images of the stages built so far, by index.
+    built: BTreeMap<usize, Option<Image>>,
+}
+
+impl Build<'_> {
+    fn at(&self, line: usize, message: String) -> Error {
+        at(self.df, line, message)
+    }
+}
+
+/// Build; returns the final image's id. `pull` fetches an image that is
+/// not stored; `out` receives the progress.
+pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image, String>, out: &mut dyn Write) -> Result<Digest, Error> {
+    let file = opts.file.clone().unwrap_or_else(|| opts.context.join("Dockerfile"));
+    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Dockerfile".into());
+    let df = super::parse(&text, &name)?;
+    let needed = super::needed_stages(&df, opts.target.as_deref())?;
+    let mut global = platform_args();
+    for a in &df.global_args {
+        let default = a.default.as_deref().map(|d| expand(d, &global, df.escape)).transpose().map_err(|m| at(&df, 1, m))?;
+        if let Some(v) = opts.build_args.get(&a.name).cloned().or(default) {
+            global.insert(a.name.clone(), v);
+        }
+    }
+    let mut b = Build { paths, store: Store::open(paths)?, df: &df, opts, ignore: Ignore::load(&opts.context)?, global, built: BTreeMap::new() };
+    let mut total: usize = needed.iter().map(|i| df.stages[*i].instructions.len() + 1).sum();
+    let mut step_no = 0;
+    for &si in &needed {
+        let stage = &df.stages[si];
+        step_no += 1;
+        let t = Instant::now();
+        let base_name = expand(&stage.base, &b.global, df.escape).map_err(|m| b.at(stage.span.line, m))?;
+        if let Some(p) = &stage.platform {
+            check_platform(&expand(p, &b.global, df.escape).map_err(|m| b.at(stage.span.line, m))?).map_err(|m| b.at(stage.span.line, m))?;
+        }
+        let base = resolve_base(&b, &base_name, pull)?;
+        let _ = writeln!(out, "[{step_no}/{total}] FROM {base_name}{} ({:.1}s)", stage.name.as_ref().map(|n| format!(" AS {n}")).unwrap_or_default(), t.elapsed().as_secs_f64());
+        let mut st = StageState { image: base, args: BTreeMap::new(), shell: vec!["/bin/sh".into(), "-c".into()] };
+        let triggers = onbuild_triggers(&b, &mut st, stage.span.line)?;
+        total += triggers.len();
+        for (k, ins) in triggers.iter().chain(&stage.instructions).enumerate() {
+            step_no += 1;
+            let t = Instant::now();
+            let cached = instruction::run(&b, &mut st, ins, out)?;
+            let took = t.elapsed().as_secs_f64();
+            let first = ins.original.lines().next().unwrap_or("");
+            let trigger = if k < triggers.len() { "ONBUILD " } else { "" };
+            let _ = writeln!(out, "[{step_no}/{total}] {trigger}{first}{}", if cached { " CACHED".to_string() } else { format!(" ({took:.1}s)") });
+        }
+        b.built.insert(si, st.image);
+    }
+    let last = *needed.last().ok_or_else(|| b.at(1, "the Dockerfile has no stage to build".into()))?;
+    let mut image = b.built.remove(&last).flatten().ok_or_else(|| b.at(1, "the target stage is empty (FROM scratch with no files)".into()))?;
+    if !opts.labels.is_empty() {
+        let labels = opts.labels.clone();
+        let id = steps::config(&b.store, &image, Some("LABEL (build --label)"), move |c| {
+            for (k, v) in labels {
+                set(c, &["config", "Labels", &k], serde_json::json!(v));
+            }
+        })
+        .map_err(|source| Error::Step { file: df.file.clone(), line: 0, source: Box::new(source) })?;
+        image = b.store.resolve(&id.to_string())?;
+    }
+    for t in &opts.tags {
+        b.store.tag(&image.id.to_string(), t)?;
+    }
+    Ok(image.id.clone())
+}
+
+fn at(df: &Dockerfile, line: usize, message: String) -> Error {
+    Error::At { file: df.file.clone(), line, message }
+}
+
+/// Set `path` in a JSON object, making the objects on the way.
+fn set(v: &mut serde_json::Value, path: &[&str], value: serde_json::Value) {
+    let mut cur = v;
+    for (i, k) in path.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = serde_json::json!({});
+        }
+        if i + 1 == path.len() {
+            cur[*k] = value;
+            return;
+        }
+        cur = &mut cur[*k];
+    }
+}
+
+/// `$VAR` substitution with these values.
+fn expand(word: &str, vars: &BTreeMap<String, String>, escape: char) -> Result<String, String> {
+    super::subst::expand(word, &|k| vars.get(k).cloned(), escape).map_err(|e| e.to_string())
+}
+
+/// This machine's platform as OCI names it (`linux/amd64`), and its
+/// architecture alone.
+fn host_platform() -> (String, &'static str) {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64le",
+        "x86" => "386",
+        other => other,
+    };
+    (format!("linux/{arch}"), arch)
+}
+
+/// The built-in platform arguments; build and target are this machine.
+fn platform_args() -> BTreeMap<String, String> {
+    let (platform, arch) = host_platform();
+    let mut m = BTreeMap::new();
+    for side in ["BUILD", "TARGET"] {
+        m.insert(format!("{side}PLATFORM"), platform.clone());
+        m.insert(format!("{side}OS"), "linux".to_string());
+        m.insert(format!("{side}ARCH"), arch.to_string());
+        m.insert(format!("{side}VARIANT"), String::new());
+    }
+    m
+}
+
+/// `FROM --platform=P` is accepted when P is this machine's platform.
+fn check_platform(given: &str) -> Result<(), String> {
+    let (host, _) = host_platform();
+    let norm = given.to_ascii_lowercase();
+    let mut parts: Vec<&str> = norm.split('/').collect();
+    if parts.len() == 1 {
+        parts.insert(0, "linux");
+    }
+    let arch = match parts.get(1).copied().unwrap_or("") {
+        "x86_64" | "x86-64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    // amd64/v1 and arm64/v8 are the plain architectures.
+    let variant_ok = match parts.get(2) {
+        None => true,
+        Some(v) => (arch == "amd64" && *v == "v1") || (arch == "arm64" && *v == "v8"),
+    };
+    if parts.len() <= 3 && variant_ok && format!("{}/{arch}", parts[0]) == host {
+        Ok(())
+    } else {
+        Err(format!("FROM --platform={given}: burrow builds for this machine's platform only ({host}); building for another one needs an emulator, which burrow does not use"))
+    }
+}
+
+fn resolve_base(b: &Build, name: &str, pull: &dyn Fn(&str) -> Result<Image, String>) -> Result<Option<Image>, Error> {
+    if name.eq_ignore_ascii_case("scratch") {
+        return Ok(None);
+    }
+    if let Some(i) = b.df.stages.iter().position(|s| s.name.as_deref() == Some(name)).or_else(|| name.parse::<usize>().ok()) {
+        if let Some(img) = b.built.get(&i) {
+            return Ok(img.clone());
+        }
+    }
+    if !b.opts.pull {
+        if let Ok(img) = b.store.resolve(name) {
+            return Ok(Some(img));
+        }
+    }
+    pull(name).map(Some).map_err(|reason| Error::Base { image: name.to_string(), reason })
+}
+
+/// The base image's ONBUILD triggers, parsed, after the stage's image is
+/// made the base without them (a child does not pass them on).
+fn onbuild_triggers(b: &Build, st: &mut StageState, line: usize) -> Result<Vec<super::Instruction>, Error> {
+    let Some(base) = st.image.clone() else { return Ok(Vec::new()) };
+    let texts: Vec<String> = base.config_json["config"]["OnBuild"].as_array().map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut triggers = Vec::new();
+    for text in &texts {
+        let mut ins = super::parse_trigger(text, b.df.escape).map_err(|m| b.at(line, format!("the base image's ONBUILD trigger {text:?}: {m}")))?;
+        ins.span.line = line;
+        triggers.push(ins);
+    }
+    let key = cache::key(Some(&base), &["ONBUILD cleared"]);
+    st.image = Some(match cache::get(b, &key) {
+        Some(hit) => hit,
+        None => {
+            let id = steps::config(&b.store, &base, None, |c| set(c, &["config", "OnBuild"], serde_json::Value::Null))
+                .map_err(|source| Error::Step { file: b.df.file.clone(), line, source: Box::new(source) })?;
+            cache::put(b, &key, &id);
+            b.store.resolve(&id.to_string())?
+        }
+    });
+    Ok(triggers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machines_platform_is_accepted() {
+        let (host, arch) = host_platform();
+        assert!(check_platform(&host).is_ok());
+        assert!(check_platform(arch).is_ok());
+        assert!(check_platform(&host.to_uppercase()).is_ok());
+        let other = if arch == "amd64" { "linux/arm64" } else { "linux/amd64" };
+        let e = check_platform(other).unwrap_err();
+        assert!(e.contains("emulator") && e.contains(&host), "{e}");
+        assert!(check_platform("windows/amd64").is_err());
+        assert_eq!(platform_args()["TARGETPLATFORM"], host);
+        assert_eq!(platform_args()["BUILDARCH"], arch);
+    }
+}

@@ -1,0 +1,88 @@
+//! RUN: a supervised container of the current image, its output followed
+//! from the log, its upper directory committed as the step's layer.
+//!
+//! The container is created as `run -d` creates one and started under
+//! `burrow __monitor`, so its clone happens in a fresh single-threaded
+//! process whatever threads the build has (a download's runtime, for
+//! one). The build polls the log while the monitor lives and keeps the
+//! last lines for the error of a failing step. The container is removed
+//! whatever happened; only a committed layer stays.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::Error;
+use crate::container::logs::{Entry, Follower};
+use crate::container::run::{ImageDefaults, RunOptions};
+use crate::container::{record, rootfs, run as container_run, state};
+use crate::image::{Digest, Image};
+use crate::paths::Paths;
+use crate::volume::{CheckedBind, MountRequest};
+
+/// How a RUN step's container is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RunStep {
+    pub argv: Vec<String>,
+    /// Build arguments in force, `KEY=VALUE` (the image's Env comes on top
+    /// of nothing: it is the image's own).
+    pub env: Vec<String>,
+    pub network: burrow_netstack::mode::NetworkMode,
+    /// `RUN --mount`s: cache directories, context binds, tmpfs.
+    pub mounts: Vec<MountRequest>,
+    /// The bind sources of `mounts`, checked by the caller.
+    pub checked_binds: Vec<CheckedBind>,
+}
+
+/// RUN: see the module comment. `show` receives each line of output.
+pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show: &mut dyn FnMut(&Entry)) -> Result<Digest, Error> {
+    let defaults = ImageDefaults::of(image);
+    let opts = RunOptions {
+        image: image.id.to_string(),
+        command: step.argv.clone(),
+        entrypoint: Some(String::new()),
+        env: step.env.clone(),
+        network: crate::container::net::NetworkRequest { mode: step.network.clone(), ..Default::default() },
+        mounts: step.mounts.clone(),
+        checked_binds: step.checked_binds.clone(),
+        ..Default::default()
+    };
+    let record = container_run::create(paths, &opts, image, &defaults)?;
+    let dir = record.dir(paths);
+    let outcome = (|| -> Result<Digest, Error> {
+        let mut follower = Follower::at_end(&dir);
+        let mut tail: VecDeque<String> = VecDeque::new();
+        let mut keep = |e: &Entry, show: &mut dyn FnMut(&Entry)| {
+            show(e);
+            tail.push_back(e.log.trim_end().to_string());
+            if tail.len() > 10 {
+                tail.pop_front();
+            }
+        };
+        crate::monitor::spawn(paths, &record).map_err(|e| match e {
+            crate::monitor::Error::Failed { code, message } => Error::RunFailed { command: step.argv.join(" "), code, tail: format!(": {message}") },
+            other => other.into(),
+        })?;
+        loop {
+            let alive = state::monitor_alive(&dir);
+            for e in follower.poll() {
+                keep(&e, show);
+            }
+            if !alive {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let done = record::find(paths, record.id.as_str())?;
+        let code = done.exit_code.unwrap_or(0);
+        if code != 0 {
+            let tail = if tail.is_empty() { String::new() } else { format!("; its last output:\n  {}", Vec::from(tail).join("\n  ")) };
+            return Err(Error::RunFailed { command: step.argv.join(" "), code, tail });
+        }
+        let commit = crate::container::commit::CommitOptions { created_by: Some(created_by.to_string()), ..Default::default() };
+        Ok(crate::container::commit::commit(paths, record.id.as_str(), None, &commit)?.id)
+    })();
+    if let Err(e) = rootfs::remove_any(&dir) {
+        tracing::warn!(%e, "cannot remove the build step's container");
+    }
+    outcome
+}
