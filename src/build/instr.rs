@@ -357,6 +357,7 @@ fn mount(args: &Args, offset: usize, spec: &str) -> Result<RunMount, Located> {
         mode: None,
     };
     let err = |m: String| args.err(offset, format!("RUN --mount={spec}: {m}"));
+    let mut access = None;
     for field in spec.split(',') {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k, Some(v)),
@@ -379,11 +380,13 @@ fn mount(args: &Args, offset: usize, spec: &str) -> Result<RunMount, Located> {
             "uid" => m.uid = Some(need()?),
             "gid" => m.gid = Some(need()?),
             "mode" => m.mode = Some(need()?),
-            "readonly" | "ro" => m.readonly = v.is_none_or(|v| v == "true"),
-            "rw" | "readwrite" => m.readonly = v.is_some_and(|v| v == "false"),
+            "readonly" | "ro" => access = Some(v.is_none_or(|v| v == "true")),
+            "rw" | "readwrite" => access = Some(v.is_some_and(|v| v == "false")),
             _ => return Err(err(format!("unknown or unsupported mount option {k:?}"))),
         }
     }
+    // A bind is read-only unless rw is asked for; the others writable.
+    m.readonly = access.unwrap_or(m.kind == "bind");
     match m.kind.as_str() {
         "cache" | "bind" | "tmpfs" => {
             if m.target.is_none() {

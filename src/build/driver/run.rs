@@ -127,6 +127,9 @@ fn prepare_mounts(b: &Build, st: &StageState, specs: &[RunMount], x: &dyn Fn(&st
     for spec in specs {
         let what = format!("RUN --mount=type={}", spec.kind);
         let refuse = |why: &str| Err(b.at(line, format!("{what}: {why}")));
+        if matches!(spec.kind.as_str(), "secret" | "ssh") {
+            return refuse("secrets and ssh agents need burrow build --secret/--ssh, which burrow does not have yet");
+        }
         let target = x(spec.target.as_deref().unwrap_or_default())?;
         let target = if target.starts_with('/') { target } else { format!("{}/{target}", workdir(st).trim_end_matches('/')) };
         let target = crate::volume::spec::clean_target(&target).map_err(|e| b.at(line, format!("{what}: {e}")))?;
@@ -164,7 +167,6 @@ fn prepare_mounts(b: &Build, st: &StageState, specs: &[RunMount], x: &dyn Fn(&st
                 m.described.push(format!("tmpfs target={target}"));
                 m.requests.push(MountRequest { target, kind: MountKind::Tmpfs(TmpfsOptions::default()), read_only: false });
             }
-            "secret" | "ssh" => return refuse("secrets and ssh agents need burrow build --secret/--ssh, which burrow does not have yet"),
             other => return refuse(&format!("unknown mount type {other}")),
         }
     }
