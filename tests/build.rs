@@ -32,7 +32,9 @@ RUN mkdir /out && echo "built for $NAME" > /out/artifact \
 FROM ${BASE}
 COPY --from=builder /out/ /app/
 COPY --chown=1000:1000 data.txt /home/app/
+COPY data.txt /etc
 WORKDIR /app
+COPY data.txt .
 CMD ["sh", "-c", "cat artifact greeting /home/app/data.txt; stat -c %u:%g /home/app/data.txt"]
 "#;
 
@@ -48,6 +50,8 @@ fn a_multi_stage_build_runs_with_its_files_owners_and_args() {
     let out = e.ok(&["run", "--rm", "app:1"]);
     assert_eq!(out, "built for burrow\nhello burrow\ndata\n1000:1000\n");
     assert_eq!(e.ok(&["image", "inspect", "-f", "{{.Config.WorkingDir}}", "app:1"]).trim(), "/app");
+    // Into an existing directory without a trailing slash, and into `.`.
+    assert_eq!(e.ok(&["run", "--rm", "app:1", "sh", "-c", "cat /etc/data.txt /app/data.txt; grep -c ^root: /etc/passwd"]), "data\ndata\n1\n");
 }
 
 #[test]
@@ -73,6 +77,15 @@ fn a_rebuild_is_cached_and_a_changed_file_rebuilds_from_its_step() {
     assert_eq!(e.ok(&["run", "--rm", "c:2"]), "second\n");
     let o = e.run(&["build", "--no-cache", "-t", "c:3", ctx.to_str().unwrap()]);
     assert!(!stderr(&o).contains("CACHED"), "{}", stderr(&o));
+
+    // The cache is visible to system df and gone after builder prune.
+    let cache_row = |e: &common::Env| e.ok(&["system", "df"]).lines().find(|l| l.starts_with("Build Cache")).unwrap_or_default().split_whitespace().nth(2).unwrap_or_default().to_string();
+    assert_ne!(cache_row(&e), "0", "{}", e.ok(&["system", "df"]));
+    e.ok(&["builder", "prune", "-f"]);
+    assert_eq!(cache_row(&e), "0", "{}", e.ok(&["system", "df"]));
+    let o = e.run(&["build", "-t", "c:4", ctx.to_str().unwrap()]);
+    assert_eq!(stderr(&o).matches("CACHED").count(), 0, "the cache is empty: {}", stderr(&o));
+    assert_eq!(e.ok(&["run", "--rm", "c:2"]), "second\n", "tagged images stay");
 }
 
 #[test]

@@ -17,13 +17,15 @@
 //! Executing: `context` reads the build context and `.dockerignore`,
 //! `fetch` downloads ADD's remote sources, `steps` is what one step does
 //! to an image (RUN in a container, COPY/ADD as a layer, the rest a config
-//! change), and `driver` runs the stages a target needs, with the cache.
+//! change), and `driver` runs the stages a target needs, with the cache;
+//! `prune` is the cache as a whole (`builder prune`, `system df`).
 
 pub mod context;
 pub mod driver;
 pub mod fetch;
 mod instr;
 mod lex;
+pub mod prune;
 mod stages;
 pub mod steps;
 pub mod subst;

@@ -1,4 +1,5 @@
-//! `burrow build`: the flags of `docker build`, then `build::driver`.
+//! `burrow build`: the flags of `docker build`, then `build::driver`;
+//! `burrow builder prune`: `build::prune`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,4 +99,38 @@ pub fn build(paths: &Paths, args: BuildArgs) -> anyhow::Result<()> {
     }
     println!("{id}");
     Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all of the build cache (burrow keeps no cache that is in use between builds, so this is what it always does)
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `builder prune`: the build cache's images, records and cache mounts.
+pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
+    let _ = args.all;
+    if !args.force && !super::confirm("WARNING! This will remove all build cache.\n")? {
+        return Ok(());
+    }
+    let reclaimed = prune_cache(paths)?;
+    println!("Total reclaimed space: {}", super::images::human_size(reclaimed));
+    Ok(())
+}
+
+/// Remove the build cache, print what went, return the bytes freed
+/// (`builder prune`, `system prune`).
+pub(crate) fn prune_cache(paths: &Paths) -> anyhow::Result<u64> {
+    let store = Store::open(paths)?;
+    let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
+        Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
+    };
+    let report = burrow::build::prune::prune(paths, &store, in_use)?;
+    let ids: Vec<String> = report.deleted.iter().map(|d| d.to_string()).collect();
+    super::print_deleted("Build cache", &ids);
+    Ok(report.reclaimed)
 }

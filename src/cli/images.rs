@@ -26,7 +26,7 @@ pub struct ImportArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ImagesArgs {
-    /// Show all images (all images are always shown; accepted for compatibility)
+    /// Show all images, the build cache's intermediate images too
     #[arg(short, long)]
     all: bool,
     /// Only show image IDs
@@ -105,9 +105,12 @@ pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
 }
 
 pub fn images(paths: &Paths, args: &ImagesArgs) -> anyhow::Result<()> {
-    let _ = args.all;
     let store = Store::open(paths)?;
     let mut list = store.list()?;
+    if !args.all {
+        let cache = burrow::build::prune::image_ids(paths);
+        list.retain(|i| !(i.names.is_empty() && cache.contains(&i.id)));
+    }
     if let Some(filter) = &args.repository {
         let wanted = Reference::parse(filter)?;
         let has_tag = filter.rsplit('/').next().is_some_and(|last| last.contains(':'));
@@ -252,13 +255,16 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
 }
 
 /// Remove dangling (with `all`, unused) images, print docker's list of
-/// them, and return the bytes freed (`image prune`, `system prune`).
+/// them, and return the bytes freed (`image prune`, `system prune`). The
+/// build cache's untagged images are not dangling: `builder prune` (or
+/// `-a`) removes them.
 pub(crate) fn prune_images(paths: &Paths, all: bool) -> anyhow::Result<u64> {
     let store = Store::open(paths)?;
     let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
         Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
     };
-    let report = store.prune(all, in_use)?;
+    let cache = burrow::build::prune::image_ids(paths);
+    let report = store.prune_matching(|id, names| all || (names.is_empty() && !cache.contains(id)), in_use)?;
     let lines: Vec<String> = report
         .untagged
         .iter()

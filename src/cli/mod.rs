@@ -60,6 +60,9 @@ enum Command {
     Port(container::PortArgs),
     /// Build an image from a Dockerfile
     Build(Box<build::BuildArgs>),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Import a root filesystem tarball as an image
     Import(images::ImportArgs),
     /// Download an image from a registry
@@ -143,12 +146,20 @@ enum ImageCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<build::BuildArgs>),
+    /// Remove the build cache: intermediate images, cache mounts
+    Prune(build::PruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
 enum SystemCommand {
     /// Check the store: every blob against its digest, every layer directory present
     Check(system::CheckArgs),
     /// Show what takes space: images, containers, volumes, build cache
     Df(system::DfArgs),
-    /// Remove stopped containers and dangling (with -a, unused) images
+    /// Remove stopped containers, dangling (with -a, unused) images and the build cache
     Prune(system::PruneArgs),
 }
 
@@ -315,7 +326,8 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
         C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
         C::Diff(a) | C::Container(ContainerCommand::Diff(a)) => done(enter(false).and_then(|_| container::diff(paths, &a))),
-        C::Build(a) => done(build::build(paths, *a)),
+        C::Build(a) | C::Builder(BuilderCommand::Build(a)) => done(build::build(paths, *a)),
+        C::Builder(BuilderCommand::Prune(a)) => done(enter(false).and_then(|_| build::prune(paths, &a))),
         C::Import(a) | C::Image(ImageCommand::Import(a)) => done(enter(false).and_then(|_| images::import(paths, &a))),
         C::Pull(a) | C::Image(ImageCommand::Pull(a)) => done(enter(false).and_then(|_| registry::pull(paths, &a))),
         C::Push(a) | C::Image(ImageCommand::Push(a)) => done(registry::push(paths, &a)),

@@ -67,7 +67,8 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
         }
     }
     rows.push(vec!["Local Volumes".into(), volumes.len().to_string(), v_active.to_string(), h(v_size), format!("{}{}", h(v_free), pct(v_free, v_size))]);
-    rows.push(vec!["Build Cache".into(), "0".into(), "0".into(), h(0), h(0)]);
+    let cache = burrow::build::prune::usage(paths, &store)?;
+    rows.push(vec!["Build Cache".into(), (cache.images + cache.mounts).to_string(), "0".into(), h(cache.bytes), h(cache.bytes)]);
     super::images::print_table(&rows);
     if args.verbose {
         println!("\nContainers space usage:\n");
@@ -93,11 +94,12 @@ pub struct PruneArgs {
     volumes: bool,
 }
 
-/// `system prune`: stopped containers, then dangling (or, with -a, unused) images.
+/// `system prune`: stopped containers, then dangling (or, with -a, unused)
+/// images, then the build cache.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
     let vols = if args.volumes { "  - all anonymous volumes not used by at least one container\n" } else { "" };
-    if !args.force && !super::confirm(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n"))? {
+    if !args.force && !super::confirm(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n  - all build cache\n"))? {
         return Ok(());
     }
     let containers = burrow::container::prune::prune(paths)?;
@@ -111,6 +113,7 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
         reclaimed += bytes;
     }
     reclaimed += super::images::prune_images(paths, args.all)?;
+    reclaimed += super::build::prune_cache(paths)?;
     println!("Total reclaimed space: {}", super::images::human_size(reclaimed));
     Ok(())
 }

@@ -29,12 +29,18 @@ pub struct PruneReport {
 impl Store {
     /// Remove dangling images (every unused image with `all`).
     pub fn prune(&self, all: bool, in_use: impl FnOnce() -> Result<HashSet<Digest>>) -> Result<PruneReport> {
+        self.prune_matching(|_, names| all || names.is_empty(), in_use)
+    }
+
+    /// Remove every image no container uses for which `victim(id, names)`
+    /// holds (`image prune` leaves the build cache's untagged images to
+    /// `builder prune`, as docker does).
+    pub fn prune_matching(&self, victim: impl Fn(&Digest, &[String]) -> bool, in_use: impl FnOnce() -> Result<HashSet<Digest>>) -> Result<PruneReport> {
         let _lock = self.lock_exclusive()?;
         let mut index = self.read_index()?;
         let images = self.images(&index)?;
         let used = in_use()?;
-        let (victims, survivors): (Vec<_>, Vec<_>) =
-            images.into_iter().partition(|i| !used.contains(&i.id) && (all || i.names.is_empty()));
+        let (victims, survivors): (Vec<_>, Vec<_>) = images.into_iter().partition(|i| !used.contains(&i.id) && victim(&i.id, &i.names));
         let mut report = PruneReport::default();
         if victims.is_empty() {
             return Ok(report);

@@ -7,8 +7,9 @@
 //! 0644 files), and for ADD also URLs (downloaded by `fetch`) and local
 //! tar archives, which are unpacked into the destination. A directory's
 //! content goes to the destination; several sources, or a destination
-//! ending in `/`, need a directory destination. Relative destinations
-//! are under the image's working directory.
+//! ending in `/` or `.`, need a directory destination, and a destination
+//! that is a directory in the image is one. Relative destinations are
+//! under the image's working directory.
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,16 @@ pub(super) fn items(
     let kw = if is_add { "ADD" } else { "COPY" };
     let dest = x(&spec.dest)?;
     let dest = if dest.starts_with('/') { dest } else { format!("{}/{dest}", workdir(st).trim_end_matches('/')) };
+    // `.` names no entry: a last one (`COPY f .`) means a directory, as a
+    // trailing `/` does; so does a directory the image already has.
+    let dir_like = dest.ends_with("/.") || dest.ends_with('/') || image_has_dir(st, &dest);
+    let mut dest = dest.split('/').filter(|p| *p != ".").collect::<Vec<_>>().join("/");
+    if dir_like && !dest.ends_with('/') {
+        dest.push('/');
+    }
+    if dest.is_empty() {
+        dest.push('/');
+    }
     // (name in a directory destination, path, whether ADD unpacks it)
     let mut sources: Vec<(String, PathBuf, bool)> = Vec::new();
     if spec.checksum.is_some() && !spec.sources.iter().all(|s| fetch::is_url(s)) {
@@ -111,6 +122,16 @@ pub(super) fn items(
         items.push(CopyItem { source: path, dest: target, recursive: true, unpack: false });
     }
     Ok(items)
+}
+
+/// Whether the image has a directory (not a symlink to one) at `path`.
+fn image_has_dir(st: &StageState, path: &str) -> bool {
+    let rel = path.trim_start_matches('/').trim_end_matches('/');
+    if rel.is_empty() {
+        return true;
+    }
+    let layers: Vec<PathBuf> = st.image.as_ref().map(|i| i.layers.iter().rev().map(|l| l.dir.clone()).collect()).unwrap_or_default();
+    crate::container::rootfs::find(&layers, rel).is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
 }
 
 /// What a pattern names in the context: (base name, path) pairs.
