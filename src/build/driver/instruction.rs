@@ -44,7 +44,7 @@ pub(super) fn argv(command: &Command, shell: &[String]) -> Vec<String> {
 
 /// Run one instruction; true when it came from the cache.
 pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut dyn Write) -> Result<bool, Error> {
-    let line = ins.span.line;
+    let line = ins.span;
     let err_at = |m: String| at(b.df, line, m);
     let v = vars(st);
     let x = |w: &str| expand(w, &v, b.df.escape).map_err(err_at);
@@ -79,7 +79,7 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
                 st.image = Some(hit);
                 return Ok(true);
             }
-            let id = steps::copy(&b.store, st.image.as_ref(), &items, chown, chmod, &ins.original).map_err(|source| Error::Step { file: b.df.file.clone(), line, source: Box::new(source) })?;
+            let id = steps::copy(&b.store, st.image.as_ref(), &items, chown, chmod, &ins.original).map_err(|source| b.step(line, source))?;
             cache::put(b, &key, &id);
             st.image = Some(b.store.resolve(&id.to_string())?);
             return Ok(false);
@@ -187,7 +187,7 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
         st.image = Some(hit);
         return Ok(true);
     }
-    let id = steps::config(&b.store, &image, Some(&ins.original), change).map_err(|source| Error::Step { file: b.df.file.clone(), line, source: Box::new(source) })?;
+    let id = steps::config(&b.store, &image, Some(&ins.original), change).map_err(|source| b.step(line, source))?;
     cache::put(b, &key, &id);
     st.image = Some(b.store.resolve(&id.to_string())?);
     Ok(false)

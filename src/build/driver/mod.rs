@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use super::context::Ignore;
 use super::steps;
-use super::Dockerfile;
+use super::{Dockerfile, Span};
 use crate::image::{Digest, Image, Store};
 use crate::paths::Paths;
 
@@ -42,12 +42,12 @@ use crate::paths::Paths;
 pub enum Error {
     #[error(transparent)]
     Parse(#[from] super::Error),
-    #[error("{file}:{line}: {message}")]
-    At { file: String, line: usize, message: String },
-    #[error("{file}:{line}: {source}")]
-    Step { file: String, line: usize, source: Box<steps::Error> },
-    #[error("{file}:{line}: {source}")]
-    Fetch { file: String, line: usize, source: super::fetch::Error },
+    #[error("{file}:{}:{}: {message}", at.line, at.column)]
+    At { file: String, at: Span, message: String },
+    #[error("{file}:{}:{}: {source}", at.line, at.column)]
+    Step { file: String, at: Span, source: Box<steps::Error> },
+    #[error("{file}:{}:{}: {source}", at.line, at.column)]
+    Fetch { file: String, at: Span, source: super::fetch::Error },
     #[error(transparent)]
     Context(#[from] super::context::Error),
     #[error(transparent)]
@@ -95,10 +95,16 @@ struct Build<'a> {
 }
 
 impl Build<'_> {
-    fn at(&self, line: usize, message: String) -> Error {
-        at(self.df, line, message)
+    fn at(&self, at: Span, message: String) -> Error {
+        Error::At { file: self.df.file.clone(), at, message }
+    }
+    fn step(&self, at: Span, source: steps::Error) -> Error {
+        Error::Step { file: self.df.file.clone(), at, source: Box::new(source) }
     }
 }
+
+/// The place of what belongs to the file as a whole.
+const TOP: Span = Span { line: 1, column: 1 };
 
 /// Build; returns the final image's id. `pull` fetches an image that is
 /// not stored; `out` receives the progress.
@@ -110,7 +116,7 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
     let needed = super::needed_stages(&df, opts.target.as_deref())?;
     let mut global = platform_args();
     for a in &df.global_args {
-        let default = a.default.as_deref().map(|d| expand(d, &global, df.escape)).transpose().map_err(|m| at(&df, 1, m))?;
+        let default = a.default.as_deref().map(|d| expand(d, &global, df.escape)).transpose().map_err(|m| at(&df, TOP, m))?;
         if let Some(v) = opts.build_args.get(&a.name).cloned().or(default) {
             global.insert(a.name.clone(), v);
         }
@@ -122,14 +128,14 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         let stage = &df.stages[si];
         step_no += 1;
         let t = Instant::now();
-        let base_name = expand(&stage.base, &b.global, df.escape).map_err(|m| b.at(stage.span.line, m))?;
+        let base_name = expand(&stage.base, &b.global, df.escape).map_err(|m| b.at(stage.span, m))?;
         if let Some(p) = &stage.platform {
-            check_platform(&expand(p, &b.global, df.escape).map_err(|m| b.at(stage.span.line, m))?).map_err(|m| b.at(stage.span.line, m))?;
+            check_platform(&expand(p, &b.global, df.escape).map_err(|m| b.at(stage.span, m))?).map_err(|m| b.at(stage.span, m))?;
         }
         let base = resolve_base(&b, &base_name, pull)?;
         let _ = writeln!(out, "[{step_no}/{total}] FROM {base_name}{} ({:.1}s)", stage.name.as_ref().map(|n| format!(" AS {n}")).unwrap_or_default(), t.elapsed().as_secs_f64());
         let mut st = StageState { image: base, args: BTreeMap::new(), shell: vec!["/bin/sh".into(), "-c".into()] };
-        let triggers = onbuild_triggers(&b, &mut st, stage.span.line)?;
+        let triggers = onbuild_triggers(&b, &mut st, stage.span)?;
         total += triggers.len();
         for (k, ins) in triggers.iter().chain(&stage.instructions).enumerate() {
             step_no += 1;
@@ -142,8 +148,8 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         }
         b.built.insert(si, st.image);
     }
-    let last = *needed.last().ok_or_else(|| b.at(1, "the Dockerfile has no stage to build".into()))?;
-    let mut image = b.built.remove(&last).flatten().ok_or_else(|| b.at(1, "the target stage is empty (FROM scratch with no files)".into()))?;
+    let last = *needed.last().ok_or_else(|| b.at(TOP, "the Dockerfile has no stage to build".into()))?;
+    let mut image = b.built.remove(&last).flatten().ok_or_else(|| b.at(TOP, "the target stage is empty (FROM scratch with no files)".into()))?;
     if !opts.labels.is_empty() {
         let labels = opts.labels.clone();
         let id = steps::config(&b.store, &image, Some("LABEL (build --label)"), move |c| {
@@ -151,7 +157,7 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
                 set(c, &["config", "Labels", &k], serde_json::json!(v));
             }
         })
-        .map_err(|source| Error::Step { file: df.file.clone(), line: 0, source: Box::new(source) })?;
+        .map_err(|source| b.step(TOP, source))?;
         image = b.store.resolve(&id.to_string())?;
     }
     for t in &opts.tags {
@@ -160,8 +166,8 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
     Ok(image.id.clone())
 }
 
-fn at(df: &Dockerfile, line: usize, message: String) -> Error {
-    Error::At { file: df.file.clone(), line, message }
+fn at(df: &Dockerfile, at: Span, message: String) -> Error {
+    Error::At { file: df.file.clone(), at, message }
 }
 
 /// Set `path` in a JSON object, making the objects on the way.
@@ -254,7 +260,7 @@ fn resolve_base(b: &Build, name: &str, pull: &dyn Fn(&str) -> Result<Image, Stri
 
 /// The base image's ONBUILD triggers, parsed, after the stage's image is
 /// made the base without them (a child does not pass them on).
-fn onbuild_triggers(b: &Build, st: &mut StageState, line: usize) -> Result<Vec<super::Instruction>, Error> {
+fn onbuild_triggers(b: &Build, st: &mut StageState, line: Span) -> Result<Vec<super::Instruction>, Error> {
     let Some(base) = st.image.clone() else { return Ok(Vec::new()) };
     let texts: Vec<String> = base.config_json["config"]["OnBuild"].as_array().map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
     if texts.is_empty() {
@@ -263,7 +269,7 @@ fn onbuild_triggers(b: &Build, st: &mut StageState, line: usize) -> Result<Vec<s
     let mut triggers = Vec::new();
     for text in &texts {
         let mut ins = super::parse_trigger(text, b.df.escape).map_err(|m| b.at(line, format!("the base image's ONBUILD trigger {text:?}: {m}")))?;
-        ins.span.line = line;
+        ins.span = line;
         triggers.push(ins);
     }
     let key = cache::key(Some(&base), &["ONBUILD cleared"]);
@@ -271,7 +277,7 @@ fn onbuild_triggers(b: &Build, st: &mut StageState, line: usize) -> Result<Vec<s
         Some(hit) => hit,
         None => {
             let id = steps::config(&b.store, &base, None, |c| set(c, &["config", "OnBuild"], serde_json::Value::Null))
-                .map_err(|source| Error::Step { file: b.df.file.clone(), line, source: Box::new(source) })?;
+                .map_err(|source| b.step(line, source))?;
             cache::put(b, &key, &id);
             b.store.resolve(&id.to_string())?
         }

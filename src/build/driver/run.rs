@@ -54,7 +54,7 @@ pub(super) fn run(
     heredocs: &[Heredoc],
     out: &mut dyn Write,
 ) -> Result<bool, Error> {
-    let line = ins.span.line;
+    let line = ins.span;
     let err = |m: String| b.at(line, m);
     let image = st.image.clone().ok_or_else(|| err("RUN needs a base image: there is nothing to run in FROM scratch".into()))?;
     let argv = script(command, heredocs, &st.shell).map_err(err)?;
@@ -81,7 +81,7 @@ pub(super) fn run(
         }
     };
     let created_by = format!("RUN {}", ins.original.trim_start_matches("RUN ").trim_start_matches("run "));
-    let id = steps::run(b.paths, &image, &step, &created_by, &mut show).map_err(|source| Error::Step { file: b.df.file.clone(), line, source: Box::new(source) })?;
+    let id = steps::run(b.paths, &image, &step, &created_by, &mut show).map_err(|source| b.step(line, source))?;
     drop(m);
     cache::put(b, &key, &id);
     st.image = Some(b.store.resolve(&id.to_string())?);
@@ -122,7 +122,7 @@ fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Result<V
     Ok(with(s))
 }
 
-fn prepare_mounts(b: &Build, st: &StageState, specs: &[RunMount], x: &dyn Fn(&str) -> Result<String, Error>, line: usize) -> Result<Mounts, Error> {
+fn prepare_mounts(b: &Build, st: &StageState, specs: &[RunMount], x: &dyn Fn(&str) -> Result<String, Error>, line: crate::build::Span) -> Result<Mounts, Error> {
     let mut m = Mounts::default();
     for spec in specs {
         let what = format!("RUN --mount=type={}", spec.kind);
@@ -175,7 +175,7 @@ fn prepare_mounts(b: &Build, st: &StageState, specs: &[RunMount], x: &dyn Fn(&st
 
 /// The cache directory for `id`, made with the mount's owner and mode;
 /// with `sharing=locked` (or `private`, when free) locked for the step.
-fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: usize) -> Result<PathBuf, Error> {
+fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: crate::build::Span) -> Result<PathBuf, Error> {
     let what = |e: String| b.at(line, format!("RUN --mount=type=cache,id={id}: {e}"));
     let hash: String = Sha256::digest(id.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
     let root = b.paths.cache().join("build-mounts");

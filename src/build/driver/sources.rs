@@ -43,7 +43,7 @@ pub(super) fn items(
     x: &dyn Fn(&str) -> Result<String, Error>,
     is_add: bool,
     scratch: &Path,
-    line: usize,
+    line: crate::build::Span,
 ) -> Result<Vec<CopyItem>, Error> {
     let err = |m: String| b.at(line, m);
     let kw = if is_add { "ADD" } else { "COPY" };
@@ -83,7 +83,7 @@ pub(super) fn items(
             let dir = scratch.join(format!("url-{}", sources.len()));
             std::fs::create_dir(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
             let checksum = spec.checksum.as_deref().map(x).transpose()?;
-            let path = fetch::fetch(&s, &dir, checksum.as_deref()).map_err(|source| Error::Fetch { file: b.df.file.clone(), line, source })?;
+            let path = fetch::fetch(&s, &dir, checksum.as_deref()).map_err(|source| Error::Fetch { file: b.df.file.clone(), at: line, source })?;
             sources.push((fetch::file_name(&s), path, false));
             continue;
         }
