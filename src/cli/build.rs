@@ -126,10 +126,7 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
 /// (`builder prune`, `system prune`).
 pub(crate) fn prune_cache(paths: &Paths) -> anyhow::Result<u64> {
     let store = Store::open(paths)?;
-    let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
-        Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
-    };
-    let report = burrow::build::prune::prune(paths, &store, in_use)?;
+    let report = burrow::build::prune::prune(paths, &store, || super::images::images_in_use(paths))?;
     let ids: Vec<String> = report.deleted.iter().map(|d| d.to_string()).collect();
     super::print_deleted("Build cache", &ids);
     Ok(report.reclaimed)

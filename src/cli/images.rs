@@ -254,17 +254,19 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The images containers use (asked by a prune under the store's lock).
+pub(crate) fn images_in_use(paths: &Paths) -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
+    Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
+}
+
 /// Remove dangling (with `all`, unused) images, print docker's list of
 /// them, and return the bytes freed (`image prune`, `system prune`). The
 /// build cache's untagged images are not dangling: `builder prune` (or
 /// `-a`) removes them.
 pub(crate) fn prune_images(paths: &Paths, all: bool) -> anyhow::Result<u64> {
     let store = Store::open(paths)?;
-    let in_use = || -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
-        Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
-    };
     let cache = burrow::build::prune::image_ids(paths);
-    let report = store.prune_matching(|id, names| all || (names.is_empty() && !cache.contains(id)), in_use)?;
+    let report = store.prune_matching(|id, names| all || (names.is_empty() && !cache.contains(id)), || images_in_use(paths))?;
     let lines: Vec<String> = report
         .untagged
         .iter()
