@@ -2,7 +2,7 @@
 # burrow's main job end to end, on a fresh Debian machine, run as root:
 # provision the host, build burrow, make a busybox image from the host's
 # busybox-static, import it as an ordinary user and run containers with it,
-# then push it to a private registry, pull it back and save/load it, and
+# build an image from a Dockerfile, then push to a private registry, pull it back and save/load it, and
 # keep a detached web server (port, volume, limit, healthcheck) with exec,
 # ps, stats, stop and logs.
 set -euo pipefail
@@ -44,6 +44,27 @@ step burrow run --rm busybox:edited sh -c "'cat /etc/motd; stat -c %u:%g /etc/mo
 set +e; as_user burrow run --rm busybox:edited sh -c 'cat /etc/motd; stat -c %u:%g /etc/motd; ls /bin/vi'; set -e
 step burrow images;                                as_user burrow images
 step burrow rm edit;                               as_user burrow rm edit
+
+# A Dockerfile build: two stages, a build arg, a cache mount, a file from
+# the context; the rebuild comes from the cache.
+install -d -o "$user" "$dir/app"
+cat >"$dir/app/Dockerfile" <<'EOF2'
+FROM busybox AS build
+ARG GREETING=hello
+RUN --mount=type=cache,target=/cache echo "$GREETING from a build step" > /msg && echo built >> /cache/log
+FROM busybox
+COPY --from=build /msg /msg
+COPY note.txt /srv/
+WORKDIR /srv
+CMD ["sh", "-c", "cat /msg note.txt"]
+EOF2
+echo "copied from the build context" >"$dir/app/note.txt"
+chown -R "$user" "$dir/app"
+step burrow build -t app:1 --build-arg GREETING=hi app
+as_user burrow build -t app:1 --build-arg GREETING=hi app
+step burrow build -t app:1 --build-arg GREETING=hi app "  # again: every step CACHED"
+as_user burrow build -t app:1 --build-arg GREETING=hi app
+step burrow run --rm app:1;                        as_user burrow run --rm app:1
 
 # A private registry (Debian's docker-registry) on a free loopback port.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
