@@ -210,6 +210,19 @@ fn add_unpacks_local_archives_and_downloads_urls() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("Dockerfile:2") && stderr(&o).contains("not the --checksum"), "{}", stderr(&o));
     assert!(!e.ok(&["images"]).contains("badsum"));
+
+    // An archive whose entry climbs out with `..` is refused, and the
+    // entries before it do not become a layer.
+    // (written by Python's tarfile, as a hand-made archive would be)
+    let py = "import io, sys, tarfile\nwith tarfile.open(sys.argv[1], 'w', format=tarfile.USTAR_FORMAT) as t:\n    for n in ['fine.txt', '../escaped.txt']:\n        i = tarfile.TarInfo(n); i.size = 1; t.addfile(i, io.BytesIO(b'x'))\n";
+    let made = std::process::Command::new("python3").args(["-c", py]).arg(ctx.join("evil.tar")).status();
+    assert!(made.is_ok_and(|s| s.success()), "python3 makes the archive");
+    let before = e.ok(&["images", "-a", "-q"]);
+    write(&ctx, &[("Dockerfile", "FROM busybox\nADD evil.tar /fresh/\n")]);
+    let o = e.run(&["build", ctx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("Dockerfile:2:1") && stderr(&o).contains("\"../escaped.txt\" would land outside"), "{}", stderr(&o));
+    assert_eq!(e.ok(&["images", "-a", "-q"]), before, "no image from the refused archive");
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -37,28 +37,11 @@ pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Opti
         let io = |source| Error::Io { path: "COPY".into(), source };
         let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(writer)));
         b.follow_symlinks(false);
-        let mut made: Vec<String> = Vec::new();
-        for item in &items {
-            let rel = item.dest.trim_start_matches('/').trim_end_matches('/').to_string();
-            // Directories the image does not have yet: the parents, and
-            // the destination itself when an archive is unpacked into it.
-            let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
-            let dirs = if item.unpack { parts.len() } else { parts.len().saturating_sub(1) };
-            let mut parent = String::new();
-            for part in &parts[..dirs] {
-                parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
-                if made.contains(&parent) || layers.iter().any(|l| l.join(&parent).is_dir()) {
-                    continue;
-                }
-                directory(&mut b, &parent).map_err(io)?;
-                made.push(parent.clone());
-            }
-            if item.unpack {
-                archive::append(&mut b, &item.source, &rel, chown)?;
-            } else {
-                append(&mut b, &item.source, &rel, chown, chmod, item.recursive).map_err(io)?;
-            }
-            made.push(rel.clone());
+        if let Err(e) = write_items(&mut b, &items, &layers, chown, chmod) {
+            // A header with a wrong checksum: the store refuses the stream
+            // instead of taking the part written so far as a layer.
+            let _ = b.get_mut().write_all(&[0xff; 512]).and_then(|_| b.get_mut().flush());
+            return Err(e);
         }
         b.into_inner().map_err(io)?.flush().map_err(io)
     });
@@ -71,6 +54,35 @@ pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Opti
         (Err(e), _) => Err(e),
         (Ok(()), result) => Ok(result?.id),
     }
+}
+
+/// The items' entries, after the directories the image lacks (the
+/// parents, and the destination itself when an archive is unpacked into
+/// it).
+fn write_items<W: Write>(b: &mut tar::Builder<W>, items: &[CopyItem], layers: &[PathBuf], chown: Option<(u32, u32)>, chmod: Option<u32>) -> Result<(), Error> {
+    let io = |source| Error::Io { path: "COPY".into(), source };
+    let mut made: Vec<String> = Vec::new();
+    for item in items {
+        let rel = item.dest.trim_start_matches('/').trim_end_matches('/').to_string();
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        let dirs = if item.unpack { parts.len() } else { parts.len().saturating_sub(1) };
+        let mut parent = String::new();
+        for part in &parts[..dirs] {
+            parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
+            if made.contains(&parent) || layers.iter().any(|l| l.join(&parent).is_dir()) {
+                continue;
+            }
+            directory(b, &parent).map_err(io)?;
+            made.push(parent.clone());
+        }
+        if item.unpack {
+            archive::append(b, &item.source, &rel, chown)?;
+        } else {
+            append(b, &item.source, &rel, chown, chmod, item.recursive).map_err(io)?;
+        }
+        made.push(rel);
+    }
+    Ok(())
 }
 
 /// A root-owned 0755 directory entry.
