@@ -176,7 +176,10 @@ impl Filesystem for Fs {
             | InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_READDIRPLUS_AUTO
             | InitFlags::FUSE_CACHE_SYMLINKS
-            | InitFlags::FUSE_EXPORT_SUPPORT;
+            | InitFlags::FUSE_EXPORT_SUPPORT
+            // files answered FOPEN_DIRECT_IO (see `create`) may still be
+            // mapped shared
+            | InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
         let _ = config.add_capabilities(want & caps);
         if writeback_wanted() {
             let _ = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE & caps);
@@ -340,12 +343,24 @@ impl Filesystem for Fs {
         });
     }
 
-    fn write(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, data: &[u8], _wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
+    /// A direct write (see `create`) by a writer without CAP_FSETID comes
+    /// with FUSE_WRITE_KILL_SUIDGID instead of the kernel clearing the
+    /// set-id bits itself: clear them as a local filesystem would (setgid
+    /// only with group execute), and the kernel refetches the attributes
+    /// after a direct write.
+    fn write(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, data: &[u8], wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
         tracing::trace!(ino = ino.0, offset, len = data.len(), "write");
         let r = self.ov.with_node_fd(Ino(ino.0), true, |fd| {
             let mut done = 0usize;
             while done < data.len() {
                 done += sys::pwrite(fd, &data[done..], offset + done as u64)?;
+            }
+            if wf.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+                let mode = sys::fstat(fd)?.st_mode;
+                let sgid = libc::S_ISGID | libc::S_IXGRP;
+                if mode & libc::S_ISUID != 0 || mode & sgid == sgid {
+                    sys::fchmod(fd, mode & 0o7777 & !(libc::S_ISUID | libc::S_ISGID))?;
+                }
             }
             Ok(done)
         });
@@ -515,8 +530,20 @@ impl Filesystem for Fs {
         match self.ov.create(Ino(parent.0), name.as_bytes(), NewKind::File, mode, umask, caller(req)) {
             // Without open the kernel never sends RELEASE, not even after
             // create: answer without a handle; reads and writes go through
-            // the node like those of any other file.
-            Ok((_, st)) => reply.created(&TTL, &attr(&st), Generation(0), FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH),
+            // the node like those of any other file. The creating
+            // descriptor does direct I/O (FOPEN_DIRECT_IO): its writes go
+            // from the writer's pages to us without passing through this
+            // mount's page cache, one copy of the data and one page
+            // allocation fewer per byte, and without the per-write
+            // security.capability GETXATTR of the cached path (1 GiB dd:
+            // 1,816 -> 902 ms here, kernel overlay 672). Coherence holds:
+            // a direct write drops the cached pages of its range, other
+            // opens of the file (no-open) keep using the page cache, and
+            // shared mmap of it stays possible (FUSE_DIRECT_IO_ALLOW_MMAP).
+            Ok((_, st)) => {
+                let f = FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH | FopenFlags::FOPEN_DIRECT_IO;
+                reply.created(&TTL, &attr(&st), Generation(0), FileHandle(0), f)
+            }
             Err(e) => reply.error(fail("create", e)),
         }
     }
