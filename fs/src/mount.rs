@@ -57,7 +57,7 @@ impl Server {
 /// mount: this blocks in the INIT handshake until the kernel speaks),
 /// with `threads` workers.
 pub fn serve(fd: OwnedFd, cfg: Config, threads: usize) -> Result<Server, Error> {
-    let fs = Fs { ov: Arc::new(overlay(&cfg)?) };
+    let fs = Fs::new(Arc::new(overlay(&cfg)?));
     let session = Session::from_fd(fs, fd, SessionACL::All, session_config(threads, Vec::new(), SessionACL::All))
         .map_err(|source| Error::Session { source })?;
     let session = session.spawn().map_err(|source| Error::Session { source })?;
@@ -134,7 +134,7 @@ pub fn spawn_mount(cfg: Config, mountpoint: &Path) -> Result<Mounted, Error> {
 
 /// [`spawn_mount`] with a chosen number of worker threads.
 pub fn spawn_mount_threads(cfg: Config, mountpoint: &Path, threads: usize) -> Result<Mounted, Error> {
-    let fs = Fs { ov: Arc::new(overlay(&cfg)?) };
+    let fs = Fs::new(Arc::new(overlay(&cfg)?));
     let root = unsafe { libc::geteuid() } == 0;
     let mut options = vec![
         MountOption::FSName("burrow".into()),

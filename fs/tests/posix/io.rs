@@ -234,3 +234,58 @@ fn thousands_of_files_do_not_exhaust_the_servers_descriptors() {
     std::fs::write(m.p("d/last"), b"still fine").unwrap();
     assert_eq!(read(&m.p("d/last")), b"still fine");
 }
+
+/// The descriptor that creates a file (burrow gives it direct I/O) and
+/// later opens of the same file (page cache) see each other's writes, also
+/// through a shared mapping of the creating descriptor.
+#[test]
+fn creating_descriptor_and_other_opens_agree() {
+    let mut st = Stack::new();
+    st.layer().dir("d");
+    let Some(m) = st.mount() else { return };
+    let c = ok(sys::open(&m.p("d/new"), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o644), "create");
+    ok(sys::write(sys::raw(&c), &[b'a'; 8192]), "write through the creating descriptor");
+    let r = ok(sys::open(&m.p("d/new"), libc::O_RDONLY, 0), "open for reading");
+    assert_eq!(ok(sys::pread(sys::raw(&r), 4, 0), "read (fills the cache)"), b"aaaa");
+    ok(sys::pwrite(sys::raw(&c), b"bbbb", 0), "overwrite through the creating descriptor");
+    assert_eq!(ok(sys::pread(sys::raw(&r), 4, 0), "read again"), b"bbbb", "a stale cached page");
+    assert_eq!(ok(sys::pread(sys::raw(&c), 4, 4096), "read through the creating descriptor"), b"aaaa");
+    // SAFETY: a fresh shared mapping of 4096 bytes of an open file, unmapped below.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, sys::raw(&c), 0) };
+    assert_ne!(p, libc::MAP_FAILED, "shared mmap of the creating descriptor: {}", std::io::Error::last_os_error());
+    // SAFETY: p maps 4096 writable bytes.
+    unsafe { std::ptr::copy_nonoverlapping(b"cccc".as_ptr(), p.cast::<u8>(), 4) };
+    // SAFETY: p and its length are the mapping's.
+    assert_eq!(unsafe { libc::msync(p, 4096, libc::MS_SYNC) }, 0, "msync");
+    assert_eq!(ok(sys::pread(sys::raw(&r), 4, 0), "read what the mapping wrote"), b"cccc");
+    ok(sys::pwrite(sys::raw(&c), b"dddd", 0), "write under the mapping");
+    // SAFETY: p maps 4096 readable bytes.
+    assert_eq!(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), 4) }, b"dddd", "the mapping is stale");
+    // SAFETY: unmapping the mapping made above.
+    unsafe { libc::munmap(p, 4096) };
+    drop((c, r));
+    let mut want = vec![b'a'; 8192];
+    want[..4].copy_from_slice(b"dddd");
+    assert_eq!(read(&m.p("d/new")), want);
+}
+
+/// A write by a caller without CAP_FSETID clears set-user-id and
+/// set-group-id (with group execute), also through the creating
+/// descriptor (a direct write in burrow).
+#[test]
+fn unprivileged_write_clears_setid_bits() {
+    if sys::is_root() {
+        return; // root keeps them (CAP_FSETID)
+    }
+    let mut st = Stack::new();
+    st.layer().dir("d");
+    let Some(m) = st.mount() else { return };
+    for (mode, after) in [(0o4755, 0o755), (0o2755, 0o755), (0o2745, 0o2745), (0o6711, 0o711)] {
+        let p = m.p(&format!("d/f{mode:o}"));
+        let c = ok(sys::open(&p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
+        ok(sys::chmod(&p, mode), "chmod");
+        ok(sys::write(sys::raw(&c), b"x"), "write through the creating descriptor");
+        drop(c);
+        assert_eq!(perm(&p), after, "mode {mode:o} after a write");
+    }
+}
