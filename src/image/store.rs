@@ -332,9 +332,49 @@ impl Store {
     /// id prefix of at least 4 hex digits.
     pub fn resolve(&self, s: &str) -> Result<Image> {
         let _lock = self.lock_shared()?;
-        let images = self.images(&self.read_index()?)?;
+        let index = self.read_index()?;
+        if let Some(image) = self.resolve_full_id(&index, s)? {
+            return Ok(image);
+        }
+        let images = self.images(&index)?;
         let (i, _) = find(&images, s)?;
         images.into_iter().nth(i).ok_or_else(|| Error::NotFound { name: s.to_string() })
+    }
+
+    /// A full image id (`sha256:` and 64 hex digits), found by reading
+    /// only the manifests and loading just its own: what a build asks for
+    /// after every step, in a store that may hold thousands of images.
+    /// `None` sends the caller to [`find`]'s rules (a name equal to the
+    /// text wins there, as it does here).
+    fn resolve_full_id(&self, index: &Index, s: &str) -> Result<Option<Image>> {
+        let Some(hex) = s.strip_prefix("sha256:") else { return Ok(None) };
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Ok(None);
+        }
+        if Reference::parse(s).is_ok_and(|r| index.lookup(&r.to_string()).is_some()) {
+            return Ok(None);
+        }
+        let id = Digest::parse(s)?;
+        let mut seen = HashSet::new();
+        let mut found: Option<Image> = None;
+        for d in &index.manifests {
+            if d.media_type == MEDIA_INDEX || !seen.insert(d.digest.clone()) {
+                continue;
+            }
+            let manifest: Manifest = self.read_json(&d.digest)?;
+            if manifest.config.digest != id {
+                continue;
+            }
+            let image = self.load(index, d)?;
+            match &mut found {
+                Some(same) => {
+                    same.names.extend(image.names);
+                    same.manifests.extend(image.manifests);
+                }
+                None => found = Some(image),
+            }
+        }
+        Ok(found)
     }
 
     /// docker's `inspect` JSON for one image.

@@ -72,6 +72,14 @@ fn import_resolve_list_tag_remove() {
     assert!(c.cmd().is_none());
     assert_eq!(s.resolve("docker.io/library/busybox:latest").unwrap().id, r.id);
     assert_eq!(s.resolve(&r.id.to_string()).unwrap().id, r.id);
+    s.tag("busybox", "other:1").unwrap();
+    let by_id = s.resolve(&r.id.to_string()).unwrap();
+    let mut names = by_id.names.clone();
+    names.sort();
+    assert_eq!(names, ["docker.io/library/busybox:latest", "docker.io/library/other:1"], "a full id finds every name");
+    assert_eq!(by_id.manifest_digest, img.manifest_digest);
+    assert!(matches!(s.resolve(&format!("sha256:{}", "0".repeat(64))), Err(Error::NotFound { .. })));
+    s.remove("other:1", false).unwrap();
     assert_eq!(s.resolve(&r.id.hex()[..4]).unwrap().id, r.id);
     assert_eq!(s.resolve(&format!("busybox@{}", img.manifest_digest)).unwrap().id, r.id);
     assert!(matches!(s.resolve("alpine"), Err(Error::NotFound { .. })));
