@@ -281,7 +281,7 @@ fn unprivileged_write_clears_setid_bits() {
     st.layer().dir("d");
     let Some(m) = st.mount() else { return };
     for (mode, after) in [(0o4755, 0o755), (0o2755, 0o755), (0o2745, 0o2745), (0o6711, 0o711)] {
-        let p = m.p(&format!("d/f{mode:o}"));
+        let p = m.p(format!("d/f{mode:o}"));
         let c = ok(sys::open(&p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
         ok(sys::chmod(&p, mode), "chmod");
         ok(sys::write(sys::raw(&c), b"x"), "write through the creating descriptor");
