@@ -106,15 +106,14 @@ pub struct PruneArgs {
     /// Remove all of the build cache (burrow keeps no cache that is in use between builds, so this is what it always does)
     #[arg(short, long)]
     all: bool,
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    force: bool,
+    #[command(flatten)]
+    confirm: super::Force,
 }
 
 /// `builder prune`: the build cache's images, records and cache mounts.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let _ = args.all;
-    if !args.force && !super::confirm("WARNING! This will remove all build cache.\n")? {
+    if !args.confirm.go_ahead("WARNING! This will remove all build cache.\n")? {
         return Ok(());
     }
     let reclaimed = prune_cache(paths)?;

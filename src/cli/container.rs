@@ -643,14 +643,13 @@ pub fn diff(paths: &Paths, args: &DiffArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct PruneArgs {
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    force: bool,
+    #[command(flatten)]
+    confirm: super::Force,
 }
 
 /// `container prune`: every container that is not running.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
-    if !args.force && !super::confirm("WARNING! This will remove all stopped containers.\n")? {
+    if !args.confirm.go_ahead("WARNING! This will remove all stopped containers.\n")? {
         return Ok(());
     }
     let report = burrow::container::prune::prune(paths)?;

@@ -237,16 +237,15 @@ pub struct PruneArgs {
     /// Remove all images no container uses, not just dangling ones
     #[arg(short, long)]
     all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short, long)]
-    force: bool,
+    #[command(flatten)]
+    confirm: super::Force,
 }
 
 /// docker's `image prune`: without -f it asks on a terminal, and refuses
 /// when there is no terminal to ask on.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
-    if !args.force && !super::confirm(&format!("WARNING! This will remove {what}.\n"))? {
+    if !args.confirm.go_ahead(&format!("WARNING! This will remove {what}.\n"))? {
         return Ok(());
     }
     let reclaimed = prune_images(paths, args.all)?;

@@ -380,7 +380,25 @@ pub(crate) fn enter(quiet: bool) -> anyhow::Result<burrow::userns::Plan> {
 
 /// Ask before a destructive command (docker's prompt); false means no.
 /// Without a terminal to ask on, the command fails and names `-f`.
-pub(crate) fn confirm(warning: &str) -> anyhow::Result<bool> {
+/// `-f/--force` of the prune verbs, and the question they ask without it.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Force {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl Force {
+    /// True when forced or the user said yes to `warning`.
+    pub(crate) fn go_ahead(&self, warning: &str) -> anyhow::Result<bool> {
+        if self.force {
+            return Ok(true);
+        }
+        confirm(warning)
+    }
+}
+
+fn confirm(warning: &str) -> anyhow::Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("this command asks for confirmation, but stdin is not a terminal: pass -f (--force) to go ahead without asking");

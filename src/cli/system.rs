@@ -86,9 +86,8 @@ pub struct PruneArgs {
     /// Also remove every unused image, not just dangling ones
     #[arg(short, long)]
     all: bool,
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    force: bool,
+    #[command(flatten)]
+    confirm: super::Force,
     /// Also remove anonymous volumes no container uses
     #[arg(long)]
     volumes: bool,
@@ -99,7 +98,7 @@ pub struct PruneArgs {
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
     let vols = if args.volumes { "  - all anonymous volumes not used by at least one container\n" } else { "" };
-    if !args.force && !super::confirm(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n  - all build cache\n"))? {
+    if !args.confirm.go_ahead(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n  - all build cache\n"))? {
         return Ok(());
     }
     let containers = burrow::container::prune::prune(paths)?;

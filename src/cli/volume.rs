@@ -71,9 +71,8 @@ pub struct PruneArgs {
     /// Remove all unused volumes, not just anonymous ones
     #[arg(short, long)]
     all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short, long)]
-    force: bool,
+    #[command(flatten)]
+    confirm: super::Force,
 }
 
 pub fn dispatch(paths: &Paths, cmd: VolumeCommand) -> anyhow::Result<()> {
@@ -203,7 +202,7 @@ fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
 /// docker >= 23: unused anonymous volumes, or every unused one with -a.
 fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let what = if args.all { "all local volumes" } else { "anonymous local volumes" };
-    if !args.force && !super::confirm(&format!("WARNING! This will remove {what} not used by at least one container.\n"))? {
+    if !args.confirm.go_ahead(&format!("WARNING! This will remove {what} not used by at least one container.\n"))? {
         return Ok(());
     }
     super::enter(false)?;
