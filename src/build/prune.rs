@@ -44,9 +44,8 @@ pub fn usage(paths: &Paths, store: &Store) -> crate::image::Result<Usage> {
     let mut cache_layers = HashSet::new();
     let mut other_layers = HashSet::new();
     let mut images = 0;
-    for summary in store.list()? {
-        let Ok(image) = store.resolve(&summary.id.to_string()) else { continue };
-        let ours = summary.names.is_empty() && ids.contains(&summary.id);
+    for image in store.all()? {
+        let ours = image.names.is_empty() && ids.contains(&image.id);
         images += usize::from(ours);
         for l in image.layers {
             if ours { &mut cache_layers } else { &mut other_layers }.insert(l.dir);

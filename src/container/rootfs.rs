@@ -171,6 +171,15 @@ fn whiteout_name(part: &str) -> OsString {
     whiteout::whiteout_for(std::ffi::OsStr::new(part))
 }
 
+/// Whether the merged layers have a directory (not a symlink to one) at
+/// `rel`; the root always is one.
+pub fn is_dir(layers_top_first: &[PathBuf], rel: &str) -> bool {
+    if rel.split('/').all(|p| p.is_empty()) {
+        return true;
+    }
+    find(layers_top_first, rel).is_some_and(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+}
+
 /// Read the merged file `rel` of an image (empty when it is missing).
 pub fn read_merged(layers_top_first: &[PathBuf], rel: &str) -> String {
     let Some(path) = find(layers_top_first, rel) else { return String::new() };

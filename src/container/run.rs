@@ -570,8 +570,7 @@ fn prepare_mounts(paths: &Paths, opts: &RunOptions, image: &crate::image::Image,
     let from: Vec<crate::volume::plan::From<'_>> =
         sources.iter().map(|(m, ro)| crate::volume::plan::From { mounts: m, read_only: *ro }).collect();
     let planned = crate::volume::plan::plan(&opts.mounts, &from, &defaults.volumes)?;
-    let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| l.dir.clone()).collect();
-    Ok(crate::volume::attach::prepare(paths, &planned, &opts.checked_binds, &layers)?)
+    Ok(crate::volume::attach::prepare(paths, &planned, &opts.checked_binds, &image.layer_dirs_top_first())?)
 }
 
 /// How many gids burrow's own namespace maps.

@@ -76,6 +76,14 @@ pub struct Image {
     pub(crate) manifests: Vec<Descriptor>,
 }
 
+impl Image {
+    /// The unpacked layer directories, the top one first (the order
+    /// `rootfs::find` and the overlay read them in).
+    pub fn layer_dirs_top_first(&self) -> Vec<PathBuf> {
+        self.layers.iter().rev().map(|l| l.dir.clone()).collect()
+    }
+}
+
 /// A row of `burrow images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSummary {
@@ -257,14 +265,7 @@ impl Store {
                 tracing::warn!(digest = %d.digest, "skipping a nested image index in index.json");
                 continue;
             }
-            let image = self.load(index, d)?;
-            match out.iter_mut().find(|i| i.id == image.id) {
-                Some(same) => {
-                    same.names.extend(image.names);
-                    same.manifests.extend(image.manifests);
-                }
-                None => out.push(image),
-            }
+            add_merged(&mut out, self.load(index, d)?);
         }
         Ok(out)
     }
@@ -309,11 +310,16 @@ impl Store {
         })
     }
 
+    /// Every image, loaded whole, in index order.
+    pub fn all(&self) -> Result<Vec<Image>> {
+        let _lock = self.lock_shared()?;
+        self.images(&self.read_index()?)
+    }
+
     /// All images, newest first.
     pub fn list(&self) -> Result<Vec<ImageSummary>> {
-        let _lock = self.lock_shared()?;
         let mut out: Vec<ImageSummary> = self
-            .images(&self.read_index()?)?
+            .all()?
             .into_iter()
             .map(|i| ImageSummary {
                 id: i.id,
@@ -356,7 +362,7 @@ impl Store {
         }
         let id = Digest::parse(s)?;
         let mut seen = HashSet::new();
-        let mut found: Option<Image> = None;
+        let mut found = Vec::new();
         for d in &index.manifests {
             if d.media_type == MEDIA_INDEX || !seen.insert(d.digest.clone()) {
                 continue;
@@ -365,16 +371,9 @@ impl Store {
             if manifest.config.digest != id {
                 continue;
             }
-            let image = self.load(index, d)?;
-            match &mut found {
-                Some(same) => {
-                    same.names.extend(image.names);
-                    same.manifests.extend(image.manifests);
-                }
-                None => found = Some(image),
-            }
+            add_merged(&mut found, self.load(index, d)?);
         }
-        Ok(found)
+        Ok(found.pop())
     }
 
     /// docker's `inspect` JSON for one image.
@@ -561,6 +560,19 @@ pub fn parse_config(json: &serde_json::Value) -> serde_json::Result<ImageConfigu
 
 /// Match a user's string against images: a name first (docker's order),
 /// then an id or id prefix.
+/// Add an image loaded from one manifest, or merge it into the image
+/// already there with the same config (another manifest of it): its names
+/// and manifests join that one's.
+fn add_merged(out: &mut Vec<Image>, image: Image) {
+    match out.iter_mut().find(|i| i.id == image.id) {
+        Some(same) => {
+            same.names.extend(image.names);
+            same.manifests.extend(image.manifests);
+        }
+        None => out.push(image),
+    }
+}
+
 fn find(images: &[Image], s: &str) -> Result<(usize, Match)> {
     let parsed = Reference::parse(s);
     if let Ok(r) = &parsed {

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use super::{at, cache, expand, set, sources, Build, Error, StageState};
+use super::{cache, expand, set, sources, Build, Error, StageState};
 use crate::build::steps;
 use crate::build::{Command, Instruction, Kind};
 
@@ -45,7 +45,7 @@ pub(super) fn argv(command: &Command, shell: &[String]) -> Vec<String> {
 /// Run one instruction; true when it came from the cache.
 pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut dyn Write) -> Result<bool, Error> {
     let line = ins.span;
-    let err_at = |m: String| at(b.df, line, m);
+    let err_at = |m: String| b.at(line, m);
     let v = vars(st);
     let x = |w: &str| expand(w, &v, b.df.escape).map_err(err_at);
     let meta: (String, ConfigChange) = match &ins.kind {

@@ -81,6 +81,13 @@ struct StageState {
     shell: Vec<String>,
 }
 
+impl StageState {
+    /// The image's layer directories, top first (none for scratch).
+    fn layer_dirs(&self) -> Vec<PathBuf> {
+        self.image.as_ref().map(Image::layer_dirs_top_first).unwrap_or_default()
+    }
+}
+
 /// What every step of one build shares.
 struct Build<'a> {
     paths: &'a Paths,
@@ -92,6 +99,8 @@ struct Build<'a> {
     global: BTreeMap<String, String>,
     /// The images of the stages built so far, by index.
     built: BTreeMap<usize, Option<Image>>,
+    /// The context's paths `.dockerignore` leaves, listed once per build.
+    context_files: std::cell::OnceCell<Vec<String>>,
 }
 
 impl Build<'_> {
@@ -100,6 +109,16 @@ impl Build<'_> {
     }
     fn step(&self, at: Span, source: steps::Error) -> Error {
         Error::Step { file: self.df.file.clone(), at, source: Box::new(source) }
+    }
+    /// Every path of the context that `.dockerignore` leaves (relative,
+    /// directories before what they hold); the context does not change
+    /// during a build, so it is walked once.
+    fn context_files(&self) -> Result<&[String], super::context::Error> {
+        if let Some(files) = self.context_files.get() {
+            return Ok(files);
+        }
+        let files = self.ignore.walk(&self.opts.context, &[])?;
+        Ok(self.context_files.get_or_init(|| files))
     }
 }
 
@@ -114,14 +133,22 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Dockerfile".into());
     let df = super::parse(&text, &name)?;
     let needed = super::needed_stages(&df, opts.target.as_deref())?;
-    let mut global = platform_args();
+    let mut b = Build {
+        paths,
+        store: Store::open(paths)?,
+        df: &df,
+        opts,
+        ignore: Ignore::load(&opts.context)?,
+        global: platform_args(),
+        built: BTreeMap::new(),
+        context_files: Default::default(),
+    };
     for a in &df.global_args {
-        let default = a.default.as_deref().map(|d| expand(d, &global, df.escape)).transpose().map_err(|m| at(&df, TOP, m))?;
+        let default = a.default.as_deref().map(|d| expand(d, &b.global, df.escape)).transpose().map_err(|m| b.at(TOP, m))?;
         if let Some(v) = opts.build_args.get(&a.name).cloned().or(default) {
-            global.insert(a.name.clone(), v);
+            b.global.insert(a.name.clone(), v);
         }
     }
-    let mut b = Build { paths, store: Store::open(paths)?, df: &df, opts, ignore: Ignore::load(&opts.context)?, global, built: BTreeMap::new() };
     let mut total: usize = needed.iter().map(|i| df.stages[*i].instructions.len() + 1).sum();
     let mut step_no = 0;
     for &si in &needed {
@@ -164,10 +191,6 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         b.store.tag(&image.id.to_string(), t)?;
     }
     Ok(image.id.clone())
-}
-
-fn at(df: &Dockerfile, at: Span, message: String) -> Error {
-    Error::At { file: df.file.clone(), at, message }
 }
 
 /// Set `path` in a JSON object, making the objects on the way.

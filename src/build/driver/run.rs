@@ -184,15 +184,13 @@ fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: crate::
         v.as_deref().map(|s| u32::from_str_radix(s, radix).map_err(|_| what(format!("{name}={s}: expected a number")))).transpose().map(|v| v.unwrap_or(default))
     };
     let (uid, gid, mode) = (num(&spec.uid, 10, "uid", 0)?, num(&spec.gid, 10, "gid", 0)?, num(&spec.mode, 8, "mode", 0o755)?);
-    let make = |dir: &std::path::Path| -> std::io::Result<()> {
-        if !dir.is_dir() {
-            std::fs::create_dir_all(dir)?;
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
-            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        }
-        Ok(())
+    let own = |dir: &std::path::Path| -> std::io::Result<()> {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode))
     };
-    make(&dir).map_err(|e| what(format!("{}: {e}", dir.display())))?;
+    if !dir.is_dir() {
+        std::fs::create_dir_all(&dir).and_then(|_| own(&dir)).map_err(|e| what(format!("{}: {e}", dir.display())))?;
+    }
     let sharing = spec.sharing.as_deref().unwrap_or("shared");
     if sharing == "shared" {
         return Ok(dir);
@@ -207,9 +205,7 @@ fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: crate::
         }
         Err((_, nix::errno::Errno::EWOULDBLOCK)) if sharing == "private" => {
             let fresh = tempfile::Builder::new().prefix(&format!("{hash}-private-")).tempdir_in(&root).map_err(|e| what(e.to_string()))?;
-            make(fresh.path()).map_err(|e| what(e.to_string()))?;
-            std::os::unix::fs::chown(fresh.path(), Some(uid), Some(gid)).map_err(|e| what(e.to_string()))?;
-            std::fs::set_permissions(fresh.path(), std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(|e| what(e.to_string()))?;
+            own(fresh.path()).map_err(|e| what(format!("{}: {e}", fresh.path().display())))?;
             let path = fresh.path().to_path_buf();
             m._private.push(fresh);
             Ok(path)
@@ -232,7 +228,7 @@ fn context_path(b: &Build, source: &str) -> Result<(String, PathBuf), String> {
     }
     let under = |p: &String| rel.is_empty() || p == &rel || p.starts_with(&format!("{rel}/"));
     let everything = Ignore::default().walk(&b.opts.context, &[]).map_err(|e| e.to_string())?;
-    let kept = b.ignore.walk(&b.opts.context, &[]).map_err(|e| e.to_string())?;
+    let kept = b.context_files().map_err(|e| e.to_string())?;
     if everything.iter().filter(|p| under(p)).count() != kept.iter().filter(|p| under(p)).count() {
         return Err(".dockerignore excludes files under it, which a bind mount would show: bind a directory with nothing excluded, or COPY".into());
     }

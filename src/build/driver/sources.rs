@@ -29,7 +29,7 @@ pub(super) fn scratch(b: &Build) -> Result<tempfile::TempDir, Error> {
 
 /// `--chown` as numeric ids, names looked up in the image's own files.
 pub(super) fn owner(st: &StageState, spec: &str) -> Result<(u32, u32), String> {
-    let layers: Vec<PathBuf> = st.image.as_ref().map(|i| i.layers.iter().rev().map(|l| l.dir.clone()).collect()).unwrap_or_default();
+    let layers = st.layer_dirs();
     let read = |p: &str| crate::container::rootfs::read_merged(&layers, p);
     let id = crate::container::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group")).map_err(|e| format!("--chown={spec}: {e}"))?;
     Ok((id.uid, id.gid))
@@ -51,7 +51,7 @@ pub(super) fn items(
     let dest = if dest.starts_with('/') { dest } else { format!("{}/{dest}", workdir(st).trim_end_matches('/')) };
     // `.` names no entry: a last one (`COPY f .`) means a directory, as a
     // trailing `/` does; so does a directory the image already has.
-    let dir_like = dest.ends_with("/.") || dest.ends_with('/') || image_has_dir(st, &dest);
+    let dir_like = dest.ends_with("/.") || dest.ends_with('/') || crate::container::rootfs::is_dir(&st.layer_dirs(), dest.trim_start_matches('/'));
     let mut dest = dest.split('/').filter(|p| *p != ".").collect::<Vec<_>>().join("/");
     if dir_like && !dest.ends_with('/') {
         dest.push('/');
@@ -94,7 +94,7 @@ pub(super) fn items(
                     Some(i) => b.built.get(&i).cloned().flatten().ok_or_else(|| err(format!("COPY --from={from}: that stage has no files")))?,
                     None => b.store.resolve(&from).map_err(|e| err(format!("COPY --from={from}: {e}")))?,
                 };
-                let layers: Vec<PathBuf> = image.layers.iter().rev().map(|l| l.dir.clone()).collect();
+                let layers = image.layer_dirs_top_first();
                 let rel = s.trim_start_matches('/').trim_end_matches('/');
                 let found = crate::container::rootfs::find(&layers, rel).ok_or_else(|| err(format!("COPY --from={from}: {s}: no such file or directory in that stage")))?;
                 sources.push((rel.rsplit('/').next().unwrap_or(rel).to_string(), found, false));
@@ -124,16 +124,6 @@ pub(super) fn items(
     Ok(items)
 }
 
-/// Whether the image has a directory (not a symlink to one) at `path`.
-fn image_has_dir(st: &StageState, path: &str) -> bool {
-    let rel = path.trim_start_matches('/').trim_end_matches('/');
-    if rel.is_empty() {
-        return true;
-    }
-    let layers: Vec<PathBuf> = st.image.as_ref().map(|i| i.layers.iter().rev().map(|l| l.dir.clone()).collect()).unwrap_or_default();
-    crate::container::rootfs::find(&layers, rel).is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
-}
-
 /// What a pattern names in the context: (base name, path) pairs.
 fn context_matches(b: &Build, s: &str) -> Result<Vec<(String, PathBuf)>, String> {
     let pat = s.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
@@ -144,7 +134,7 @@ fn context_matches(b: &Build, s: &str) -> Result<Vec<(String, PathBuf)>, String>
     if norm.is_empty() {
         return Ok(vec![(String::new(), b.opts.context.clone())]);
     }
-    let walk = b.ignore.walk(&b.opts.context, &[]).map_err(|e| e.to_string())?;
+    let walk = b.context_files().map_err(|e| e.to_string())?;
     let one = Ignore::parse(&norm.join("/")).map_err(|e| e.to_string())?;
     let hits: Vec<(String, PathBuf)> = walk
         .iter()
@@ -167,10 +157,10 @@ fn directory_items(b: &Build, spec: &CopySpec, path: PathBuf, dest: &str, items:
         return Ok(());
     }
     let prefix = path.strip_prefix(&b.opts.context).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-    for p in b.ignore.walk(&b.opts.context, &[]).map_err(|e| e.to_string())? {
+    for p in b.context_files().map_err(|e| e.to_string())? {
         let below = if prefix.is_empty() { Some(p.as_str()) } else { p.strip_prefix(&format!("{prefix}/")) };
         if let Some(rel) = below {
-            items.push(CopyItem { source: b.opts.context.join(&p), dest: format!("{d}/{rel}"), recursive: false, unpack: false });
+            items.push(CopyItem { source: b.opts.context.join(p), dest: format!("{d}/{rel}"), recursive: false, unpack: false });
         }
     }
     Ok(())

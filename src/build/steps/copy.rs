@@ -32,7 +32,7 @@ pub struct CopyItem {
 pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Option<(u32, u32)>, chmod: Option<u32>, created_by: &str) -> Result<Digest, Error> {
     let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Io { path: "pipe".into(), source: e.into() })?;
     let items = items.to_vec();
-    let layers: Vec<PathBuf> = base.map(|b| b.layers.iter().rev().map(|l| l.dir.clone()).collect()).unwrap_or_default();
+    let layers = base.map(Image::layer_dirs_top_first).unwrap_or_default();
     let producer = std::thread::spawn(move || -> Result<(), Error> {
         let io = |source| Error::Io { path: "COPY".into(), source };
         let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(writer)));
@@ -69,7 +69,7 @@ fn write_items<W: Write>(b: &mut tar::Builder<W>, items: &[CopyItem], layers: &[
         let mut parent = String::new();
         for part in &parts[..dirs] {
             parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
-            if made.contains(&parent) || layers.iter().any(|l| l.join(&parent).is_dir()) {
+            if made.contains(&parent) || crate::container::rootfs::is_dir(layers, &parent) {
                 continue;
             }
             directory(b, &parent).map_err(io)?;
