@@ -26,6 +26,7 @@ use crate::inode::Ino;
 use crate::mutate::{Caller, NewKind, SetAttr, SetTime, XattrReply};
 use crate::ops::{Attr, Overlay};
 use crate::sys;
+use crate::writes::Written;
 
 const TTL: Duration = Duration::from_secs(86_400);
 /// Largest write the kernel may send us.
@@ -356,27 +357,22 @@ impl Filesystem for Fs {
 
     /// A direct write (see `create`) by a writer without CAP_FSETID comes
     /// with FUSE_WRITE_KILL_SUIDGID instead of the kernel clearing the
-    /// set-id bits itself: clear them as a local filesystem would (setgid
-    /// only with group execute), and the kernel refetches the attributes
-    /// after a direct write.
+    /// set-id bits itself; the kernel refetches the attributes after a
+    /// direct write. A large write is answered before it lands (`writes`).
     fn write(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, data: &[u8], wf: WriteFlags, _flags: OpenFlags, _lock: Option<LockOwner>, reply: ReplyWrite) {
         tracing::trace!(ino = ino.0, offset, len = data.len(), "write");
-        let r = self.ov.with_node_fd(Ino(ino.0), true, |fd| {
-            let mut done = 0usize;
-            while done < data.len() {
-                done += sys::pwrite(fd, &data[done..], offset + done as u64)?;
+        let kill = wf.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        let mut reply = Some(reply);
+        let len = data.len() as u32;
+        let r = self.ov.write(Ino(ino.0), offset, data, kill, || {
+            if let Some(reply) = reply.take() {
+                reply.written(len);
             }
-            if wf.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
-                let mode = sys::fstat(fd)?.st_mode;
-                let sgid = libc::S_ISGID | libc::S_IXGRP;
-                if mode & libc::S_ISUID != 0 || mode & sgid == sgid {
-                    sys::fchmod(fd, mode & 0o7777 & !(libc::S_ISUID | libc::S_ISGID))?;
-                }
-            }
-            Ok(done)
         });
+        let Some(reply) = reply else { return };
         match r {
-            Ok(n) => reply.written(n as u32),
+            Ok(Written::Done(n)) => reply.written(n as u32),
+            Ok(Written::Acknowledged) => reply.written(len),
             Err(e) => reply.error(fail("write", e)),
         }
     }
@@ -397,11 +393,7 @@ impl Filesystem for Fs {
     }
 
     fn fsync(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
-        let r = self.ov.with_node_fd(Ino(ino.0), false, |fd| {
-            let rc = if datasync { unsafe { libc::fdatasync(fd) } } else { unsafe { libc::fsync(fd) } };
-            if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-        });
-        match r {
+        match self.ov.fsync(Ino(ino.0), datasync) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("fsync", e)),
         }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::overlay::{DirView, Entry, Layer};
+use crate::writes::Behind;
 
 /// A FUSE node id / the st_ino the overlay reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,6 +158,9 @@ pub struct Node {
     /// and writable), and whether it is writable. Used only while the
     /// node is `gone`.
     pub kept: Mutex<Option<(std::os::fd::OwnedFd, bool)>>,
+    /// Orders a file's writes and holds requests about it while a write
+    /// answered early is still landing (see `writes`).
+    pub behind: Behind,
 }
 
 impl Node {
@@ -224,6 +228,7 @@ impl Nodes {
             copy_lock: Mutex::new(()),
             listing: RwLock::new(None),
             kept: Mutex::new(None),
+            behind: Behind::default(),
         });
         shard.insert(ino, node.clone());
         node

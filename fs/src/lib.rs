@@ -24,6 +24,7 @@ pub mod overlay;
 pub mod rename;
 pub mod sys;
 pub mod whiteout;
+pub mod writes;
 
 #[cfg(test)]
 mod smoke_test;

@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::copyup::{self, Privilege};
@@ -40,6 +41,8 @@ pub struct Overlay {
     /// Per lower layer, built on first need: inode → names, for files
     /// with more than one link (so a copy-up keeps the link group).
     link_index: Vec<OnceLock<HashMap<u64, Vec<Vec<u8>>>>>,
+    /// Writes answered before they landed and still landing (`writes`).
+    pub writes_in_flight: AtomicUsize,
 }
 
 /// Walk a layer and collect the names of multiply-linked files.
@@ -87,6 +90,7 @@ impl Overlay {
             nodes: Nodes::default(),
             privilege: Privilege { root: unsafe { libc::geteuid() } == 0 },
             link_index: (0..lower_devs.len()).map(|_| OnceLock::new()).collect(),
+            writes_in_flight: AtomicUsize::new(0),
             lower_devs,
             upper_dev: upper_st.st_dev,
         };
@@ -95,15 +99,28 @@ impl Overlay {
         Ok(ov)
     }
 
+    /// The node of `ino`, once a write to it answered early has landed
+    /// (so every request sees the data; see `writes`).
     pub fn node(&self, ino: Ino) -> io::Result<Arc<Node>> {
-        self.nodes.get(ino).ok_or_else(|| {
+        let node = self.nodes.get(ino).ok_or_else(|| {
             tracing::debug!(ino = ino.0, "request for a node the kernel should not know");
             sys::errno(libc::ESTALE)
-        })
+        })?;
+        node.behind.settle();
+        Ok(node)
     }
 
-    /// Fix up a host stat for the merged view.
+    /// Fix up a host stat for the merged view. A stat taken by name
+    /// while a write answered early was landing is taken again after it.
     pub fn present(&self, ino: Ino, mut st: libc::stat, view: Option<&DirView>) -> Attr {
+        if self.writes_in_flight.load(Ordering::Acquire) > 0 {
+            if let Some(node) = self.nodes.get(ino).filter(|n| n.behind.is_pending()) {
+                node.behind.settle();
+                if let Ok((again, _)) = self.stat_node(&node) {
+                    st = again;
+                }
+            }
+        }
         st.st_ino = ino.0;
         if let Some(v) = view {
             // a merged directory's link count says nothing about its
@@ -148,13 +165,20 @@ impl Overlay {
     pub fn getattr(&self, ino: Ino) -> io::Result<Attr> {
         let node = self.node(ino)?;
         let p = node.place();
+        let (st, kept) = self.stat_node(&node)?;
+        Ok(self.present(ino, st, (p.fmt == libc::S_IFDIR && !kept).then_some(&p.view)))
+    }
+
+    /// The host stat of a node: of its kept descriptor once removed
+    /// (then `true`), else of its topmost entry.
+    fn stat_node(&self, node: &Node) -> io::Result<(libc::stat, bool)> {
+        let p = node.place();
         if p.gone {
             if let Some((fd, _)) = lock(&node.kept).as_ref() {
-                return Ok(self.present(ino, sys::fstat(fd.as_raw_fd())?, None));
+                return Ok((sys::fstat(fd.as_raw_fd())?, true));
             }
         }
-        let st = sys::fstatat(self.stack.fd(p.layer), &p.path)?;
-        Ok(self.present(ino, st, (p.fmt == libc::S_IFDIR).then_some(&p.view)))
+        Ok((sys::fstatat(self.stack.fd(p.layer), &p.path)?, false))
     }
 
     /// Run `f` on a descriptor of file `ino` (files are served without

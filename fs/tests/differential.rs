@@ -308,7 +308,10 @@ impl Gen {
             }
             12..=23 => {
                 let path = if self.rng.chance(90) { self.file(l) } else { self.not_symlink(l) };
-                let (offset, data, mtime) = (self.rng.below(80_000), self.data(9000), self.time());
+                // one write in ten is large enough for burrow to answer it
+                // before it lands (fs/src/writes.rs)
+                let max = if self.rng.chance(10) { 300_000 } else { 9000 };
+                let (offset, data, mtime) = (self.rng.below(80_000), self.data(max), self.time());
                 Op::Write { path, offset, data, mtime }
             }
             24..=29 => {

@@ -280,12 +280,48 @@ fn unprivileged_write_clears_setid_bits() {
     let mut st = Stack::new();
     st.layer().dir("d");
     let Some(m) = st.mount() else { return };
-    for (mode, after) in [(0o4755, 0o755), (0o2755, 0o755), (0o2745, 0o2745), (0o6711, 0o711)] {
-        let p = m.p(format!("d/f{mode:o}"));
-        let c = ok(sys::open(&p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
-        ok(sys::chmod(&p, mode), "chmod");
-        ok(sys::write(sys::raw(&c), b"x"), "write through the creating descriptor");
-        drop(c);
-        assert_eq!(perm(&p), after, "mode {mode:o} after a write");
+    // 256 KiB: a write burrow answers before it lands
+    for size in [1, 256 << 10] {
+        for (mode, after) in [(0o4755, 0o755), (0o2755, 0o755), (0o2745, 0o2745), (0o6711, 0o711)] {
+            let p = m.p(format!("d/f{mode:o}-{size}"));
+            let c = ok(sys::open(&p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
+            ok(sys::chmod(&p, mode), "chmod");
+            ok(sys::write(sys::raw(&c), &vec![b'x'; size]), "write through the creating descriptor");
+            assert_eq!(perm(&p), after, "mode {mode:o} after a write of {size} bytes");
+            drop(c);
+        }
+    }
+}
+
+/// Large writes (burrow answers them before they land, then holds every
+/// other request about the file until they have) are seen at once by a
+/// stat by name, another descriptor, a truncate and a rewrite of the same
+/// range, through the creating descriptor and through a later open.
+#[test]
+fn large_writes_are_seen_at_once() {
+    let mut st = Stack::new();
+    st.layer().file("d/lower", "lower");
+    let Some(m) = st.mount() else { return };
+    const MIB: usize = 1 << 20;
+    for (name, flags) in [("d/new", libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY), ("d/lower", libc::O_WRONLY | libc::O_TRUNC)] {
+        let p = m.p(name);
+        let w = ok(sys::open(&p, flags, 0o644), "open for writing");
+        let r = ok(sys::open(&p, libc::O_RDONLY, 0), "open for reading");
+        for i in 0..12u8 {
+            ok(sys::write(sys::raw(&w), &vec![i; MIB]), "write a MiB");
+            let want = (usize::from(i) + 1) * MIB;
+            assert_eq!(lst(&p).st_size as usize, want, "{name}: size by name after write {i}");
+            assert_eq!(ok(sys::fstat(sys::raw(&r)), "fstat").st_size as usize, want, "{name}: size by descriptor after write {i}");
+            assert_eq!(ok(sys::pread(sys::raw(&r), 4096, (want - 4096) as u64), "read the end"), vec![i; 4096], "{name}: the end after write {i}");
+        }
+        // the same range twice in a row: the second must win
+        ok(sys::pwrite(sys::raw(&w), &vec![b'a'; MIB], 0), "write the first MiB");
+        ok(sys::pwrite(sys::raw(&w), &vec![b'b'; MIB], 0), "write it again");
+        ok(sys::ftruncate(sys::raw(&w), (MIB + 10) as u64), "truncate after a write");
+        drop((w, r));
+        let data = read(&p);
+        assert_eq!(data.len(), MIB + 10, "{name}: size after the truncate");
+        assert!(data[..MIB].iter().all(|&b| b == b'b'), "{name}: the earlier write of the range won");
+        assert!(data[MIB..].iter().all(|&b| b == 1), "{name}: the second MiB");
     }
 }
