@@ -5,7 +5,7 @@
 //! specification (`whiteout`: which names hide lower files; `overlay`: how
 //! layers merge), `diff` (what a container changed, `docker diff` style)
 //! and the FUSE overlay that serves the merged tree (`ops`, `mutate`,
-//! `rename`, `copyup` for the filesystem, `fuse` for the wire adapter,
+//! `rename`, `copyup`, `writes` for the filesystem, `fuse` for the wire adapter,
 //! `mount` for sessions). The upper directory is itself an OCI layer:
 //! deletions are `.wh.NAME` files and `.wh..wh..opq` markers, so
 //! committing a container is archiving its upper as it is. It never

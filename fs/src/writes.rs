@@ -188,7 +188,7 @@ impl Overlay {
     /// it cannot tell).
     fn upper_avail(&self) -> u64 {
         match sys::fstatvfs(self.stack.upper().as_raw_fd()) {
-            Ok(s) => (s.f_bavail as u64).saturating_mul(s.f_frsize as u64),
+            Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
             Err(_) => 0,
         }
     }
