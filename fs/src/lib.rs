@@ -30,7 +30,7 @@ pub mod writes;
 mod smoke_test;
 
 pub use inode::Ino;
-pub use mount::{mount_data, serve, spawn_mount, spawn_mount_threads, Mounted, Server, DEFAULT_THREADS};
+pub use mount::{default_threads, mount_data, serve, spawn_mount, spawn_mount_threads, Mounted, Server};
 
 /// Errors of setting up or serving an overlay.
 #[derive(Debug, thiserror::Error)]

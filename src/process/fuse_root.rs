@@ -68,7 +68,7 @@ pub fn receive_and_serve(sock: &OwnedFd, config: burrow_fs::Config) -> Result<Op
     let Some(fd) = channel::recv_fd(sock).map_err(|e| Error::Receive { source: Box::new(e) })? else {
         return Ok(None);
     };
-    let server = burrow_fs::serve(fd, config, default_threads()).map_err(|source| Error::Serve { source })?;
+    let server = burrow_fs::serve(fd, config, burrow_fs::default_threads()).map_err(|source| Error::Serve { source })?;
     Ok(Some(Serving { server }))
 }
 
@@ -89,10 +89,4 @@ impl Serving {
             Err(_) => tracing::warn!("the container's root is still in use after the container exited; leaving its server behind"),
         }
     }
-}
-
-/// Worker threads for a container's root: one per core, at least two (a
-/// blocked request must not stall the rest), at most eight.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
 }

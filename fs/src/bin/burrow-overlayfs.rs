@@ -44,7 +44,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, UsageError> {
             _ => return Err(UsageError::Usage),
         }
     }
-    let (mut lowers, mut upper, mut work, mut threads) = (None, None, None, burrow_fs::DEFAULT_THREADS);
+    let (mut lowers, mut upper, mut work, mut threads) = (None, None, None, burrow_fs::default_threads());
     for o in opts.iter().flat_map(|o| o.split(',')) {
         match o.split_once('=') {
             Some(("lowerdir", v)) => lowers = Some(v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect::<Vec<_>>()),
