@@ -325,3 +325,67 @@ fn large_writes_are_seen_at_once() {
         assert!(data[MIB..].iter().all(|&b| b == 1), "{name}: the second MiB");
     }
 }
+
+/// Writers and listers at once: four threads write their own files in
+/// 256 KiB steps (answered before they land, in burrow) while another
+/// lists the directory with attributes (readdirplus) and stats every name;
+/// no size seen may be below what a writer's write(2) already returned.
+#[test]
+fn concurrent_writers_and_listers_agree_on_sizes() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let mut st = Stack::new();
+    st.layer().dir("d");
+    let Some(m) = st.mount() else { return };
+    const STEP: usize = 256 << 10;
+    const STEPS: u64 = 24;
+    let done: Arc<Vec<AtomicU64>> = Arc::new((0..4).map(|_| AtomicU64::new(0)).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let lister = {
+        let (dir, done, stop) = (m.p("d"), done.clone(), stop.clone());
+        std::thread::spawn(move || -> Result<u64, String> {
+            let mut checks = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let before: Vec<u64> = done.iter().map(|d| d.load(Ordering::SeqCst)).collect();
+                let entries = std::fs::read_dir(&dir).map_err(|e| format!("read_dir: {e}"))?;
+                for e in entries {
+                    let e = e.map_err(|e| format!("entry: {e}"))?;
+                    let name = e.file_name().into_string().unwrap();
+                    let Some(i) = name.strip_prefix('w').and_then(|n| n.parse::<usize>().ok()) else { continue };
+                    let by_entry = e.metadata().map_err(|e| format!("metadata: {e}"))?.len();
+                    let by_name = lst(&dir.join(&name)).st_size as u64;
+                    if by_entry < before[i] || by_name < before[i] {
+                        return Err(format!("{name}: listed {by_entry}, stat {by_name}, after writes that returned {} bytes", before[i]));
+                    }
+                    checks += 1;
+                }
+            }
+            Ok(checks)
+        })
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|i| {
+            let (path, done) = (m.p(format!("d/w{i}")), done.clone());
+            std::thread::spawn(move || {
+                let fd = ok(sys::open(&path, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
+                for k in 0..STEPS {
+                    ok(sys::write(sys::raw(&fd), &vec![k as u8; STEP]), "write");
+                    done[i].store((k + 1) * STEP as u64, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("a writer panicked");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let checks = lister.join().expect("the lister panicked").unwrap_or_else(|e| panic!("{e}"));
+    assert!(checks > 0, "the lister saw no file");
+    for i in 0..4 {
+        let data = read(&m.p(format!("d/w{i}")));
+        assert_eq!(data.len() as u64, STEPS * STEP as u64);
+        for k in 0..STEPS as usize {
+            assert!(data[k * STEP..(k + 1) * STEP].iter().all(|&b| b == k as u8), "w{i}: step {k} is wrong");
+        }
+    }
+}
