@@ -287,6 +287,7 @@ pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_timer(tracing_subscriber::fmt::time::uptime()).init();
+    burrow::limits::raise_nofile();
     let paths = Paths::resolve(cli.root.as_deref());
     match dispatch(&paths, cli.command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

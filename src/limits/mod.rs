@@ -37,7 +37,7 @@ pub use request::{
     parse_blkio_weight, parse_bytes, parse_cpu_list, parse_cpus, parse_device_rate, parse_memory, parse_pids,
     parse_shares, parse_swap, parse_ulimit, DeviceRate, Request, Swap, Throttle, Ulimit, ULIMITS,
 };
-pub use rlimit::Rlimit;
+pub use rlimit::{raise_nofile, Rlimit};
 
 use std::path::PathBuf;
 

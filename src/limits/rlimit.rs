@@ -44,6 +44,26 @@ fn render(v: u64) -> String {
     if v == libc::RLIM_INFINITY { "unlimited".into() } else { v.to_string() }
 }
 
+/// Raise this process's soft limit on open files to its hard limit, as
+/// podman (and every Go program) does. One burrow process holds a host
+/// socket per container connection besides its FUSE server's descriptors,
+/// so a container opening a thousand connections would otherwise make it
+/// fail with EMFILE at the default 1024. Containers inherit the raised
+/// limit, as under podman (docker gives its containers 1048576); `--ulimit
+/// nofile=` still sets theirs. Best effort: on failure the limit stays.
+pub fn raise_nofile() {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass; setrlimit reads it.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                tracing::debug!(error = %std::io::Error::last_os_error(), "cannot raise the open-file limit");
+            }
+        }
+    }
+}
+
 fn own_hard(resource: i32) -> u64 {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we pass.
@@ -78,6 +98,15 @@ mod tests {
         assert!(e.contains("above your own hard limit 1024"), "{e}");
         let inf = Ulimit { name: "core".into(), soft: 0, hard: libc::RLIM_INFINITY };
         assert!(check(&inf, libc::RLIMIT_CORE as i32, 10).unwrap_err().to_string().contains("unlimited"));
+    }
+
+    #[test]
+    fn raise_nofile_lifts_the_soft_limit_to_the_hard_one() {
+        raise_nofile();
+        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes into the struct we pass.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+        assert_eq!(r.rlim_cur, r.rlim_max);
     }
 
     #[test]
