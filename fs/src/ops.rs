@@ -116,7 +116,7 @@ impl Overlay {
         if self.writes_in_flight.load(Ordering::Acquire) > 0 {
             if let Some(node) = self.nodes.get(ino).filter(|n| n.behind.is_pending()) {
                 node.behind.settle();
-                if let Ok((again, _)) = self.stat_node(&node) {
+                if let Ok((again, _)) = self.stat_node(&node, &node.place()) {
                     st = again;
                 }
             }
@@ -165,14 +165,13 @@ impl Overlay {
     pub fn getattr(&self, ino: Ino) -> io::Result<Attr> {
         let node = self.node(ino)?;
         let p = node.place();
-        let (st, kept) = self.stat_node(&node)?;
+        let (st, kept) = self.stat_node(&node, &p)?;
         Ok(self.present(ino, st, (p.fmt == libc::S_IFDIR && !kept).then_some(&p.view)))
     }
 
-    /// The host stat of a node: of its kept descriptor once removed
-    /// (then `true`), else of its topmost entry.
-    fn stat_node(&self, node: &Node) -> io::Result<(libc::stat, bool)> {
-        let p = node.place();
+    /// The host stat of a node at place `p`: of its kept descriptor once
+    /// removed (then `true`), else of its topmost entry.
+    fn stat_node(&self, node: &Node, p: &Place) -> io::Result<(libc::stat, bool)> {
         if p.gone {
             if let Some((fd, _)) = lock(&node.kept).as_ref() {
                 return Ok((sys::fstat(fd.as_raw_fd())?, true));
@@ -187,7 +186,11 @@ impl Overlay {
     /// `write` copies it up first. Reads therefore always see the topmost
     /// copy, also right after a copy-up.
     pub fn with_node_fd<T>(&self, ino: Ino, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
-        let node = self.node(ino)?;
+        self.with_fd_of(&self.node(ino)?, write, f)
+    }
+
+    /// [`Overlay::with_node_fd`] for a node already in hand.
+    pub fn with_fd_of<T>(&self, node: &Arc<Node>, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
         if node.place().gone {
             let mut kept = lock(&node.kept);
             let Some((fd, writable)) = kept.as_mut() else {
@@ -201,7 +204,7 @@ impl Overlay {
             return f(fd.as_raw_fd());
         }
         if write {
-            self.copy_up(&node, true)?;
+            self.copy_up(node, true)?;
         }
         let p = node.place();
         let flags = if write { libc::O_WRONLY } else { libc::O_RDONLY };

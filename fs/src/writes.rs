@@ -144,7 +144,7 @@ impl Overlay {
         if let Some(e) = node.behind.take_error() {
             return Err(e);
         }
-        self.with_node_fd(ino, true, |fd| {
+        self.with_fd_of(&node, true, |fd| {
             let avail = if data.len() >= BEHIND_MIN { self.upper_avail() } else { 0 };
             let behind = goes_behind(data.len(), avail);
             if behind {
@@ -178,7 +178,7 @@ impl Overlay {
         if let Some(e) = node.behind.take_error() {
             return Err(e);
         }
-        self.with_node_fd(ino, false, |fd| {
+        self.with_fd_of(&node, false, |fd| {
             let rc = if datasync { unsafe { libc::fdatasync(fd) } } else { unsafe { libc::fsync(fd) } };
             if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
         })
