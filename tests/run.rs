@@ -397,3 +397,33 @@ fn arguments_after_the_image_are_the_commands() {
     assert_eq!(stdout(&e.run(&["start", "-a", "argv"])), "created --help\n");
     e.ok(&["rm", "argv"]);
 }
+
+/// `--log-level debug` of two containers at once, into one file: every
+/// line about a container carries its id, so the two can be told apart.
+#[test]
+fn debug_logs_of_concurrent_containers_carry_their_ids() {
+    let Some(e) = env() else { return };
+    let log = e.dir.path().join("debug.log");
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+    let children: Vec<_> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            e.cmd(&["--log-level", "debug", "run", "--name", name, "busybox", "true"])
+                .stdout(Stdio::null())
+                .stderr(file.try_clone().unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    for name in ["one", "two"] {
+        let id = e.ok(&["inspect", "-f", "{{.Id}}", name]);
+        let tag = format!("container{{id={}}}", &id.trim()[..12]);
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(&tag)).collect();
+        assert!(lines.iter().any(|l| l.contains("launching")), "no launch logged for {name} ({tag}):\n{text}");
+    }
+    assert!(!text.lines().any(|l| l.contains("launching") && !l.contains("container{id=")), "a line without its container:\n{text}");
+}

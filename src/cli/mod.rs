@@ -286,7 +286,16 @@ pub fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_timer(tracing_subscriber::fmt::time::uptime()).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .init();
+    // The processes burrow starts of itself (a detached container's
+    // monitor, a build step's) log at the same level into their own logs.
+    std::env::set_var("BURROW_LOG", &cli.log_level);
     burrow::limits::raise_nofile();
     let paths = Paths::resolve(cli.root.as_deref());
     match dispatch(&paths, cli.command) {
