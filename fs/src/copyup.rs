@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::overlay::{Layer, Stack};
 use crate::sys;
 
-
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A unique name for a temporary entry in the work directory.

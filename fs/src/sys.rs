@@ -344,7 +344,8 @@ pub fn fallocate(fd: BorrowedFd<'_>, mode: libc::c_int, off: u64, len: u64) -> i
 
 /// FICLONE: make `dst` share all of `src`'s extents (reflink).
 pub fn ficlone(dst: BorrowedFd<'_>, src: BorrowedFd<'_>) -> io::Result<()> {
-    const FICLONE: libc::c_ulong = 0x4004_9409; // _IOW(0x94, 9, int)
+    // _IOW(0x94, 9, int)
+    const FICLONE: libc::c_ulong = 0x4004_9409;
     // SAFETY: both descriptors are open for the call (borrowed); FICLONE
     // takes the source descriptor as an integer argument, not a pointer.
     check(unsafe { libc::ioctl(dst.as_raw_fd(), FICLONE as _, src.as_raw_fd()) }).map(drop)

@@ -70,7 +70,8 @@ pub fn names_at(fd: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
     if dir.is_null() {
         return Err(io::Error::last_os_error());
     }
-    let _ = dup.into_raw_fd(); // closed by closedir now
+    // the stream owns the descriptor now: closedir closes it
+    let _ = dup.into_raw_fd();
     // SAFETY: `dir` is the non-null stream fdopendir just returned, not yet closed.
     unsafe { libc::rewinddir(dir) };
     let mut out = Vec::new();

@@ -53,7 +53,9 @@ pub fn as_unprivileged(f: impl FnOnce() -> Result<(), String>) -> Result<(), Str
         // SAFETY: setgroups reads no memory for a count of 0 (the null
         // pointer is allowed then); the set*id calls take plain integers.
         let dropped = unsafe {
-            libc::setgroups(0, std::ptr::null()) == 0 && libc::setresgid(65534, 65534, 65534) == 0 && libc::setresuid(65534, 65534, 65534) == 0
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(65534, 65534, 65534) == 0
+                && libc::setresuid(65534, 65534, 65534) == 0
         };
         let verdict = if dropped { f() } else { Err(format!("dropping privileges: {}", std::io::Error::last_os_error())) };
         let code = match verdict {

@@ -265,7 +265,9 @@ fn creating_descriptor_and_other_opens_agree() {
     ok(sys::pwrite(c.as_fd(), b"bbbb", 0), "overwrite through the creating descriptor");
     assert_eq!(ok(sys::pread(r.as_fd(), 4, 0), "read again"), b"bbbb", "a stale cached page");
     assert_eq!(ok(sys::pread(c.as_fd(), 4, 4096), "read through the creating descriptor"), b"aaaa");
-    // SAFETY: a fresh shared mapping of 4096 bytes of an open file, unmapped below.
+    // SAFETY: the address is null, so the kernel picks a fresh range and no
+    // memory Rust already uses is remapped; `c` is open for the call. The
+    // mapping is unmapped below and not used after.
     let p = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, c.as_raw_fd(), 0) };
     assert_ne!(p, libc::MAP_FAILED, "shared mmap of the creating descriptor: {}", std::io::Error::last_os_error());
     // SAFETY: p maps 4096 writable bytes.
