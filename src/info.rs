@@ -2,8 +2,8 @@
 //! missing prerequisite.
 //!
 //! Everything is probed, not assumed: whether other users can enter the
-//! store root or the runtime directory (`private_dir`), the id maps burrow would use (and
-//! why), whether the setuid helpers exist, whether `/dev/fuse` and
+//! store root or the runtime directory (`private_dir`), the id maps burrow
+//! would use (and why), whether the setuid helpers exist, whether `/dev/fuse` and
 //! `/dev/net/tun` open for this user, unprivileged ICMP, the cgroup layout
 //! and which delegated controllers (cgroup v2 subtree or v1 hierarchies
 //! under `<ctrl>/burrow/$USER`) this user may write to, and so which
