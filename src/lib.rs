@@ -15,6 +15,7 @@
 //! reports what this host allows and how to fix what it does not. `build`
 //! parses Dockerfiles into typed stages for `burrow build`.
 
+pub mod atomic;
 pub mod build;
 pub mod container;
 pub mod image;

@@ -51,6 +51,10 @@ impl Paths {
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("lock")
     }
+    /// Preallocated room for removals on a full disk (`atomic::Reserve`).
+    pub fn reserve(&self) -> PathBuf {
+        self.root.join("reserve")
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! supervisor runs while the container lives: every interval it runs the
 //! test with `burrow exec` (so a probe sees exactly what `exec` sees,
 //! joins the container's cgroup, and is killed after the timeout) and
-//! writes `health.json` in the container's directory (temp + rename), which
+//! writes `health.json` in the container's directory (`atomic::write`), which
 //! `ps` and `inspect` read.
 
 use std::path::{Path, PathBuf};
@@ -175,9 +175,7 @@ impl Health {
     }
 
     fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join("health.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-        std::fs::rename(tmp, Self::path(dir))
+        crate::atomic::write(&Self::path(dir), &serde_json::to_vec(self).map_err(std::io::Error::other)?)
     }
 }
 

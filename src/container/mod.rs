@@ -28,6 +28,7 @@ pub mod export;
 pub mod health;
 pub mod inspect;
 pub mod lifecycle;
+mod live;
 pub mod logs;
 mod layer_tar;
 pub mod net;

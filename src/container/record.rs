@@ -1,17 +1,22 @@
 //! Container records: what `ps`, `inspect` and `rm` read.
 //!
 //! Each container has a directory `containers/<id>/` holding
-//! `container.json` (its configuration and state, rewritten atomically by
-//! temp file + rename on every change), its root filesystem and the files
-//! burrow generates for it (`hosts`, `hostname`, `resolv.conf`). Names are
-//! unique; ids are 64 hex digits and may be abbreviated to any unique
-//! prefix, as docker allows.
+//! `container.json` (its configuration, rewritten through `atomic::write`
+//! when it is created or renamed), `live.bin` (status, pid, exit code and
+//! the other fields that change with every start and exit, rewritten in
+//! place so an exit is recorded even on a full disk: see `live`), its
+//! root filesystem and the files burrow generates for it (`hosts`,
+//! `hostname`, `resolv.conf`). A `Record` is both files merged: the live
+//! file's fields win over the copies `container.json` was last written
+//! with. Names are unique; ids are 64 hex digits and may be abbreviated to
+//! any unique prefix, as docker allows.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::live::{self, Live};
 use super::{Error, Result};
 use crate::paths::Paths;
 
@@ -145,25 +150,71 @@ impl Record {
         paths.containers().join(self.id.as_str())
     }
 
-    /// Write the record atomically.
+    /// Write the whole record: `container.json` atomically, then its
+    /// live fields into `live.bin` (created if missing).
     pub fn save(&self, paths: &Paths) -> Result<()> {
         let dir = self.dir(paths);
-        let tmp = dir.join("container.json.tmp");
-        let data = serde_json::to_vec_pretty(self).map_err(|e| Error::Corrupt { path: tmp.clone(), reason: e.to_string() })?;
-        fs::write(&tmp, data).map_err(|source| Error::Io { path: tmp.clone(), source })?;
-        fs::rename(&tmp, dir.join("container.json")).map_err(|source| Error::Io { path: dir, source })
+        let file = dir.join("container.json");
+        let data = serde_json::to_vec_pretty(self).map_err(|e| Error::Corrupt { path: file.clone(), reason: e.to_string() })?;
+        crate::atomic::write(&file, &data).map_err(|source| Error::Io { path: file, source })?;
+        self.save_live(&dir)
+    }
+
+    /// Write only the live fields, in place (see `live`).
+    fn save_live(&self, dir: &Path) -> Result<()> {
+        let live = self.live();
+        match live::update(dir, &live) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => live::create(dir, &live),
+            r => r,
+        }
+        .map_err(|source| Error::Io { path: live::path(dir), source })
     }
 
     /// Change the stored record under its lock: `change` sees the record
     /// as it is on disk now, so concurrent writers keep each other's
-    /// fields. Returns the record as saved.
+    /// fields. A change of live fields only is written in place, needing
+    /// no new space; anything else rewrites `container.json` too. Returns
+    /// the record as saved.
     pub fn update(&self, paths: &Paths, change: impl FnOnce(&mut Record)) -> Result<Record> {
         let dir = self.dir(paths);
         let _lock = super::state::record_lock(&dir)?;
         let mut current = Record::load(&dir)?;
+        let mut before = current.clone();
         change(&mut current);
-        current.save(paths)?;
+        before.set_live(current.live());
+        let only_live = serde_json::to_value(&before).ok() == serde_json::to_value(&current).ok();
+        match only_live {
+            true if live::path(&dir).exists() => current.save_live(&dir)?,
+            _ => current.save(paths)?,
+        }
         Ok(current)
+    }
+
+    /// The fields `live.bin` keeps.
+    fn live(&self) -> Live {
+        Live {
+            status: self.status,
+            pid: self.pid,
+            pid_start: self.pid_start,
+            exit_code: self.exit_code,
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+            restart_count: self.restart_count,
+            error: self.error.clone(),
+            oom_killed: self.oom_killed,
+        }
+    }
+
+    fn set_live(&mut self, l: Live) {
+        self.status = l.status;
+        self.pid = l.pid;
+        self.pid_start = l.pid_start;
+        self.exit_code = l.exit_code;
+        self.started_at = l.started_at;
+        self.finished_at = l.finished_at;
+        self.restart_count = l.restart_count;
+        self.error = l.error;
+        self.oom_killed = l.oom_killed;
     }
 
     /// Whether a supervisor holds the container (see `state`).
@@ -174,7 +225,11 @@ impl Record {
     pub(super) fn load(dir: &Path) -> Result<Record> {
         let path = dir.join("container.json");
         let data = fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-        serde_json::from_slice(&data).map_err(|e| Error::Corrupt { path, reason: e.to_string() })
+        let mut r: Record = serde_json::from_slice(&data).map_err(|e| Error::Corrupt { path, reason: e.to_string() })?;
+        if let Some(l) = live::read(dir) {
+            r.set_live(l);
+        }
+        Ok(r)
     }
 }
 
@@ -362,6 +417,42 @@ mod tests {
         assert_eq!(find(&paths, &r.id.as_str()[..5]).unwrap().name, "web");
         assert!(matches!(find(&paths, "nope"), Err(Error::NoSuchContainer { .. })));
         assert_ne!(fresh_name(&paths).unwrap(), "web");
+    }
+
+    #[test]
+    fn live_changes_leave_container_json_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(Some(t.path()));
+        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), "sha256:00".into(), vec!["true".into()], false);
+        fs::create_dir_all(r.dir(&paths)).unwrap();
+        r.save(&paths).unwrap();
+        let json = fs::read(r.dir(&paths).join("container.json")).unwrap();
+        r.update(&paths, |r| {
+            r.status = Status::Exited;
+            r.exit_code = Some(4);
+        })
+        .unwrap();
+        assert_eq!(fs::read(r.dir(&paths).join("container.json")).unwrap(), json, "rewritten in place, in live.bin only");
+        let back = find(&paths, "web").unwrap();
+        assert_eq!((back.status, back.exit_code), (Status::Exited, Some(4)));
+        let renamed = r.update(&paths, |r| r.name = "db".into()).unwrap();
+        assert_eq!(renamed.exit_code, Some(4));
+        assert_eq!(find(&paths, "db").unwrap().exit_code, Some(4));
+    }
+
+    #[test]
+    fn a_record_without_live_file_is_read_from_container_json() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(Some(t.path()));
+        let mut r = Record::created(ContainerId::random(), "old".into(), "busybox".into(), "sha256:00".into(), vec!["true".into()], false);
+        r.exit_code = Some(3);
+        fs::create_dir_all(r.dir(&paths)).unwrap();
+        r.save(&paths).unwrap();
+        fs::remove_file(live::path(&r.dir(&paths))).unwrap();
+        assert_eq!(find(&paths, "old").unwrap().exit_code, Some(3));
+        r.update(&paths, |r| r.exit_code = Some(5)).unwrap();
+        assert_eq!(find(&paths, "old").unwrap().exit_code, Some(5));
+        assert!(live::path(&r.dir(&paths)).exists());
     }
 
     #[test]

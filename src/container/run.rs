@@ -255,7 +255,11 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
     record.config = Some(config);
     let dir = record.dir(paths);
     fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-    record.save(paths)?;
+    if let Err(e) = record.save(paths) {
+        // A create that fails (a full disk) leaves nothing behind.
+        remove_created(paths, &record);
+        return Err(e);
+    }
     Ok(record)
 }
 
@@ -271,6 +275,17 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
         remove_with_volumes(paths, &record);
     }
     outcome
+}
+
+/// Undo a create whose record could not be written (the store lock is
+/// held: anonymous volumes are removed without taking it again).
+fn remove_created(paths: &Paths, record: &Record) {
+    if let Err(e) = rootfs::remove_any(&record.dir(paths)) {
+        tracing::warn!(%e, "could not remove the half-created container");
+    }
+    if let Err(e) = crate::volume::attach::remove_anonymous(paths, &record.mounts) {
+        tracing::warn!(%e, "could not remove the half-created container's anonymous volumes");
+    }
 }
 
 /// Remove a container and, as docker's `--rm` does, its anonymous
@@ -592,7 +607,7 @@ fn write_etc_files(dir: &Path, hostname: &str, hosts: &str, resolv: &str) -> Res
     let mut out = Vec::new();
     for (file, text, target) in items {
         let path = dir.join(file);
-        fs::write(&path, text).map_err(|source| Error::Io { path: path.clone(), source })?;
+        crate::atomic::write(&path, text.as_bytes()).map_err(|source| Error::Io { path: path.clone(), source })?;
         out.push(FileMount { source: path, target });
     }
     Ok(out)

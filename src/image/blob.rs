@@ -77,7 +77,7 @@ impl BlobWriter {
             let _ = fs::remove_file(&self.tmp);
         } else {
             fs::rename(&self.tmp, &dest).map_err(Error::io("move the blob into", &dest))?;
-            fsutil::fsync_dir(&self.blobs);
+            crate::atomic::fsync_dir(&self.blobs);
         }
         self.tmp = PathBuf::new();
         Ok((found, self.size))

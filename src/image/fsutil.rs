@@ -1,54 +1,16 @@
-//! Small file system helpers shared by the store and import: atomic
-//! replacement of a file, random temp names, removal of trees that contain
+//! Small file system helpers shared by the store and import: random temp
+//! names (whole files are replaced with `crate::atomic`), removal of trees that contain
 //! read-only directories (image layers often do: `/proc` is 0555), and
 //! moving a directory whose own mode forbids updating its `..` entry.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// 16 random hex digits for temp names.
-pub fn random_hex() -> String {
-    let mut b = [0u8; 8];
-    if getrandom::getrandom(&mut b).is_err() {
-        // Not security sensitive: names are also created with O_EXCL.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        b = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
-    }
-    super::digest::to_hex(&b)
-}
-
 /// A fresh file name under `dir` (not created).
 pub fn temp_path(dir: &Path, prefix: &str) -> PathBuf {
-    dir.join(format!("{prefix}-{}", random_hex()))
-}
-
-/// Replace `dest` with `bytes`: write a temp file in `tmp_dir` (same file
-/// system), fsync, rename over `dest`, fsync the directory.
-pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_path(tmp_dir, "write");
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    if let Some(dir) = dest.parent() {
-        fsync_dir(dir);
-    }
-    Ok(())
-}
-
-/// Best-effort fsync of a directory after a rename into it.
-pub fn fsync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
-    }
+    dir.join(format!("{prefix}-{}", crate::atomic::random_hex()))
 }
 
 /// Remove `path` and everything under it, making directories writable
@@ -104,15 +66,5 @@ mod tests {
         remove_tree(&top).unwrap();
         assert!(!top.exists());
         remove_tree(&top).unwrap();
-    }
-
-    #[test]
-    fn atomic_write_replaces() {
-        let t = tempfile::tempdir().unwrap();
-        let f = t.path().join("f");
-        write_atomic(t.path(), &f, b"one").unwrap();
-        write_atomic(t.path(), &f, b"two").unwrap();
-        assert_eq!(fs::read(&f).unwrap(), b"two");
-        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1);
     }
 }

@@ -50,7 +50,7 @@ impl Store {
                 index.remove_manifest(&m.digest);
             }
         }
-        self.write_index(&index)?;
+        self.write_index_to_free(&index)?;
         for (k, v) in victims.iter().enumerate() {
             report.untagged.extend(v.names.iter().cloned());
             report.deleted.push(v.id.clone());
@@ -58,6 +58,7 @@ impl Store {
             report.deleted.extend(chains);
             report.reclaimed += bytes;
         }
+        self.replenish();
         Ok(report)
     }
 }

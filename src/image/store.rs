@@ -9,6 +9,7 @@
 //! blobs/sha256/<hex>        manifests, configs, layer tars
 //! layers/<chain id hex>/    unpacked layers, the read-only overlay lowers
 //! tmp/                      temp files and directories, same file system
+//! reserve                   1 MiB kept free for removals on a full disk
 //! ```
 //!
 //! Readers take the store lock shared, writers exclusive
@@ -20,7 +21,10 @@
 //! follows docker: removing a name untags, removing the last name (or by
 //! id) deletes the image and every blob and layer directory that no other
 //! image references. Containers are not read here: `remove_checked` and
-//! `prune` ask the caller which images containers use.
+//! `prune` ask the caller which images containers use. A removal must
+//! work on a full disk, yet its new `index.json` needs room for a temp
+//! file: on ENOSPC it releases the reserve (`atomic::Reserve`) and writes
+//! again, and the reserve is made again after the removal freed space.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -133,13 +137,13 @@ impl Store {
         if !layout.exists() || !index.exists() {
             let _lock = store.lock_exclusive()?;
             if !layout.exists() {
-                fsutil::write_atomic(&paths.tmp(), &layout, OCI_LAYOUT.as_bytes())
-                    .map_err(Error::io("write", &layout))?;
+                crate::atomic::write(&layout, OCI_LAYOUT.as_bytes()).map_err(Error::io("write", &layout))?;
             }
             if !index.exists() {
                 store.write_index(&Index::default())?;
             }
         }
+        store.replenish();
         Ok(store)
     }
 
@@ -192,7 +196,7 @@ impl Store {
             Err(e) => return Err(Error::io("open", file)(e)),
         }
         fs::rename(file, &dest).map_err(Error::io("move the blob into", &dest))?;
-        fsutil::fsync_dir(&self.paths.blobs());
+        crate::atomic::fsync_dir(&self.paths.blobs());
         Ok(())
     }
 
@@ -225,7 +229,7 @@ impl Store {
             return fsutil::remove_tree(unpacked).map_err(Error::io("remove", unpacked));
         }
         fsutil::rename_dir(unpacked, &dest).map_err(Error::io("move the layer into", &dest))?;
-        fsutil::fsync_dir(&self.paths.layers());
+        crate::atomic::fsync_dir(&self.paths.layers());
         Ok(())
     }
 
@@ -252,7 +256,26 @@ impl Store {
     pub(crate) fn write_index(&self, index: &Index) -> Result<()> {
         let bytes = serde_json::to_vec(index).map_err(|source| Error::Encode { what: "index.json", source })?;
         let p = self.index_path();
-        fsutil::write_atomic(&self.paths.tmp(), &p, &bytes).map_err(Error::io("write", &p))
+        crate::atomic::write(&p, &bytes).map_err(Error::io("write", &p))
+    }
+
+    /// Write the index of a removal: on a full disk the store's reserve
+    /// is released to make room (`atomic::Reserve`), so removing images
+    /// always works. `replenish` makes the reserve again once the
+    /// removal has freed space.
+    pub(crate) fn write_index_to_free(&self, index: &Index) -> Result<()> {
+        let bytes = serde_json::to_vec(index).map_err(|source| Error::Encode { what: "index.json", source })?;
+        let p = self.index_path();
+        self.reserve().with_room(|| crate::atomic::write(&p, &bytes)).map_err(Error::io("write", &p))
+    }
+
+    fn reserve(&self) -> crate::atomic::Reserve {
+        crate::atomic::Reserve::new(self.paths.reserve(), crate::atomic::Reserve::SIZE)
+    }
+
+    /// Make the store's reserve if it is missing and there is room.
+    pub(crate) fn replenish(&self) {
+        self.reserve().replenish();
     }
 
     /// Every image, grouped by id, in index order.
@@ -420,7 +443,7 @@ impl Store {
             Match::Name(name) if image.names.len() > 1 => {
                 index.remove_name(&name);
                 report.untagged.push(name);
-                self.write_index(&index)?;
+                self.write_index_to_free(&index)?;
                 return Ok(report);
             }
             Match::Id if image.names.len() > 1 && !force => {
@@ -446,9 +469,10 @@ impl Store {
         for m in &image.manifests {
             index.remove_manifest(&m.digest);
         }
-        self.write_index(&index)?;
+        self.write_index_to_free(&index)?;
         report.deleted.push(image.id.clone());
         report.deleted.extend(self.collect_garbage(image, images.iter().filter(|o| o.id != image.id)).0);
+        self.replenish();
         Ok(report)
     }
 

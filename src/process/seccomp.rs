@@ -194,7 +194,7 @@ pub fn prepare(mode: &SeccompMode, caps: &CapSet) -> Result<Option<Prepared>> {
 /// each `exec` would otherwise repeat it. The key is a hash of everything
 /// the program depends on (burrow's version, the architecture, the mode,
 /// the capabilities, a profile file's bytes); a cached program is read
-/// back only if it decodes, and written by temp file + rename, so a
+/// back only if it decodes, and written with `atomic::write`, so a
 /// broken or concurrent cache entry is never used half-written. Any cache
 /// failure just compiles.
 pub fn prepare_cached(mode: &SeccompMode, caps: &CapSet, cache_dir: &Path) -> Result<Option<Prepared>> {
@@ -228,10 +228,8 @@ pub fn prepare_cached(mode: &SeccompMode, caps: &CapSet, cache_dir: &Path) -> Re
                 b
             })
             .collect();
-        let tmp = cache_dir.join(format!("{name}.{}.tmp", std::process::id()));
-        let stored = std::fs::create_dir_all(cache_dir).and_then(|_| std::fs::write(&tmp, &bytes)).and_then(|_| std::fs::rename(&tmp, &file));
+        let stored = std::fs::create_dir_all(cache_dir).and_then(|_| crate::atomic::write(&file, &bytes));
         if let Err(e) = stored {
-            let _ = std::fs::remove_file(&tmp);
             tracing::debug!(%e, "cannot cache the seccomp program");
         }
     }

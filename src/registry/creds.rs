@@ -181,23 +181,11 @@ fn decode_entry(path: &Path, entry: &serde_json::Value) -> Result<Option<Credent
 }
 
 fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| bad(path, format!("cannot create {}: {e}", dir.display())))?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("auth"), std::process::id()));
-    let bytes = serde_json::to_vec_pretty(doc).map_err(|e| bad(path, e.to_string()))?;
-    let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(&bytes)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        bad(path, format!("cannot write: {e}"))
-    })
+    let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| bad(path, e.to_string()))?;
+    bytes.push(b'\n');
+    crate::atomic::write_mode(path, &bytes, 0o600).map_err(|e| bad(path, format!("cannot write: {e}")))
 }
 
 #[cfg(test)]

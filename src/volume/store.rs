@@ -1,7 +1,7 @@
 //! The volume store: `volumes/<name>/_data` and `volumes/<name>/volume.json`.
 //!
 //! A volume is a directory; its metadata (creation time, labels, whether
-//! it is anonymous) is written to a temp file and renamed into place, after
+//! it is anonymous) is written with `atomic::write` (temp, fsync, rename), after
 //! `_data` exists, so a volume without `volume.json` is one whose creation
 //! was interrupted: it is not listed and is finished or replaced by the next
 //! create. Callers hold the store lock for create and remove (`attach` and
@@ -125,10 +125,9 @@ pub fn create(paths: &Paths, name: &str, labels: BTreeMap<String, String>, anony
 }
 
 fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
-    let tmp = dir.join("volume.json.tmp");
+    let file = dir.join("volume.json");
     let bytes = serde_json::to_vec_pretty(meta).map_err(|e| Error::Corrupt { name: dir.display().to_string(), reason: e.to_string() })?;
-    fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, dir.join("volume.json")).map_err(io(dir))
+    crate::atomic::write(&file, &bytes).map_err(io(&file))
 }
 
 /// Remove a volume's files: metadata first, so an interrupted removal

@@ -1,5 +1,5 @@
 //! The build cache: step key → image id, one small file per key under
-//! `cache/build/`, written atomically (temporary file, rename) so two
+//! `cache/build/`, written with `atomic::write` (temp, fsync, rename) so two
 //! builds at once never see half a record. A hit whose image has been
 //! removed since is a miss.
 
@@ -36,8 +36,7 @@ pub(super) fn get(b: &Build, key: &str) -> Option<Image> {
 
 pub(super) fn put(b: &Build, key: &str, id: &Digest) {
     let dir = b.paths.cache().join("build");
-    let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
-    let r = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&tmp, id.to_string())).and_then(|_| std::fs::rename(&tmp, dir.join(key)));
+    let r = std::fs::create_dir_all(&dir).and_then(|_| crate::atomic::write(&dir.join(key), id.to_string().as_bytes()));
     if let Err(e) = r {
         tracing::debug!(%e, "cannot record the build cache");
     }
