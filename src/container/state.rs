@@ -13,7 +13,8 @@
 //! - `lifecycle.lock` serialises the commands that change a container's
 //!   life (start, stop, kill, restart, rm, rename): two of them on the
 //!   same container at once run one after the other.
-//! - `record.lock` guards a read-modify-write of `container.json`, held
+//! - `record.lock` guards a read-modify-write of the record
+//!   (`container.json` and `live.bin`, see `record` and `live`), held
 //!   only for the moment of the update, so the monitor (which records pid,
 //!   status and exit code) and a command (which renames) never undo each
 //!   other's changes. The monitor never takes `lifecycle.lock`, so a `stop`
