@@ -119,6 +119,8 @@ impl Reserve {
             return;
         }
         let Some(dir) = self.path.parent() else { return };
+        // fsblkcnt_t and c_ulong are 32 bits wide on some targets.
+        #[allow(clippy::useless_conversion)]
         let free = match nix::sys::statvfs::statvfs(dir) {
             Ok(s) => u64::from(s.blocks_available()).saturating_mul(u64::from(s.fragment_size())),
             Err(_) => return,
