@@ -7,7 +7,8 @@
 //! that change with every start and exit live in `live.bin` beside it, a
 //! fixed-size file of two slots written in full when the container is
 //! created. An update overwrites the older slot in place (`pwrite` of
-//! whole slots into blocks the file already owns, then `fdatasync`), so it
+//! whole slots into blocks the file already owns, then `fdatasync` unless
+//! the state is "running", see `update`), so it
 //! allocates nothing: on tmpfs an overwritten page is already charged, on
 //! ext4 and xfs the blocks are already allocated. (Copy-on-write file
 //! systems allocate on every write; there the store's reserve is the only
@@ -22,7 +23,7 @@
 //! length, 8 bytes of sha256(sequence ‖ payload), then the JSON payload,
 //! zero padded to `SLOT` bytes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -101,11 +102,11 @@ fn newest(bytes: &[u8]) -> Option<(u64, Live)> {
     bytes.chunks(SLOT).filter_map(decode).max_by_key(|(seq, _)| *seq)
 }
 
-/// Cut an overlong start error (on a char boundary) so a slot fits.
-fn fit(mut live: Live) -> Live {
+/// Cut the start error to `limit` bytes (on a char boundary).
+fn cut_error(mut live: Live, limit: usize) -> Live {
     if let Some(e) = &mut live.error {
-        if e.len() > MAX_ERROR {
-            let mut end = MAX_ERROR;
+        if e.len() > limit {
+            let mut end = limit;
             while !e.is_char_boundary(end) {
                 end -= 1;
             }
@@ -114,6 +115,19 @@ fn fit(mut live: Live) -> Live {
         }
     }
     live
+}
+
+/// Encode `live` as slot `seq`, cutting the start error until it fits
+/// (JSON escapes can make a short error long). Every other field has a
+/// bounded size, so without the error it always fits.
+fn encode_fitting(seq: u64, live: &Live) -> [u8; SLOT] {
+    for limit in [MAX_ERROR, MAX_ERROR / 8] {
+        if let Some(slot) = encode(seq, &cut_error(live.clone(), limit)) {
+            return slot;
+        }
+    }
+    let bare = Live { error: live.error.as_ref().map(|_| "(too long to keep)".into()), ..live.clone() };
+    encode(seq, &bare).expect("a live state without its error fits a slot")
 }
 
 /// The container's live state, if it has a readable `live.bin`.
@@ -125,7 +139,7 @@ pub fn read(dir: &Path) -> Option<Live> {
 /// Create `live.bin` holding `live` (both slots' room written, so later
 /// updates allocate nothing). Needs space, like any new file.
 pub fn create(dir: &Path, live: &Live) -> io::Result<()> {
-    let slot = encode(1, &fit(live.clone())).ok_or_else(|| io::Error::other("the container's live state does not fit its slot"))?;
+    let slot = encode_fitting(1, live);
     let mut bytes = vec![0u8; 2 * SLOT];
     let at = slot_offset(1) as usize;
     bytes[at..at + SLOT].copy_from_slice(&slot);
@@ -141,19 +155,22 @@ pub fn update(dir: &Path, live: &Live) -> io::Result<()> {
     let mut bytes = vec![0u8; 2 * SLOT];
     file.read_exact_at(&mut bytes, 0)?;
     let seq = newest(&bytes).map_or(1, |(seq, _)| seq + 1);
-    let slot = encode(seq, &fit(live.clone())).ok_or_else(|| io::Error::other("the container's live state does not fit its slot"))?;
-    write_slot(&file, seq, &slot)
+    let slot = encode_fitting(seq, live);
+    file.write_all_at(&slot, slot_offset(seq))?;
+    // A running state is not synced: it is written while the command
+    // already runs (so it must be quick), and after a crash `reconcile`
+    // finds no supervisor and marks the container exited anyway. Exits
+    // and restarts are synced.
+    if live.status != Status::Running {
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 /// Sequence numbers alternate between the two slots, so a write never
 /// overwrites the newest state.
 fn slot_offset(seq: u64) -> u64 {
     (seq % 2) * SLOT as u64
-}
-
-fn write_slot(file: &File, seq: u64, slot: &[u8; SLOT]) -> io::Result<()> {
-    file.write_all_at(slot, slot_offset(seq))?;
-    file.sync_data()
 }
 
 #[cfg(test)]
@@ -198,9 +215,11 @@ mod tests {
         let mut l = live(125);
         l.error = Some("é".repeat(5000));
         assert!(encode(1, &l).is_none());
-        let cut = fit(l);
+        let cut = decode(&encode_fitting(1, &l)).unwrap().1;
         assert!(cut.error.as_ref().unwrap().len() <= MAX_ERROR + '…'.len_utf8());
-        assert!(encode(1, &cut).is_some());
+        // Control characters escape to six bytes each in JSON.
+        l.error = Some("\u{1}".repeat(MAX_ERROR));
+        assert!(decode(&encode_fitting(1, &l)).unwrap().1.error.is_some());
     }
 
     #[test]

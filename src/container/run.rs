@@ -403,6 +403,14 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;
     let files = write_etc_files(&dir, hostname, &net.hosts, &net.resolv)?;
     record.ports = net.ports.iter().map(|p| p.to_string()).collect();
+    // What `exec` and `port` read is recorded before the command runs
+    // (container.json is rewritten only if it changed), so recording the
+    // running state once it runs is a quick write in place (`live`).
+    let (exec_defaults, ports) = (record.exec.clone(), record.ports.clone());
+    record = record.update(paths, |r| {
+        r.exec = exec_defaults;
+        r.ports = ports;
+    })?;
     let gid_count = nested.as_ref().map_or_else(
         || opts.keep_id.as_ref().map_or(u64::MAX, |k| k.outer.gid_count()),
         |m| m.gid_count(),
@@ -501,8 +509,6 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
 
     let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     tracing::debug!(elapsed = ?t0.elapsed(), "launching");
-    let ports = record.ports.clone();
-    let exec_defaults = record.exec.clone();
     let result = process::launch(spec, fs_config, net.start, &mut |pid| {
         // Threads may exist only after the clone.
         if let Some(w) = &log {
@@ -526,8 +532,6 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             r.started_at = Some(chrono::Utc::now().to_rfc3339());
             r.pid = Some(pid.as_raw());
             r.pid_start = record::process_start(pid.as_raw());
-            r.ports = ports.clone();
-            r.exec = exec_defaults.clone();
             r.error = None;
         });
         match saved {
