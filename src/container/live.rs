@@ -60,8 +60,8 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
 }
 
-/// Encode `live` as slot number `seq`; `None` if it cannot fit (it
-/// always does once the error is cut, see `fit`).
+/// Encode `live` as slot number `seq`; `None` if it does not fit (see
+/// `encode_fitting`).
 fn encode(seq: u64, live: &Live) -> Option<[u8; SLOT]> {
     let payload = serde_json::to_vec(live).ok()?;
     if payload.len() > SLOT - HEADER {
