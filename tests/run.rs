@@ -377,3 +377,31 @@ fn kill_9_of_burrow_takes_the_container_and_a_later_command_cleans_up() {
     let leftovers: Vec<_> = std::fs::read_dir(e.root.join("containers")).unwrap().flatten().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Many short containers at once, on one store: each must start and exit
+/// 0. The network setup once opened the child's namespace after the gate,
+/// when a workload as short as `true` could already have exited ("cannot
+/// set up the container's channel: No such file or directory").
+#[test]
+fn five_hundred_concurrent_short_runs_all_succeed() {
+    let Some(e) = env() else { return };
+    const RUNS: usize = 500;
+    const AT_ONCE: usize = 25;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..AT_ONCE {
+            s.spawn(|| {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < RUNS {
+                    let o = e.run(&["run", "--rm", "busybox", "true"]);
+                    if !o.status.success() {
+                        failures.lock().unwrap().push(format!("{}: {}", o.status, stderr(&o).trim()));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} of {RUNS} runs failed: {failures:#?}", failures.len());
+    assert_eq!(e.ok(&["ps", "-aq"]), "", "every --rm container is gone");
+}
