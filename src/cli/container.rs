@@ -265,7 +265,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
         Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
-            eprintln!("Error: {message}");
+            eprintln!("Error: {}", burrow::text::shorten(&message));
             Ok(class.code())
         }
         Err(e) => Err(e.into()),

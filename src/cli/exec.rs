@@ -62,7 +62,7 @@ pub fn exec(paths: &Paths, args: ExecArgs) -> anyhow::Result<i32> {
     match burrow::container::exec::exec(paths, &opts) {
         Ok(code) => Ok(code),
         Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
-            eprintln!("Error: {message}");
+            eprintln!("Error: {}", burrow::text::shorten(&message));
             Ok(class.code())
         }
         Err(e) => Err(e.into()),
