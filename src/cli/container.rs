@@ -242,6 +242,10 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
 
 pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     let detach = args.detach;
+    if let Err(e) = process::check_stdin(args.interactive, args.tty, detach, std::io::IsTerminal::is_terminal(&std::io::stdin())) {
+        eprintln!("Error: {e}");
+        return Ok(1);
+    }
     if detach && args.rm && args.restart.as_deref().is_some_and(|r| r != "no") {
         anyhow::bail!("conflicting options: --restart and --rm");
     }

@@ -48,6 +48,10 @@ pub fn exec(paths: &Paths, args: ExecArgs) -> anyhow::Result<i32> {
     if args.privileged {
         anyhow::bail!("burrow exec --privileged is not supported: a rootless container has no more privileges to give; run without it");
     }
+    if let Err(e) = process::check_stdin(args.interactive, args.tty, args.detach, std::io::IsTerminal::is_terminal(&std::io::stdin())) {
+        eprintln!("Error: {e}");
+        return Ok(1);
+    }
     let opts = ExecOptions {
         container: args.container,
         command: args.command,
