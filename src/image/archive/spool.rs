@@ -101,11 +101,10 @@ impl Spool {
         let mut spool =
             Spool { archive: archive.to_string(), dir, files: HashMap::new(), links: HashMap::new(), next: 0 };
         let mut ar = tar::Archive::new(input);
-        let read_err = |seen: u64, source: io::Error| read_error(archive, seen, source);
         let mut seen = 0u64;
-        let entries = ar.entries().map_err(|e| read_err(0, e))?;
+        let entries = ar.entries().map_err(|e| read_error(archive, 0, e))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| read_err(seen, e))?;
+            let mut entry = entry.map_err(|e| read_error(archive, seen, e))?;
             seen += 1;
             let raw = entry.path_bytes().into_owned();
             let unsafe_member = |reason| Error::UnsafeMember {

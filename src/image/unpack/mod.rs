@@ -67,9 +67,7 @@ impl UnpackOptions {
         let m = crate::userns::current();
         UnpackOptions { max_uid: m.uid_count().max(1), max_gid: m.gid_count().max(1) }
     }
-}
 
-impl UnpackOptions {
     /// The warning for `files` entries whose owners were squashed to root,
     /// naming the ids this namespace maps (pure).
     pub fn squashed_warning(&self, files: u64) -> String {
