@@ -13,7 +13,8 @@
 //! cgroups and rlimits. `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not. `build`
-//! parses Dockerfiles into typed stages for `burrow build`.
+//! parses Dockerfiles into typed stages for `burrow build`. `text` keeps
+//! what messages quote (long paths, raw bytes) readable.
 
 pub mod atomic;
 pub mod build;
@@ -28,5 +29,6 @@ pub mod paths;
 pub mod private_dir;
 pub mod process;
 pub mod registry;
+pub mod text;
 pub mod userns;
 pub mod volume;

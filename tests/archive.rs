@@ -208,6 +208,35 @@ fn bad_archives_are_refused_and_the_store_is_unchanged() {
 }
 
 #[test]
+fn messages_quote_neither_a_files_bytes_nor_a_whole_overlong_path() {
+    if !rootless_ready() {
+        return;
+    }
+    let e = Env::new();
+    e.ok(&["images"]);
+    // A text file (and a binary) loaded by mistake: the tar reader's
+    // complaint quotes the header bytes, which must not reach the user.
+    let text = "hello world this is text\n".repeat(200);
+    refused(&e, text.as_bytes(), "not a tar");
+    let o = e.run(&["load", "-i", s(&path(&e, "bad.tar"))]);
+    assert!(!stderr(&o).contains("hello"), "{}", stderr(&o));
+    let elf = std::fs::read("/bin/busybox").unwrap();
+    refused(&e, &elf[..5000], "not a tar");
+    let o = e.run(&["load", "-i", s(&path(&e, "bad.tar"))]);
+    assert!(!stderr(&o).contains("ELF"), "{}", stderr(&o));
+    // A 20 KB path is shown cut, with its start and its end.
+    let long = format!("{}/{}archive.tar", e.dir.path().display(), "sub/".repeat(5000));
+    for args in [&["load", "-i", long.as_str()][..], &["import", long.as_str(), "x"]] {
+        let o = e.run(args);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {}", stderr(&o));
+        let msg = stderr(&o);
+        assert!(msg.len() < 1000, "{} bytes: {}", msg.len(), &msg[..300]);
+        assert!(msg.contains(&format!("{}/sub/sub/", e.dir.path().display())) && msg.contains("sub/sub/archive.tar"), "{msg}");
+        assert!(msg.contains('…'), "{msg}");
+    }
+}
+
+#[test]
 fn podman_and_skopeo_read_burrows_archives_and_burrow_reads_podmans() {
     if !rootless_ready() || !require(have("podman"), "podman") || !require(have("skopeo"), "skopeo") {
         return;

@@ -133,6 +133,22 @@ fn exec_exit_codes_are_dockers() {
     let o = e.run(&["exec", "-u", "nobody2", "codes", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("unable to find user nobody2"), "{}", stderr(&o));
+    // Values docker refuses: -1 as a uid (it would stay root), a nameless
+    // variable, an id outside the container's map, -it without a terminal.
+    for (args, code, expect) in [
+        (&["-u", "4294967295"][..], 125, "out of range"),
+        (&["-u", "0:4294967295"], 125, "out of range"),
+        (&["-u", "4000000"], 125, "uid 4000000 is not mapped"),
+        (&["-e", "=x"], 125, "invalid environment variable"),
+        (&["-it"], 1, "the input device is not a TTY"),
+    ] {
+        let mut all = vec!["exec"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["codes", "id", "-u"]);
+        let o = e.run(&all);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(expect) && stdout(&o).is_empty(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+    }
 }
 
 #[test]

@@ -63,6 +63,34 @@ fn hostile_tarballs_are_refused_and_the_store_is_unchanged() {
 }
 
 #[test]
+fn owners_outside_the_map_are_reported_with_the_map_in_force() {
+    if !rootless_ready() {
+        return;
+    }
+    let e = Env::new();
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, uid) in [("mine", 0u64), ("far", 10_000_000)] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, name, &b"x"[..]).unwrap();
+    }
+    let path = e.dir.path().join("owners.tar");
+    std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+    let o = e.run(&["import", path.to_str().unwrap(), "owners"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("warning: 1 files") && msg.contains("uids 0-"), "the warning names the ids mapped: {msg}");
+    assert!(!msg.contains("add a subordinate id range"), "a range is in use already: {msg}");
+    let o = e.cmd(&["import", path.to_str().unwrap(), "owners2"]).env("BURROW_USERNS", "single-id").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("single-id") && stderr(&o).contains("add a subordinate id range"), "{}", stderr(&o));
+}
+
+#[test]
 fn import_compressed_and_list_tag_rmi_inspect() {
     if !rootless_ready() {
         return;

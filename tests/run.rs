@@ -426,4 +426,88 @@ fn debug_logs_of_concurrent_containers_carry_their_ids() {
         assert!(lines.iter().any(|l| l.contains("launching")), "no launch logged for {name} ({tag}):\n{text}");
     }
     assert!(!text.lines().any(|l| l.contains("launching") && !l.contains("container{id=")), "a line without its container:\n{text}");
+/// Many short containers at once, on one store: each must start and exit
+/// 0. The network setup once opened the child's namespace after the gate,
+/// when a workload as short as `true` could already have exited ("cannot
+/// set up the container's channel: No such file or directory").
+#[test]
+fn five_hundred_concurrent_short_runs_all_succeed() {
+    let Some(e) = env() else { return };
+    const RUNS: usize = 500;
+    const AT_ONCE: usize = 25;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..AT_ONCE {
+            s.spawn(|| {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < RUNS {
+                    let o = e.run(&["run", "--rm", "busybox", "true"]);
+                    if !o.status.success() {
+                        failures.lock().unwrap().push(format!("{}: {}", o.status, stderr(&o).trim()));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} of {RUNS} runs failed: {failures:#?}", failures.len());
+    assert_eq!(e.ok(&["ps", "-aq"]), "", "every --rm container is gone");
+}
+
+/// Flag values burrow used to accept and should not: each is refused with
+/// docker's exit code before a container exists.
+#[test]
+fn bad_flag_values_are_refused() {
+    let Some(e) = env() else { return };
+    let refused = |flags: &[&str], code: i32, expect: &str| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "id"]);
+        let o = e.run(&args);
+        assert_eq!(o.status.code(), Some(code), "{flags:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains(expect), "{flags:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{flags:?} ran: {}", stdout(&o));
+        stderr(&o)
+    };
+    // 4294967295 is -1 to setresuid, which would leave the workload root.
+    refused(&["-u", "4294967295"], 125, "out of range");
+    refused(&["-u", "0:4294967295"], 125, "out of range");
+    refused(&["-e", "=x"], 125, "invalid environment variable \"=x\"");
+    refused(&["-e", ""], 125, "invalid environment variable");
+    let env_file = e.dir.path().join("env");
+    std::fs::write(&env_file, "A=1\n=nameless\n").unwrap();
+    refused(&["--env-file", env_file.to_str().unwrap()], 125, "\"=nameless\"");
+    // docker: "the input device is not a TTY", exit 1 (stdin is /dev/null here).
+    refused(&["-it"], 1, "the input device is not a TTY");
+    refused(&["-i", "-t"], 1, "the input device is not a TTY");
+    assert_eq!(e.ok(&["ps", "-aq"]), "", "no container record left");
+    // Detached, -it reads no terminal of the caller's: it runs.
+    e.ok(&["run", "-dit", "--name", "bg", "busybox", "sh"]);
+    e.ok(&["rm", "-f", "bg"]);
+}
+
+/// An id the container's user namespace does not map is refused before
+/// the container starts, with a message about the map really in force.
+#[test]
+fn unmapped_ids_are_refused_naming_the_mapping_in_force() {
+    let Some(e) = env() else { return };
+    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]);
+    let last = |n: usize| -> u64 {
+        let l: Vec<u64> = out.lines().nth(n).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect();
+        l[0] + l[2] - 1
+    };
+    let (top_uid, top_gid) = (last(1), last(3));
+    assert_eq!(e.ok(&["run", "--rm", "-u", &format!("{top_uid}:{top_gid}"), "busybox", "id", "-u"]).trim(), top_uid.to_string());
+    for (user, kind, id) in [(format!("{}", top_uid + 1), "uid", top_uid + 1), (format!("0:{}", top_gid + 1), "gid", top_gid + 1)] {
+        let o = e.run(&["run", "--rm", "-u", &user, "busybox", "true"]);
+        assert_eq!(o.status.code(), Some(125), "{user}: {}", stderr(&o));
+        let msg = stderr(&o);
+        let top = if kind == "uid" { top_uid } else { top_gid };
+        assert!(msg.contains(&format!("{kind} {id} is not mapped")) && msg.contains(&format!("{kind}s 0-{top}")), "{user}: {msg}");
+        assert!(!msg.contains("single-id"), "a range is in use: {msg}");
+    }
+    let o = e.cmd(&["run", "--rm", "-u", "app", "busybox", "true"]).env("BURROW_USERNS", "single-id").output().unwrap();
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("uid 1000 is not mapped") && msg.contains("single-id") && msg.contains("subuid"), "{msg}");
 }

@@ -262,6 +262,8 @@ fn bad_mounts_are_refused_before_anything_is_created() {
         (vec!["-v".into(), "data:/".into()], "root"),
         (vec!["-v".into(), "data:/a".into(), "-v".into(), "other:/a/".into()], "duplicate mount point"),
         (vec!["-v".into(), "./rel:/x".into()], "invalid volume name"),
+        // docker: "invalid spec"; not an anonymous volume
+        (vec!["-v".into(), ":/x".into()], "the source is empty"),
         (vec!["--mount".into(), format!("type=bind,src={},dst=/x", s(&missing))], "does not exist"),
         (vec!["--mount".into(), "type=bind,src=/etc,dst=/x,bind-propagation=rshared".into()], "not supported"),
         (vec!["-v".into(), "/root:/r".into()], "cannot use /root"),

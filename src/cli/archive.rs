@@ -143,7 +143,7 @@ pub fn load(paths: &Paths, args: &LoadArgs) -> anyhow::Result<()> {
     };
     let (squashed, devices): (u64, u64) = loaded.iter().fold((0, 0), |(s, d), l| (s + l.squashed_owners, d + l.devices));
     if squashed > 0 {
-        eprintln!("warning: {squashed} files are owned by users or groups this user namespace does not map; they now belong to root in containers (add a subordinate id range in /etc/subuid and /etc/subgid to keep them)");
+        eprintln!("{}", opts.squashed_warning(squashed));
     }
     if devices > 0 {
         eprintln!("warning: {devices} device nodes cannot be created without privilege; they are empty placeholder files in the image");

@@ -253,6 +253,10 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
 
 pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     let detach = args.detach;
+    if let Err(e) = process::check_stdin(args.interactive, args.tty, detach, std::io::IsTerminal::is_terminal(&std::io::stdin())) {
+        eprintln!("Error: {e}");
+        return Ok(1);
+    }
     if detach && args.rm && args.restart.as_deref().is_some_and(|r| r != "no") {
         anyhow::bail!("conflicting options: --restart and --rm");
     }
@@ -276,7 +280,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     match burrow::container::run::run(paths, &opts, &image, &defaults) {
         Ok(code) => Ok(code),
         Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
-            eprintln!("Error: {message}");
+            eprintln!("Error: {}", burrow::text::shorten(&message));
             Ok(class.code())
         }
         Err(e) => Err(e.into()),

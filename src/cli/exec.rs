@@ -51,6 +51,10 @@ pub fn exec(paths: &Paths, mut args: ExecArgs) -> anyhow::Result<i32> {
     if args.privileged {
         anyhow::bail!("burrow exec --privileged is not supported: a rootless container has no more privileges to give; run without it");
     }
+    if let Err(e) = process::check_stdin(args.interactive, args.tty, args.detach, std::io::IsTerminal::is_terminal(&std::io::stdin())) {
+        eprintln!("Error: {e}");
+        return Ok(1);
+    }
     let opts = ExecOptions {
         container,
         command,
@@ -65,7 +69,7 @@ pub fn exec(paths: &Paths, mut args: ExecArgs) -> anyhow::Result<i32> {
     match burrow::container::exec::exec(paths, &opts) {
         Ok(code) => Ok(code),
         Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
-            eprintln!("Error: {message}");
+            eprintln!("Error: {}", burrow::text::shorten(&message));
             Ok(class.code())
         }
         Err(e) => Err(e.into()),

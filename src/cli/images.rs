@@ -83,10 +83,7 @@ pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
     let r = burrow::image::import::import_path(&store, &args.file, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     if r.report.squashed_owners > 0 {
-        eprintln!(
-            "warning: {} files are owned by users or groups this user namespace does not map; they now belong to root in containers (add a subordinate id range in /etc/subuid and /etc/subgid to keep them)",
-            r.report.squashed_owners
-        );
+        eprintln!("{}", opts.unpack.squashed_warning(r.report.squashed_owners));
     }
     if r.report.devices > 0 {
         eprintln!(

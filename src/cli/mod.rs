@@ -330,7 +330,8 @@ pub fn main() -> ExitCode {
 }
 
 /// The error and its causes, leaving out a cause whose text the message
-/// before it already includes (engine errors embed their source).
+/// before it already includes (engine errors embed their source), with
+/// overlong quotations cut (`text::shorten`).
 pub(crate) fn describe(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -342,7 +343,7 @@ pub(crate) fn describe(e: &anyhow::Error) -> String {
             out.push_str(&text);
         }
     }
-    out
+    burrow::text::shorten(&out).into_owned()
 }
 
 fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {

@@ -109,10 +109,7 @@ pub fn pull(paths: &Paths, args: &PullArgs) -> anyhow::Result<()> {
     let progress = Progress::new(args.quiet);
     let r = pull_image(&store, &conf, &args.image, &opts, &progress)?;
     if r.squashed_owners > 0 {
-        eprintln!(
-            "warning: {} files are owned by users or groups this user namespace does not map; they belong to root in containers (add a subordinate id range in /etc/subuid and /etc/subgid to keep them)",
-            r.squashed_owners
-        );
+        eprintln!("{}", opts.unpack.squashed_warning(r.squashed_owners));
     }
     if !args.quiet {
         eprintln!("Digest: {}", r.manifest_digest);

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::passwd::{self, Identity};
 use super::record::{self, Status};
-use super::run::{environment, parse_env_file};
+use super::run::{check_env, environment, parse_env_file};
 use super::{Error, Result};
 use crate::paths::Paths;
 use crate::process::join::{self, ExecSpec, Stdio};
@@ -147,16 +147,21 @@ pub fn exec(paths: &Paths, opts: &ExecOptions) -> Result<i32> {
         let text = fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;
         env_file_lines.extend(parse_env_file(&text));
     }
+    check_env(&env_file_lines)?;
+    check_env(&opts.env)?;
     // The container's cgroup, if it has one, is opened while the host's
     // /sys/fs/cgroup is still in view.
     let cgroup_procs = match crate::limits::Cgroup::open(r.id.as_str()) {
         Ok(cg) => cg.procs_files()?,
         Err(_) => Vec::new(),
     };
+    // The container's id maps, read while the host's /proc is in view.
+    let mapping = crate::userns::of_process(pid);
     let joined = join::enter(pid, r.pid_start)?;
     // From here on, paths are the container's.
     let files = || (read_container_file("/etc/passwd"), read_container_file("/etc/group"));
     let (env, identity, cwd) = plan(defaults, opts, &env_file_lines, &|k| std::env::var(k).ok(), &files)?;
+    passwd::check_mapped(&identity, &mapping)?;
     let spec = ExecSpec {
         args: opts.command.clone(),
         env,

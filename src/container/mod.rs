@@ -95,6 +95,8 @@ pub enum Error {
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]
     RelativeWorkdir { dir: String },
+    #[error("invalid environment variable {item:?}: give NAME=VALUE, or NAME to pass on your own value")]
+    InvalidEnv { item: String },
     #[error("container {name} was created by an older burrow that did not keep its settings: remove it and run it again")]
     NoConfig { name: String },
     #[error("container {name} is already running")]

@@ -5,6 +5,12 @@
 //! is not in passwd is accepted (docker allows it) with gid 0 and home `/`;
 //! an unknown name is an error. Supplementary groups are the groups that
 //! list the user by name. Pure functions over the files' text.
+//!
+//! Ids are checked twice: against the kernel's range (0-2147483647, as
+//! runc; 4294967295 is -1, which setresuid(2) takes as "unchanged", so it
+//! would run the workload as root), and against the ids the container's
+//! user namespace maps, so an unmapped id is refused before the container
+//! starts with a message that names the map in force.
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -14,6 +20,25 @@ pub enum Error {
     NoGroup { name: String },
     #[error("invalid --user value {spec:?}: use USER[:GROUP] with names or numeric ids")]
     Invalid { spec: String },
+    #[error("invalid user {spec:?}: id {id} is out of range (uids and gids must be in 0-{MAX_ID})")]
+    OutOfRange { spec: String, id: u32 },
+    #[error("{kind} {id} is not mapped in the container's user namespace, {}", unmapped_hint(kind, mapped, *single))]
+    Unmapped { kind: &'static str, id: u32, mapped: String, single: bool },
+}
+
+/// The largest uid or gid a container may use (runc's limit).
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// What to say about the ids a namespace maps (`mapped`, as
+/// `userns::Mapping::shown` writes them).
+fn unmapped_hint(kind: &str, mapped: &str, single: bool) -> String {
+    if single {
+        format!(
+            "which maps only {kind} 0 (burrow's single-id mapping; `burrow info` says why): run as root, or give your user subordinate ids in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)"
+        )
+    } else {
+        format!("which maps {kind}s {mapped}: use one of those (your subordinate ids in /etc/sub{kind} set how many there are)")
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -94,7 +119,25 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity> {
             }
         }
     }
+    if let Some(&id) = [uid, gid].iter().chain(&groups).find(|&&id| id > MAX_ID) {
+        return Err(Error::OutOfRange { spec: spec.into(), id });
+    }
     Ok(Identity { uid, gid, groups, home, name })
+}
+
+/// Whether the container's user namespace, with maps `mapping`, has every
+/// id of `identity` (pure).
+pub fn check_mapped(identity: &Identity, mapping: &crate::userns::Mapping) -> Result<()> {
+    let check = |kind: &'static str, ids: &[u32], mapped: &dyn Fn(u32) -> bool, maps: &[crate::userns::IdMap]| {
+        let single = maps.iter().map(|m| u64::from(m.count)).sum::<u64>() == 1;
+        match ids.iter().find(|&&id| !mapped(id)) {
+            Some(&id) => Err(Error::Unmapped { kind, id, mapped: crate::userns::Mapping::shown(maps), single }),
+            None => Ok(()),
+        }
+    };
+    check("uid", &[identity.uid], &|id| mapping.uid_outside(id).is_some(), &mapping.uid)?;
+    let gids = [&[identity.gid][..], &identity.groups].concat();
+    check("gid", &gids, &|id| mapping.gid_outside(id).is_some(), &mapping.gid)
 }
 
 #[cfg(test)]
@@ -126,6 +169,40 @@ mod tests {
         assert_eq!((id.uid, id.gid, id.home.as_str()), (4242, 77, "/"));
         let id = resolve("33", PASSWD, GROUP).unwrap();
         assert_eq!(id.name.as_deref(), Some("www-data"));
+    }
+
+    #[test]
+    fn ids_beyond_the_kernels_range_are_refused() {
+        // 4294967295 is -1: setresuid would leave the ids unchanged (root).
+        for spec in ["4294967295", "0:4294967295", "2147483648"] {
+            assert!(matches!(resolve(spec, PASSWD, GROUP), Err(Error::OutOfRange { .. })), "{spec}");
+        }
+        assert_eq!(resolve("2147483647", PASSWD, GROUP).unwrap().uid, MAX_ID);
+        let passwd = "big:x:4294967295:0::/:/bin/sh\n";
+        assert!(matches!(resolve("big", passwd, GROUP), Err(Error::OutOfRange { id: 4294967295, .. })));
+    }
+
+    #[test]
+    fn unmapped_ids_are_refused_with_the_map_in_force() {
+        use crate::userns::Mapping;
+        let range = Mapping::parse("0 1000 1\n1 100000 65536\n", "0 1000 1\n1 100000 65536\n");
+        let single = Mapping::parse("0 1000 1\n", "0 1000 1\n");
+        let id = |spec: &str| resolve(spec, PASSWD, GROUP).unwrap();
+        assert_eq!(check_mapped(&id("app"), &range), Ok(()));
+        assert_eq!(check_mapped(&id("65536"), &range), Ok(()));
+        let e = check_mapped(&id("70000"), &range).unwrap_err();
+        assert!(matches!(&e, Error::Unmapped { kind: "uid", id: 70000, single: false, .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("uids 0-65536") && !text.contains("single-id"), "{text}");
+        let e = check_mapped(&id("0:70000"), &range).unwrap_err();
+        assert!(matches!(e, Error::Unmapped { kind: "gid", id: 70000, .. }), "{e}");
+        assert_eq!(check_mapped(&id(""), &single), Ok(()));
+        let e = check_mapped(&id("app"), &single).unwrap_err();
+        assert!(matches!(e, Error::Unmapped { kind: "uid", id: 1000, single: true, .. }), "{e}");
+        assert!(e.to_string().contains("single-id") && e.to_string().contains("usermod"), "{e}");
+        // A supplementary group counts too.
+        let with_group = Identity { groups: vec![0, 5], ..id("") };
+        assert!(matches!(check_mapped(&with_group, &single), Err(Error::Unmapped { kind: "gid", id: 5, .. })));
     }
 
     #[test]

@@ -193,6 +193,15 @@ pub fn environment(
     extra.into_iter().chain(env).collect()
 }
 
+/// Refuse an `-e` or `--env-file` item without a name (`=x`, empty), as
+/// docker does: the kernel would pass it on as it is (pure).
+pub fn check_env(items: &[String]) -> Result<()> {
+    match items.iter().find(|kv| kv.split('=').next().is_none_or(str::is_empty)) {
+        Some(kv) => Err(Error::InvalidEnv { item: kv.clone() }),
+        None => Ok(()),
+    }
+}
+
 /// Parse an env file as docker does: one `KEY=VALUE` or `KEY` a line,
 /// blank lines and `#` comments skipped.
 pub fn parse_env_file(text: &str) -> Vec<String> {
@@ -226,6 +235,7 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
         env.extend(parse_env_file(&text));
     }
     env.extend(opts.env.iter().cloned());
+    check_env(&env)?;
     let env = env
         .into_iter()
         .filter_map(|kv| if kv.contains('=') { Some(kv) } else { std::env::var(&kv).ok().map(|v| format!("{kv}={v}")) })
@@ -382,6 +392,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             identity.groups = vec![k.gid];
         }
     }
+    // The container's user namespace is burrow's own, or keep-id's nested one.
+    passwd::check_mapped(&identity, &nested.clone().unwrap_or_else(crate::userns::current))?;
     let env = environment(
         &defaults.env,
         env_file_lines,
@@ -636,6 +648,15 @@ mod tests {
         let plain = ImageDefaults { cmd: s(&["sh"]), ..Default::default() };
         assert_eq!(command_line(&plain, None, &[]), s(&["sh"]));
         assert!(command_line(&ImageDefaults::default(), None, &[]).is_empty());
+    }
+
+    #[test]
+    fn env_items_need_a_name() {
+        let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_env(&items(&["A=1", "B", "C=", "D==x"])).is_ok());
+        for bad in ["=x", "", "="] {
+            assert!(matches!(check_env(&items(&["A=1", bad])), Err(Error::InvalidEnv { item }) if item == bad), "{bad:?}");
+        }
     }
 
     #[test]

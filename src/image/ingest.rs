@@ -104,12 +104,15 @@ struct Tee<'a, R, W> {
     w: &'a mut W,
     hasher: &'a mut sha2::Sha256,
     size: &'a mut u64,
+    /// Set when a read or a copy failed: bytes may be missing from the
+    /// hash, so what follows is no longer the rest of the blob.
+    broken: &'a mut bool,
 }
 
 impl<R: Read, W: Write> Read for Tee<'_, R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.r.read(buf)?;
-        self.w.write_all(&buf[..n])?;
+        let copied = self.r.read(buf).and_then(|n| self.w.write_all(&buf[..n]).map(|_| n));
+        let n = copied.inspect_err(|_| *self.broken = true)?;
         sha2::Digest::update(self.hasher, &buf[..n]);
         *self.size += n as u64;
         Ok(n)
@@ -130,26 +133,49 @@ pub fn stage_layer<R: Read, W: Write>(
 ) -> Result<(Digest, u64, Digest, UnpackReport, TempDir)> {
     let dir = TempDir::new(store, "layer");
     let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-    let mut size = 0u64;
-    let report = {
-        let tee = Tee { r: &mut input, w: sink, hasher: &mut hasher, size: &mut size };
+    let (mut size, mut broken) = (0u64, false);
+    let unpacked = (|| -> Result<UnpackReport> {
+        let tee = Tee { r: &mut input, w: sink, hasher: &mut hasher, size: &mut size, broken: &mut broken };
         let (_, mut tar) = compress::decompress(tee).map_err(|source| UnpackError::Read { source })?;
         let report = unpack(&mut tar, dir.path(), opts)?;
         // The rest of the compressed stream (gzip trailer, tar padding).
         io::copy(&mut tar, &mut io::sink()).map_err(|source| UnpackError::Read { source })?;
-        report
+        Ok(report)
+    })();
+    // The rest of the input. After a failed unpack too, unless the input
+    // itself failed: bytes that are not the blob the descriptor names (a
+    // wrong digest or size) usually fail to unpack first, and the
+    // mismatch is the error worth reporting.
+    let unpacked = match unpacked {
+        Err(e) if broken => return Err(e),
+        other => other,
     };
-    let mut tee = Tee { r: &mut input, w: sink, hasher: &mut hasher, size: &mut size };
-    io::copy(&mut tee, &mut io::sink()).map_err(|source| UnpackError::Read { source })?;
+    let mut tee = Tee { r: &mut input, w: sink, hasher: &mut hasher, size: &mut size, broken: &mut broken };
+    let drained = io::copy(&mut tee, &mut io::sink());
+    let report = match (unpacked, drained) {
+        (Ok(report), Ok(_)) => report,
+        (Ok(_), Err(source)) => return Err(UnpackError::Read { source }.into()),
+        (Err(e), Err(_)) => return Err(e),
+        (Err(e), Ok(_)) => {
+            check_blob(desc, Digest::from_hasher(hasher), size)?;
+            return Err(e);
+        }
+    };
     let digest = Digest::from_hasher(hasher);
+    check_blob(desc, digest.clone(), size)?;
+    let diff_id = report.diff_id.clone();
+    Ok((digest, size, diff_id, report, dir))
+}
+
+/// Whether the bytes read are the blob `desc` names.
+fn check_blob(desc: &Descriptor, digest: Digest, size: u64) -> Result<()> {
     if digest != desc.digest {
         return Err(Error::DigestMismatch { expected: desc.digest.clone(), found: digest });
     }
     if size != desc.size {
         return Err(Error::SizeMismatch { digest, expected: desc.size, found: size });
     }
-    let diff_id = report.diff_id.clone();
-    Ok((digest, size, diff_id, report, dir))
+    Ok(())
 }
 
 /// `stage_layer` with the blob kept in a temp blob file of the store.

@@ -222,3 +222,25 @@ fn failed_imports_leave_the_store_unchanged() {
     assert!(matches!(imp(&s, &rootfs(), Some("Bad")), Err(Error::Reference(_))));
     assert_eq!(snapshot(&s.paths().root), before);
 }
+
+#[test]
+fn a_layer_that_is_not_its_digest_says_so_even_when_it_does_not_unpack() {
+    let (_t, s) = store();
+    let tar = rootfs();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let good = gz.finish().unwrap();
+    let desc = layout::Descriptor::new("application/vnd.oci.image.layer.v1.tar+gzip", Digest::of_bytes(&good), good.len() as u64);
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    let opts = UnpackOptions::default();
+    let e = ingest::stage_layer_blob(&s, &desc, &bad[..], &opts).err().expect("a corrupt layer fails");
+    assert!(matches!(&e, Error::DigestMismatch { expected, .. } if *expected == desc.digest), "{e}");
+    // Bytes that are the blob but not an archive are a format error.
+    let junk = b"not a layer at all".to_vec();
+    let desc = layout::Descriptor::new("application/vnd.oci.image.layer.v1.tar", Digest::of_bytes(&junk), junk.len() as u64);
+    let e = ingest::stage_layer_blob(&s, &desc, &junk[..], &opts).err().expect("junk fails");
+    assert!(matches!(e, Error::Unpack(_)), "{e}");
+    ingest::stage_layer_blob(&s, &layout::Descriptor::new("x", Digest::of_bytes(&good), good.len() as u64), &good[..], &opts).unwrap();
+}

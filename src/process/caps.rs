@@ -43,11 +43,11 @@ pub enum Error {
     Unknown { name: String },
     #[error("cannot drop capability {index} from the bounding set: {source}: the container's init must still hold CAP_SETPCAP")]
     DropBounding { index: u8, source: Errno },
-    #[error("cannot set supplementary groups {groups:?}: {source}: every group must be mapped in burrow's user namespace (the single-id mapping allows none)")]
+    #[error("cannot set supplementary groups {groups:?}: {source}: every group must be mapped in the container's user namespace")]
     SetGroups { groups: Vec<u32>, source: Errno },
-    #[error("cannot switch to group {gid}: {source}: the group must be mapped in burrow's user namespace")]
+    #[error("cannot switch to group {gid}: {source}: the group must be mapped in the container's user namespace")]
     SetGid { gid: u32, source: Errno },
-    #[error("cannot switch to user {uid}: {source}: the user must be mapped in burrow's user namespace")]
+    #[error("cannot switch to user {uid}: {source}: the user must be mapped in the container's user namespace")]
     SetUid { uid: u32, source: Errno },
     #[error("cannot clear the ambient capabilities: {source}")]
     ClearAmbient { source: Errno },

@@ -3,8 +3,10 @@
 //! `burrow run` is already root in burrow's user namespace. It clones the
 //! container's first process straight into new mount, pid, uts, ipc,
 //! network and cgroup namespaces (plus a nested user namespace for
-//! keep-id, whose maps it writes before opening the gate) and moves it
-//! into its cgroup (`limits`) before the gate too. The clone is the
+//! keep-id, whose maps it writes before opening the gate), moves it
+//! into its cgroup (`limits`) and opens its network namespace before the
+//! gate too: after the gate the workload may exit at any moment, so
+//! nothing after it reads `/proc/<child>`. The clone is the
 //! raw system call without a new stack, which behaves like fork(2); it must
 //! happen while this process is single-threaded, so the signal-forwarding
 //! thread starts only afterwards. Signals that reach `burrow run` (TERM,
@@ -88,24 +90,34 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     drop((wait_end, write_end, tty_child, fuse_child));
     drop(spec);
     // Before the gate: the child is still root of burrow's namespace (the
-    // host user), the only uid a v1 cgroup lets us move.
-    if let Some(Err(e)) = cgroup.as_ref().map(|c| c.attach(child.as_raw())) {
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        return Err(e.into());
-    }
+    // host user), the only uid a v1 cgroup lets us move. Its network
+    // namespace is held now too, while the child surely lives in it: after
+    // the gate, a workload as short as `true` may have exited (and its
+    // namespace gone) before its TAP device arrives.
+    let prepared = cgroup
+        .as_ref()
+        .map_or(Ok(()), |c| c.attach(child.as_raw()).map_err(Error::from))
+        .and_then(|_| net.as_ref().map(|_| open_netns(child)).transpose());
+    let netns = match prepared {
+        Ok(ns) => ns,
+        Err(e) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(e);
+        }
+    };
 
     let mut serving = None;
     let mut network = None;
     let mut config = Some(root);
-    let mut net = net;
+    let mut net = net.zip(netns);
     let terminal = Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink: tty_sink, source: tty_source };
     let result = supervise(child, nested, open_end, read_end, terminal, signals, started, &mut || {
         if let Some(c) = config.take() {
             serving = super::fuse_root::receive_and_serve(&fuse_parent, c)?;
         }
-        if let (Some(n), Some(_)) = (net.take(), &serving) {
-            network = serve_network(child, &fuse_parent, n)?;
+        if let (Some((n, ns)), Some(_)) = (net.take(), &serving) {
+            network = serve_network(&fuse_parent, n, ns)?;
         }
         Ok(())
     });
@@ -119,14 +131,19 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     result
 }
 
-/// Receive the TAP descriptor the child made and start the stack on it;
-/// `None` when the child failed first (it says why on the error pipe).
-fn serve_network(child: Pid, sock: &OwnedFd, net: NetStart) -> Result<Option<burrow_netstack::Handle>> {
+/// The network namespace `child` was cloned into; only while the child
+/// cannot have exited (it waits at the gate).
+fn open_netns(child: Pid) -> Result<std::fs::File> {
+    std::fs::File::open(format!("/proc/{child}/ns/net")).map_err(|source| Error::Channel { source })
+}
+
+/// Receive the TAP descriptor the child made and start the stack on it,
+/// in `netns`; `None` when the child failed first (it says why on the
+/// error pipe).
+fn serve_network(sock: &OwnedFd, net: NetStart, netns: std::fs::File) -> Result<Option<burrow_netstack::Handle>> {
     let Some(tap) = channel::recv_fd(sock)? else {
         return Ok(None);
     };
-    // The namespace is opened now, while the child surely lives in it.
-    let netns = std::fs::File::open(format!("/proc/{child}/ns/net")).map_err(|source| Error::Channel { source })?;
     Ok(Some(burrow_netstack::start(tap, Some(netns), net.options, net.published)?))
 }
 

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
 pub use tap::TapPlan;
-pub use tty::RawMode;
+pub use tty::{check_stdin, RawMode};
 pub use volumes::{UserMount, UserMountKind};
 
 use crate::userns::Mapping;
@@ -68,6 +68,8 @@ pub enum Error {
     Join { ns: &'static str, source: nix::Error },
     #[error("cannot start the command in the container: {source}")]
     Fork { source: nix::Error },
+    #[error("the input device is not a TTY: -i with -t needs a terminal on stdin; leave out -t to pipe input into the container")]
+    NotATty,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

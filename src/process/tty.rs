@@ -20,6 +20,16 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
 use super::channel;
 
+/// docker's rule for `-i -t` in the foreground: the caller's stdin must be
+/// a terminal, since a pipe cannot give a terminal's keys (and raw mode)
+/// to the container's. `NotATty` exits 1, as docker does (pure).
+pub fn check_stdin(interactive: bool, tty: bool, detached: bool, stdin_is_terminal: bool) -> super::Result<()> {
+    if interactive && tty && !detached && !stdin_is_terminal {
+        return Err(super::Error::NotATty);
+    }
+    Ok(())
+}
+
 /// Child side: allocate a pty, send the master, make the slave our
 /// controlling terminal and stdio. Runs after setsid().
 pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
@@ -156,4 +166,19 @@ pub fn proxy(master: &OwnedFd, stdin: bool) -> std::io::Result<JoinHandle<()>> {
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interactive_terminal_needs_a_terminal_on_stdin_in_the_foreground() {
+        assert!(matches!(check_stdin(true, true, false, false), Err(super::super::Error::NotATty)));
+        assert!(check_stdin(true, true, false, true).is_ok());
+        // -t alone, -i alone and detached containers do not read a terminal.
+        assert!(check_stdin(false, true, false, false).is_ok());
+        assert!(check_stdin(true, false, false, false).is_ok());
+        assert!(check_stdin(true, true, true, false).is_ok());
+    }
 }

@@ -427,7 +427,14 @@ struct LayerJob<'a> {
 /// Why a network read failed, remembered so a retry can tell a broken
 /// connection (resume) from bad content (give up).
 #[derive(Default)]
-struct NetFailure(Mutex<Option<String>>);
+struct NetFailure {
+    /// The connection broke: resume.
+    network: Mutex<Option<String>>,
+    /// The registry sent more bytes than the manifest's size: the
+    /// manifest does not describe the blob, give up (the unpack's own
+    /// error about the cut-off stream would only mislead).
+    oversize: AtomicBool,
+}
 
 /// Appends what the body delivers to the partial file, refusing more
 /// bytes than the manifest promised.
@@ -450,11 +457,12 @@ impl<R: Read> Read for Appender<'_, R> {
         let n = match self.body.read(buf) {
             Ok(n) => n,
             Err(e) => {
-                *self.failure.0.lock().unwrap() = Some(super::client::chain(&e));
+                *self.failure.network.lock().unwrap() = Some(super::client::chain(&e));
                 return Err(e);
             }
         };
         if n as u64 > self.left {
+            self.failure.oversize.store(true, Ordering::Relaxed);
             return Err(io::Error::new(io::ErrorKind::InvalidData, "the registry sent more bytes than the manifest says the layer has"));
         }
         self.left -= n as u64;
@@ -514,7 +522,7 @@ impl LayerJob<'_> {
                     return Ok(staged);
                 }
                 Err(e) => {
-                    let network = failure.0.lock().unwrap().take();
+                    let network = failure.network.lock().unwrap().take();
                     let retry = network.is_some() || matches!(e, Error::Unreachable { .. });
                     if self.cancel.load(Ordering::Relaxed) {
                         return Err(Error::Download { image: self.image.to_string(), layer: d.clone(), detail: CANCELLED.into() });
@@ -524,6 +532,16 @@ impl LayerJob<'_> {
                         // resume from them. A full disk: give the space back.
                         let _ = file.set_len(0);
                         let _ = fs::remove_file(&part);
+                        if failure.oversize.load(Ordering::Relaxed) {
+                            return Err(Error::Download {
+                                image: self.image.to_string(),
+                                layer: d.clone(),
+                                detail: format!(
+                                    "the registry sent more bytes than the manifest says the layer has ({} bytes): the manifest does not describe this blob; nothing was stored",
+                                    self.desc.size
+                                ),
+                            });
+                        }
                         if is_disk_full(&e) {
                             return Err(Error::Download {
                                 image: self.image.to_string(),
@@ -573,7 +591,7 @@ impl LayerJob<'_> {
                         .and_then(|v| v.parse::<u64>().ok());
                     if start != Some(have) {
                         file.set_len(0).map_err(|source| Error::Io { op: "truncate", path: part.to_path_buf(), source })?;
-                        *failure.0.lock().unwrap() = Some("the registry answered a different range".into());
+                        *failure.network.lock().unwrap() = Some("the registry answered a different range".into());
                         return Err(Error::Unreachable { registry: self.client.registry.clone(), detail: "range mismatch".into() });
                     }
                     Some(r)
@@ -589,7 +607,7 @@ impl LayerJob<'_> {
                 }
                 StatusCode::RANGE_NOT_SATISFIABLE => {
                     file.set_len(0).map_err(|source| Error::Io { op: "truncate", path: part.to_path_buf(), source })?;
-                    *failure.0.lock().unwrap() = Some("the registry refused the range".into());
+                    *failure.network.lock().unwrap() = Some("the registry refused the range".into());
                     return Err(Error::Unreachable { registry: self.client.registry.clone(), detail: "range refused".into() });
                 }
                 s => return Err(self.client.status_error(&format!("GET layer {d} of {}", self.repo), s, r)),

@@ -60,6 +60,22 @@ pub fn inside() -> bool {
         .unwrap_or(false)
 }
 
+/// The maps of the user namespace this process is in.
+pub fn current() -> Mapping {
+    maps_in(Path::new("/proc/self"))
+}
+
+/// The maps of the user namespace process `pid` is in (the inside ids are
+/// that namespace's; empty when the process is gone).
+pub fn of_process(pid: i32) -> Mapping {
+    maps_in(&Path::new("/proc").join(pid.to_string()))
+}
+
+fn maps_in(dir: &Path) -> Mapping {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    Mapping::parse(&read("uid_map"), &read("gid_map"))
+}
+
 /// Move this process into a new user namespace with `plan`'s maps and
 /// become root there.
 pub fn enter(plan: &Plan) -> Result<()> {

@@ -48,6 +48,40 @@ impl Mapping {
     pub fn render(maps: &[IdMap]) -> String {
         maps.iter().map(|m| format!("{} {} {}\n", m.inside, m.outside, m.count)).collect()
     }
+
+    /// The maps of `/proc/PID/uid_map` and `gid_map` texts, the inverse
+    /// of `render`; lines that do not parse are left out.
+    pub fn parse(uid_map: &str, gid_map: &str) -> Mapping {
+        let maps = |text: &str| {
+            text.lines()
+                .filter_map(|l| {
+                    let f: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                    matches!(f[..], [_, _, _]).then(|| IdMap { inside: f[0], outside: f[1], count: f[2] })
+                })
+                .collect()
+        };
+        Mapping { uid: maps(uid_map), gid: maps(gid_map) }
+    }
+
+    /// The ids `maps` give the namespace, for messages: "0-65536",
+    /// "0", "0-9, 20-29".
+    pub fn shown(maps: &[IdMap]) -> String {
+        let mut spans: Vec<(u64, u64)> = maps
+            .iter()
+            .filter(|m| m.count > 0)
+            .map(|m| (u64::from(m.inside), u64::from(m.inside) + u64::from(m.count) - 1))
+            .collect();
+        spans.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (a, b) in spans {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        let text: Vec<String> = merged.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+        text.join(", ")
+    }
 }
 
 fn to_outside(maps: &[IdMap], inside: u32) -> Option<u32> {
@@ -191,6 +225,21 @@ mod tests {
         assert_eq!(p.mapping.uid_outside(1), Some(100000));
         assert_eq!(p.mapping.uid_outside(65536), Some(165535));
         assert_eq!(p.mapping.uid_outside(65537), None);
+    }
+
+    #[test]
+    fn maps_parse_back_and_are_shown_as_spans() {
+        let p = plan(&host(&R), false);
+        let back = Mapping::parse(&Mapping::render(&p.mapping.uid), &Mapping::render(&p.mapping.gid));
+        assert_eq!(back, p.mapping);
+        assert_eq!(Mapping::shown(&back.uid), "0-65536");
+        let single = plan(&host(&R), true).mapping;
+        assert_eq!(Mapping::shown(&single.uid), "0");
+        let k = keep_id(&p.mapping, 1000, 1000);
+        assert_eq!(Mapping::shown(&k.uid), "0-65536");
+        let holes = [IdMap { inside: 20, outside: 5, count: 10 }, IdMap { inside: 0, outside: 1, count: 10 }];
+        assert_eq!(Mapping::shown(&holes), "0-9, 20-29");
+        assert_eq!(Mapping::parse("garbage\n0 1000 1\n", "").uid, vec![IdMap { inside: 0, outside: 1000, count: 1 }]);
     }
 
     #[test]

@@ -154,8 +154,8 @@ pub fn parse_volume(spec: &str) -> Result<MountRequest> {
         None => (false, false),
     };
     let kind = match source {
-        None | Some("") if mode.is_none() => MountKind::Volume { name: None, nocopy, labels: vec![] },
-        None | Some("") => return Err(spec_err(spec, "the source is empty")),
+        None => MountKind::Volume { name: None, nocopy, labels: vec![] },
+        Some("") => return Err(spec_err(spec, "the source is empty: give a volume name or an absolute host path, or leave out the colon for an anonymous volume (-v /path)")),
         Some(s) if s.starts_with('/') => {
             if nocopy {
                 return Err(spec_err(spec, "nocopy applies to volumes, not host paths"));
@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn bad_volumes() {
-        for bad in ["x:/proc", "data:/proc/foo", "data:/sys", "data:relative", "data:/", "data:/a/..", "./rel:/x", "a:b:c:d", "data:/x:zz", "data:/x:Z", "data:/x:shared", "data:/x:ro,rw", "/h:/x:nocopy", ":/x:ro", "data/sub:/x", "../x:/x"] {
+        for bad in ["x:/proc", "data:/proc/foo", "data:/sys", "data:relative", "data:/", "data:/a/..", "./rel:/x", "a:b:c:d", "data:/x:zz", "data:/x:Z", "data:/x:shared", "data:/x:ro,rw", "/h:/x:nocopy", ":/x:ro", ":/x", "data/sub:/x", "../x:/x"] {
             assert!(parse_volume(bad).is_err(), "{bad} should be refused");
         }
         assert!(matches!(parse_volume("x:/proc"), Err(Error::Target { .. })));

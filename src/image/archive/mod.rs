@@ -62,10 +62,12 @@ pub const CONTAINERD_NAME_ANNOTATION: &str = "io.containerd.image.name";
 pub enum Error {
     #[error("unknown archive format {name:?}: use docker-archive or oci-archive")]
     UnknownFormatName { name: String },
-    #[error("{archive}: not a tar archive (nor a gzip/zstd compressed one): {source}")]
-    NotATar { archive: String, source: io::Error },
+    #[error("{archive}: not a tar archive (nor a gzip/zstd compressed one): burrow load takes what docker save or burrow save writes")]
+    NotATar { archive: String },
     #[error("{archive}: cannot read the archive (truncated or corrupt?): {source}")]
     Read { archive: String, source: io::Error },
+    #[error("{archive}: the archive is truncated or corrupt after its first {members} members: a tar header does not parse")]
+    Corrupt { archive: String, members: u64 },
     #[error("{archive}: refusing member {member:?}: {reason}; nothing was loaded")]
     UnsafeMember { archive: String, member: String, reason: &'static str },
     #[error("{archive}: neither manifest.json (docker-archive) nor index.json (oci-archive) is in the archive: this is not an image archive (a root file system tarball is added with burrow import)")]

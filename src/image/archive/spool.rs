@@ -80,6 +80,19 @@ fn link_target(link: &str, target: &[u8]) -> std::result::Result<String, &'stati
     Ok(parts.join("/"))
 }
 
+/// Why reading the tar stream failed after `seen` members: a system
+/// error as it is; otherwise the stream does not parse, and the tar
+/// reader's own text is left out, since it quotes the raw header bytes
+/// (a whole text file, when one is loaded by mistake).
+fn read_error(archive: &str, seen: u64, source: io::Error) -> Error {
+    let archive = archive.to_string();
+    match (source.raw_os_error(), seen) {
+        (Some(_), _) => Error::Read { archive, source },
+        (None, 0) => Error::NotATar { archive },
+        (None, members) => Error::Corrupt { archive, members },
+    }
+}
+
 impl Spool {
     /// Read the whole (uncompressed) tar `input` into a new temp directory.
     pub fn read(store: &Store, input: impl Read, archive: &str) -> Result<Spool> {
@@ -88,17 +101,10 @@ impl Spool {
         let mut spool =
             Spool { archive: archive.to_string(), dir, files: HashMap::new(), links: HashMap::new(), next: 0 };
         let mut ar = tar::Archive::new(input);
-        let read_err = |seen: u64, source: io::Error| {
-            if seen == 0 {
-                Error::NotATar { archive: archive.to_string(), source }
-            } else {
-                Error::Read { archive: archive.to_string(), source }
-            }
-        };
         let mut seen = 0u64;
-        let entries = ar.entries().map_err(|e| read_err(0, e))?;
+        let entries = ar.entries().map_err(|e| read_error(archive, 0, e))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| read_err(seen, e))?;
+            let mut entry = entry.map_err(|e| read_error(archive, seen, e))?;
             seen += 1;
             let raw = entry.path_bytes().into_owned();
             let unsafe_member = |reason| Error::UnsafeMember {
@@ -129,7 +135,7 @@ impl Spool {
             }
         }
         if seen == 0 {
-            return Err(Error::NotATar { archive: archive.into(), source: io::ErrorKind::UnexpectedEof.into() });
+            return Err(Error::NotATar { archive: archive.into() });
         }
         Ok(spool)
     }

@@ -137,6 +137,13 @@ fn bad_archives_are_refused_and_the_store_is_unchanged() {
     let b = store(t.path(), "b");
     refused(&b, b"this is not a tar archive at all, only some text", |e| matches!(e, Error::NotATar { .. }));
     refused(&b, b"", |e| matches!(e, Error::NotATar { .. }));
+    // A text file loaded by mistake: the message does not quote it.
+    let text = "hello world this is text\n".repeat(200);
+    refused(&b, text.as_bytes(), |e| matches!(e, Error::NotATar { .. }) && !e.to_string().contains("hello"));
+    let mut cut = archive(&[("a", &[1u8; 600][..])]);
+    cut.truncate(512 + 1024);
+    cut.extend(text.as_bytes());
+    refused(&b, &cut, |e| matches!(e, Error::Corrupt { members: 1, .. }) && !e.to_string().contains("hello"));
     refused(&b, &archive(&[("etc/passwd", b"root")]), |e| matches!(e, Error::UnknownContent { .. }));
     refused(&b, &archive(&[("manifest.json", b"{not json")]), |e| matches!(e, Error::BadDocument { .. }));
     refused(&b, &archive(&[("manifest.json", b"[]")]), |e| matches!(e, Error::BadDocument { .. }));

@@ -64,12 +64,23 @@ pub struct UnpackOptions {
 impl UnpackOptions {
     /// The ids the current user namespace maps (all of them outside one).
     pub fn current() -> UnpackOptions {
-        let count = |file: &str| {
-            let text = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
-            let n: u64 = text.lines().filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()).sum();
-            n.max(1)
-        };
-        UnpackOptions { max_uid: count("uid_map"), max_gid: count("gid_map") }
+        let m = crate::userns::current();
+        UnpackOptions { max_uid: m.uid_count().max(1), max_gid: m.gid_count().max(1) }
+    }
+
+    /// The warning for `files` entries whose owners were squashed to root,
+    /// naming the ids this namespace maps (pure).
+    pub fn squashed_warning(&self, files: u64) -> String {
+        let head = format!("warning: {files} files are owned by users or groups");
+        if self.max_uid <= 1 || self.max_gid <= 1 {
+            format!("{head} other than yours, and this user namespace maps only your own ids (burrow's single-id mapping); they now belong to root in containers (add a subordinate id range in /etc/subuid and /etc/subgid to keep them)")
+        } else {
+            format!(
+                "{head} outside the ids this user namespace maps (uids 0-{}, gids 0-{}, from your subordinate ranges); they now belong to root in containers",
+                self.max_uid - 1,
+                self.max_gid - 1
+            )
+        }
     }
 }
 

@@ -186,6 +186,15 @@ fn squashes_owners_outside_the_range() {
 }
 
 #[test]
+fn the_squash_warning_names_the_map_in_force() {
+    let range = UnpackOptions { max_uid: 65537, max_gid: 65537 }.squashed_warning(3);
+    assert!(range.starts_with("warning: 3 files") && range.contains("uids 0-65536, gids 0-65536"), "{range}");
+    assert!(!range.contains("add a subordinate") && !range.contains("single-id"), "{range}");
+    let single = UnpackOptions { max_uid: 1, max_gid: 1 }.squashed_warning(1);
+    assert!(single.contains("single-id") && single.contains("add a subordinate id range"), "{single}");
+}
+
+#[test]
 fn owners_inside_the_range_are_kept_or_counted() {
     let tar = TarBuf::new().file_owned("f", b"x", 1, 1).finish();
     let (_t, dest, r) = run(&tar);
