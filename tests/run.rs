@@ -426,6 +426,8 @@ fn debug_logs_of_concurrent_containers_carry_their_ids() {
         assert!(lines.iter().any(|l| l.contains("launching")), "no launch logged for {name} ({tag}):\n{text}");
     }
     assert!(!text.lines().any(|l| l.contains("launching") && !l.contains("container{id=")), "a line without its container:\n{text}");
+}
+
 /// Many short containers at once, on one store: each must start and exit
 /// 0. The network setup once opened the child's namespace after the gate,
 /// when a workload as short as `true` could already have exited ("cannot
