@@ -12,7 +12,8 @@
 //! cgroups and rlimits. `network` writes the files a container reads to find the
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not. `build`
-//! parses Dockerfiles into typed stages for `burrow build`.
+//! parses Dockerfiles into typed stages for `burrow build`. `rmtree` is the
+//! one way a directory tree is removed, at any depth.
 
 pub mod build;
 pub mod container;
@@ -25,5 +26,6 @@ pub mod network;
 pub mod paths;
 pub mod process;
 pub mod registry;
+pub mod rmtree;
 pub mod userns;
 pub mod volume;
