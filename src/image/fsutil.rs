@@ -19,8 +19,10 @@ pub fn random_hex() -> String {
     super::digest::to_hex(&b)
 }
 
-/// A fresh file name under `dir` (not created).
+/// A fresh file name under `dir` (not created). This process becomes a
+/// user of `dir` (`tmp::hold`), so `system prune` leaves the entry alone.
 pub fn temp_path(dir: &Path, prefix: &str) -> PathBuf {
+    super::tmp::hold(dir);
     dir.join(format!("{prefix}-{}", random_hex()))
 }
 
