@@ -46,6 +46,12 @@ pub fn hold(tmp: &Path) {
     }
 }
 
+/// A fresh name under `tmp` (not created), holding `tmp` for this
+/// process as every entry's maker must.
+pub fn temp_path(tmp: &Path, prefix: &str) -> PathBuf {
+    super::fsutil::temp_path(tmp, prefix)
+}
+
 /// What `clear` found.
 #[derive(Debug, Default)]
 pub struct Cleared {
