@@ -226,8 +226,10 @@ pub fn is_alive(r: &Record) -> bool {
 /// namespaces (the container's first process dies with its supervisor);
 /// a process that somehow survived is killed. A `--rm` container that its
 /// `run` abandoned before it ran or before it was removed (see `state`)
-/// is removed. Call with the store lock held.
+/// is removed, and so is a directory a killed create left without a
+/// record. Call with the store lock held.
 pub fn reconcile(paths: &Paths) -> Result<()> {
+    remove_half_created(paths)?;
     for r in list(paths)? {
         if r.monitor_alive(paths) {
             continue;
@@ -279,6 +281,22 @@ pub fn remove_files(paths: &Paths, dir: &Path) -> Result<()> {
         Err(_) => dir.to_path_buf(),
     };
     Ok(super::rootfs::remove_any(&victim)?)
+}
+
+/// Remove the directories of creates killed before they wrote the
+/// record. A create makes the directory and writes the record under the
+/// store lock, which the caller holds: a directory without a record is no
+/// create in progress.
+fn remove_half_created(paths: &Paths) -> Result<()> {
+    let Ok(entries) = fs::read_dir(paths.containers()) else { return Ok(()) };
+    for e in entries.flatten() {
+        let dir = e.path();
+        if dir.is_dir() && !dir.join("container.json").exists() && !super::state::creator_alive(&dir) {
+            tracing::info!(dir = %dir.display(), "removing a container directory a killed create left without a record");
+            remove_files(paths, &dir)?;
+        }
+    }
+    Ok(())
 }
 
 /// Remove a `--rm` container nobody looks after, with its anonymous volumes.
