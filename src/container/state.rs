@@ -1,6 +1,6 @@
 //! What is true about a container right now, and who may change it.
 //!
-//! Three `flock(2)` files in the container's directory carry the truth,
+//! Four `flock(2)` files in the container's directory carry the truth,
 //! because the kernel drops a lock when its holder dies, so nothing here
 //! can go stale after a `kill -9`:
 //!
