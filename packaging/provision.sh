@@ -6,6 +6,9 @@
 #   - installs the packages below (apt-get update only when one is missing)
 #   - creates the unprivileged test user ($BURROW_TEST_USER, default
 #     burrowtest) with subordinate uid/gid ranges and /run/user/UID
+#   - creates a second unprivileged user ($BURROW_TEST_OTHER_USER, default
+#     burrowother) that the test user may act as through sudo, nothing more,
+#     so the tests can check what other users of the machine can reach
 #   - opens /dev/fuse and /dev/net/tun to ordinary users (0666)
 #   - allows unprivileged ping and user namespaces
 #   - delegates cgroups to the user: cgroup v2 /sys/fs/cgroup/burrow.slice/USER,
@@ -16,7 +19,7 @@ set -euo pipefail
 
 PACKAGES="uidmap fuse3 iproute2 busybox-static libseccomp-dev pkg-config acl attr libcap2-bin procps util-linux
           podman skopeo docker-registry debootstrap fuse-overlayfs slirp4netns passt iperf3 hyperfine
-          apache2-utils openssl curl zstd python3 ca-certificates"
+          apache2-utils openssl curl zstd python3 ca-certificates sudo"
 
 user="${BURROW_TEST_USER:-burrowtest}"
 say() { printf 'provision: %s\n' "$*"; }
@@ -89,6 +92,25 @@ if [ ! -d "/run/user/$uid" ]; then
 fi
 chown "$uid:$gid" "/run/user/$uid"
 chmod 0700 "/run/user/$uid"
+
+# --- a second user -----------------------------------------------------------
+# Another user of the machine, to check that burrow's store is out of its
+# reach (tests/store_private.rs). The test user may run commands as it, and
+# only as it, without a password; it has no home and no login shell.
+other="${BURROW_TEST_OTHER_USER:-burrowother}"
+if ! id -u "$other" >/dev/null 2>&1; then
+  say "creating user $other"
+  useradd -M -d /nonexistent -s /usr/sbin/nologin "$other"
+fi
+rule="$user ALL=($other) NOPASSWD: ALL"
+sudoers=/etc/sudoers.d/burrow-test
+if [ "$(cat "$sudoers" 2>/dev/null)" != "$rule" ]; then
+  say "letting $user run commands as $other ($sudoers)"
+  printf '%s\n' "$rule" >"$sudoers.tmp"
+  chmod 0440 "$sudoers.tmp"
+  visudo -qcf "$sudoers.tmp"
+  mv "$sudoers.tmp" "$sudoers"
+fi
 
 # --- devices ----------------------------------------------------------------
 if [ ! -c /dev/net/tun ]; then

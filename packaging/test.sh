@@ -6,7 +6,8 @@
 #
 # 1. provisions the host (packaging/provision.sh),
 # 2. builds burrow and every test executable of the workspace as root
-#    (the toolchain lives in root's 0700 home),
+#    (the toolchain lives in root's 0700 home), and fails at once when
+#    `cargo clippy --workspace --all-targets -- -D warnings` does not pass,
 # 3. copies them into a fresh world-readable directory with a busybox
 #    image tarball (packaging/mkimage-busybox.sh) and the same busybox as a
 #    two-layer OCI image layout; builds the four-layer Debian bookworm OCI
@@ -40,6 +41,8 @@ bash packaging/provision.sh
 
 echo "== build"
 cargo build --release 2>&1
+echo "== hygiene: clippy (every unsafe block says why it is sound)"
+cargo clippy --release --workspace --all-targets -- -D warnings 2>&1
 json=$(mktemp /tmp/burrow-ci-build.XXXXXX.json)
 trap 'rm -f "$json"' EXIT
 cargo test --workspace --no-run --release --message-format=json >"$json"

@@ -1,8 +1,9 @@
 //! `burrow info`: what this host allows, and the command that fixes each
 //! missing prerequisite.
 //!
-//! Everything is probed, not assumed: the id maps burrow would use (and
-//! why), whether the setuid helpers exist, whether `/dev/fuse` and
+//! Everything is probed, not assumed: whether other users can enter the
+//! store root or the runtime directory (`private_dir`), the id maps burrow
+//! would use (and why), whether the setuid helpers exist, whether `/dev/fuse` and
 //! `/dev/net/tun` open for this user, unprivileged ICMP, the cgroup layout
 //! and which delegated controllers (cgroup v2 subtree or v1 hierarchies
 //! under `<ctrl>/burrow/$USER`) this user may write to, and so which
@@ -20,7 +21,11 @@ use crate::userns::{self, Mapping, MappingKind};
 pub struct Report {
     pub version: &'static str,
     pub storage_root: PathBuf,
+    /// False when other users can enter the store root.
+    pub storage_private: bool,
     pub runtime_dir: PathBuf,
+    /// False when other users can enter the runtime directory.
+    pub runtime_dir_private: bool,
     pub id_mapping: IdMapping,
     pub fuse: Check,
     pub tun: Check,
@@ -60,6 +65,15 @@ pub struct Cgroups {
 /// Probe the host.
 pub fn probe(paths: &Paths) -> Report {
     let mut fixes = Vec::new();
+    let mut private = |dir: &std::path::Path, what: &str| match crate::private_dir::exposure(dir) {
+        Some(o) => {
+            fixes.push(format!("{what}: {o}"));
+            false
+        }
+        None => true,
+    };
+    let storage_private = private(&paths.root, "store (the next burrow command that uses it closes it)");
+    let runtime_dir_private = private(&paths.runtime, "runtime dir");
     let plan = userns::detect(false);
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
@@ -106,7 +120,9 @@ pub fn probe(paths: &Paths) -> Report {
     Report {
         version: env!("CARGO_PKG_VERSION"),
         storage_root: paths.root.clone(),
+        storage_private,
         runtime_dir: paths.runtime.clone(),
+        runtime_dir_private,
         id_mapping,
         fuse,
         tun,

@@ -2,8 +2,9 @@
 //!
 //! This crate is the engine library; `src/main.rs` and `src/cli/` are a thin
 //! command line over it. The modules follow the life of a container:
-//! `paths` finds the store, `userns` puts this process into the user's
-//! namespace so it may own files as container ids, `image` keeps images as an
+//! `paths` finds the store, `private_dir` keeps its root to its user,
+//! `userns` puts this process into the user's namespace so it may own files
+//! as container ids, `image` keeps images as an
 //! OCI layout, `container` keeps container records and builds their root
 //! filesystem, and `process` runs the container's first process in its new
 //! namespaces. `monitor` supervises a detached container after the command
@@ -24,6 +25,7 @@ pub mod lock;
 pub mod monitor;
 pub mod network;
 pub mod paths;
+pub mod private_dir;
 pub mod process;
 pub mod registry;
 pub mod rmtree;

@@ -17,6 +17,8 @@ pub enum Error {
     Open { path: PathBuf, source: std::io::Error },
     #[error("cannot lock the store at {path}: {source}")]
     Lock { path: PathBuf, source: nix::Error },
+    #[error(transparent)]
+    Root(#[from] crate::private_dir::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -37,9 +39,10 @@ impl StoreLock {
     }
 
     fn take(path: &Path, arg: FlockArg) -> Result<StoreLock> {
+        // The lock is the first file of a new store: its directory is the
+        // store root, made private to this user.
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| Error::Open { path: path.to_path_buf(), source })?;
+            crate::private_dir::create(dir)?;
         }
         let file = OpenOptions::new()
             .create(true)

@@ -218,3 +218,16 @@ fn exec_into_keep_id_and_host_network_containers() {
     let inside = e.ok(&["exec", "hostnet", "readlink", "/proc/self/ns/net"]);
     assert_eq!(inside.trim(), host_ns.to_str().unwrap());
 }
+
+/// Everything after the container belongs to the command, as in docker:
+/// `-c`, `-e`, `--help` and `--` reach it untouched.
+#[test]
+fn exec_arguments_after_the_container_are_the_commands() {
+    let Some(e) = env() else { return };
+    let _c = start(&e, "argv", &["busybox", "sleep", "60"], "true");
+    assert_eq!(e.ok(&["exec", "-e", "A=1", "argv", "sh", "-c", "echo \"$A\" \"$@\"", "sh", "-e", "--help", "--", "-d"]), "1 -e --help -- -d\n");
+    let o = e.run(&["exec", "argv", "--help"]);
+    assert_eq!(o.status.code(), Some(127), "{}", common::stderr(&o));
+    let o = e.run(&["exec", "argv"]);
+    assert_eq!(o.status.code(), Some(125), "a command is required: {}", common::stderr(&o));
+}

@@ -377,3 +377,53 @@ fn kill_9_of_burrow_takes_the_container_and_a_later_command_cleans_up() {
     let leftovers: Vec<_> = std::fs::read_dir(e.root.join("containers")).unwrap().flatten().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Everything after the image belongs to the container's command, as in
+/// docker: flags burrow also has (`-c` is --cpu-shares, `-e` --env),
+/// `--help` and `--` reach the command untouched, and burrow's own flags
+/// still work before the image.
+#[test]
+fn arguments_after_the_image_are_the_commands() {
+    let Some(e) = env() else { return };
+    assert_eq!(e.ok(&["run", "--rm", "--entrypoint", "sh", "busybox", "-c", "echo hi"]), "hi\n");
+    let out = e.ok(&["run", "--rm", "-e", "A=1", "busybox", "sh", "-c", "echo \"$A\" \"$@\"", "sh", "-e", "B=2", "--help", "--", "-c"]);
+    assert_eq!(out, "1 -e B=2 --help -- -c\n");
+    // A first argument that looks like one of burrow's flags is the
+    // command, not a flag: the busybox image has no `-e` to run.
+    let o = e.run(&["run", "--rm", "busybox", "-e", "A=1"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    let out = e.ok(&["create", "--name", "argv", "busybox", "sh", "-c", "echo created \"$0\"", "--help"]);
+    assert!(!out.trim().is_empty());
+    assert_eq!(stdout(&e.run(&["start", "-a", "argv"])), "created --help\n");
+    e.ok(&["rm", "argv"]);
+}
+
+/// `--log-level debug` of two containers at once, into one file: every
+/// line about a container carries its id, so the two can be told apart.
+#[test]
+fn debug_logs_of_concurrent_containers_carry_their_ids() {
+    let Some(e) = env() else { return };
+    let log = e.dir.path().join("debug.log");
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+    let children: Vec<_> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            e.cmd(&["--log-level", "debug", "run", "--name", name, "busybox", "true"])
+                .stdout(Stdio::null())
+                .stderr(file.try_clone().unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    for name in ["one", "two"] {
+        let id = e.ok(&["inspect", "-f", "{{.Id}}", name]);
+        let tag = format!("container{{id={}}}", &id.trim()[..12]);
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(&tag)).collect();
+        assert!(lines.iter().any(|l| l.contains("launching")), "no launch logged for {name} ({tag}):\n{text}");
+    }
+    assert!(!text.lines().any(|l| l.contains("launching") && !l.contains("container{id=")), "a line without its container:\n{text}");
+}

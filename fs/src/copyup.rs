@@ -22,13 +22,11 @@
 //! directories: the caller makes sure the upper parent exists.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::overlay::{Layer, Stack};
 use crate::sys;
-
-const FICLONE: libc::c_ulong = 0x4004_9409; // _IOW(0x94, 9, int)
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -56,7 +54,7 @@ pub fn as_owner<T>(priv_: Privilege, root: BorrowedFd<'_>, dir: &[u8], add: u32,
     match f() {
         Err(e) if !priv_.root && e.raw_os_error() == Some(libc::EACCES) => {
             let st = sys::fstatat(root, dir)?;
-            if st.st_uid != unsafe { libc::geteuid() } || st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            if st.st_uid != sys::euid() || st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                 return Err(e);
             }
             sys::fchmodat(root, dir, (st.st_mode & 0o7777) | add)?;
@@ -105,11 +103,11 @@ fn copy_xattrs(src_root: BorrowedFd<'_>, src: &[u8], dst_root: BorrowedFd<'_>, d
 }
 
 /// Copy the bytes of `src` into `dst` (both regular files), keeping holes.
-pub fn copy_data(src: i32, dst: i32, size: u64) -> io::Result<()> {
+pub fn copy_data(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, size: u64) -> io::Result<()> {
     if size == 0 {
         return Ok(());
     }
-    if unsafe { libc::ioctl(dst, FICLONE as _, src) } == 0 {
+    if sys::ficlone(dst, src).is_ok() {
         return Ok(());
     }
     let mut off: u64 = 0;
@@ -130,7 +128,7 @@ pub fn copy_data(src: i32, dst: i32, size: u64) -> io::Result<()> {
     sys::ftruncate(dst, size)
 }
 
-fn copy_range(src: i32, dst: i32, start: u64, len: u64) -> io::Result<()> {
+fn copy_range(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, start: u64, len: u64) -> io::Result<()> {
     let mut done = 0u64;
     let mut use_cfr = true;
     let mut buf = Vec::new();
@@ -139,18 +137,16 @@ fn copy_range(src: i32, dst: i32, start: u64, len: u64) -> io::Result<()> {
         if use_cfr {
             let mut soff = (start + done) as libc::loff_t;
             let mut doff = soff;
-            let n = unsafe { libc::copy_file_range(src, &mut soff, dst, &mut doff, chunk, 0) };
-            if n > 0 {
-                done += n as u64;
-                continue;
-            }
-            if n == 0 {
-                return Ok(()); // source shrank
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => use_cfr = false,
-                _ => return Err(e),
+            match sys::copy_file_range(src, &mut soff, dst, &mut doff, chunk) {
+                Ok(0) => return Ok(()), // source shrank
+                Ok(n) => {
+                    done += n as u64;
+                    continue;
+                }
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => use_cfr = false,
+                    _ => return Err(e),
+                },
             }
         }
         if buf.is_empty() {
@@ -178,16 +174,16 @@ fn build(stack: &Stack, src_layer: Layer, path: &[u8], st: &libc::stat, tmp: &[u
     let fmt = st.st_mode & libc::S_IFMT;
     let perm = st.st_mode & 0o7777;
     let owner = (st.st_uid, st.st_gid);
-    let me = (unsafe { libc::geteuid() }, unsafe { libc::getegid() });
+    let me = (sys::euid(), sys::egid());
     match fmt {
         libc::S_IFREG => {
             let dst = sys::openat(work, tmp, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)?;
             if with_data && st.st_size > 0 {
                 let src = as_owner(priv_, src_root, path, 0o400, || sys::openat(src_root, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0))?;
-                copy_data(src.as_raw_fd(), dst.as_raw_fd(), st.st_size as u64)?;
+                copy_data(src.as_fd(), dst.as_fd(), st.st_size as u64)?;
             }
-            chown_lenient(priv_, sys::fchown(dst.as_raw_fd(), owner.0, owner.1), owner, me)?;
-            sys::fchmod(dst.as_raw_fd(), perm)?;
+            chown_lenient(priv_, sys::fchown(dst.as_fd(), owner.0, owner.1), owner, me)?;
+            sys::fchmod(dst.as_fd(), perm)?;
             copy_xattrs(src_root, path, work, tmp)?;
         }
         libc::S_IFDIR => {
@@ -282,7 +278,7 @@ mod tests {
         let stack = Stack::open(std::slice::from_ref(&l), Some(&u), Some(&w)).unwrap();
         let before = fs::metadata(u.join("d")).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let st = copy_entry(&stack, Layer::Lower(0), b"d/sparse", true, Privilege { root: unsafe { libc::geteuid() } == 0 }).unwrap();
+        let st = copy_entry(&stack, Layer::Lower(0), b"d/sparse", true, Privilege { root: sys::euid() == 0 }).unwrap();
         let src = fs::metadata(l.join("d/sparse")).unwrap();
         let dst = fs::metadata(u.join("d/sparse")).unwrap();
         assert_eq!(dst.len(), 64 << 20);

@@ -560,13 +560,7 @@ impl Filesystem for Fs {
     }
 
     fn fallocate(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
-        let r = self.ov.with_node_fd(Ino(ino.0), true, |fd| {
-            if unsafe { libc::fallocate(fd, mode, offset as i64, length as i64) } < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        });
+        let r = self.ov.with_node_fd(Ino(ino.0), true, |fd| sys::fallocate(fd, mode, offset, length));
         match r {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("fallocate", e)),

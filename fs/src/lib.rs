@@ -3,7 +3,8 @@
 //! A container's root is a stack of read-only image layers with one writable
 //! directory on top. This crate holds the layer rules of the OCI image
 //! specification (`whiteout`: which names hide lower files; `overlay`: how
-//! layers merge), `diff` (what a container changed, `docker diff` style)
+//! layers merge; `merged`: the same merge by path, for reading an image
+//! without mounting it), `diff` (what a container changed, `docker diff` style)
 //! and the FUSE overlay that serves the merged tree (`ops`, `mutate`,
 //! `rename`, `copyup`, `writes` for the filesystem, `fuse` for the wire adapter,
 //! `mount` for sessions). The upper directory is itself an OCI layer:
@@ -17,6 +18,7 @@ pub mod copyup;
 pub mod diff;
 pub mod fuse;
 pub mod inode;
+pub mod merged;
 mod mount;
 pub mod mutate;
 pub mod ops;
@@ -30,6 +32,7 @@ pub mod writes;
 mod smoke_test;
 
 pub use inode::Ino;
+pub use merged::Merged;
 pub use mount::{default_threads, mount_data, serve, spawn_mount, spawn_mount_threads, Mounted, Server};
 
 /// Errors of setting up or serving an overlay.

@@ -11,7 +11,7 @@
 //! `default_permissions`: the kernel checks modes against the ids the
 //! overlay reports.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -80,9 +80,10 @@ pub fn serve(fd: OwnedFd, cfg: Config, threads: usize) -> Result<Server, Error> 
 /// - `default_permissions`: the kernel checks permissions from the modes
 ///   and owners the overlay reports (the overlay itself runs as root);
 /// - `max_read=1048576`: reads as large as the writes we accept.
-pub fn mount_data(fd: RawFd, root_mode: u32) -> String {
+pub fn mount_data(fd: BorrowedFd<'_>, root_mode: u32) -> String {
     format!(
-        "fd={fd},rootmode={:o},user_id=0,group_id=0,allow_other,default_permissions,max_read={MAX_WRITE}",
+        "fd={},rootmode={:o},user_id=0,group_id=0,allow_other,default_permissions,max_read={MAX_WRITE}",
+        fd.as_raw_fd(),
         libc::S_IFDIR | (root_mode & 0o7777)
     )
 }
@@ -127,7 +128,8 @@ impl Drop for Mounted {
 
 fn lazy_unmount(mountpoint: &Path) {
     let Ok(c) = std::ffi::CString::new(mountpoint.as_os_str().as_encoded_bytes()) else { return };
-    // SAFETY: a NUL-terminated path.
+    // SAFETY: `c` is a NUL-terminated path that outlives the call, which
+    // only reads it; a lazy unmount touches no memory of this process.
     if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
         let _ = std::process::Command::new("fusermount3").args(["-u", "-z", "--"]).arg(mountpoint).status();
     }
@@ -141,7 +143,7 @@ pub fn spawn_mount(cfg: Config, mountpoint: &Path) -> Result<Mounted, Error> {
 /// [`spawn_mount`] with a chosen number of worker threads.
 pub fn spawn_mount_threads(cfg: Config, mountpoint: &Path, threads: usize) -> Result<Mounted, Error> {
     let fs = Fs::new(Arc::new(overlay(&cfg)?));
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = crate::sys::euid() == 0;
     let mut options = vec![
         MountOption::FSName("burrow".into()),
         MountOption::Subtype("burrow".into()),

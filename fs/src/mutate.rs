@@ -103,7 +103,7 @@ impl Overlay {
     }
 
     fn set_owner(&self, path: &[u8], uid: u32, gid: u32, mode: u32) -> io::Result<()> {
-        let me = (unsafe { libc::geteuid() }, unsafe { libc::getegid() });
+        let me = (sys::euid(), sys::egid());
         if (uid, gid) != me {
             let r = sys::fchownat(self.stack.upper(), path, uid, gid);
             chown_lenient(self.privilege, r, (uid, gid), me)?;
@@ -433,7 +433,13 @@ pub fn ensure_thread_umask() {
     DONE.with(|d| {
         if !d.get() {
             d.set(true);
+            // SAFETY: unshare(CLONE_FS) takes no pointers; it gives only
+            // this thread its own cwd, root and umask, which no Rust code
+            // relies on being shared (every path here is relative to a
+            // layer descriptor, never to the cwd).
             if unsafe { libc::unshare(libc::CLONE_FS) } == 0 {
+                // SAFETY: umask takes no pointers and cannot fail; after the
+                // unshare above it changes this thread's umask only.
                 unsafe { libc::umask(0) };
             } else {
                 tracing::debug!(error = %io::Error::last_os_error(), "cannot unshare fs attributes; modes may be masked twice");

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -88,7 +88,7 @@ impl Overlay {
             stack,
             inos: InoMap::default(),
             nodes: Nodes::default(),
-            privilege: Privilege { root: unsafe { libc::geteuid() } == 0 },
+            privilege: Privilege { root: sys::euid() == 0 },
             link_index: (0..lower_devs.len()).map(|_| OnceLock::new()).collect(),
             writes_in_flight: AtomicUsize::new(0),
             lower_devs,
@@ -174,7 +174,7 @@ impl Overlay {
     fn stat_node(&self, node: &Node, p: &Place) -> io::Result<(libc::stat, bool)> {
         if p.gone {
             if let Some((fd, _)) = lock(&node.kept).as_ref() {
-                return Ok((sys::fstat(fd.as_raw_fd())?, true));
+                return Ok((sys::fstat(fd.as_fd())?, true));
             }
         }
         Ok((sys::fstatat(self.stack.fd(p.layer), &p.path)?, false))
@@ -185,12 +185,12 @@ impl Overlay {
     /// else the file in its current layer, opened for this request;
     /// `write` copies it up first. Reads therefore always see the topmost
     /// copy, also right after a copy-up.
-    pub fn with_node_fd<T>(&self, ino: Ino, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
+    pub fn with_node_fd<T>(&self, ino: Ino, write: bool, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>) -> io::Result<T> {
         self.with_fd_of(&self.node(ino)?, write, f)
     }
 
     /// [`Overlay::with_node_fd`] for a node already in hand.
-    pub fn with_fd_of<T>(&self, node: &Arc<Node>, write: bool, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
+    pub fn with_fd_of<T>(&self, node: &Arc<Node>, write: bool, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>) -> io::Result<T> {
         if node.place().gone {
             let mut kept = lock(&node.kept);
             let Some((fd, writable)) = kept.as_mut() else {
@@ -201,7 +201,7 @@ impl Overlay {
                 *fd = self.private_copy(fd.as_fd())?;
                 *writable = true;
             }
-            return f(fd.as_raw_fd());
+            return f(fd.as_fd());
         }
         if write {
             self.copy_up(node, true)?;
@@ -223,7 +223,7 @@ impl Overlay {
             }
             other => other?,
         };
-        f(fd.as_raw_fd())
+        f(fd.as_fd())
     }
 
     /// An unnamed writable copy (O_TMPFILE in the work directory) of a
@@ -234,9 +234,9 @@ impl Overlay {
         let mut dst = std::fs::File::from(tmp.try_clone()?);
         std::io::Seek::seek(&mut src, std::io::SeekFrom::Start(0))?;
         std::io::copy(&mut src, &mut dst)?;
-        let st = sys::fstat(from.as_raw_fd())?;
-        let _ = sys::fchmod(tmp.as_raw_fd(), st.st_mode & 0o7777);
-        let _ = sys::fchown(tmp.as_raw_fd(), st.st_uid, st.st_gid);
+        let st = sys::fstat(from)?;
+        let _ = sys::fchmod(tmp.as_fd(), st.st_mode & 0o7777);
+        let _ = sys::fchown(tmp.as_fd(), st.st_uid, st.st_gid);
         Ok(tmp)
     }
 
@@ -433,7 +433,7 @@ impl Overlay {
     }
 
     pub fn statfs(&self) -> io::Result<libc::statvfs> {
-        sys::fstatvfs(self.stack.upper().as_raw_fd())
+        sys::fstatvfs(self.stack.upper())
     }
 
     /// fsync of a directory: only an upper directory holds changes.
@@ -443,9 +443,6 @@ impl Overlay {
             return Ok(());
         }
         let fd = sys::openat(self.stack.upper(), &p.path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        if unsafe { libc::fsync(fd.as_raw_fd()) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        sys::fsync(fd.as_fd())
     }
 }

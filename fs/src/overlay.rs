@@ -73,6 +73,9 @@ pub struct Stack {
 }
 
 fn open_root(path: &Path) -> Result<OwnedFd, StackError> {
+    // SAFETY: AT_FDCWD is not -1 and not a descriptor that can be closed:
+    // the *at calls read it as "the current directory", and it is only
+    // handed to openat below, which resolves the absolute layer path.
     let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
     let fd = sys::openat(cwd, path.as_os_str().as_bytes(), libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|source| StackError::Open { path: path.to_path_buf(), source })?;

@@ -5,9 +5,15 @@
 use std::fs;
 use std::path::Path;
 
+/// Whether this runs under CI, where a test never skips: `CI=true` or
+/// `CI=1`, as the engine's tests read it.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 fn usable() -> Result<(), String> {
     fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").map_err(|e| format!("/dev/fuse: {e}"))?;
-    if !Path::new("/usr/bin/fusermount3").exists() && !Path::new("/bin/fusermount3").exists() && unsafe { libc::geteuid() } != 0 {
+    if !Path::new("/usr/bin/fusermount3").exists() && !Path::new("/bin/fusermount3").exists() && crate::sys::euid() != 0 {
         return Err("fusermount3 is not installed".into());
     }
     Ok(())
@@ -19,7 +25,7 @@ fn usable() -> Result<(), String> {
 #[test]
 fn a_directory_swapped_for_a_symlink_is_not_followed() {
     if let Err(why) = usable() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and the mount cannot run: {why}");
+        assert!(!in_ci(), "CI=true and the mount cannot run: {why}");
         eprintln!("SKIP symlink swap test: {why}");
         return;
     }
@@ -47,7 +53,7 @@ fn a_directory_swapped_for_a_symlink_is_not_followed() {
 #[test]
 fn mount_read_write_delete() {
     if let Err(why) = usable() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and the mount cannot run: {why}");
+        assert!(!in_ci(), "CI=true and the mount cannot run: {why}");
         eprintln!("SKIP mount smoke test: {why}");
         return;
     }
@@ -84,14 +90,14 @@ fn mount_read_write_delete() {
 #[test]
 fn serve_on_a_mounted_descriptor() {
     use std::ffi::CString;
-    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::fd::{AsFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     if let Err(why) = usable() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and the serve test cannot run: {why}");
+        assert!(!in_ci(), "CI=true and the serve test cannot run: {why}");
         eprintln!("SKIP serve test: {why}");
         return;
     }
-    if unsafe { libc::geteuid() } != 0 {
+    if crate::sys::euid() != 0 {
         assert!(std::env::var_os("BURROW_FS_TEST_IN_USERNS").is_none(), "not root inside the user namespace");
         let out = std::process::Command::new("unshare")
             .args(["--user", "--map-root-user", "--mount", "--"])
@@ -112,8 +118,10 @@ fn serve_on_a_mounted_descriptor() {
     }
     fs::write(p("l/hello"), "world").unwrap();
     let dev: OwnedFd = fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").unwrap().into();
-    let data = CString::new(crate::mount_data(dev.as_raw_fd(), 0o755)).unwrap();
+    let data = CString::new(crate::mount_data(dev.as_fd(), 0o755)).unwrap();
     let target = CString::new(p("m").as_os_str().as_bytes()).unwrap();
+    // SAFETY: the four pointers are NUL-terminated strings (two literals,
+    // `target` and `data`) that outlive the call, which only reads them.
     let rc = unsafe {
         libc::mount(c"burrow".as_ptr(), target.as_ptr(), c"fuse.burrow".as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, data.as_ptr().cast())
     };
@@ -122,6 +130,7 @@ fn serve_on_a_mounted_descriptor() {
     let server = crate::serve(dev, cfg, 2).unwrap();
     assert_eq!(fs::read_to_string(p("m/hello")).unwrap(), "world");
     fs::write(p("m/new"), "x").unwrap();
+    // SAFETY: `target` is a NUL-terminated path that outlives the call.
     assert_eq!(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) }, 0);
     server.join().unwrap();
     assert_eq!(fs::read_to_string(p("u/new")).unwrap(), "x");

@@ -5,11 +5,17 @@
 //! from `/`. An empty relative path means the directory itself. Names are
 //! raw bytes: newlines and non-UTF-8 bytes pass through untouched. Each call
 //! returns `io::Result` carrying the errno; nothing here logs or decides.
+//!
+//! Descriptors come in as `BorrowedFd`, so the compiler checks that each
+//! one stays open for the call. This is the one place of the overlay that
+//! calls libc for files: each `unsafe` block is a single system call whose
+//! pointers come from Rust values (C strings, slices, out-parameters) that
+//! live until it returns.
 
 use std::ffi::CString;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// A relative path as a C string; the empty path becomes ".".
 pub fn cpath(rel: &[u8]) -> io::Result<CString> {
@@ -33,8 +39,16 @@ pub struct At<'a> {
 }
 
 impl At<'_> {
-    pub fn fd(&self) -> RawFd {
-        self.hop.as_ref().map(|f| f.as_raw_fd()).unwrap_or(self.base.as_raw_fd())
+    /// The directory the call starts from, open while `self` lives.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.hop.as_ref().map(|f| f.as_fd()).unwrap_or(self.base)
+    }
+
+    /// The raw descriptor and the path of the call. Both stay valid while
+    /// `self` lives: the descriptor is borrowed or owned by it, the path is
+    /// its NUL-terminated `CString`.
+    fn raw(&self) -> (RawFd, *const libc::c_char) {
+        (self.fd().as_raw_fd(), self.path.as_ptr())
     }
 }
 
@@ -66,7 +80,7 @@ pub fn at<'a>(dir: BorrowedFd<'a>, rel: &[u8]) -> io::Result<At<'a>> {
                 _ => break,
             }
         };
-        let from = hop.as_ref().map(|f| f.as_raw_fd()).unwrap_or(dir.as_raw_fd());
+        let from = hop.as_ref().map(|f| f.as_fd()).unwrap_or(dir);
         hop = Some(open_beneath(from, &rest[..cut])?);
         rest = &rest[cut + 1..];
     }
@@ -75,19 +89,41 @@ pub fn at<'a>(dir: BorrowedFd<'a>, rel: &[u8]) -> io::Result<At<'a>> {
 
 /// An O_PATH descriptor of directory `rel` below `from`, refusing any
 /// symlink and anything outside `from`.
-fn open_beneath(from: RawFd, rel: &[u8]) -> io::Result<OwnedFd> {
+fn open_beneath(from: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
     let p = cpath(rel)?;
-    // SAFETY: open_how is plain data; zero is valid for every field.
+    // SAFETY: open_how is a C struct of integers only, for which all-zero
+    // bytes are a valid value (and the kernel's "no flags" default).
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: a descriptor, a NUL-terminated path and an open_how of the size given.
-    let fd = unsafe { libc::syscall(libc::SYS_openat2, from, p.as_ptr(), &how, std::mem::size_of::<libc::open_how>()) };
+    // SAFETY: `from` is open for the call (borrowed), `p` is a NUL-terminated
+    // string and `how` a live open_how whose exact size is passed, so the
+    // kernel reads only memory we own; it writes nothing back.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, from.as_raw_fd(), p.as_ptr(), &how, std::mem::size_of::<libc::open_how>()) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: the kernel returned a new descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(owned(fd as RawFd))
+}
+
+/// Take ownership of a descriptor a successful open just returned.
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: only called with the non-negative result of an open call:
+    // a new descriptor that no other value owns or will close.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// The effective user id of the server (root of its user namespace or an
+/// ordinary user).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The effective group id of the server.
+pub fn egid() -> u32 {
+    // SAFETY: getegid takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::getegid() }
 }
 
 /// `parent/name`, or `name` when `parent` is the root ("").
@@ -129,8 +165,11 @@ pub fn errno(e: libc::c_int) -> io::Error {
 
 pub fn fstatat(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<libc::stat> {
     let p = at(dir, rel)?;
+    let (fd, path) = p.raw();
     let mut st = MaybeUninit::<libc::stat>::uninit();
-    check(unsafe { libc::fstatat(p.fd(), p.path.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    // SAFETY: fd and path live as long as `p`; `st` is writable stat-sized memory.
+    check(unsafe { libc::fstatat(fd, path, st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    // SAFETY: fstatat succeeded, so the kernel filled in the whole stat.
     Ok(unsafe { st.assume_init() })
 }
 
@@ -143,16 +182,20 @@ pub fn exists(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<bool> {
     }
 }
 
-pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     let mut st = MaybeUninit::<libc::stat>::uninit();
-    check(unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
+    // SAFETY: fd is open for the call (borrowed); `st` is writable stat-sized memory.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded, so the kernel filled in the whole stat.
     Ok(unsafe { st.assume_init() })
 }
 
 pub fn openat(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
     let p = at(dir, rel)?;
-    let fd = check(unsafe { libc::openat(p.fd(), p.path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })?;
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; openat reads only the path.
+    let fd = check(unsafe { libc::openat(fd, path, flags | libc::O_CLOEXEC, mode as libc::c_uint) })?;
+    Ok(owned(fd))
 }
 
 /// Open a directory of a layer (or the layer root) as an `O_PATH` anchor.
@@ -162,72 +205,100 @@ pub fn open_path(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
 
 pub fn mkdirat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32) -> io::Result<()> {
     let p = at(dir, rel)?;
-    check(unsafe { libc::mkdirat(p.fd(), p.path.as_ptr(), mode) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; the call only reads the path.
+    check(unsafe { libc::mkdirat(fd, path, mode) }).map(drop)
 }
 
 pub fn mknodat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32, rdev: u64) -> io::Result<()> {
     let p = at(dir, rel)?;
-    check(unsafe { libc::mknodat(p.fd(), p.path.as_ptr(), mode, rdev) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; the call only reads the path.
+    check(unsafe { libc::mknodat(fd, path, mode, rdev) }).map(drop)
 }
 
 pub fn symlinkat(target: &[u8], dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<()> {
     let t = CString::new(target).map_err(|_| errno(libc::EINVAL))?;
     let p = at(dir, rel)?;
-    check(unsafe { libc::symlinkat(t.as_ptr(), p.fd(), p.path.as_ptr()) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: `t` is a NUL-terminated string alive to the end of the
+    // function; fd and path live as long as `p`; both are only read.
+    check(unsafe { libc::symlinkat(t.as_ptr(), fd, path) }).map(drop)
 }
 
 pub fn linkat(odir: BorrowedFd<'_>, orel: &[u8], ndir: BorrowedFd<'_>, nrel: &[u8]) -> io::Result<()> {
     let o = at(odir, orel)?;
     let n = at(ndir, nrel)?;
-    check(unsafe { libc::linkat(o.fd(), o.path.as_ptr(), n.fd(), n.path.as_ptr(), 0) }).map(drop)
+    let ((ofd, opath), (nfd, npath)) = (o.raw(), n.raw());
+    // SAFETY: each descriptor and path lives as long as `o` or `n`; the
+    // call only reads the two paths.
+    check(unsafe { libc::linkat(ofd, opath, nfd, npath, 0) }).map(drop)
 }
 
 pub fn unlinkat(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int) -> io::Result<()> {
     let p = at(dir, rel)?;
-    check(unsafe { libc::unlinkat(p.fd(), p.path.as_ptr(), flags) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; the call only reads the path.
+    check(unsafe { libc::unlinkat(fd, path, flags) }).map(drop)
 }
 
 pub fn renameat2(odir: BorrowedFd<'_>, orel: &[u8], ndir: BorrowedFd<'_>, nrel: &[u8], flags: u32) -> io::Result<()> {
     let o = at(odir, orel)?;
     let n = at(ndir, nrel)?;
-    check(unsafe { libc::renameat2(o.fd(), o.path.as_ptr(), n.fd(), n.path.as_ptr(), flags) }).map(drop)
+    let ((ofd, opath), (nfd, npath)) = (o.raw(), n.raw());
+    // SAFETY: each descriptor and path lives as long as `o` or `n`; the
+    // call only reads the two paths.
+    check(unsafe { libc::renameat2(ofd, opath, nfd, npath, flags) }).map(drop)
 }
 
 pub fn readlinkat(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<Vec<u8>> {
     let p = at(dir, rel)?;
+    let (fd, path) = p.raw();
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    let n = check_size(unsafe { libc::readlinkat(p.fd(), p.path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    // SAFETY: fd and path live as long as `p`; the kernel writes at most
+    // buf.len() bytes into `buf`, which is that long.
+    let n = check_size(unsafe { libc::readlinkat(fd, path, buf.as_mut_ptr().cast(), buf.len()) })?;
     buf.truncate(n);
     Ok(buf)
 }
 
 pub fn fchownat(dir: BorrowedFd<'_>, rel: &[u8], uid: u32, gid: u32) -> io::Result<()> {
     let p = at(dir, rel)?;
-    check(unsafe { libc::fchownat(p.fd(), p.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; the call only reads the path.
+    check(unsafe { libc::fchownat(fd, path, uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
 pub fn fchmodat(dir: BorrowedFd<'_>, rel: &[u8], mode: u32) -> io::Result<()> {
     let p = at(dir, rel)?;
-    check(unsafe { libc::fchmodat(p.fd(), p.path.as_ptr(), mode, 0) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; the call only reads the path.
+    check(unsafe { libc::fchmodat(fd, path, mode, 0) }).map(drop)
 }
 
-pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
-    check(unsafe { libc::fchown(fd, uid, gid) }).map(drop)
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    check(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
 }
 
-pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
-    check(unsafe { libc::fchmod(fd, mode) }).map(drop)
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
 }
 
 /// Set atime and mtime of `rel` (not following a final symlink).
 pub fn utimensat(dir: BorrowedFd<'_>, rel: &[u8], times: &[libc::timespec; 2]) -> io::Result<()> {
     let p = at(dir, rel)?;
-    check(unsafe { libc::utimensat(p.fd(), p.path.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+    let (fd, path) = p.raw();
+    // SAFETY: fd and path live as long as `p`; `times` points to the two
+    // timespecs the call reads.
+    check(unsafe { libc::utimensat(fd, path, times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
-pub fn futimens(fd: RawFd, times: &[libc::timespec; 2]) -> io::Result<()> {
-    // SAFETY: a descriptor and a pointer to two timespecs.
-    check(unsafe { libc::futimens(fd, times.as_ptr()) }).map(drop)
+pub fn futimens(fd: BorrowedFd<'_>, times: &[libc::timespec; 2]) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); `times` points to the two
+    // timespecs the call reads.
+    check(unsafe { libc::futimens(fd.as_raw_fd(), times.as_ptr()) }).map(drop)
 }
 
 /// The (atime, mtime) pair of a stat, ready for `utimensat`.
@@ -238,20 +309,58 @@ pub fn times_of(st: &libc::stat) -> [libc::timespec; 2] {
     ]
 }
 
-pub fn ftruncate(fd: RawFd, len: u64) -> io::Result<()> {
-    check(unsafe { libc::ftruncate(fd, len as libc::off_t) }).map(drop)
+pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) }).map(drop)
 }
 
-pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> io::Result<usize> {
-    check_size(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as libc::off_t) })
+pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    // SAFETY: fd is open for the call (borrowed); the kernel writes at most
+    // buf.len() bytes into `buf`, which we hold exclusively.
+    check_size(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off as libc::off_t) })
 }
 
-pub fn pwrite(fd: RawFd, buf: &[u8], off: u64) -> io::Result<usize> {
-    check_size(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), off as libc::off_t) })
+pub fn pwrite(fd: BorrowedFd<'_>, buf: &[u8], off: u64) -> io::Result<usize> {
+    // SAFETY: fd is open for the call (borrowed); the kernel reads
+    // buf.len() bytes from `buf`, which is that long.
+    check_size(unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off as libc::off_t) })
 }
 
-pub fn lseek(fd: RawFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
-    let r = unsafe { libc::lseek(fd, off, whence) };
+pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    check(unsafe { libc::fsync(fd.as_raw_fd()) }).map(drop)
+}
+
+pub fn fdatasync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    check(unsafe { libc::fdatasync(fd.as_raw_fd()) }).map(drop)
+}
+
+/// fallocate(2) with the caller's mode bits, passed through unchanged.
+pub fn fallocate(fd: BorrowedFd<'_>, mode: libc::c_int, off: u64, len: u64) -> io::Result<()> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    check(unsafe { libc::fallocate(fd.as_raw_fd(), mode, off as libc::off_t, len as libc::off_t) }).map(drop)
+}
+
+/// FICLONE: make `dst` share all of `src`'s extents (reflink).
+pub fn ficlone(dst: BorrowedFd<'_>, src: BorrowedFd<'_>) -> io::Result<()> {
+    // _IOW(0x94, 9, int)
+    const FICLONE: libc::c_ulong = 0x4004_9409;
+    // SAFETY: both descriptors are open for the call (borrowed); FICLONE
+    // takes the source descriptor as an integer argument, not a pointer.
+    check(unsafe { libc::ioctl(dst.as_raw_fd(), FICLONE as _, src.as_raw_fd()) }).map(drop)
+}
+
+/// copy_file_range(2) of up to `len` bytes, advancing both offsets.
+pub fn copy_file_range(src: BorrowedFd<'_>, soff: &mut i64, dst: BorrowedFd<'_>, doff: &mut i64, len: usize) -> io::Result<usize> {
+    // SAFETY: both descriptors are open for the call (borrowed); the two
+    // offsets are exclusive references to live integers the kernel updates.
+    check_size(unsafe { libc::copy_file_range(src.as_raw_fd(), soff, dst.as_raw_fd(), doff, len, 0) })
+}
+
+pub fn lseek(fd: BorrowedFd<'_>, off: i64, whence: libc::c_int) -> io::Result<i64> {
+    // SAFETY: fd is open for the call (borrowed); no memory is passed.
+    let r = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
     if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
 }
 
@@ -260,7 +369,7 @@ pub fn lseek(fd: RawFd, off: i64, whence: libc::c_int) -> io::Result<i64> {
 /// layer root itself; the `l*xattr` calls do not follow a final symlink.
 pub fn xattr_path<'a>(root: BorrowedFd<'a>, rel: &[u8]) -> io::Result<XPath<'a>> {
     let a = at(root, rel)?;
-    let mut p = format!("/proc/self/fd/{}/", a.fd()).into_bytes();
+    let mut p = format!("/proc/self/fd/{}/", a.fd().as_raw_fd()).into_bytes();
     p.extend_from_slice(a.path.as_bytes());
     let path = CString::new(p).map_err(|_| errno(libc::EINVAL))?;
     Ok(XPath { _anchor: a, path })
@@ -280,18 +389,25 @@ impl std::ops::Deref for XPath<'_> {
 }
 
 pub fn getxattr(p: &CString, name: &CString, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `p` and `name` are NUL-terminated and borrowed for the call;
+    // the kernel writes at most buf.len() bytes into `buf`.
     check_size(unsafe { libc::lgetxattr(p.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
 pub fn setxattr(p: &CString, name: &CString, value: &[u8], flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: `p` and `name` are NUL-terminated and borrowed for the call;
+    // the kernel reads value.len() bytes from `value`.
     check(unsafe { libc::lsetxattr(p.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) }).map(drop)
 }
 
 pub fn removexattr(p: &CString, name: &CString) -> io::Result<()> {
+    // SAFETY: `p` and `name` are NUL-terminated and borrowed for the call.
     check(unsafe { libc::lremovexattr(p.as_ptr(), name.as_ptr()) }).map(drop)
 }
 
 pub fn listxattr(p: &CString, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `p` is NUL-terminated and borrowed for the call; the kernel
+    // writes at most buf.len() bytes into `buf`.
     check_size(unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
@@ -336,6 +452,8 @@ pub fn read_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<Vec<RawEntry>> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::new();
     loop {
+        // SAFETY: `fd` is owned here and open; the kernel writes at most
+        // buf.len() bytes of records into `buf`, which is that long.
         let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -368,8 +486,11 @@ pub fn read_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<Vec<RawEntry>> {
 }
 
 /// statfs of the filesystem holding `fd`.
-pub fn fstatvfs(fd: RawFd) -> io::Result<libc::statvfs> {
+pub fn fstatvfs(fd: BorrowedFd<'_>) -> io::Result<libc::statvfs> {
     let mut st = MaybeUninit::<libc::statvfs>::uninit();
-    check(unsafe { libc::fstatvfs(fd, st.as_mut_ptr()) })?;
+    // SAFETY: fd is open for the call (borrowed); `st` is writable
+    // statvfs-sized memory.
+    check(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatvfs succeeded, so the C library filled in the whole struct.
     Ok(unsafe { st.assume_init() })
 }

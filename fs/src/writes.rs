@@ -27,7 +27,7 @@
 //! Small writes gain nothing from it and are answered when done.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -179,22 +179,21 @@ impl Overlay {
             return Err(e);
         }
         self.with_fd_of(&node, false, |fd| {
-            let rc = if datasync { unsafe { libc::fdatasync(fd) } } else { unsafe { libc::fsync(fd) } };
-            if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+            if datasync { sys::fdatasync(fd) } else { sys::fsync(fd) }
         })
     }
 
     /// Bytes the server may still write to the upper filesystem (0 when
     /// it cannot tell).
     fn upper_avail(&self) -> u64 {
-        match sys::fstatvfs(self.stack.upper().as_raw_fd()) {
+        match sys::fstatvfs(self.stack.upper()) {
             Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
             Err(_) => 0,
         }
     }
 }
 
-fn write_all(fd: i32, data: &[u8], offset: u64) -> io::Result<usize> {
+fn write_all(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> io::Result<usize> {
     let mut done = 0usize;
     while done < data.len() {
         let n = sys::pwrite(fd, &data[done..], offset + done as u64)?;
@@ -206,7 +205,7 @@ fn write_all(fd: i32, data: &[u8], offset: u64) -> io::Result<usize> {
     Ok(done)
 }
 
-fn clear_setid(fd: i32) -> io::Result<()> {
+fn clear_setid(fd: BorrowedFd<'_>) -> io::Result<()> {
     let mode = sys::fstat(fd)?.st_mode;
     let sgid = libc::S_ISGID | libc::S_IXGRP;
     if mode & libc::S_ISUID != 0 || mode & sgid == sgid {
@@ -276,11 +275,12 @@ mod tests {
             return;
         }
         let limit = 1u64 << 20;
-        unsafe {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &rl), 0);
-        }
+        // SAFETY: SIG_IGN installs no handler code, so no Rust code runs in
+        // signal context; this child process runs only this one test.
+        unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+        let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+        // SAFETY: `rl` is a live rlimit the call only reads.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &rl) }, 0);
         let t = tempfile::tempdir().unwrap();
         let p = |s: &str| t.path().join(s);
         for d in ["l", "u", "w"] {

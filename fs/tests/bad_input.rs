@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -204,21 +204,21 @@ fn deleting_a_lower_entry_whose_whiteout_name_would_exceed_name_max() {
 /// Directories `name` nested `depth` times under `dir`; the deepest is
 /// returned open. Relative *at() calls, since the path exceeds PATH_MAX.
 fn nest(dir: &OwnedFd, name: &OsStr, depth: usize, create: bool) -> std::io::Result<OwnedFd> {
-    let mut cur = sys::openat(dir.as_raw_fd(), OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    let mut cur = sys::openat(dir.as_fd(), OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
     for _ in 0..depth {
         if create {
-            sys::mkdirat(cur.as_raw_fd(), name, 0o755)?;
+            sys::mkdirat(cur.as_fd(), name, 0o755)?;
         }
-        cur = sys::openat(cur.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        cur = sys::openat(cur.as_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
     }
     Ok(cur)
 }
 
 fn read_at(dir: &OwnedFd, name: &str) -> std::io::Result<Vec<u8>> {
-    let fd = sys::openat(dir.as_raw_fd(), OsStr::new(name), libc::O_RDONLY, 0)?;
+    let fd = sys::openat(dir.as_fd(), OsStr::new(name), libc::O_RDONLY, 0)?;
     let mut out = Vec::new();
     loop {
-        let chunk = sys::pread(fd.as_raw_fd(), 65536, out.len() as u64)?;
+        let chunk = sys::pread(fd.as_fd(), 65536, out.len() as u64)?;
         if chunk.is_empty() {
             return Ok(out);
         }
@@ -227,8 +227,8 @@ fn read_at(dir: &OwnedFd, name: &str) -> std::io::Result<Vec<u8>> {
 }
 
 fn write_at(dir: &OwnedFd, name: &str, data: &[u8], flags: i32) -> std::io::Result<()> {
-    let fd = sys::openat(dir.as_raw_fd(), OsStr::new(name), libc::O_WRONLY | flags, 0o644)?;
-    sys::pwrite(fd.as_raw_fd(), data, 0).map(drop)
+    let fd = sys::openat(dir.as_fd(), OsStr::new(name), libc::O_WRONLY | flags, 0o644)?;
+    sys::pwrite(fd.as_fd(), data, 0).map(drop)
 }
 
 #[test]
@@ -249,9 +249,9 @@ fn paths_longer_than_path_max_work_through_relative_lookups() {
     ok(write_at(&deep, "leaf", b"DEEP", 0), "copy-up of a file below PATH_MAX depth");
     assert_eq!(ok(read_at(&deep, "leaf"), "read back"), b"DEEP leaf");
     ok(write_at(&deep, "new", b"new", libc::O_CREAT | libc::O_EXCL), "create at depth");
-    ok(sys::mkdirat(deep.as_raw_fd(), OsStr::new("sub"), 0o755), "mkdir at depth");
-    ok(sys::renameat(deep.as_raw_fd(), OsStr::new("new"), OsStr::new("renamed")), "rename at depth");
-    let listed = ok(common::copy::names_at(deep.as_raw_fd()), "readdir at depth");
+    ok(sys::mkdirat(deep.as_fd(), OsStr::new("sub"), 0o755), "mkdir at depth");
+    ok(sys::renameat(deep.as_fd(), OsStr::new("new"), OsStr::new("renamed")), "rename at depth");
+    let listed = ok(common::copy::names_at(deep.as_fd()), "readdir at depth");
     assert_eq!(listed, ["leaf", "renamed", "sub"].map(OsString::from));
     drop((deep, root));
 
@@ -259,10 +259,10 @@ fn paths_longer_than_path_max_work_through_relative_lookups() {
     let prefix: Vec<u8> = std::iter::repeat_n([seg.as_bytes(), b"/"].concat(), 16).flatten().collect();
     let rel_at_limit = [&prefix[..], &vec![b'z'; 4095 - prefix.len()][..]].concat();
     let root = ok(sys::open(&m.root, libc::O_RDONLY | libc::O_DIRECTORY, 0), "open mount root");
-    let f = sys::openat(root.as_raw_fd(), OsStr::from_bytes(&rel_at_limit), libc::O_CREAT | libc::O_WRONLY, 0o644);
+    let f = sys::openat(root.as_fd(), OsStr::from_bytes(&rel_at_limit), libc::O_CREAT | libc::O_WRONLY, 0o644);
     ok(f, "create with a 4095-byte relative path");
     let over = [&prefix[..], &vec![b'z'; 4096 - prefix.len()][..]].concat();
-    let f = sys::openat(root.as_raw_fd(), OsStr::from_bytes(&over), libc::O_CREAT | libc::O_WRONLY, 0o644);
+    let f = sys::openat(root.as_fd(), OsStr::from_bytes(&over), libc::O_CREAT | libc::O_WRONLY, 0o644);
     assert_errno(f, libc::ENAMETOOLONG, "create with a 4096-byte relative path");
     drop(root);
 

@@ -34,6 +34,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -176,18 +177,18 @@ fn apply(root: &Path, op: &Op) -> i32 {
     let r: std::io::Result<()> = (|| match op {
         Op::Create { path, mode, data, mtime } => {
             let fd = sys::open(&p(path), wr | libc::O_CREAT | libc::O_EXCL, *mode)?;
-            sys::write(sys::raw(&fd), data)?;
-            sys::futimens(sys::raw(&fd), at(*mtime), at(*mtime))
+            sys::write(fd.as_fd(), data)?;
+            sys::futimens(fd.as_fd(), at(*mtime), at(*mtime))
         }
         Op::Write { path, offset, data, mtime } => {
             let fd = sys::open(&p(path), wr, 0)?;
-            sys::pwrite(sys::raw(&fd), data, *offset)?;
-            sys::futimens(sys::raw(&fd), at(*mtime), at(*mtime))
+            sys::pwrite(fd.as_fd(), data, *offset)?;
+            sys::futimens(fd.as_fd(), at(*mtime), at(*mtime))
         }
         Op::Append { path, data, mtime } => {
             let fd = sys::open(&p(path), wr | libc::O_APPEND, 0)?;
-            sys::write(sys::raw(&fd), data)?;
-            sys::futimens(sys::raw(&fd), at(*mtime), at(*mtime))
+            sys::write(fd.as_fd(), data)?;
+            sys::futimens(fd.as_fd(), at(*mtime), at(*mtime))
         }
         Op::Truncate { path, len, mtime } => {
             sys::truncate(&p(path), *len)?;

@@ -63,7 +63,9 @@ pub fn socket_from(kind: libc::c_int, bind: SocketAddr, target: Option<SocketAdd
 /// Serve one loopback client: connect inside `ns` from `client_addr` to
 /// `target` and splice both ways until both sides are done.
 pub fn spawn(ns: Arc<File>, client: TcpStream, client_addr: SocketAddr, target: SocketAddr) {
+    let span = tracing::Span::current();
     let spawned = std::thread::Builder::new().name("burrow-splice".into()).spawn(move || {
+        let _span = span.entered();
         let inner = enter(&ns).and_then(|_| socket_from(libc::SOCK_STREAM, client_addr, Some(target)));
         let inner = match inner {
             Ok(fd) => TcpStream::from(fd),

@@ -119,9 +119,13 @@ pub fn start(tap: OwnedFd, netns: Option<File>, options: Options, published: Vec
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).map_err(|source| Error::Io { what: "epoll", source })?);
     let stop = Arc::new(AtomicBool::new(false));
     let mut stack = Stack::new(poll, tap, netns, options, published, stop.clone())?;
+    // The caller's span (the container's) goes with the thread, and from
+    // it to every splice thread it starts.
+    let span = tracing::Span::current();
     let thread = std::thread::Builder::new()
         .name("burrow-net".into())
         .spawn(move || {
+            let _span = span.entered();
             if let Err(e) = stack.run() {
                 tracing::error!(%e, "the container's network stopped");
             }

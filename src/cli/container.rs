@@ -140,16 +140,27 @@ pub struct RunArgs {
     /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, dns_forward, pcap
     #[arg(long, alias = "net", value_name = "MODE")]
     network: Option<String>,
-    /// Image to run
-    image: String,
-    /// Command and arguments (default: the image's)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image to run, then the command and its arguments (default: the
+    /// image's). Everything after the image is the container's, flags
+    /// included (`IMAGE sh -c 'echo hi'`), as in docker
+    #[arg(value_names = ["IMAGE", "COMMAND"], required = true, num_args = 1.., trailing_var_arg = true)]
+    argv: Vec<String>,
+}
+
+impl RunArgs {
+    /// The image and the container's command, split off `argv` (clap
+    /// guarantees at least the image).
+    fn image_and_command(&mut self) -> (String, Vec<String>) {
+        let mut argv = std::mem::take(&mut self.argv);
+        let image = if argv.is_empty() { String::new() } else { argv.remove(0) };
+        (image, argv)
+    }
 }
 
 /// The image and the engine's options for `run` and `create`. Enters
 /// burrow's user namespace.
-fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image, ImageDefaults, RunOptions)> {
+fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::Image, ImageDefaults, RunOptions)> {
+    let (image_name, command) = args.image_and_command();
     let keep_id = match args.userns.as_deref() {
         None | Some("") => false,
         Some("keep-id") => true,
@@ -163,11 +174,11 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
     let checked_binds = burrow::volume::host::check_all(paths, &mounts, &volumes_from)?;
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
-    let image = match (args.pull.as_str(), store.resolve(&args.image)) {
-        ("always", _) => super::registry::pull_for_run(&store, &args.image)?,
-        ("missing", Err(burrow::image::Error::NotFound { .. })) if burrow::image::Reference::parse(&args.image).is_ok() => {
-            eprintln!("Unable to find image '{}' locally", args.image);
-            super::registry::pull_for_run(&store, &args.image)?
+    let image = match (args.pull.as_str(), store.resolve(&image_name)) {
+        ("always", _) => super::registry::pull_for_run(&store, &image_name)?,
+        ("missing", Err(burrow::image::Error::NotFound { .. })) if burrow::image::Reference::parse(&image_name).is_ok() => {
+            eprintln!("Unable to find image '{image_name}' locally");
+            super::registry::pull_for_run(&store, &image_name)?
         }
         (_, r) => r?,
     };
@@ -186,8 +197,8 @@ fn prepare(paths: &Paths, args: RunArgs) -> anyhow::Result<(burrow::image::Image
         add_host: args.add_host,
     };
     let opts = RunOptions {
-        image: args.image,
-        command: args.command,
+        image: image_name,
+        command,
         name: args.name,
         rm: args.rm,
         interactive: args.interactive,

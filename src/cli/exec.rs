@@ -37,20 +37,23 @@ pub struct ExecArgs {
     /// Give extended privileges to the command (refused: burrow has none to give)
     #[arg(long)]
     privileged: bool,
-    /// Container name or id
-    container: String,
-    /// Command and arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-    command: Vec<String>,
+    /// The container (name or id), then the command and its arguments.
+    /// Everything after the container is the command's, flags included,
+    /// as in docker
+    #[arg(value_names = ["CONTAINER", "COMMAND"], required = true, num_args = 2.., trailing_var_arg = true)]
+    argv: Vec<String>,
 }
 
-pub fn exec(paths: &Paths, args: ExecArgs) -> anyhow::Result<i32> {
+pub fn exec(paths: &Paths, mut args: ExecArgs) -> anyhow::Result<i32> {
+    let mut command = std::mem::take(&mut args.argv);
+    // clap guarantees two values at least: the container and a command.
+    let container = if command.is_empty() { String::new() } else { command.remove(0) };
     if args.privileged {
         anyhow::bail!("burrow exec --privileged is not supported: a rootless container has no more privileges to give; run without it");
     }
     let opts = ExecOptions {
-        container: args.container,
-        command: args.command,
+        container,
+        command,
         detach: args.detach,
         interactive: args.interactive,
         tty: args.tty,

@@ -16,8 +16,9 @@ pub fn info(paths: &Paths, args: &InfoArgs) -> anyhow::Result<()> {
         "text" => {
             let yes = |ok: bool| if ok { "yes" } else { "NO" };
             println!("burrow version {}", r.version);
-            println!("storage root:   {}", r.storage_root.display());
-            println!("runtime dir:    {}", r.runtime_dir.display());
+            let open = |private: bool| if private { "" } else { " (OPEN to other users)" };
+            println!("storage root:   {}{}", r.storage_root.display(), open(r.storage_private));
+            println!("runtime dir:    {}{}", r.runtime_dir.display(), open(r.runtime_dir_private));
             println!("id mapping:     {} ({} ids)", r.id_mapping.mode, r.id_mapping.ids);
             println!("  uid_map:      {}", r.id_mapping.uid_map);
             println!("  gid_map:      {}", r.id_mapping.gid_map);

@@ -268,6 +268,18 @@ struct Rest {
     args: Vec<String>,
 }
 
+impl Command {
+    /// Whether the command closes an open store root before it runs: every
+    /// one but those that do not touch the store and the two that report
+    /// an open store (`info`, `system check`) and change nothing.
+    fn tightens_store(&self) -> bool {
+        !matches!(
+            self,
+            Command::Info(_) | Command::Version | Command::Login(_) | Command::Logout(_) | Command::Later(_) | Command::System(SystemCommand::Check(_))
+        )
+    }
+}
+
 impl Later {
     fn name(&self) -> String {
         format!("{self:?}").split('(').next().unwrap_or("").to_lowercase()
@@ -286,9 +298,28 @@ pub fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_timer(tracing_subscriber::fmt::time::uptime()).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .init();
+    // The processes burrow starts of itself (a detached container's
+    // monitor, a build step's) log at the same level into their own logs.
+    std::env::set_var("BURROW_LOG", &cli.log_level);
     burrow::limits::raise_nofile();
     let paths = Paths::resolve(cli.root.as_deref());
+    if cli.command.tightens_store() {
+        match burrow::private_dir::tighten(&paths.root) {
+            Ok(Some(open)) => eprintln!("burrow: store {} was open to other users ({:04o}); made it 0700", open.path.display(), open.mode),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return ExitCode::from(125);
+            }
+        }
+    }
     match dispatch(&paths, cli.command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {

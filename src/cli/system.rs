@@ -1,9 +1,11 @@
 //! `system check`: verify the store (`Store::fsck`): every blob an image
 //! uses is present and hashes to its digest, every layer directory is
-//! present. Problems are listed one a line and the command fails; it
-//! repairs nothing (remove the broken image with `rmi -f` and load or
-//! pull it again). What interrupted commands left in `tmp/` is no part of
-//! any image: `check`, like `system prune`, removes it (`image::tmp`).
+//! present; and the store root is private (`private_dir::exposure`).
+//! Problems are listed one a line and the command fails; it repairs
+//! nothing (remove the broken image with `rmi -f` and load or pull it
+//! again; chmod an open root 0700, as any other command does). What
+//! interrupted commands left in `tmp/` is no part of any image: `check`,
+//! like `system prune`, removes it (`image::tmp`).
 
 use burrow::image::Store;
 use burrow::paths::Paths;
@@ -12,6 +14,10 @@ use burrow::paths::Paths;
 pub struct CheckArgs {}
 
 pub fn check(paths: &Paths, _args: &CheckArgs) -> anyhow::Result<()> {
+    let open = burrow::private_dir::exposure(&paths.root);
+    if let Some(o) = &open {
+        println!("{o}");
+    }
     let store = Store::open(paths)?;
     for name in clear_tmp(paths)? {
         println!("removed tmp/{name}: left by an interrupted command");
@@ -26,6 +32,9 @@ pub fn check(paths: &Paths, _args: &CheckArgs) -> anyhow::Result<()> {
             paths.root.display(),
             problems.len()
         );
+    }
+    if let Some(o) = open {
+        anyhow::bail!("the store at {} is open to other users ({:04o}): make it private with chmod 0700, which any other burrow command does", o.path.display(), o.mode);
     }
     println!("no problems found");
     Ok(())

@@ -133,6 +133,7 @@ pub fn exec(paths: &Paths, opts: &ExecOptions) -> Result<i32> {
         return Err(Error::NoCommand);
     }
     let r = record::find(paths, &opts.container)?;
+    let _span = super::span(&r.id).entered();
     if r.status != Status::Running || !record::is_alive(&r) {
         return Err(Error::NotRunning { name: r.name });
     }

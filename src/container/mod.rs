@@ -11,6 +11,14 @@
 //! The process details (namespaces, mounts, the FUSE session, exec) live
 //! in `crate::process`.
 
+/// The span every log line about one container runs in, so that the
+/// `--log-level debug` output of concurrent containers (in one log, or in
+/// a build that runs several) can be told apart: `container{id=abc123}`.
+/// Threads a container's supervisor starts enter it too.
+pub fn span(id: &record::ContainerId) -> tracing::Span {
+    tracing::info_span!("container", id = %id.short())
+}
+
 pub mod attach;
 pub mod commit;
 pub mod cp;

@@ -23,13 +23,10 @@
 //! and resolving symlinks inside the layer only (openat2 RESOLVE_IN_ROOT),
 //! so an image cannot make burrow read a host file.
 
-use std::ffi::OsString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use burrow_fs::whiteout;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
@@ -133,51 +130,20 @@ fn copy_attrs(src: &Path, dst: &Path) -> Result<()> {
 /// The path, in the topmost layer that shows it, of the merged entry
 /// `rel` ("etc/passwd"), or `None` when no layer has it or a whiteout or
 /// opaque directory above hides it. Symlinks in `rel`'s directories are
-/// not followed across layers.
+/// not followed across layers. The rule is burrow-fs's own
+/// (`burrow_fs::Merged`), so this finds exactly what the mounted root shows.
 pub fn find(layers_top_first: &[PathBuf], rel: &str) -> Option<PathBuf> {
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
+    if rel.split('/').all(|p| p.is_empty()) {
         return layers_top_first.first().cloned();
     }
-    for layer in layers_top_first {
-        let mut dir = layer.clone();
-        let mut opaque = false;
-        for (i, part) in parts.iter().enumerate() {
-            if fs::symlink_metadata(dir.join(whiteout_name(part))).is_ok() {
-                return None;
-            }
-            let next = dir.join(part);
-            let Ok(m) = fs::symlink_metadata(&next) else { break };
-            if i + 1 == parts.len() {
-                return Some(next);
-            }
-            if !m.is_dir() {
-                // A file here hides everything below it in lower layers.
-                return None;
-            }
-            if fs::symlink_metadata(next.join(OsString::from(std::ffi::OsStr::from_bytes(whiteout::OPAQUE)))).is_ok() {
-                opaque = true;
-            }
-            dir = next;
-        }
-        if opaque {
-            return None;
-        }
-    }
-    None
-}
-
-fn whiteout_name(part: &str) -> OsString {
-    whiteout::whiteout_for(std::ffi::OsStr::new(part))
+    let merged = burrow_fs::Merged::open(layers_top_first).ok()?;
+    merged.lookup(rel).ok().flatten().map(|e| e.path)
 }
 
 /// Whether the merged layers have a directory (not a symlink to one) at
 /// `rel`; the root always is one.
 pub fn is_dir(layers_top_first: &[PathBuf], rel: &str) -> bool {
-    if rel.split('/').all(|p| p.is_empty()) {
-        return true;
-    }
-    find(layers_top_first, rel).is_some_and(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+    burrow_fs::Merged::open(layers_top_first).is_ok_and(|m| m.is_dir(rel).unwrap_or(false))
 }
 
 /// Read the merged file `rel` of an image (empty when it is missing).

@@ -219,6 +219,7 @@ pub fn create_for_run(paths: &Paths, opts: &RunOptions, image: &crate::image::Im
 /// `create`, with `claim` run on the new directory before the record is written.
 fn create_as<T>(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults, claim: impl FnOnce(&Path) -> Result<T>) -> Result<(Record, T)> {
     let id = ContainerId::random();
+    let _span = super::span(&id).entered();
     let args = command_line(defaults, opts.entrypoint.as_deref(), &opts.command);
     if args.is_empty() {
         return Err(Error::NoCommand);
@@ -346,6 +347,7 @@ pub enum Io {
 /// (which holds its monitor lock): from the root's layout to the exit
 /// code, which is also recorded. `started` runs once the command runs.
 pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut()) -> Result<i32> {
+    let _span = super::span(&record.id).entered();
     let opts = record.config.clone().ok_or_else(|| Error::NoConfig { name: record.name.clone() })?;
     let opts = &opts;
     let store = crate::image::Store::open(paths)?;
@@ -515,7 +517,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         }
         if let Some(check) = opts.health.clone() {
             let (root, dir, id, stop) = (paths.root.clone(), dir.clone(), record.id.to_string(), health_stop.clone());
-            checker = Some(std::thread::spawn(move || super::health::run_checker(root, dir, id, check, stop)));
+            let span = tracing::Span::current();
+            checker = Some(std::thread::spawn(move || span.in_scope(|| super::health::run_checker(root, dir, id, check, stop))));
         }
         let saved = record.update(paths, |r| {
             r.status = Status::Running;

@@ -39,6 +39,8 @@ pub enum Error {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
+    #[error(transparent)]
+    Root(#[from] crate::private_dir::Error),
     #[error("cannot {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
     #[error(

@@ -120,10 +120,12 @@ enum Match {
 }
 
 impl Store {
-    /// Open the store at `paths.root`, creating the layout if missing.
+    /// Open the store at `paths.root`, creating the layout if missing (the
+    /// root private to this user, `private_dir::create`).
     pub fn open(paths: &Paths) -> Result<Store> {
         let store = Store { paths: paths.clone() };
-        for d in [paths.root.clone(), paths.blobs(), paths.layers(), paths.tmp()] {
+        crate::private_dir::create(&paths.root)?;
+        for d in [paths.blobs(), paths.layers(), paths.tmp()] {
             fs::create_dir_all(&d).map_err(Error::io("create", &d))?;
         }
         let layout = paths.root.join("oci-layout");

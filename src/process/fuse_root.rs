@@ -26,7 +26,7 @@
 //!    connection, and the container dies by PR_SET_PDEATHSIG: nothing is
 //!    left mounted anywhere.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -51,7 +51,7 @@ pub fn mount_and_send(root: &Path, root_mode: u32, sock: &OwnedFd) -> Result<(),
     })?;
     // SAFETY: open returned a new descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let data = burrow_fs::mount_data(fd.as_raw_fd(), root_mode);
+    let data = burrow_fs::mount_data(fd.as_fd(), root_mode);
     mount(Some("burrow"), root, Some("fuse.burrow"), MsFlags::empty(), Some(data.as_str()))
         .map_err(|e| format!("cannot mount the container's root at {}: {e}", root.display()))?;
     channel::send_fd(sock, fd.as_raw_fd()).map_err(|e| format!("cannot hand the root to burrow: {e}"))

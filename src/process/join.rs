@@ -380,6 +380,8 @@ fn fail(errors: &mut File, class: ExitClass, msg: &str) -> ! {
 fn command(spec: ExecSpec, mut gate: File, mut errors: File, tty_sock: Option<OwnedFd>, stdio: Stdio) -> ! {
     if !channel::wait_gate(&mut gate) {
         // The parent went away before releasing us.
+        // SAFETY: _exit takes an integer and ends the process at once; no
+        // Rust state is observed after it.
         unsafe { libc::_exit(125) }
     }
     drop(gate);

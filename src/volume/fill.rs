@@ -5,14 +5,13 @@
 //! directly (nothing is mounted yet): the target is resolved in the merged
 //! view, following the image's symlinks as if the image root were `/` (a
 //! link can never lead out of the layers), and each directory's entries are
-//! merged top layer first with the OCI rules (a `.wh.NAME` hides NAME below,
-//! `.wh..wh..opq` hides the whole directory below, a non-directory hides
-//! everything below it). Files, directories, symlinks and FIFOs are copied
+//! merged by burrow-fs's own rules (`burrow_fs::Merged`: a `.wh.NAME` hides
+//! NAME below, `.wh..wh..opq` the whole directory below, a non-directory
+//! everything below it), so the volume gets what the mounted root shows. Files, directories, symlinks and FIFOs are copied
 //! with owner, mode and times (the CLI is root in burrow's user namespace,
 //! so it may chown to any mapped id); device nodes cannot be made in a user
 //! namespace and are skipped; hard links become separate copies.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -25,119 +24,56 @@ use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, Gid, Uid};
 
+use burrow_fs::merged::{Dir, Entry, Merged};
+
 use super::{Error, Result};
 
-const OPAQUE: &[u8] = b".wh..wh..opq";
-const WH: &[u8] = b".wh.";
-
-/// The layer directories that make up merged directory `parts` (topmost
-/// first), or `None` when it is not a directory in the merged view.
-fn dir_layers(layers_top_first: &[PathBuf], parts: &[OsString]) -> Option<Vec<PathBuf>> {
-    let mut dirs: Vec<PathBuf> = layers_top_first.to_vec();
-    for part in parts {
-        let mut next = Vec::new();
-        for d in &dirs {
-            let p = d.join(part);
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => {
-                    let opaque = fs::symlink_metadata(p.join(OsStr::from_bytes(OPAQUE))).is_ok();
-                    next.push(p);
-                    if opaque {
-                        break;
-                    }
-                }
-                Ok(_) => {
-                    if next.is_empty() {
-                        return None;
-                    }
-                    break;
-                }
-                Err(_) => {
-                    let mut wh = WH.to_vec();
-                    wh.extend_from_slice(part.as_bytes());
-                    if fs::symlink_metadata(d.join(OsStr::from_bytes(&wh))).is_ok() {
-                        break;
-                    }
-                }
-            }
-        }
-        if next.is_empty() {
-            return None;
-        }
-        dirs = next;
-    }
-    Some(dirs)
-}
-
-/// The merged entries of a directory: name → path in the topmost layer.
-fn entries(dirs: &[PathBuf]) -> BTreeMap<OsString, PathBuf> {
-    let mut out = BTreeMap::new();
-    let mut hidden = BTreeSet::new();
-    for d in dirs {
-        let mut whiteouts = Vec::new();
-        for e in fs::read_dir(d).into_iter().flatten().flatten() {
-            let name = e.file_name();
-            let b = name.as_bytes();
-            if b == OPAQUE {
-                continue;
-            }
-            if let Some(rest) = b.strip_prefix(WH) {
-                whiteouts.push(OsString::from(OsStr::from_bytes(rest)));
-                continue;
-            }
-            if hidden.contains(&name) || out.contains_key(&name) {
-                continue;
-            }
-            out.insert(name, e.path());
-        }
-        hidden.extend(whiteouts);
-    }
-    out
-}
-
-/// Resolve `target` in the merged image, following symlinks inside it;
-/// the components of a directory, or `None` when there is none.
-fn resolve(layers_top_first: &[PathBuf], target: &str) -> Option<Vec<OsString>> {
+/// Resolve `target` in the merged image, following its symlinks as if
+/// the image root were `/` (a link can never lead out of the layers): the
+/// merged directory there and its path in the topmost layer holding it,
+/// or `None` when there is no directory.
+fn resolve(merged: &Merged, root: &Path, target: &str) -> Option<(Dir, PathBuf)> {
     let mut todo: Vec<OsString> = target.split('/').rev().filter(|p| !p.is_empty()).map(OsString::from).collect();
-    let mut done: Vec<OsString> = Vec::new();
+    let mut done: Vec<(Dir, PathBuf)> = vec![(merged.root().ok()?, root.to_path_buf())];
     let mut links = 0;
     while let Some(part) = todo.pop() {
         match part.as_bytes() {
             b"." => continue,
             b".." => {
-                done.pop();
+                if done.len() > 1 {
+                    done.pop();
+                }
                 continue;
             }
             _ => {}
         }
-        let dirs = dir_layers(layers_top_first, &done)?;
-        let path = entries(&dirs).remove(&part)?;
-        let m = fs::symlink_metadata(&path).ok()?;
-        if m.file_type().is_symlink() {
+        let entry = merged.child(&done.last()?.0, &part).ok()??;
+        if entry.st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             links += 1;
             if links > 40 {
                 return None;
             }
-            let to = fs::read_link(&path).ok()?;
+            let to = fs::read_link(&entry.path).ok()?;
             if to.is_absolute() {
-                done.clear();
+                done.truncate(1);
             }
             todo.extend(to.as_os_str().as_bytes().split(|c| *c == b'/').rev().filter(|p| !p.is_empty()).map(|p| OsString::from(OsStr::from_bytes(p))));
             continue;
         }
-        done.push(part);
+        done.push((entry.dir?, entry.path));
     }
-    dir_layers(layers_top_first, &done).map(|_| done)
+    done.pop()
 }
 
 /// Copy the image's directory at `target` into `dest` (an empty volume
 /// directory); nothing when the image has no directory there. `dest`
 /// takes the image directory's owner, mode and times.
 pub fn fill(layers_top_first: &[PathBuf], target: &str, dest: &Path) -> Result<()> {
-    let Some(parts) = resolve(layers_top_first, target) else { return Ok(()) };
-    let Some(dirs) = dir_layers(layers_top_first, &parts) else { return Ok(()) };
-    copy_dir(layers_top_first, target, &parts, &dirs, dest)?;
-    let m = fs::symlink_metadata(&dirs[0]).map_err(fill_err(target, &dirs[0]))?;
+    let Some(top) = layers_top_first.first() else { return Ok(()) };
+    let merged = Merged::open(layers_top_first).map_err(|e| fill_err(target, top)(std::io::Error::other(e)))?;
+    let Some((dir, path)) = resolve(&merged, top, target) else { return Ok(()) };
+    copy_dir(&merged, target, &dir, dest)?;
+    let m = fs::symlink_metadata(&path).map_err(fill_err(target, &path))?;
     attrs(&m, dest).map_err(fill_err(target, dest))
 }
 
@@ -149,17 +85,16 @@ fn fill_err<'a>(target: &'a str, path: &'a Path) -> impl FnOnce(std::io::Error) 
 /// symlink already at its name (a container using the volume could race
 /// the copy): files are created with O_EXCL, attributes set through a
 /// descriptor opened with O_NOFOLLOW.
-fn copy_dir(layers: &[PathBuf], target: &str, parts: &[OsString], dirs: &[PathBuf], dest: &Path) -> Result<()> {
-    for (name, src) in entries(dirs) {
+fn copy_dir(merged: &Merged, target: &str, dir: &Dir, dest: &Path) -> Result<()> {
+    let listing = merged.list(dir).map_err(fill_err(target, dest))?;
+    for Entry { name, path: src, dir: sub, .. } in listing {
         let to = dest.join(&name);
         let m = fs::symlink_metadata(&src).map_err(fill_err(target, &src))?;
         let ft = m.file_type();
         if ft.is_dir() {
             fs::create_dir(&to).map_err(fill_err(target, &to))?;
-            let mut sub = parts.to_vec();
-            sub.push(name);
-            if let Some(d) = dir_layers(layers, &sub) {
-                copy_dir(layers, target, &sub, &d, &to)?;
+            if let Some(d) = sub {
+                copy_dir(merged, target, &d, &to)?;
             }
         } else if ft.is_symlink() {
             let link = fs::read_link(&src).map_err(fill_err(target, &src))?;

@@ -10,6 +10,7 @@
 //! broken test, not a finding.
 
 use std::ffi::{OsStr, OsString};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -76,8 +77,8 @@ impl Layer {
     pub fn sparse(&self, rel: impl AsRef<Path>, size: u64, offset: u64, data: &[u8]) -> &Layer {
         let p = self.parents(rel.as_ref());
         let fd = sys::ok(sys::open(&p, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o644), "create sparse");
-        sys::ok(sys::ftruncate(sys::raw(&fd), size), "ftruncate sparse");
-        sys::ok(sys::pwrite(sys::raw(&fd), data, offset), "pwrite sparse");
+        sys::ok(sys::ftruncate(fd.as_fd(), size), "ftruncate sparse");
+        sys::ok(sys::pwrite(fd.as_fd(), data, offset), "pwrite sparse");
         drop(fd);
         self.mtime(rel, MTIME.0, MTIME.1)
     }

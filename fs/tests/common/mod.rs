@@ -37,20 +37,27 @@ pub fn as_unprivileged(f: impl FnOnce() -> Result<(), String>) -> Result<(), Str
         return f();
     }
     let mut fds = [0; 2];
+    // SAFETY: `fds` is a live array of the two ints pipe2 fills in.
     sys::check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).expect("pipe");
+    // SAFETY: pipe2 succeeded, so both are new descriptors that nothing else owns.
     let (rd, wr) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) };
+    // SAFETY: the child only runs `f` and leaves by _exit, never returning
+    // into the test harness or running its destructors; glibc's fork
+    // resets the allocator's locks, so `f` may allocate in the
+    // single-threaded child.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
     if pid == 0 {
         drop(rd);
         let mut wr = wr;
-        let verdict = unsafe {
-            if libc::setgroups(0, std::ptr::null()) != 0 || libc::setresgid(65534, 65534, 65534) != 0 || libc::setresuid(65534, 65534, 65534) != 0 {
-                Err(format!("dropping privileges: {}", std::io::Error::last_os_error()))
-            } else {
-                f()
-            }
+        // SAFETY: setgroups reads no memory for a count of 0 (the null
+        // pointer is allowed then); the set*id calls take plain integers.
+        let dropped = unsafe {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(65534, 65534, 65534) == 0
+                && libc::setresuid(65534, 65534, 65534) == 0
         };
+        let verdict = if dropped { f() } else { Err(format!("dropping privileges: {}", std::io::Error::last_os_error())) };
         let code = match verdict {
             Ok(()) => 0,
             Err(msg) => {
@@ -58,6 +65,7 @@ pub fn as_unprivileged(f: impl FnOnce() -> Result<(), String>) -> Result<(), Str
                 1
             }
         };
+        // SAFETY: _exit ends the child at once and touches no memory.
         unsafe { libc::_exit(code) };
     }
     drop(wr);
@@ -65,6 +73,7 @@ pub fn as_unprivileged(f: impl FnOnce() -> Result<(), String>) -> Result<(), Str
     let mut rd = rd;
     let _ = rd.read_to_string(&mut msg);
     let mut status = 0;
+    // SAFETY: `status` is a live int the call fills in.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
         Ok(())

@@ -45,9 +45,10 @@ impl Backend {
     }
 }
 
-/// Whether the test runs under CI (where skipping is not allowed).
+/// Whether the test runs under CI (where skipping is not allowed):
+/// `CI=true` or `CI=1`, as the engine's tests read it.
 pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 fn test_name() -> String {
@@ -174,8 +175,7 @@ fn give_up(what: &str, deadline: Duration, mountpoint: Option<&Path>) -> ! {
     );
     if let Some(mp) = mountpoint {
         if sys::is_root() {
-            let c = sys::cstr(mp);
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            let _ = sys::umount2(mp, libc::MNT_DETACH);
         } else {
             let _ = std::process::Command::new("fusermount3").args(["-u", "-z"]).arg(mp).status();
         }
@@ -214,6 +214,8 @@ impl Stack {
     pub fn new() -> Stack {
         // Every test expects the same creation modes; umask is per process
         // and all tests set the same value.
+        // SAFETY: umask takes no pointers and cannot fail; every test sets
+        // this same value, so a test running in parallel sees no change.
         unsafe { libc::umask(0o022) };
         let dir = tempfile::Builder::new().prefix("burrow-fs-test.").tempdir().expect("scratch dir under $TMPDIR");
         // Children that drop to another uid must reach the mount.
@@ -342,6 +344,8 @@ fn mount_kernel(layers: &[PathBuf], run: &Path, upper: &Path, work: &Path, root:
         work.display()
     );
     let (src, fstype, target, d) = (sys::cstr("overlay"), sys::cstr("overlay"), sys::cstr(root), sys::cstr(&data));
+    // SAFETY: the four pointers are NUL-terminated strings alive for the
+    // call, which only reads them.
     let rc = unsafe { libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, d.as_ptr().cast()) };
     if rc != 0 {
         panic!("mount overlay on {} ({data}): {}", root.display(), std::io::Error::last_os_error());
@@ -349,17 +353,15 @@ fn mount_kernel(layers: &[PathBuf], run: &Path, upper: &Path, work: &Path, root:
 }
 
 fn unmount_kernel(root: &Path) {
-    let c = sys::cstr(root);
     for _ in 0..50 {
-        if unsafe { libc::umount2(c.as_ptr(), 0) } == 0 {
-            return;
-        }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EBUSY) {
-            break;
+        match sys::umount2(root, 0) {
+            Ok(()) => return,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(_) => break,
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    let _ = sys::umount2(root, libc::MNT_DETACH);
 }
 
 // ---- fuse-overlayfs backend (unprivileged reference) -----------------------
@@ -432,8 +434,7 @@ impl Mount {
         if was_mounted && still_mounted(&self.root) {
             // Clean up so the next tests run, then fail this one.
             if sys::is_root() {
-                let c = sys::cstr(&self.root);
-                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+                let _ = sys::umount2(&self.root, libc::MNT_DETACH);
             } else {
                 let _ = std::process::Command::new("fusermount3").args(["-u", "-z"]).arg(&self.root).status();
             }

@@ -1,6 +1,8 @@
 //! Copy-up: the first change to a lower entry keeps everything the change
 //! does not touch, holes stay holes, and descriptors opened earlier see it.
 
+use std::os::fd::AsFd;
+
 use crate::common::sys;
 use crate::common::*;
 use crate::util::*;
@@ -85,7 +87,7 @@ fn o_trunc_on_lower_file_empties_it_and_keeps_mode() {
     st.layer().file_mode("f", "old content", 0o640);
     let Some(m) = st.mount() else { return };
     let fd = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_TRUNC, 0), "open O_TRUNC");
-    ok(sys::write(sys::raw(&fd), b"new"), "write");
+    ok(sys::write(fd.as_fd(), b"new"), "write");
     drop(fd);
     assert_eq!(read(&m.p("f")), b"new");
     assert_eq!(perm(&m.p("f")), 0o640);
@@ -98,7 +100,7 @@ fn unlinked_lower_file_recreated_shows_only_new_content() {
     let Some(m) = st.mount() else { return };
     ok(sys::unlink(&m.p("f")), "unlink lower file");
     let fd = ok(sys::open(&m.p("f"), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600), "recreate");
-    ok(sys::write(sys::raw(&fd), b"new"), "write");
+    ok(sys::write(fd.as_fd(), b"new"), "write");
     drop(fd);
     assert_eq!(read(&m.p("f")), b"new");
     assert_eq!(perm(&m.p("f")), 0o600);
@@ -113,8 +115,8 @@ fn sparse_lower_file_stays_sparse_after_copy_up() {
     let Some(m) = st.mount() else { return };
     let f = m.p("sparse");
     let fd = ok(sys::open(&f, libc::O_WRONLY, 0), "open for write");
-    ok(sys::pwrite(sys::raw(&fd), b"x", 0), "write first byte");
-    ok(sys::fsync(sys::raw(&fd)), "fsync");
+    ok(sys::pwrite(fd.as_fd(), b"x", 0), "write first byte");
+    ok(sys::fsync(fd.as_fd()), "fsync");
     drop(fd);
     let s = lst(&f);
     assert_eq!(s.st_size as u64, SIZE);
@@ -124,9 +126,9 @@ fn sparse_lower_file_stays_sparse_after_copy_up() {
         s.st_blocks as u64 / 2
     );
     let fd = ok(sys::open(&f, libc::O_RDONLY, 0), "open for read");
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 1, 0), "pread 0"), b"x");
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 4096, 32 << 20), "pread hole"), vec![0u8; 4096]);
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 10, SIZE - 3), "pread end"), b"end");
+    assert_eq!(ok(sys::pread(fd.as_fd(), 1, 0), "pread 0"), b"x");
+    assert_eq!(ok(sys::pread(fd.as_fd(), 4096, 32 << 20), "pread hole"), vec![0u8; 4096]);
+    assert_eq!(ok(sys::pread(fd.as_fd(), 10, SIZE - 3), "pread end"), b"end");
 }
 
 #[test]
@@ -137,23 +139,23 @@ fn file_beyond_4_gib_reads_back() {
     let Some(m) = st.mount() else { return };
     let f = m.p("big");
     let fd = ok(sys::open(&f, libc::O_CREAT | libc::O_RDWR, 0o644), "create");
-    ok(sys::pwrite(sys::raw(&fd), b"tail", FIVE_GIB), "pwrite at 5 GiB");
-    assert_eq!(ok(sys::fstat(sys::raw(&fd)), "fstat").st_size as u64, FIVE_GIB + 4);
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 16, FIVE_GIB), "pread at 5 GiB"), b"tail");
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 8, 4 << 30), "pread at 4 GiB"), vec![0u8; 8]);
+    ok(sys::pwrite(fd.as_fd(), b"tail", FIVE_GIB), "pwrite at 5 GiB");
+    assert_eq!(ok(sys::fstat(fd.as_fd()), "fstat").st_size as u64, FIVE_GIB + 4);
+    assert_eq!(ok(sys::pread(fd.as_fd(), 16, FIVE_GIB), "pread at 5 GiB"), b"tail");
+    assert_eq!(ok(sys::pread(fd.as_fd(), 8, 4 << 30), "pread at 4 GiB"), vec![0u8; 8]);
     drop(fd);
     assert_eq!(lst(&f).st_size as u64, FIVE_GIB + 4);
 
     let lower = m.p("lower_big");
     let fd = ok(sys::open(&lower, libc::O_RDONLY, 0), "open lower big");
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 16, FIVE_GIB), "pread lower at 5 GiB"), b"lower");
+    assert_eq!(ok(sys::pread(fd.as_fd(), 16, FIVE_GIB), "pread lower at 5 GiB"), b"lower");
     drop(fd);
     let fd = ok(sys::open(&lower, libc::O_WRONLY, 0), "copy-up of a 5 GiB sparse file");
-    ok(sys::pwrite(sys::raw(&fd), b"head", 0), "write at 0");
+    ok(sys::pwrite(fd.as_fd(), b"head", 0), "write at 0");
     drop(fd);
     let fd = ok(sys::open(&lower, libc::O_RDONLY, 0), "reopen");
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 4, 0), "pread head"), b"head");
-    assert_eq!(ok(sys::pread(sys::raw(&fd), 16, FIVE_GIB), "pread tail after copy-up"), b"lower");
+    assert_eq!(ok(sys::pread(fd.as_fd(), 4, 0), "pread head"), b"head");
+    assert_eq!(ok(sys::pread(fd.as_fd(), 16, FIVE_GIB), "pread tail after copy-up"), b"lower");
     assert!((lst(&lower).st_blocks as u64) * 512 < (16 << 20), "5 GiB sparse file was copied up densely");
 }
 
@@ -163,14 +165,14 @@ fn descriptor_opened_before_copy_up_sees_new_data() {
     st.layer().file("f", "old data");
     let Some(m) = st.mount() else { return };
     let ro = ok(sys::open(&m.p("f"), libc::O_RDONLY, 0), "open read-only");
-    assert_eq!(ok(sys::pread(sys::raw(&ro), 3, 0), "first read"), b"old");
+    assert_eq!(ok(sys::pread(ro.as_fd(), 3, 0), "first read"), b"old");
     let rw = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_TRUNC, 0), "open for write");
-    ok(sys::write(sys::raw(&rw), b"NEW DATA!"), "write");
+    ok(sys::write(rw.as_fd(), b"NEW DATA!"), "write");
     drop(rw);
     assert_eq!(
-        ok(sys::pread(sys::raw(&ro), 64, 0), "read through the older descriptor"),
+        ok(sys::pread(ro.as_fd(), 64, 0), "read through the older descriptor"),
         b"NEW DATA!",
         "a descriptor opened before copy-up reads stale lower data"
     );
-    assert_eq!(ok(sys::fstat(sys::raw(&ro)), "fstat").st_size, 9);
+    assert_eq!(ok(sys::fstat(ro.as_fd()), "fstat").st_size, 9);
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::ffi::{CStr, OsString};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::common::sys;
@@ -15,10 +16,10 @@ fn o_append_writes_go_to_the_end() {
     let Some(m) = st.mount() else { return };
     let a = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_APPEND, 0), "open append 1");
     let b = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_APPEND, 0), "open append 2");
-    ok(sys::write(sys::raw(&a), b"def"), "write 1");
-    ok(sys::write(sys::raw(&b), b"ghi"), "write 2");
+    ok(sys::write(a.as_fd(), b"def"), "write 1");
+    ok(sys::write(b.as_fd(), b"ghi"), "write 2");
     // Linux: pwrite on an O_APPEND descriptor appends, whatever the offset.
-    ok(sys::pwrite(sys::raw(&a), b"jkl", 0), "pwrite with O_APPEND");
+    ok(sys::pwrite(a.as_fd(), b"jkl", 0), "pwrite with O_APPEND");
     drop((a, b));
     assert_eq!(read(&m.p("f")), b"abcdefghijkl");
 }
@@ -29,18 +30,19 @@ fn fsync_fdatasync_and_syncfs_succeed() {
     st.layer().file("lower", "x").dir("d");
     let Some(m) = st.mount() else { return };
     let fd = ok(sys::open(&m.p("new"), libc::O_CREAT | libc::O_WRONLY, 0o644), "create");
-    ok(sys::write(sys::raw(&fd), b"data"), "write");
-    ok(sys::fsync(sys::raw(&fd)), "fsync new file");
-    ok(sys::fdatasync(sys::raw(&fd)), "fdatasync new file");
+    ok(sys::write(fd.as_fd(), b"data"), "write");
+    ok(sys::fsync(fd.as_fd()), "fsync new file");
+    ok(sys::fdatasync(fd.as_fd()), "fdatasync new file");
     let fd = ok(sys::open(&m.p("lower"), libc::O_RDWR, 0), "open lower");
-    ok(sys::fsync(sys::raw(&fd)), "fsync lower file before writing");
-    ok(sys::pwrite(sys::raw(&fd), b"y", 1), "write lower");
-    ok(sys::fdatasync(sys::raw(&fd)), "fdatasync lower");
+    ok(sys::fsync(fd.as_fd()), "fsync lower file before writing");
+    ok(sys::pwrite(fd.as_fd(), b"y", 1), "write lower");
+    ok(sys::fdatasync(fd.as_fd()), "fdatasync lower");
     let ro = ok(sys::open(&m.p("lower"), libc::O_RDONLY, 0), "open read-only");
-    ok(sys::fsync(sys::raw(&ro)), "fsync read-only descriptor");
+    ok(sys::fsync(ro.as_fd()), "fsync read-only descriptor");
     let dir = ok(sys::open(&m.p("d"), libc::O_RDONLY | libc::O_DIRECTORY, 0), "open dir");
-    ok(sys::fsync(sys::raw(&dir)), "fsync dir");
-    ok(sys::check(unsafe { libc::syncfs(sys::raw(&dir)) }), "syncfs");
+    ok(sys::fsync(dir.as_fd()), "fsync dir");
+    // SAFETY: `dir` is open (owned here) for the call; no memory is passed.
+    ok(sys::check(unsafe { libc::syncfs(dir.as_raw_fd()) }), "syncfs");
     assert_eq!(read(&m.p("lower")), b"xy");
 }
 
@@ -57,11 +59,14 @@ fn statfs_describes_a_filesystem() {
     }
 }
 
+/// A readdir(3) stream: the non-null `DIR` from opendir, closed on drop
+/// and used only through `&mut self`/`&self` until then.
 struct Dir(*mut libc::DIR);
 
 impl Dir {
     fn open(p: &std::path::Path) -> Dir {
         let c = sys::cstr(p);
+        // SAFETY: `c` is a NUL-terminated path alive for the call, which only reads it.
         let d = unsafe { libc::opendir(c.as_ptr()) };
         assert!(!d.is_null(), "opendir {}: {}", p.display(), std::io::Error::last_os_error());
         Dir(d)
@@ -69,10 +74,14 @@ impl Dir {
 
     fn next(&mut self) -> Option<OsString> {
         loop {
+            // SAFETY: self.0 is an open stream (see `Dir`).
             let e = unsafe { libc::readdir64(self.0) };
             if e.is_null() {
                 return None;
             }
+            // SAFETY: a non-null entry stays valid until the next readdir on
+            // the stream, and its d_name is NUL-terminated; the name is copied
+            // out (or skipped) before that.
             let n = unsafe { CStr::from_ptr((*e).d_name.as_ptr()) }.to_bytes();
             if n != b"." && n != b".." {
                 return Some(std::ffi::OsStr::from_bytes(n).to_os_string());
@@ -81,16 +90,20 @@ impl Dir {
     }
 
     fn tell(&self) -> libc::c_long {
+        // SAFETY: self.0 is an open stream (see `Dir`).
         unsafe { libc::telldir(self.0) }
     }
 
     fn seek(&mut self, pos: libc::c_long) {
+        // SAFETY: self.0 is an open stream (see `Dir`); the position is a
+        // plain number, not a pointer: a bad one only misplaces readdir.
         unsafe { libc::seekdir(self.0, pos) }
     }
 }
 
 impl Drop for Dir {
     fn drop(&mut self) {
+        // SAFETY: self.0 is an open stream, closed only here, once.
         unsafe { libc::closedir(self.0) };
     }
 }
@@ -188,23 +201,23 @@ fn an_open_file_stays_usable_after_its_name_is_removed() {
     let up = ok(sys::open(&m.p("tmp"), libc::O_CREAT | libc::O_RDWR, 0o600), "create");
     drop(up);
     let up = ok(sys::open(&m.p("tmp"), libc::O_RDWR, 0), "reopen");
-    ok(sys::pwrite(sys::raw(&up), b"before", 0), "write before unlink");
+    ok(sys::pwrite(up.as_fd(), b"before", 0), "write before unlink");
     ok(sys::unlink(&m.p("tmp")), "unlink upper");
-    ok(sys::pwrite(sys::raw(&up), b"+after", 6), "write after unlink");
-    assert_eq!(ok(sys::pread(sys::raw(&up), 32, 0), "read after unlink"), b"before+after");
-    assert_eq!(ok(sys::fstat(sys::raw(&up)), "fstat").st_size, 12);
+    ok(sys::pwrite(up.as_fd(), b"+after", 6), "write after unlink");
+    assert_eq!(ok(sys::pread(up.as_fd(), 32, 0), "read after unlink"), b"before+after");
+    assert_eq!(ok(sys::fstat(up.as_fd()), "fstat").st_size, 12);
     // a lower file: readable after unlink, and writable without touching the layer
     let low = ok(sys::open(&m.p("lower"), libc::O_RDWR, 0), "open lower");
     ok(sys::unlink(&m.p("lower")), "unlink lower");
-    assert_eq!(ok(sys::pread(sys::raw(&low), 32, 0), "read lower after unlink"), b"from the layer");
-    ok(sys::pwrite(sys::raw(&low), b"FROM", 0), "write lower after unlink");
-    assert_eq!(ok(sys::pread(sys::raw(&low), 32, 0), "read back"), b"FROM the layer");
+    assert_eq!(ok(sys::pread(low.as_fd(), 32, 0), "read lower after unlink"), b"from the layer");
+    ok(sys::pwrite(low.as_fd(), b"FROM", 0), "write lower after unlink");
+    assert_eq!(ok(sys::pread(low.as_fd(), 32, 0), "read back"), b"FROM the layer");
     assert_errno(sys::lstat(&m.p("lower")), libc::ENOENT, "the name is gone");
     // replaced by a rename: the old file is still there for its opener
     let v = ok(sys::open(&m.p("victim"), libc::O_RDONLY, 0), "open victim");
     std::fs::write(m.p("new"), "new").unwrap();
     ok(sys::rename(&m.p("new"), &m.p("victim")), "replace victim");
-    assert_eq!(ok(sys::pread(sys::raw(&v), 32, 0), "read replaced"), b"x");
+    assert_eq!(ok(sys::pread(v.as_fd(), 32, 0), "read replaced"), b"x");
     assert_eq!(read(&m.p("victim")), b"new");
     drop((up, low, v));
     // the layer itself never changed
@@ -217,8 +230,10 @@ fn thousands_of_files_do_not_exhaust_the_servers_descriptors() {
     // server shares this process): created, written, read and removed one
     // after another, each closed before the next.
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a live rlimit the call fills in.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     lim.rlim_cur = lim.rlim_cur.min(1024);
+    // SAFETY: `lim` is a live rlimit the call only reads.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
     let mut st = Stack::new();
     st.layer().dir("d");
@@ -244,21 +259,23 @@ fn creating_descriptor_and_other_opens_agree() {
     st.layer().dir("d");
     let Some(m) = st.mount() else { return };
     let c = ok(sys::open(&m.p("d/new"), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o644), "create");
-    ok(sys::write(sys::raw(&c), &[b'a'; 8192]), "write through the creating descriptor");
+    ok(sys::write(c.as_fd(), &[b'a'; 8192]), "write through the creating descriptor");
     let r = ok(sys::open(&m.p("d/new"), libc::O_RDONLY, 0), "open for reading");
-    assert_eq!(ok(sys::pread(sys::raw(&r), 4, 0), "read (fills the cache)"), b"aaaa");
-    ok(sys::pwrite(sys::raw(&c), b"bbbb", 0), "overwrite through the creating descriptor");
-    assert_eq!(ok(sys::pread(sys::raw(&r), 4, 0), "read again"), b"bbbb", "a stale cached page");
-    assert_eq!(ok(sys::pread(sys::raw(&c), 4, 4096), "read through the creating descriptor"), b"aaaa");
-    // SAFETY: a fresh shared mapping of 4096 bytes of an open file, unmapped below.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, sys::raw(&c), 0) };
+    assert_eq!(ok(sys::pread(r.as_fd(), 4, 0), "read (fills the cache)"), b"aaaa");
+    ok(sys::pwrite(c.as_fd(), b"bbbb", 0), "overwrite through the creating descriptor");
+    assert_eq!(ok(sys::pread(r.as_fd(), 4, 0), "read again"), b"bbbb", "a stale cached page");
+    assert_eq!(ok(sys::pread(c.as_fd(), 4, 4096), "read through the creating descriptor"), b"aaaa");
+    // SAFETY: the address is null, so the kernel picks a fresh range and no
+    // memory Rust already uses is remapped; `c` is open for the call. The
+    // mapping is unmapped below and not used after.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, c.as_raw_fd(), 0) };
     assert_ne!(p, libc::MAP_FAILED, "shared mmap of the creating descriptor: {}", std::io::Error::last_os_error());
     // SAFETY: p maps 4096 writable bytes.
     unsafe { std::ptr::copy_nonoverlapping(b"cccc".as_ptr(), p.cast::<u8>(), 4) };
     // SAFETY: p and its length are the mapping's.
     assert_eq!(unsafe { libc::msync(p, 4096, libc::MS_SYNC) }, 0, "msync");
-    assert_eq!(ok(sys::pread(sys::raw(&r), 4, 0), "read what the mapping wrote"), b"cccc");
-    ok(sys::pwrite(sys::raw(&c), b"dddd", 0), "write under the mapping");
+    assert_eq!(ok(sys::pread(r.as_fd(), 4, 0), "read what the mapping wrote"), b"cccc");
+    ok(sys::pwrite(c.as_fd(), b"dddd", 0), "write under the mapping");
     // SAFETY: p maps 4096 readable bytes.
     assert_eq!(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), 4) }, b"dddd", "the mapping is stale");
     // SAFETY: unmapping the mapping made above.
@@ -286,7 +303,7 @@ fn unprivileged_write_clears_setid_bits() {
             let p = m.p(format!("d/f{mode:o}-{size}"));
             let c = ok(sys::open(&p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
             ok(sys::chmod(&p, mode), "chmod");
-            ok(sys::write(sys::raw(&c), &vec![b'x'; size]), "write through the creating descriptor");
+            ok(sys::write(c.as_fd(), &vec![b'x'; size]), "write through the creating descriptor");
             assert_eq!(perm(&p), after, "mode {mode:o} after a write of {size} bytes");
             drop(c);
         }
@@ -308,16 +325,16 @@ fn large_writes_are_seen_at_once() {
         let w = ok(sys::open(&p, flags, 0o644), "open for writing");
         let r = ok(sys::open(&p, libc::O_RDONLY, 0), "open for reading");
         for i in 0..12u8 {
-            ok(sys::write(sys::raw(&w), &vec![i; MIB]), "write a MiB");
+            ok(sys::write(w.as_fd(), &vec![i; MIB]), "write a MiB");
             let want = (usize::from(i) + 1) * MIB;
             assert_eq!(lst(&p).st_size as usize, want, "{name}: size by name after write {i}");
-            assert_eq!(ok(sys::fstat(sys::raw(&r)), "fstat").st_size as usize, want, "{name}: size by descriptor after write {i}");
-            assert_eq!(ok(sys::pread(sys::raw(&r), 4096, (want - 4096) as u64), "read the end"), vec![i; 4096], "{name}: the end after write {i}");
+            assert_eq!(ok(sys::fstat(r.as_fd()), "fstat").st_size as usize, want, "{name}: size by descriptor after write {i}");
+            assert_eq!(ok(sys::pread(r.as_fd(), 4096, (want - 4096) as u64), "read the end"), vec![i; 4096], "{name}: the end after write {i}");
         }
         // the same range twice in a row: the second must win
-        ok(sys::pwrite(sys::raw(&w), &vec![b'a'; MIB], 0), "write the first MiB");
-        ok(sys::pwrite(sys::raw(&w), &vec![b'b'; MIB], 0), "write it again");
-        ok(sys::ftruncate(sys::raw(&w), (MIB + 10) as u64), "truncate after a write");
+        ok(sys::pwrite(w.as_fd(), &vec![b'a'; MIB], 0), "write the first MiB");
+        ok(sys::pwrite(w.as_fd(), &vec![b'b'; MIB], 0), "write it again");
+        ok(sys::ftruncate(w.as_fd(), (MIB + 10) as u64), "truncate after a write");
         drop((w, r));
         let data = read(&p);
         assert_eq!(data.len(), MIB + 10, "{name}: size after the truncate");
@@ -369,7 +386,7 @@ fn concurrent_writers_and_listers_agree_on_sizes() {
             std::thread::spawn(move || {
                 let fd = ok(sys::open(&path, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o644), "create");
                 for k in 0..STEPS {
-                    ok(sys::write(sys::raw(&fd), &vec![k as u8; STEP]), "write");
+                    ok(sys::write(fd.as_fd(), &vec![k as u8; STEP]), "write");
                     done[i].store((k + 1) * STEP as u64, Ordering::SeqCst);
                 }
             })

@@ -1,5 +1,6 @@
 //! Hardlinks, symlinks and special files.
 
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::common::sys;
@@ -21,7 +22,7 @@ fn hardlinks_of_a_layer_share_inode_and_count() {
         assert_eq!(s.st_nlink, 3, "{n}: st_nlink after link");
     }
     let fd = ok(sys::open(&m.p("d/c"), libc::O_WRONLY | libc::O_APPEND, 0), "open third name");
-    ok(sys::write(sys::raw(&fd), b"+more"), "append");
+    ok(sys::write(fd.as_fd(), b"+more"), "append");
     drop(fd);
     assert_eq!(read(&m.p("a")), b"shared+more", "write through one name seen through another");
     assert_eq!(read(&m.p("b")), b"shared+more");
@@ -88,9 +89,9 @@ fn fifos_and_special_files() {
     assert_eq!(perm(&m.p("lower_fifo")), 0o600);
     // A fifo on the mount is a pipe of the kernel, not a file of the fs.
     let fd = ok(sys::open(&m.p("lower_fifo"), libc::O_RDWR | libc::O_NONBLOCK, 0), "open fifo");
-    ok(sys::write(sys::raw(&fd), b"ping"), "write fifo");
+    ok(sys::write(fd.as_fd(), b"ping"), "write fifo");
     let mut buf = [0u8; 8];
-    let n = unsafe { libc::read(sys::raw(&fd), buf.as_mut_ptr().cast(), buf.len()) };
-    assert_eq!(&buf[..n.max(0) as usize], b"ping");
+    let n = ok(std::io::Read::read(&mut std::fs::File::from(fd), &mut buf), "read fifo");
+    assert_eq!(&buf[..n], b"ping");
     assert_eq!(lst(&m.p("lower_fifo")).st_size, 0);
 }

@@ -1,5 +1,7 @@
 //! chmod, chown, truncate, utimensat and inode numbers.
 
+use std::os::fd::AsFd;
+
 use crate::common::sys::{self, Time};
 use crate::common::*;
 use crate::util::*;
@@ -48,10 +50,10 @@ fn truncate_up_and_down() {
     assert_eq!(read(&m.p("f")), b"hello\0\0\0\0\0\0\0");
     assert_eq!(lst(&m.p("f")).st_size, 12);
     let fd = ok(sys::open(&m.p("g"), libc::O_RDWR, 0), "open g");
-    ok(sys::ftruncate(sys::raw(&fd), 3), "ftruncate down");
-    assert_eq!(ok(sys::fstat(sys::raw(&fd)), "fstat").st_size, 3);
-    ok(sys::ftruncate(sys::raw(&fd), 0), "ftruncate to zero");
-    ok(sys::pwrite(sys::raw(&fd), b"z", 6), "write past end");
+    ok(sys::ftruncate(fd.as_fd(), 3), "ftruncate down");
+    assert_eq!(ok(sys::fstat(fd.as_fd()), "fstat").st_size, 3);
+    ok(sys::ftruncate(fd.as_fd(), 0), "ftruncate to zero");
+    ok(sys::pwrite(fd.as_fd(), b"z", 6), "write past end");
     drop(fd);
     assert_eq!(read(&m.p("g")), b"\0\0\0\0\0\0z");
 }
@@ -80,7 +82,7 @@ fn utimensat_explicit_times_and_omit() {
     ok(sys::lutimens(&m.p("d"), Time::At(7, 0), Time::At(8, 0)), "dir times");
     assert_eq!(times(&m.p("d")).1, (8, 0));
     let fd = ok(sys::open(&f, libc::O_WRONLY, 0), "open");
-    ok(sys::futimens(sys::raw(&fd), Time::Omit, Time::At(9, 9)), "futimens");
+    ok(sys::futimens(fd.as_fd(), Time::Omit, Time::At(9, 9)), "futimens");
     drop(fd);
     assert_eq!(times(&f).1, (9, 9));
 }
@@ -104,8 +106,8 @@ fn st_ino_is_stable_across_lookups_and_copy_up() {
     assert!(!seen.contains(&fi), "st_ino of f reused");
     assert_eq!(lst(&m.p("f")).st_ino, fi, "st_ino after other lookups");
     let fd = ok(sys::open(&m.p("f"), libc::O_WRONLY | libc::O_APPEND, 0), "open for write");
-    ok(sys::write(sys::raw(&fd), b"y"), "write");
-    assert_eq!(ok(sys::fstat(sys::raw(&fd)), "fstat").st_ino, fi, "fstat st_ino after copy-up");
+    ok(sys::write(fd.as_fd(), b"y"), "write");
+    assert_eq!(ok(sys::fstat(fd.as_fd()), "fstat").st_ino, fi, "fstat st_ino after copy-up");
     drop(fd);
     assert_eq!(lst(&m.p("f")).st_ino, fi, "st_ino after copy-up");
     write(&m.p("d/new"), b"n");

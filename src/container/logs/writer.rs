@@ -75,7 +75,9 @@ impl LogWriter {
 /// stored at once even without a newline (a terminal's prompt must reach
 /// an attached user before the line ends).
 pub fn pump(source: File, stream: Stream, writer: Arc<Mutex<LogWriter>>, mirror: Option<File>, partial: bool) -> JoinHandle<()> {
+    let span = tracing::Span::current();
     std::thread::spawn(move || {
+        let _span = span.entered();
         let mut source = source;
         let mut mirror = mirror;
         let mut buf = vec![0u8; 64 << 10];
