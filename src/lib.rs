@@ -14,7 +14,8 @@
 //! network (resolv.conf, hosts) from the flags and the host's files. `info`
 //! reports what this host allows and how to fix what it does not. `build`
 //! parses Dockerfiles into typed stages for `burrow build`. `text` keeps
-//! what messages quote (long paths, raw bytes) readable.
+//! what messages quote (long paths, raw bytes) readable. `rmtree` is the
+//! one way a directory tree is removed, at any depth.
 
 pub mod atomic;
 pub mod build;
@@ -29,6 +30,7 @@ pub mod paths;
 pub mod private_dir;
 pub mod process;
 pub mod registry;
+pub mod rmtree;
 pub mod text;
 pub mod userns;
 pub mod volume;

@@ -74,7 +74,7 @@ pub fn prune(paths: &Paths, store: &Store, in_use: impl FnOnce() -> crate::image
     let mounts = mounts_dir(paths);
     if mounts.exists() {
         report.reclaimed += crate::container::prune::tree_size(&mounts);
-        std::fs::remove_dir_all(&mounts).map_err(|source| crate::image::Error::Io { op: "remove the build cache mounts", path: mounts.clone(), source })?;
+        crate::rmtree::remove_tree(&mounts).map_err(|source| crate::image::Error::Io { op: "remove the build cache mounts", path: mounts.clone(), source })?;
     }
     Ok(report)
 }

@@ -265,7 +265,8 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         if !detach && (opts.tty || opts.interactive) {
             anyhow::bail!("a foreground container with a --restart policy cannot be attached to a terminal here: add -d, and use `burrow exec -it` or `burrow logs -f`");
         }
-        let record = burrow::container::run::create(paths, &opts, &image, &defaults)?;
+        // Held until the monitor has the container (or failed to start it).
+        let (record, _creator) = burrow::container::run::create_for_run(paths, &opts, &image, &defaults)?;
         let follower = burrow::container::logs::Follower::at_end(&record.dir(paths));
         if let Err(e) = burrow::monitor::spawn(paths, &record) {
             eprintln!("Error: {e}");
@@ -529,7 +530,7 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
             if r.monitor_alive(paths) {
                 return Err(burrow::container::Error::Running { name: r.name }.into());
             }
-            burrow::container::rootfs::remove_any(&r.dir(paths)).context("cannot remove the container's files")?;
+            record::remove_files(paths, &r.dir(paths)).context("cannot remove the container's files")?;
             if args.volumes {
                 burrow::volume::attach::remove_anonymous(paths, &r.mounts)?;
             }

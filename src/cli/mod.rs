@@ -375,7 +375,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Load(a) | C::Image(ImageCommand::Load(a)) => done(enter(false).and_then(|_| archive::load(paths, &a))),
         C::Export(a) | C::Container(ContainerCommand::Export(a)) => done(enter(false).and_then(|_| archive::export(paths, &a))),
         C::History(a) | C::Image(ImageCommand::History(a)) => done(history::history(paths, &a)),
-        C::System(SystemCommand::Check(a)) => done(system::check(paths, &a)),
+        C::System(SystemCommand::Check(a)) => done(enter(false).and_then(|_| system::check(paths, &a))),
         C::System(SystemCommand::Df(a)) => done(system::df(paths, &a)),
         C::System(SystemCommand::Prune(a)) => done(enter(false).and_then(|_| system::prune(paths, &a))),
         C::Container(ContainerCommand::Prune(a)) => done(enter(false).and_then(|_| container::prune(paths, &a))),

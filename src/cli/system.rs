@@ -3,7 +3,9 @@
 //! present; and the store root is private (`private_dir::exposure`).
 //! Problems are listed one a line and the command fails; it repairs
 //! nothing (remove the broken image with `rmi -f` and load or pull it
-//! again; chmod an open root 0700, as any other command does).
+//! again; chmod an open root 0700, as any other command does). What
+//! interrupted commands left in `tmp/` is no part of any image: `check`,
+//! like `system prune`, removes it (`image::tmp`).
 
 use burrow::image::Store;
 use burrow::paths::Paths;
@@ -17,6 +19,9 @@ pub fn check(paths: &Paths, _args: &CheckArgs) -> anyhow::Result<()> {
         println!("{o}");
     }
     let store = Store::open(paths)?;
+    for name in clear_tmp(paths)? {
+        println!("removed tmp/{name}: left by an interrupted command");
+    }
     let problems = store.fsck()?;
     for p in &problems {
         println!("{p}");
@@ -33,6 +38,20 @@ pub fn check(paths: &Paths, _args: &CheckArgs) -> anyhow::Result<()> {
     }
     println!("no problems found");
     Ok(())
+}
+
+/// Remove the leftovers of interrupted commands from `tmp/`; their names.
+/// Nothing is removed while another burrow command uses `tmp/`.
+fn clear_tmp(paths: &Paths) -> anyhow::Result<Vec<String>> {
+    let tmp = paths.tmp();
+    let Some(cleared) = burrow::image::tmp::clear(&tmp)? else {
+        println!("{} is in use by another burrow command: its leftovers are removed when none runs", tmp.display());
+        return Ok(Vec::new());
+    };
+    if let Some((name, e)) = cleared.failed.first() {
+        anyhow::bail!("cannot remove the leftover {}: {e}", tmp.join(name).display());
+    }
+    Ok(cleared.removed)
 }
 
 #[derive(clap::Args, Debug)]
@@ -102,11 +121,12 @@ pub struct PruneArgs {
 }
 
 /// `system prune`: stopped containers, then dangling (or, with -a, unused)
-/// images, then the build cache.
+/// images, then the build cache, then the leftovers of interrupted
+/// commands in `tmp/`.
 pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let what = if args.all { "all images without at least one container associated to them" } else { "all dangling images" };
     let vols = if args.volumes { "  - all anonymous volumes not used by at least one container\n" } else { "" };
-    if !args.confirm.go_ahead(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n  - all build cache\n"))? {
+    if !args.confirm.go_ahead(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n  - all build cache\n  - what interrupted commands left in the store's tmp/\n"))? {
         return Ok(());
     }
     let containers = burrow::container::prune::prune(paths)?;
@@ -121,6 +141,7 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     }
     reclaimed += super::images::prune_images(paths, args.all)?;
     reclaimed += super::build::prune_cache(paths)?;
+    super::print_deleted("leftovers of interrupted commands", &clear_tmp(paths)?);
     println!("Total reclaimed space: {}", super::images::human_size(reclaimed));
     Ok(())
 }

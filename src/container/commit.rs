@@ -4,13 +4,12 @@
 //! writes deletions as whiteouts), so committing streams it as a tar
 //! (`layer_tar`) through a pipe into the image store's `add_layer`, which
 //! verifies, unpacks and names the image exactly as `import` does: a
-//! failure anywhere leaves the store as it was. The new image is the
+//! failure anywhere, the writer's included, leaves the store as it was
+//! (the image is named only once the whole upper was written). The new image is the
 //! container's image plus this one layer, with the config (Env, Cmd, ...)
 //! of the image kept and a history entry naming the container's command.
 //! A running container is committed as it is at that moment, without
 //! pausing it.
-
-use std::io::BufReader;
 
 use super::{layer_tar, record, Error, Result};
 use crate::image::{import, ImportOptions, ImportResult, Store};
@@ -36,9 +35,6 @@ pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions
     }
     let store = Store::open(paths)?;
     let base = store.resolve(&rec.image_id).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
-    let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Io { path: upper.clone(), source: e.into() })?;
-    let source = upper.clone();
-    let producer = std::thread::spawn(move || layer_tar::write(&source, std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(writer))));
     let import_opts = ImportOptions {
         message: opts.message.clone(),
         author: opts.author.clone(),
@@ -46,9 +42,7 @@ pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions
         unpack: crate::image::UnpackOptions::current(),
     };
     let created_by = opts.created_by.clone().unwrap_or_else(|| format!("burrow commit: {}", rec.command.join(" ")));
-    let result = import::add_layer(&store, Some(&base), BufReader::with_capacity(1 << 20, std::fs::File::from(reader)), name, &import_opts, &created_by);
-    let produced = producer.join().unwrap_or_else(|_| Err(std::io::Error::other("the layer writer panicked")));
-    let result = result?;
-    produced.map_err(|source| Error::Io { path: upper, source })?;
-    Ok(result)
+    import::add_produced_layer(&store, Some(&base), name, &import_opts, &created_by, move |out| {
+        layer_tar::write(&upper, out).map_err(|source| Error::Io { path: upper, source })
+    })
 }

@@ -13,7 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::record::{self, ContainerId};
-use super::{rootfs, state, Error, Result};
+use super::{state, Result};
 use crate::lock::StoreLock;
 use crate::paths::Paths;
 
@@ -57,11 +57,12 @@ pub fn prune(paths: &Paths) -> Result<PruneReport> {
         // A container another command is working on is left alone (and
         // never waited for: `rm` takes its lifecycle lock before this lock).
         let Some(_life) = state::try_lifecycle(&dir)? else { continue };
-        if r.monitor_alive(paths) {
+        // Running, or about to be started by the `run` that made it.
+        if r.monitor_alive(paths) || state::creator_alive(&dir) {
             continue;
         }
         let bytes = size(paths, &r);
-        rootfs::remove_any(&dir).map_err(Error::from)?;
+        record::remove_files(paths, &dir)?;
         report.reclaimed += bytes;
         report.deleted.push(r.id);
     }

@@ -187,12 +187,7 @@ fn read_in_root(root: &Path, rel: &str) -> Option<String> {
 
 /// Remove a file or a whole tree; a missing path is fine.
 pub fn remove_any(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::Io { path: path.into(), source: e }),
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(io(path)),
-        Ok(_) => fs::remove_file(path).map_err(io(path)),
-    }
+    crate::rmtree::remove_tree(path).map_err(io(path))
 }
 
 #[cfg(test)]

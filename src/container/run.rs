@@ -215,6 +215,18 @@ pub fn parse_env_file(text: &str) -> Vec<String> {
 /// Create a container: check the flags, write its record (status
 /// created) and directory. Nothing runs yet.
 pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<Record> {
+    create_as(paths, opts, image, defaults, |_| Ok(())).map(|(r, ())| r)
+}
+
+/// `create` for a `run`, which holds the container's creator lock until it
+/// has handed the container on (see `state`): should it die first, the
+/// next command removes a `--rm` container it left.
+pub fn create_for_run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<(Record, state::Held)> {
+    create_as(paths, opts, image, defaults, state::claim_creator)
+}
+
+/// `create`, with `claim` run on the new directory before the record is written.
+fn create_as<T>(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults, claim: impl FnOnce(&Path) -> Result<T>) -> Result<(Record, T)> {
     let id = ContainerId::random();
     let _span = super::span(&id).entered();
     let args = command_line(defaults, opts.entrypoint.as_deref(), &opts.command);
@@ -265,17 +277,19 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
     record.config = Some(config);
     let dir = record.dir(paths);
     fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    let held = claim(&dir)?;
     if let Err(e) = record.save(paths) {
         // A create that fails (a full disk) leaves nothing behind.
         remove_created(paths, &record);
         return Err(e);
     }
-    Ok(record)
+    Ok((record, held))
 }
 
 /// Run a container in the foreground; returns its exit code.
 pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<i32> {
-    let record = create(paths, opts, image, defaults)?;
+    // The creator lock is held until the container is removed.
+    let (record, _creator) = create_for_run(paths, opts, image, defaults)?;
     let dir = record.dir(paths);
     let outcome = match state::claim_monitor(&dir)? {
         Some(_monitor) => start(paths, record.clone(), Io::Caller, &mut || {}),
@@ -302,7 +316,7 @@ fn remove_created(paths: &Paths, record: &Record) {
 /// volumes that no other container uses; failures are logged.
 pub fn remove_with_volumes(paths: &Paths, record: &Record) {
     let t = std::time::Instant::now();
-    if let Err(e) = rootfs::remove_any(&record.dir(paths)) {
+    if let Err(e) = record::remove_files(paths, &record.dir(paths)) {
         tracing::warn!(%e, "could not remove the container");
     }
     let removed = StoreLock::exclusive(&paths.lock_file())

@@ -1,6 +1,6 @@
 //! What is true about a container right now, and who may change it.
 //!
-//! Three `flock(2)` files in the container's directory carry the truth,
+//! Four `flock(2)` files in the container's directory carry the truth,
 //! because the kernel drops a lock when its holder dies, so nothing here
 //! can go stale after a `kill -9`:
 //!
@@ -13,6 +13,14 @@
 //! - `lifecycle.lock` serialises the commands that change a container's
 //!   life (start, stop, kill, restart, rm, rename): two of them on the
 //!   same container at once run one after the other.
+//! - `creator.lock` is held by the `burrow run` that made the container,
+//!   from before its record exists until the container is handed to its
+//!   monitor (`run -d`) or, in the foreground, until it is removed after
+//!   its exit (`--rm`). A `--rm` container whose creator and monitor are
+//!   both gone, and that is not running, was abandoned half-way (the
+//!   command was killed, or died of SIGPIPE): `record::reconcile` removes
+//!   it. `burrow create` makes no such file, so the container it leaves
+//!   for a later `start` is never taken for abandoned.
 //! - `record.lock` guards a read-modify-write of the record
 //!   (`container.json` and `live.bin`, see `record` and `live`), held
 //!   only for the moment of the update, so the monitor (which records pid,
@@ -32,6 +40,7 @@ use super::{Error, Result};
 const MONITOR: &str = "monitor.lock";
 const LIFECYCLE: &str = "lifecycle.lock";
 const RECORD: &str = "record.lock";
+const CREATOR: &str = "creator.lock";
 
 /// A held lock on one of a container's lock files; dropping it unlocks.
 #[derive(Debug)]
@@ -133,6 +142,25 @@ pub fn wait_monitor_gone(dir: &Path, timeout: Option<Duration>) -> bool {
     }
 }
 
+/// Become the creator of the container in `dir` (a new directory, so
+/// nobody else holds it).
+pub fn claim_creator(dir: &Path) -> Result<Held> {
+    lock_wait(dir.join(CREATOR), FlockArg::LockExclusive)
+}
+
+/// Whether the container had a creating `run` and it is gone (see the
+/// module comment); false for a container `burrow create` made.
+pub fn creator_gone(dir: &Path) -> bool {
+    let path = dir.join(CREATOR);
+    path.exists() && matches!(lock(path, FlockArg::LockSharedNonblock), Ok(Some(_)))
+}
+
+/// Whether the `run` that made the container still lives.
+pub fn creator_alive(dir: &Path) -> bool {
+    let path = dir.join(CREATOR);
+    path.exists() && matches!(lock(path, FlockArg::LockSharedNonblock), Ok(None))
+}
+
 /// Serialise a lifecycle command on this container.
 pub fn lifecycle(dir: &Path) -> Result<Held> {
     lock_wait(dir.join(LIFECYCLE), FlockArg::LockExclusive)
@@ -169,5 +197,15 @@ mod tests {
         drop(held);
         assert!(!monitor_alive(t.path()));
         assert!(wait_monitor_gone(t.path(), Some(Duration::ZERO)));
+    }
+
+    #[test]
+    fn creator_lock_tells_an_abandoned_container() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(!creator_gone(t.path()) && !creator_alive(t.path()), "no creator: made by `create`");
+        let held = claim_creator(t.path()).unwrap();
+        assert!(creator_alive(t.path()) && !creator_gone(t.path()));
+        drop(held);
+        assert!(creator_gone(t.path()) && !creator_alive(t.path()));
     }
 }

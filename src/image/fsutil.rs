@@ -8,30 +8,17 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// A fresh file name under `dir` (not created).
+/// A fresh file name under `dir` (not created). This process becomes a
+/// user of `dir` (`tmp::hold`), so `system prune` leaves the entry alone.
 pub fn temp_path(dir: &Path, prefix: &str) -> PathBuf {
+    super::tmp::hold(dir);
     dir.join(format!("{prefix}-{}", crate::atomic::random_hex()))
 }
 
 /// Remove `path` and everything under it, making directories writable
-/// first. A missing path is not an error.
+/// first, at any depth (`rmtree`). A missing path is not an error.
 pub fn remove_tree(path: &Path) -> io::Result<()> {
-    let md = match fs::symlink_metadata(path) {
-        Ok(md) => md,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !md.is_dir() {
-        return fs::remove_file(path);
-    }
-    let mode = md.permissions().mode();
-    if mode & 0o700 != 0o700 {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o700))?;
-    }
-    for entry in fs::read_dir(path)? {
-        remove_tree(&entry?.path())?;
-    }
-    fs::remove_dir(path)
+    crate::rmtree::remove_tree(path)
 }
 
 /// Rename a directory; if its own mode forbids the move (moving a

@@ -104,6 +104,32 @@ pub fn add_layer(
     opts: &ImportOptions,
     created_by: &str,
 ) -> Result<ImportResult> {
+    stage_layer(store, base, input, name, opts, created_by)?.commit(store)
+}
+
+/// A layer unpacked and hashed under `tmp/`, with its image's config and
+/// name ready: nothing in the store refers to it yet. `commit` makes it an
+/// image; dropping it removes the temp files.
+pub struct Staged {
+    work: TempDir,
+    blob: super::BlobWriter,
+    report: UnpackReport,
+    chain: Digest,
+    config_bytes: Vec<u8>,
+    layers: Vec<Descriptor>,
+    reference: Option<Reference>,
+}
+
+/// The work of `add_layer` that needs no lock: read `input` to its end,
+/// unpack and hash it, make the config. The store is not changed.
+pub fn stage_layer(
+    store: &Store,
+    base: Option<&super::store::Image>,
+    input: impl Read,
+    name: Option<&str>,
+    opts: &ImportOptions,
+    created_by: &str,
+) -> Result<Staged> {
     let reference = match name {
         Some(n) => {
             let r = Reference::parse(n)?;
@@ -145,20 +171,80 @@ pub fn add_layer(
     }
     let config_bytes =
         serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
+    let layers = base.map(|b| b.manifest.layers.clone()).unwrap_or_default();
+    Ok(Staged { work, blob, report, chain, config_bytes, layers, reference })
+}
 
-    let _lock = store.lock_exclusive()?;
-    let (layer_digest, layer_size) = blob.commit(Some(&diff_id), Some(report.tar_size))?;
-    let config_digest = store.write_blob(&config_bytes)?;
-    let mut layers: Vec<Descriptor> = base.map(|b| b.manifest.layers.clone()).unwrap_or_default();
-    layers.push(Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size));
-    let manifest = Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), layers);
-    let manifest_bytes =
-        serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
-    let manifest_digest = store.write_blob(&manifest_bytes)?;
-    store.add_layer_dir(&rootfs, &chain)?;
-    store
-        .set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
-    Ok(ImportResult { id: config_digest, name: reference.map(|r| r.to_string()), report })
+impl Staged {
+    /// Under the exclusive lock, move the layer and its blobs into the
+    /// store and name the image (the commit point).
+    pub fn commit(self, store: &Store) -> Result<ImportResult> {
+        let Staged { work, blob, report, chain, config_bytes, mut layers, reference } = self;
+        let _lock = store.lock_exclusive()?;
+        let (layer_digest, layer_size) = blob.commit(Some(&report.diff_id), Some(report.tar_size))?;
+        let config_digest = store.write_blob(&config_bytes)?;
+        layers.push(Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size));
+        let manifest = Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), layers);
+        let manifest_bytes =
+            serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
+        let manifest_digest = store.write_blob(&manifest_bytes)?;
+        store.add_layer_dir(&work.0.join("rootfs"), &chain)?;
+        store.set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
+        Ok(ImportResult { id: config_digest, name: reference.map(|r| r.to_string()), report })
+    }
+}
+
+/// The write end of the pipe a layer producer writes into; it notes when
+/// the reader has gone (EPIPE), so the reader's error is the one to tell.
+pub struct PipeEnd {
+    file: fs::File,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Write for PipeEnd {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.file.write(buf);
+        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::BrokenPipe) {
+            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        r
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// `add_layer` with a layer tar that `produce` writes, on a thread of its
+/// own, into a pipe the store reads (`commit`, a build's COPY): nothing is
+/// staged on disk twice. The image is named only once the producer has
+/// returned success: one that fails after writing part of the stream
+/// (which may well read as a complete tar) leaves the store as it was.
+/// When the store stopped reading first (a refused entry, a full disk),
+/// the producer only saw the pipe close, and the store's error is returned.
+pub fn add_produced_layer<E>(
+    store: &Store,
+    base: Option<&super::store::Image>,
+    name: Option<&str>,
+    opts: &ImportOptions,
+    created_by: &str,
+    produce: impl FnOnce(io::BufWriter<PipeEnd>) -> std::result::Result<(), E> + Send + 'static,
+) -> std::result::Result<ImportResult, E>
+where
+    E: From<Error> + Send + 'static,
+{
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Io { op: "create", path: "a pipe".into(), source: e.into() })?;
+    let closed = std::sync::Arc::new(AtomicBool::new(false));
+    let end = PipeEnd { file: fs::File::from(writer), closed: closed.clone() };
+    let producer = std::thread::spawn(move || produce(io::BufWriter::with_capacity(1 << 20, end)));
+    let staged = stage_layer(store, base, io::BufReader::with_capacity(1 << 20, fs::File::from(reader)), name, opts, created_by);
+    let produced = producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    match (produced, staged) {
+        (Err(_), Err(e)) if closed.load(Ordering::SeqCst) => Err(e.into()),
+        (Err(e), _) => Err(e),
+        (Ok(()), staged) => Ok(staged?.commit(store)?),
+    }
 }
 
 /// A new image that is `base` with its config changed by `change` and

@@ -16,7 +16,8 @@
 //! sniffs gzip and zstd; `import` combines them into `burrow import`;
 //! `prune` removes unused images;
 //! `inspect` renders docker's JSON; `fsutil` holds the little file system
-//! helpers the others share; `archive` reads and writes docker-archive
+//! helpers the others share; `tmp` tells a killed command's leftovers in
+//! `tmp/` from work in progress and clears them; `archive` reads and writes docker-archive
 //! and oci-archive tars (`save`, `load`) on top of `ingest`. This module does not talk to registries
 //! (that is `registry/`) and does not build images.
 
@@ -34,6 +35,7 @@ pub mod layout;
 mod prune;
 pub mod reference;
 mod store;
+pub mod tmp;
 pub mod unpack;
 
 pub use blob::BlobWriter;

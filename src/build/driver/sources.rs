@@ -24,6 +24,7 @@ use crate::build::CopySpec;
 pub(super) fn scratch(b: &Build) -> Result<tempfile::TempDir, Error> {
     let dir = b.paths.tmp();
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    crate::image::tmp::hold(&dir);
     tempfile::Builder::new().prefix("build-").tempdir_in(&dir).map_err(|source| Error::Io { path: dir, source })
 }
 

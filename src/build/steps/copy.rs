@@ -2,8 +2,9 @@
 //!
 //! A producer thread writes a tar stream (parents the image lacks first,
 //! then each item: a file, a symlink, a tree, or the entries of an
-//! archive ADD unpacks) into a pipe that the store's `add_layer` reads, so
-//! nothing is staged on disk twice. Files are owned by root unless
+//! archive ADD unpacks) into a pipe that the store reads
+//! (`import::add_produced_layer`), so nothing is staged on disk twice, and
+//! the layer becomes an image only once every item was written. Files are owned by root unless
 //! `--chown`, and keep their modes unless `--chmod`; an archive's entries
 //! keep the owners and modes recorded in it unless `--chown`.
 
@@ -30,30 +31,17 @@ pub struct CopyItem {
 
 /// COPY/ADD: the items as one new layer on `base` (`None`: scratch).
 pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Option<(u32, u32)>, chmod: Option<u32>, created_by: &str) -> Result<Digest, Error> {
-    let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Io { path: "pipe".into(), source: e.into() })?;
     let items = items.to_vec();
     let layers = base.map(Image::layer_dirs_top_first).unwrap_or_default();
-    let producer = std::thread::spawn(move || -> Result<(), Error> {
-        let io = |source| Error::Io { path: "COPY".into(), source };
-        let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(writer)));
-        b.follow_symlinks(false);
-        if let Err(e) = write_items(&mut b, &items, &layers, chown, chmod) {
-            // A header with a wrong checksum: the store refuses the stream
-            // instead of taking the part written so far as a layer.
-            let _ = b.get_mut().write_all(&[0xff; 512]).and_then(|_| b.get_mut().flush());
-            return Err(e);
-        }
-        b.into_inner().map_err(io)?.flush().map_err(io)
-    });
     let opts = ImportOptions { unpack: crate::image::UnpackOptions::current(), ..Default::default() };
-    let result = import::add_layer(store, base, std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(reader)), None, &opts, created_by);
-    let produced = producer.join().unwrap_or_else(|_| Err(Error::Io { path: "COPY".into(), source: std::io::Error::other("the layer writer panicked") }));
-    match (produced, result) {
-        // The store stopped reading (full disk, say): its error is the one.
-        (Err(Error::Io { source, .. }), Err(e)) if source.kind() == std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        (Err(e), _) => Err(e),
-        (Ok(()), result) => Ok(result?.id),
-    }
+    let made = import::add_produced_layer(store, base, None, &opts, created_by, move |out| -> Result<(), Error> {
+        let io = |source| Error::Io { path: "COPY".into(), source };
+        let mut b = tar::Builder::new(out);
+        b.follow_symlinks(false);
+        write_items(&mut b, &items, &layers, chown, chmod)?;
+        b.into_inner().map_err(io)?.flush().map_err(io)
+    })?;
+    Ok(made.id)
 }
 
 /// The items' entries, after the directories the image lacks (the

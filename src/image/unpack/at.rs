@@ -157,37 +157,9 @@ pub fn unlink(dir: BorrowedFd<'_>, name: &OsStr, is_dir: bool) -> io::Result<()>
 }
 
 /// Remove `name` under `dir` and, if it is a directory, everything in it,
-/// never following symlinks.
+/// never following symlinks (`rmtree`).
 pub fn remove_all(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
-    let st = stat_nofollow(dir, name)?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-        return unlink(dir, name, false);
-    }
-    let c = cstr(name.as_bytes())?;
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: valid fd and NUL-terminated name.
-    let sub = owned(unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, 0) })?;
-    // SAFETY: fchmod on a descriptor we own; u+rwx so we may empty it.
-    let _ = unsafe { libc::fchmod(sub.as_raw_fd(), (st.st_mode & 0o7777 | 0o700) as libc::mode_t) };
-    let names = list_dir(&sub)?;
-    for n in names {
-        remove_all(cur_fd(&sub), OsStr::from_bytes(&n))?;
-    }
-    unlink(dir, name, true)
-}
-
-fn list_dir(fd: &OwnedFd) -> io::Result<Vec<Vec<u8>>> {
-    use std::os::fd::IntoRawFd;
-    let mut d = nix::dir::Dir::from_fd(fd.try_clone()?.into_raw_fd()).map_err(io::Error::from)?;
-    let mut out = Vec::new();
-    for e in d.iter() {
-        let e = e.map_err(io::Error::from)?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            out.push(n.to_vec());
-        }
-    }
-    Ok(out)
+    crate::rmtree::remove_tree_at(dir, name)
 }
 
 pub fn chown_nofollow(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
