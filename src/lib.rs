@@ -20,10 +20,12 @@
 pub mod atomic;
 pub mod build;
 pub mod container;
+pub mod du;
 pub mod image;
 pub mod info;
 pub mod limits;
 pub mod lock;
+pub mod model;
 pub mod monitor;
 pub mod network;
 pub mod paths;

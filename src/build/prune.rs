@@ -51,9 +51,9 @@ pub fn usage(paths: &Paths, store: &Store) -> crate::image::Result<Usage> {
             if ours { &mut cache_layers } else { &mut other_layers }.insert(l.dir);
         }
     }
-    let mut bytes: u64 = cache_layers.difference(&other_layers).map(|d| crate::container::prune::tree_size(d)).sum();
+    let mut bytes: u64 = cache_layers.difference(&other_layers).map(|d| crate::du::tree_size(d)).sum();
     let mounts: Vec<PathBuf> = std::fs::read_dir(mounts_dir(paths)).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default();
-    bytes += mounts.iter().map(|m| crate::container::prune::tree_size(m)).sum::<u64>();
+    bytes += mounts.iter().map(|m| crate::du::tree_size(m)).sum::<u64>();
     Ok(Usage { images, bytes, mounts: mounts.len() })
 }
 
@@ -73,7 +73,7 @@ pub fn prune(paths: &Paths, store: &Store, in_use: impl FnOnce() -> crate::image
     }
     let mounts = mounts_dir(paths);
     if mounts.exists() {
-        report.reclaimed += crate::container::prune::tree_size(&mounts);
+        report.reclaimed += crate::du::tree_size(&mounts);
         crate::rmtree::remove_tree(&mounts).map_err(|source| crate::image::Error::Io { op: "remove the build cache mounts", path: mounts.clone(), source })?;
     }
     Ok(report)

@@ -171,7 +171,7 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
     // the caller's own permissions, before burrow enters its namespace.
     let mounts = burrow::volume::spec::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
     let volumes_from = args.volumes_from.iter().map(|v| burrow::volume::spec::parse_volumes_from(v)).collect::<Result<Vec<_>, _>>()?;
-    let checked_binds = burrow::volume::host::check_all(paths, &mounts, &volumes_from)?;
+    let checked_binds = burrow::volume::host::check_all(&mounts, &record::mounts_from(paths, &volumes_from)?)?;
     let plan = super::enter(false)?;
     let store = Store::open(paths)?;
     let image = match (args.pull.as_str(), store.resolve(&image_name)) {
@@ -532,7 +532,7 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
             }
             record::remove_files(paths, &r.dir(paths)).context("cannot remove the container's files")?;
             if args.volumes {
-                burrow::volume::attach::remove_anonymous(paths, &r.mounts)?;
+                burrow::volume::attach::remove_anonymous(paths, &r.mounts, &record::mounters(paths)?)?;
             }
             Ok(())
         })();

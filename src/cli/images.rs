@@ -252,7 +252,8 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
 
 /// The images containers use (asked by a prune under the store's lock).
 pub(crate) fn images_in_use(paths: &Paths) -> burrow::image::Result<std::collections::HashSet<burrow::image::Digest>> {
-    Ok(burrow::container::record::image_users(paths)?.into_iter().map(|u| u.image_id).collect())
+    let users = burrow::container::record::image_users(paths).map_err(|e| burrow::image::Error::Users { source: Box::new(e) })?;
+    Ok(users.into_iter().map(|u| u.image_id).collect())
 }
 
 /// Remove dangling (with `all`, unused) images, print docker's list of

@@ -85,7 +85,7 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
     let mut failed = false;
     for key in &args.containers {
         let follower = record::find(paths, key).ok().map(|r| Follower::at_end(&r.dir(paths)));
-        match lifecycle::start(paths, key) {
+        match burrow::monitor::start(paths, key) {
             Ok(r) if args.attach => {
                 let follower = follower.unwrap_or_else(|| Follower::at_end(&r.dir(paths)));
                 return attach_to(paths, &r, follower, args.interactive);
@@ -156,7 +156,7 @@ pub fn restart(paths: &Paths, args: &RestartArgs) -> anyhow::Result<()> {
         super::enter(false)?;
     }
     let quiet = |_: &str| {};
-    let start = each_quiet(&stopped, "start", quiet, |key| lifecycle::start(paths, key).map(|_| ()).map_err(Into::into));
+    let start = each_quiet(&stopped, "start", quiet, |key| burrow::monitor::start(paths, key).map(|_| ()).map_err(Into::into));
     stop.and(start)
 }
 

@@ -84,10 +84,11 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
     let mut v_size = 0;
     let mut v_free = 0;
     let mut v_active = 0;
+    let mounters = record::mounters(paths)?;
     for v in &volumes {
-        let size = burrow::container::prune::tree_size(&v.mountpoint);
+        let size = burrow::du::tree_size(&v.mountpoint);
         v_size += size;
-        if burrow::volume::attach::users(paths, &v.name)?.is_empty() {
+        if burrow::volume::attach::users(&mounters, &v.name).is_empty() {
             v_free += size;
         } else {
             v_active += 1;
@@ -135,7 +136,7 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     let mut reclaimed = containers.reclaimed;
     if args.volumes {
         let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
-        let (deleted, bytes) = burrow::volume::attach::prune(paths, false)?;
+        let (deleted, bytes) = burrow::volume::attach::prune(paths, false, &burrow::container::record::mounters(paths)?)?;
         super::print_deleted("Volumes", &deleted);
         reclaimed += bytes;
     }

@@ -132,12 +132,13 @@ fn parse_filter(f: &str) -> anyhow::Result<Filter> {
 fn ls(paths: &Paths, args: &LsArgs) -> anyhow::Result<()> {
     let filters = args.filter.iter().map(|f| parse_filter(f)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut shown = Vec::new();
+    let mounters = burrow::container::record::mounters(paths)?;
     for v in store::list(paths)? {
         let mut keep = true;
         for f in &filters {
             keep &= match f {
                 Filter::Name(s) => v.name.contains(s.as_str()),
-                Filter::Dangling(d) => attach::users(paths, &v.name)?.is_empty() == *d,
+                Filter::Dangling(d) => attach::users(&mounters, &v.name).is_empty() == *d,
                 Filter::Label(k, val) => v.meta.labels.get(k).is_some_and(|x| val.as_ref().is_none_or(|want| want == x)),
             };
         }
@@ -177,7 +178,7 @@ fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
                 Err(burrow::volume::Error::NoSuchVolume { .. }) if args.force => return Ok(false),
                 r => r?,
             };
-            let users = attach::users(paths, name)?;
+            let users = attach::users(&burrow::container::record::mounters(paths)?, name);
             if !users.is_empty() {
                 return Err(burrow::volume::Error::InUse { name: name.clone(), containers: users }.into());
             }
@@ -207,7 +208,7 @@ fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     }
     super::enter(false)?;
     let _lock = StoreLock::exclusive(&paths.lock_file())?;
-    let (deleted, reclaimed) = attach::prune(paths, args.all)?;
+    let (deleted, reclaimed) = attach::prune(paths, args.all, &burrow::container::record::mounters(paths)?)?;
     super::print_deleted("Volumes", &deleted);
     println!("Total reclaimed space: {}", super::images::human_size(reclaimed));
     Ok(())

@@ -42,21 +42,6 @@ fn mark_stopped(paths: &Paths, r: &Record) -> Result<()> {
     std::fs::write(&p, b"").map_err(|source| Error::Io { path: p, source })
 }
 
-/// Start a created or exited container under a new supervisor; a
-/// running one is left alone. Call inside burrow's user namespace (the
-/// supervisor serves the container's files).
-pub fn start(paths: &Paths, key: &str) -> std::result::Result<Record, crate::monitor::Error> {
-    let r = record::find(paths, key)?;
-    let dir = r.dir(paths);
-    let _lock = state::lifecycle(&dir)?;
-    if r.monitor_alive(paths) {
-        return Ok(r);
-    }
-    let _ = std::fs::remove_file(state::stop_marker(&dir));
-    crate::monitor::spawn(paths, &r)?;
-    Ok(record::find(paths, key)?)
-}
-
 /// Stop a container: its stop signal, then SIGKILL after `timeout`
 /// seconds (the `--stop-timeout` it was created with, else 10). A
 /// container that is not running is left as it is.

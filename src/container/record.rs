@@ -20,34 +20,7 @@ use super::live::{self, Live};
 use super::{Error, Result};
 use crate::paths::Paths;
 
-/// A container id: 64 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
-#[serde(transparent)]
-pub struct ContainerId(String);
-
-impl ContainerId {
-    pub fn random() -> ContainerId {
-        let mut b = [0u8; 32];
-        getrandom::getrandom(&mut b).unwrap_or_else(|_| {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            b[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
-        });
-        ContainerId(b.iter().map(|x| format!("{x:02x}")).collect())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// The 12-digit form docker prints.
-    pub fn short(&self) -> &str {
-        &self.0[..12]
-    }
-}
-
-impl std::fmt::Display for ContainerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::model::ContainerId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -253,17 +226,7 @@ pub fn list(paths: &Paths) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// The start time of a live process, in clock ticks since boot; `None`
-/// for no process or a zombie (dead, waiting for a parent to reap it).
-pub fn process_start(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let mut fields = stat[stat.rfind(')')? + 2..].split_whitespace();
-    if matches!(fields.next(), Some("Z" | "X")) {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
+pub use crate::model::procfs::process_start;
 
 /// Whether the process recorded for `r` still runs.
 pub fn is_alive(r: &Record) -> bool {
@@ -357,7 +320,7 @@ fn remove_half_created(paths: &Paths) -> Result<()> {
 /// Remove a `--rm` container nobody looks after, with its anonymous volumes.
 fn remove_auto(paths: &Paths, r: &Record) -> Result<()> {
     remove_files(paths, &r.dir(paths))?;
-    if let Err(e) = crate::volume::attach::remove_anonymous(paths, &r.mounts) {
+    if let Err(e) = crate::volume::attach::remove_anonymous(paths, &r.mounts, &mounters(paths)?) {
         tracing::warn!(%e, "could not remove the container's anonymous volumes");
     }
     Ok(())
@@ -373,11 +336,27 @@ pub fn observed(paths: &Paths, mut r: Record) -> Record {
     r
 }
 
+/// Every container and the mounts its record keeps: how the volume code
+/// learns who uses a volume (`volume::attach::users`).
+pub fn mounters(paths: &Paths) -> Result<Vec<crate::volume::Mounter>> {
+    Ok(list(paths)?.into_iter().map(|r| crate::volume::Mounter { container: r.id.short().to_string(), mounts: r.mounts }).collect())
+}
+
+/// The mounts of the `--volumes-from` containers, in order (for
+/// `volume::host::check_all`, which checks their binds as the user).
+pub fn mounts_from(paths: &Paths, from: &[crate::volume::VolumesFrom]) -> Result<Vec<crate::volume::MountPoint>> {
+    let mut out = Vec::new();
+    for f in from {
+        out.extend(find(paths, &f.container)?.mounts);
+    }
+    Ok(out)
+}
+
 /// Every container with the image it uses, for `rmi` and `image prune`
 /// (a record whose image id does not parse uses no stored image). Takes
 /// no lock: the store's callers hold it.
-pub fn image_users(paths: &Paths) -> crate::image::Result<Vec<crate::image::ImageUser>> {
-    let all = list(paths).map_err(|e| crate::image::Error::Users { reason: e.to_string() })?;
+pub fn image_users(paths: &Paths) -> Result<Vec<crate::image::ImageUser>> {
+    let all = list(paths)?;
     Ok(all
         .into_iter()
         .filter_map(|r| {
@@ -502,13 +481,5 @@ mod tests {
         r.update(&paths, |r| r.exit_code = Some(5)).unwrap();
         assert_eq!(find(&paths, "old").unwrap().exit_code, Some(5));
         assert!(live::path(&r.dir(&paths)).exists());
-    }
-
-    #[test]
-    fn start_time_of_this_process() {
-        let me = std::process::id() as i32;
-        let start = process_start(me).unwrap();
-        assert_eq!(process_start(me), Some(start));
-        assert_eq!(process_start(i32::MAX), None);
     }
 }

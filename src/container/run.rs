@@ -307,7 +307,10 @@ fn remove_created(paths: &Paths, record: &Record) {
     if let Err(e) = rootfs::remove_any(&record.dir(paths)) {
         tracing::warn!(%e, "could not remove the half-created container");
     }
-    if let Err(e) = crate::volume::attach::remove_anonymous(paths, &record.mounts) {
+    let removed = record::mounters(paths).map_err(|e| e.to_string()).and_then(|m| {
+        crate::volume::attach::remove_anonymous(paths, &record.mounts, &m).map_err(|e| e.to_string())
+    });
+    if let Err(e) = removed {
         tracing::warn!(%e, "could not remove the half-created container's anonymous volumes");
     }
 }
@@ -319,9 +322,10 @@ pub fn remove_with_volumes(paths: &Paths, record: &Record) {
     if let Err(e) = record::remove_files(paths, &record.dir(paths)) {
         tracing::warn!(%e, "could not remove the container");
     }
-    let removed = StoreLock::exclusive(&paths.lock_file())
-        .map_err(crate::volume::Error::from)
-        .and_then(|_lock| crate::volume::attach::remove_anonymous(paths, &record.mounts));
+    let removed = (|| -> Result<Vec<String>> {
+        let _lock = StoreLock::exclusive(&paths.lock_file())?;
+        Ok(crate::volume::attach::remove_anonymous(paths, &record.mounts, &record::mounters(paths)?)?)
+    })();
     if let Err(e) = removed {
         tracing::warn!(%e, "could not remove the container's anonymous volumes");
     }

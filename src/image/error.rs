@@ -25,8 +25,8 @@ pub enum Error {
     InUseById { image: String, container: String },
     #[error("conflict: unable to delete {image} (cannot be forced) - image is being used by running container {container}")]
     InUseRunning { image: String, container: String },
-    #[error("cannot tell which containers use images, so none is removed: {reason}")]
-    Users { reason: String },
+    #[error("cannot tell which containers use images, so none is removed: {source}")]
+    Users { source: Box<dyn std::error::Error + Send + Sync> },
     #[error("refusing to use {name:?} as a tag: a name with a digest cannot be a tag, give NAME[:TAG]")]
     DigestTag { name: String },
     #[error(transparent)]

@@ -425,14 +425,17 @@ impl Store {
     /// docker's `rmi`: untag a name, or delete an image with its
     /// unshared blobs and layers.
     pub fn remove(&self, s: &str, force: bool) -> Result<RemoveReport> {
-        self.remove_checked(s, force, || Ok(Vec::new()))
+        self.remove_checked(s, force, || Ok::<_, std::convert::Infallible>(Vec::new()))
     }
 
     /// `remove`, refusing to delete an image a container uses (`users`,
     /// asked under the store lock so no container appears meanwhile)
     /// unless `force`, and always when that container runs. Untagging one
     /// of several names is allowed, as in docker.
-    pub fn remove_checked(&self, s: &str, force: bool, users: impl FnOnce() -> Result<Vec<ImageUser>>) -> Result<RemoveReport> {
+    pub fn remove_checked<E>(&self, s: &str, force: bool, users: impl FnOnce() -> std::result::Result<Vec<ImageUser>, E>) -> Result<RemoveReport>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let _lock = self.lock_exclusive()?;
         let mut index = self.read_index()?;
         let images = self.images(&index)?;
@@ -451,7 +454,7 @@ impl Store {
             }
             _ => {}
         }
-        let using: Vec<ImageUser> = users()?.into_iter().filter(|u| u.image_id == image.id).collect();
+        let using: Vec<ImageUser> = users().map_err(|e| Error::Users { source: Box::new(e) })?.into_iter().filter(|u| u.image_id == image.id).collect();
         if let Some(u) = using.iter().find(|u| u.running) {
             return Err(Error::InUseRunning { image: image.id.short().to_string(), container: u.container.clone() });
         }

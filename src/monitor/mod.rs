@@ -125,6 +125,23 @@ fn send(report: &mut Option<File>, text: &str) {
     }
 }
 
+/// Start a created or exited container under a new supervisor; a
+/// running one is left alone. Call inside burrow's user namespace (the
+/// supervisor serves the container's files). Starting a container is
+/// spawning its monitor, so this lives here: `container` never reaches
+/// back into the monitor that runs it.
+pub fn start(paths: &Paths, key: &str) -> Result<Record> {
+    let r = record::find(paths, key)?;
+    let dir = r.dir(paths);
+    let _lock = state::lifecycle(&dir)?;
+    if r.monitor_alive(paths) {
+        return Ok(r);
+    }
+    let _ = std::fs::remove_file(state::stop_marker(&dir));
+    spawn(paths, &r)?;
+    Ok(record::find(paths, key)?)
+}
+
 /// The supervisor's whole life; returns its process exit code.
 pub fn main(paths: &Paths, id: &str) -> i32 {
     // SAFETY: descriptor 3 is the report pipe `spawn` set up, or (after a

@@ -123,7 +123,7 @@ pub fn enter(pid: i32, start: Option<u64>) -> Result<Joined> {
     // Checked after opening: a process that replaced the container's
     // behind a reused pid has another start time, and once the directory
     // is open its files are the first process's or fail to open.
-    let now = crate::container::record::process_start(pid);
+    let now = crate::model::procfs::process_start(pid);
     if now.is_none() || (start.is_some() && now != start) {
         return Err(gone());
     }

@@ -36,7 +36,7 @@ pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
 pub use tap::TapPlan;
 pub use tty::{check_stdin, RawMode};
-pub use volumes::{UserMount, UserMountKind};
+pub use crate::model::{UserMount, UserMountKind};
 
 use crate::userns::Mapping;
 

@@ -17,32 +17,16 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{open, readlinkat, AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
 
+use crate::model::{UserMount, UserMountKind};
+
 type R<T> = std::result::Result<T, String>;
-
-/// One mount the container asked for, ready for the kernel.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct UserMount {
-    /// Cleaned absolute path inside the container.
-    pub target: String,
-    pub kind: UserMountKind,
-    pub read_only: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub enum UserMountKind {
-    /// A host path or a volume's `_data`, with the identity checked
-    /// before the container started.
-    Bind { source: PathBuf, dev: u64, ino: u64, is_dir: bool },
-    /// A tmpfs with mount(2) data (`size=..,mode=..`).
-    Tmpfs { data: String, noexec: bool },
-}
 
 fn proc_fd(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())

@@ -7,7 +7,9 @@
 //! then creates the named and anonymous volumes that do not exist yet and
 //! fills each empty one from the image (unless `nocopy`). `users` answers
 //! which containers use a volume (for `volume rm` and `prune`), and
-//! `remove_anonymous` is `rm -v` / `run --rm`.
+//! `remove_anonymous` is `rm -v` / `run --rm`. Who mounts what comes in
+//! as a list of [`Mounter`]s the container engine reads from its records
+//! (`container::record::mounters`): the volume code never reads them.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -19,7 +21,7 @@ use super::host::CheckedBind;
 use super::spec::{MountKind, MountRequest};
 use super::{fill, io, store, Error, Result};
 use crate::paths::Paths;
-use crate::process::{UserMount, UserMountKind};
+use crate::model::{UserMount, UserMountKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -146,25 +148,33 @@ pub fn prepare(paths: &Paths, planned: &[MountRequest], checked: &[CheckedBind],
     Ok(out)
 }
 
-/// The containers (short ids) whose records mount volume `name`.
-pub fn users(paths: &Paths, name: &str) -> Result<Vec<String>> {
-    let all = crate::container::record::list(paths).map_err(|e| Error::Records { reason: format!("cannot read the container records: {e}") })?;
-    Ok(all
-        .into_iter()
-        .filter(|r| r.mounts.iter().any(|m| m.kind == MountType::Volume && m.name.as_deref() == Some(name)))
-        .map(|r| r.id.short().to_string())
-        .collect())
+/// One container and the mounts its record keeps.
+#[derive(Debug, Clone)]
+pub struct Mounter {
+    /// The container's short id, as messages name it.
+    pub container: String,
+    pub mounts: Vec<MountPoint>,
+}
+
+/// The containers (short ids) among `mounters` that mount volume `name`.
+pub fn users(mounters: &[Mounter], name: &str) -> Vec<String> {
+    mounters
+        .iter()
+        .filter(|c| c.mounts.iter().any(|m| m.kind == MountType::Volume && m.name.as_deref() == Some(name)))
+        .map(|c| c.container.clone())
+        .collect()
 }
 
 /// Remove the anonymous volumes among `points` that no container uses
 /// any more (`rm -v`, `run --rm`). Call with the store lock held, inside
-/// burrow's user namespace, after the container's record is gone.
-pub fn remove_anonymous(paths: &Paths, points: &[MountPoint]) -> Result<Vec<String>> {
+/// burrow's user namespace, after the container's record is gone, with
+/// the mounters left.
+pub fn remove_anonymous(paths: &Paths, points: &[MountPoint], mounters: &[Mounter]) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for p in points.iter().filter(|p| p.kind == MountType::Volume) {
         let Some(name) = &p.name else { continue };
         let Ok(v) = store::get(paths, name) else { continue };
-        if v.meta.anonymous && users(paths, name)?.is_empty() {
+        if v.meta.anonymous && users(mounters, name).is_empty() {
             store::remove(paths, name)?;
             removed.push(name.clone());
         }
@@ -175,14 +185,14 @@ pub fn remove_anonymous(paths: &Paths, points: &[MountPoint]) -> Result<Vec<Stri
 /// Remove the volumes no container uses: anonymous ones, or all with
 /// `all`; their names and the bytes freed. Call with the store lock held,
 /// inside burrow's user namespace.
-pub fn prune(paths: &Paths, all: bool) -> Result<(Vec<String>, u64)> {
+pub fn prune(paths: &Paths, all: bool, mounters: &[Mounter]) -> Result<(Vec<String>, u64)> {
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
     for v in store::list(paths)? {
-        if (!all && !v.meta.anonymous) || !users(paths, &v.name)?.is_empty() {
+        if (!all && !v.meta.anonymous) || !users(mounters, &v.name).is_empty() {
             continue;
         }
-        reclaimed += crate::container::prune::tree_size(&v.mountpoint);
+        reclaimed += crate::du::tree_size(&v.mountpoint);
         store::remove(paths, &v.name)?;
         deleted.push(v.name);
     }

@@ -53,20 +53,18 @@ pub fn check(path: &Path, create: bool) -> Result<CheckedBind> {
 }
 
 /// Check every bind source a container will mount: those given and those
-/// of its `--volumes-from` containers. Call before `userns::enter`, on
-/// every start (the result is not stored in the record).
-pub fn check_all(paths: &crate::paths::Paths, mounts: &[super::MountRequest], from: &[super::VolumesFrom]) -> Result<Vec<CheckedBind>> {
+/// of its `--volumes-from` containers (`from`: their mounts, as their
+/// records keep them). Call before `userns::enter`, on every start (the
+/// result is not stored in the record).
+pub fn check_all(mounts: &[super::MountRequest], from: &[super::MountPoint]) -> Result<Vec<CheckedBind>> {
     let mut out = Vec::new();
     for m in mounts {
         if let super::MountKind::Bind { source, create } = &m.kind {
             out.push(check(source, *create)?);
         }
     }
-    for f in from {
-        let r = crate::container::record::find(paths, &f.container).map_err(|e| Error::Records { reason: e.to_string() })?;
-        for m in r.mounts.iter().filter(|m| m.kind == super::MountType::Bind) {
-            out.push(check(Path::new(&m.source), false)?);
-        }
+    for m in from.iter().filter(|m| m.kind == super::MountType::Bind) {
+        out.push(check(Path::new(&m.source), false)?);
     }
     Ok(out)
 }

@@ -33,7 +33,7 @@ pub mod store;
 
 use std::path::PathBuf;
 
-pub use attach::{MountPoint, MountType};
+pub use attach::{MountPoint, MountType, Mounter};
 pub use host::CheckedBind;
 pub use spec::{MountKind, MountRequest, TmpfsOptions, VolumesFrom};
 pub use store::Volume;
@@ -72,8 +72,6 @@ pub enum Error {
     Fill { target: String, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("{reason}")]
-    Records { reason: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

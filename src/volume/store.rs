@@ -64,7 +64,7 @@ pub fn data_dir(paths: &Paths, name: &str) -> PathBuf {
 
 /// A random 64-hex name for an anonymous volume.
 pub fn anonymous_name() -> String {
-    crate::container::ContainerId::random().to_string()
+    crate::model::ContainerId::random().to_string()
 }
 
 /// Read one volume.
@@ -138,7 +138,7 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     let dir = root(paths).join(name);
     let meta = dir.join("volume.json");
     fs::remove_file(&meta).map_err(io(&meta))?;
-    crate::container::rootfs::remove_any(&dir).map_err(|e| Error::Io { path: dir.clone(), source: std::io::Error::other(e.to_string()) })
+    crate::rmtree::remove_tree(&dir).map_err(|source| Error::Io { path: dir.clone(), source })
 }
 
 #[cfg(test)]
