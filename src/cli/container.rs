@@ -486,59 +486,32 @@ pub struct RmArgs {
 
 /// `rm`: with `-f`, running containers are killed first, from the
 /// caller's own namespace (which may signal them); then, inside burrow's
-/// namespace (which may delete their files), everything is removed.
+/// namespace (which may delete their files), everything is removed
+/// (`container::remove`).
 pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
-    use burrow::container::{lifecycle, state};
+    use burrow::container::remove;
     let mut failed = false;
     let mut report = |key: &str, e: anyhow::Error| {
         eprintln!("Error: {}", super::describe(&e.context(format!("cannot remove {key}"))));
         failed = true;
     };
-    // Each container's lifecycle lock is held from the kill to the
-    // removal, so a `start` at the same moment runs before or after, never
-    // in between.
-    let mut todo = Vec::new();
+    let mut claimed = Vec::new();
     for key in &args.containers {
-        let step = (|| -> anyhow::Result<(state::Held, std::path::PathBuf)> {
-            let r = record::find(paths, key)?;
-            let held = state::lifecycle(&r.dir(paths))?;
-            if r.monitor_alive(paths) {
-                if !args.force {
-                    return Err(burrow::container::Error::Running { name: r.name }.into());
-                }
-                lifecycle::kill_locked(paths, &r)?;
-            }
-            Ok((held, r.dir(paths)))
-        })();
-        match step {
-            Ok((held, dir)) => todo.push((key.clone(), held, dir)),
-            Err(e) => report(key, e),
+        match remove::claim(paths, key, args.force) {
+            Ok(c) => claimed.push((key, c)),
+            Err(e) => report(key, e.into()),
         }
     }
     // All killed first, then waited for: their teardowns overlap.
-    for (_, _, dir) in &todo {
-        state::wait_monitor_gone(dir, None);
-    }
-    if !todo.is_empty() {
+    claimed.iter().for_each(|(_, c)| c.wait());
+    if !claimed.is_empty() {
         super::enter(false)?;
-    }
-    for (key, _held, _) in todo {
-        let step = (|| -> anyhow::Result<()> {
-            let _lock = burrow::lock::StoreLock::exclusive(&paths.lock_file())?;
-            record::reconcile(paths)?;
-            let r = record::find(paths, &key)?;
-            if r.monitor_alive(paths) {
-                return Err(burrow::container::Error::Running { name: r.name }.into());
+        let ns = burrow::userns::InUserns::here().context("cannot enter burrow's user namespace")?;
+        for (key, c) in claimed {
+            match remove::remove(paths, c, args.volumes, &ns) {
+                Ok(_) => println!("{key}"),
+                Err(e) => report(key, e.into()),
             }
-            record::remove_files(paths, &r.dir(paths)).context("cannot remove the container's files")?;
-            if args.volumes {
-                burrow::volume::attach::remove_anonymous(paths, &r.mounts, &record::mounters(paths)?)?;
-            }
-            Ok(())
-        })();
-        match step {
-            Ok(()) => println!("{key}"),
-            Err(e) => report(&key, e),
         }
     }
     if failed {

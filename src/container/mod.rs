@@ -35,6 +35,7 @@ pub mod net;
 pub mod passwd;
 pub mod prune;
 pub mod record;
+pub mod remove;
 pub mod restart;
 pub mod rootfs;
 pub mod run;
@@ -61,6 +62,8 @@ pub enum Error {
     InvalidName { name: String },
     #[error("container {name} is running: stop it first or use `burrow rm -f`")]
     Running { name: String },
+    #[error("container files can only be removed inside burrow's user namespace (an engine bug)")]
+    NotInUserns,
     #[error(transparent)]
     Rootfs(#[from] rootfs::Error),
     #[error(transparent)]

@@ -29,8 +29,9 @@ pub struct PruneReport {
 /// Remove every container that is not running. Call inside burrow's
 /// user namespace (their files belong to container ids).
 pub fn prune(paths: &Paths) -> Result<PruneReport> {
-    let _lock = StoreLock::exclusive(&paths.lock_file())?;
-    record::reconcile(paths)?;
+    let store = StoreLock::exclusive(&paths.lock_file())?;
+    record::reconcile(paths, &store)?;
+    let mut staged = Vec::new();
     let mut report = PruneReport::default();
     for r in record::list(paths)? {
         let dir = r.dir(paths);
@@ -42,9 +43,11 @@ pub fn prune(paths: &Paths) -> Result<PruneReport> {
             continue;
         }
         let bytes = size(paths, &r);
-        record::remove_files(paths, &dir)?;
+        staged.push(super::remove::remove_locked(paths, &r, false, &store)?);
         report.reclaimed += bytes;
         report.deleted.push(r.id);
     }
+    drop(store);
+    staged.into_iter().for_each(super::remove::Staged::finish);
     Ok(report)
 }

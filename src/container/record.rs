@@ -245,8 +245,8 @@ pub fn is_alive(r: &Record) -> bool {
 /// a process that somehow survived is killed. A `--rm` container that its
 /// `run` abandoned before it ran or before it was removed (see `state`)
 /// is removed, and so is a directory a killed create left without a
-/// record. Call with the store lock held.
-pub fn reconcile(paths: &Paths) -> Result<()> {
+/// record. Holding `store` proves the store lock.
+pub fn reconcile(paths: &Paths, store: &crate::lock::StoreLock) -> Result<()> {
     remove_half_created(paths)?;
     for r in list(paths)? {
         if r.monitor_alive(paths) {
@@ -255,7 +255,7 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
         if !matches!(r.status, Status::Running | Status::Restarting) {
             if r.auto_remove && super::state::creator_gone(&r.dir(paths)) {
                 tracing::info!(id = %r.id.short(), "the run that made this --rm container is gone; removing it");
-                remove_auto(paths, &r)?;
+                remove_auto(paths, &r, store)?;
             }
             continue;
         }
@@ -265,13 +265,14 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
+        if r.auto_remove {
+            // (removal takes the cgroup too)
+            remove_auto(paths, &r, store)?;
+            continue;
+        }
         // Its processes died with it; a cgroup it left behind goes too.
         if let Some(Err(e)) = crate::limits::Cgroup::open(r.id.as_str()).ok().map(|cg| cg.remove()) {
             tracing::warn!(%e, "could not remove the container's cgroup");
-        }
-        if r.auto_remove {
-            remove_auto(paths, &r)?;
-            continue;
         }
         r.update(paths, |r| {
             if matches!(r.status, Status::Running | Status::Restarting) {
@@ -284,23 +285,6 @@ pub fn reconcile(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
-/// Remove a container's directory: first moved into the store's `tmp/`
-/// in one rename, so a removal cut short leaves no half-container behind
-/// (`list` would skip one whose record went first, for ever) but a
-/// leftover in `tmp/` that `system prune` clears. Where the move cannot be
-/// made, the directory is removed in place.
-pub fn remove_files(paths: &Paths, dir: &Path) -> Result<()> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let _ = fs::create_dir_all(paths.tmp());
-    let moved = crate::image::tmp::temp_path(&paths.tmp(), &format!("rm-container-{}", &name[..name.len().min(12)]));
-    let victim = match fs::rename(dir, &moved) {
-        Ok(()) => moved,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(_) => dir.to_path_buf(),
-    };
-    Ok(super::rootfs::remove_any(&victim)?)
-}
-
 /// Remove the directories of creates killed before they wrote the
 /// record. A create makes the directory and writes the record under the
 /// store lock, which the caller holds: a directory without a record is no
@@ -311,18 +295,15 @@ fn remove_half_created(paths: &Paths) -> Result<()> {
         let dir = e.path();
         if dir.is_dir() && !dir.join("container.json").exists() && !super::state::creator_alive(&dir) {
             tracing::info!(dir = %dir.display(), "removing a container directory a killed create left without a record");
-            remove_files(paths, &dir)?;
+            super::remove::stage(paths, &dir)?.finish();
         }
     }
     Ok(())
 }
 
 /// Remove a `--rm` container nobody looks after, with its anonymous volumes.
-fn remove_auto(paths: &Paths, r: &Record) -> Result<()> {
-    remove_files(paths, &r.dir(paths))?;
-    if let Err(e) = crate::volume::attach::remove_anonymous(paths, &r.mounts, &mounters(paths)?) {
-        tracing::warn!(%e, "could not remove the container's anonymous volumes");
-    }
+fn remove_auto(paths: &Paths, r: &Record, store: &crate::lock::StoreLock) -> Result<()> {
+    super::remove::remove_locked(paths, r, true, store)?.finish();
     Ok(())
 }
 

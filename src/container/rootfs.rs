@@ -185,11 +185,6 @@ fn read_in_root(root: &Path, rel: &str) -> Option<String> {
     Some(text)
 }
 
-/// Remove a file or a whole tree; a missing path is fine.
-pub fn remove_any(path: &Path) -> Result<()> {
-    crate::rmtree::remove_tree(path).map_err(io(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

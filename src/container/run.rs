@@ -256,8 +256,8 @@ fn create_as<T>(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, d
 
     // Create the record under the store lock so names stay unique (and
     // volumes are not removed while they are being attached).
-    let _lock = StoreLock::exclusive(&paths.lock_file())?;
-    record::reconcile(paths)?;
+    let store = StoreLock::exclusive(&paths.lock_file())?;
+    record::reconcile(paths, &store)?;
     let name = match &opts.name {
         Some(n) if !record::valid_name(n) => return Err(Error::InvalidName { name: n.clone() }),
         Some(n) => {
@@ -280,7 +280,9 @@ fn create_as<T>(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, d
     let held = claim(&dir)?;
     if let Err(e) = record.save(paths) {
         // A create that fails (a full disk) leaves nothing behind.
-        remove_created(paths, &record);
+        if let Err(e) = super::remove::remove_locked(paths, &record, true, &store).map(super::remove::Staged::finish) {
+            tracing::warn!(%e, "could not remove the half-created container");
+        }
         return Err(e);
     }
     Ok((record, held))
@@ -301,33 +303,17 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
     outcome
 }
 
-/// Undo a create whose record could not be written (the store lock is
-/// held: anonymous volumes are removed without taking it again).
-fn remove_created(paths: &Paths, record: &Record) {
-    if let Err(e) = rootfs::remove_any(&record.dir(paths)) {
-        tracing::warn!(%e, "could not remove the half-created container");
-    }
-    let removed = record::mounters(paths).map_err(|e| e.to_string()).and_then(|m| {
-        crate::volume::attach::remove_anonymous(paths, &record.mounts, &m).map_err(|e| e.to_string())
-    });
-    if let Err(e) = removed {
-        tracing::warn!(%e, "could not remove the half-created container's anonymous volumes");
-    }
-}
-
 /// Remove a container and, as docker's `--rm` does, its anonymous
-/// volumes that no other container uses; failures are logged.
+/// volumes that no other container uses; failures are logged. Runs in
+/// burrow's namespace (the `run` or monitor that ran it).
 pub fn remove_with_volumes(paths: &Paths, record: &Record) {
     let t = std::time::Instant::now();
-    if let Err(e) = record::remove_files(paths, &record.dir(paths)) {
-        tracing::warn!(%e, "could not remove the container");
-    }
-    let removed = (|| -> Result<Vec<String>> {
-        let _lock = StoreLock::exclusive(&paths.lock_file())?;
-        Ok(crate::volume::attach::remove_anonymous(paths, &record.mounts, &record::mounters(paths)?)?)
-    })();
+    let removed = match crate::userns::InUserns::here() {
+        Some(ns) => super::remove::remove_now(paths, record, true, &ns),
+        None => Err(Error::NotInUserns),
+    };
     if let Err(e) = removed {
-        tracing::warn!(%e, "could not remove the container's anonymous volumes");
+        tracing::warn!(%e, "could not remove the container");
     }
     tracing::debug!(elapsed = ?t.elapsed(), "container removed");
 }

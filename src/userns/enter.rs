@@ -60,6 +60,24 @@ pub fn inside() -> bool {
         .unwrap_or(false)
 }
 
+/// Proof that this process runs inside burrow's user namespace, where it
+/// may create and delete files owned by container ids: the engine
+/// functions that do so take one, so calling them from the host's
+/// namespace does not compile. Made by [`InUserns::here`], which checks.
+#[derive(Debug, Clone, Copy)]
+pub struct InUserns {
+    _checked: (),
+}
+
+impl InUserns {
+    /// The proof, when this process is inside a user namespace (the
+    /// command line entered burrow's, or a monitor or build step inherited
+    /// it); `None` in the host's.
+    pub fn here() -> Option<InUserns> {
+        inside().then_some(InUserns { _checked: () })
+    }
+}
+
 /// The maps of the user namespace this process is in.
 pub fn current() -> Mapping {
     maps_in(Path::new("/proc/self"))

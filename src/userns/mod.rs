@@ -18,7 +18,7 @@ mod enter;
 mod plan;
 mod subid;
 
-pub use enter::{current, detect, enter, find_helper, inside, of_process, write_nested_maps};
+pub use enter::{current, detect, enter, find_helper, inside, of_process, write_nested_maps, InUserns};
 pub use plan::{keep_id, plan, HostIds, IdMap, Mapping, MappingKind, Plan};
 pub use subid::{parse_subid, SubidRange};
 

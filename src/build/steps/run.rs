@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::Error;
 use crate::container::logs::{Entry, Follower};
 use crate::container::run::{ImageDefaults, RunOptions};
-use crate::container::{record, rootfs, run as container_run, state};
+use crate::container::{record, run as container_run, state};
 use crate::image::{Digest, Image};
 use crate::paths::Paths;
 use crate::volume::{CheckedBind, MountRequest};
@@ -86,7 +86,16 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
         let commit = crate::container::commit::CommitOptions { created_by: Some(created_by.to_string()), ..Default::default() };
         Ok(crate::container::commit::commit(paths, record.id.as_str(), None, &commit)?.id)
     })();
-    if let Err(e) = rootfs::remove_any(&dir) {
+    // A step that failed half-way may leave its container running.
+    if record.monitor_alive(paths) {
+        let _ = crate::container::lifecycle::kill(paths, record.id.as_str(), nix::sys::signal::Signal::SIGKILL);
+        state::wait_monitor_gone(&dir, None);
+    }
+    let removed = match crate::userns::InUserns::here() {
+        Some(ns) => crate::container::remove::remove_now(paths, &record, false, &ns),
+        None => Err(crate::container::Error::NotInUserns),
+    };
+    if let Err(e) = removed {
         tracing::warn!(%e, "cannot remove the build step's container");
     }
     outcome
