@@ -402,13 +402,18 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
             (everything || r.status == Status::Running) && filters.iter().all(|f| f.keeps(paths, r, state, &image_id))
         })
         .collect();
+    // A record that does not load is listed with -a (and no filter), so
+    // it can be seen and removed.
+    let broken = if args.all && filters.is_empty() && args.last.is_none() && !args.latest { record::broken(paths) } else { Vec::new() };
+    let broken_id = |b: &record::Broken| if args.no_trunc { b.id.clone() } else { b.id.chars().take(12).collect() };
     if args.quiet {
         for (r, _) in &shown {
             println!("{}", if args.no_trunc { r.id.as_str() } else { r.id.short() });
         }
+        broken.iter().for_each(|b| println!("{}", broken_id(b)));
         return Ok(());
     }
-    let rows: Vec<serde_json::Value> = shown
+    let mut rows: Vec<serde_json::Value> = shown
         .iter()
         .map(|(r, paused)| {
             let health = burrow::container::health::Health::load(&r.dir(paths));
@@ -419,6 +424,9 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
             row
         })
         .collect();
+    rows.extend(broken.iter().map(|b| {
+        serde_json::json!({"ID": broken_id(b), "State": "broken", "Status": format!("Broken: {} ({})", b.path.display(), b.reason)})
+    }));
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -433,13 +441,17 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut table = vec![["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"].map(String::from).to_vec()];
-    for ((r, _), row) in shown.iter().zip(&rows) {
+    for (i, row) in rows.iter().enumerate() {
+        let cell = |k: &str| row[k].as_str().unwrap_or_default().to_string();
+        let Some((r, _)) = shown.get(i) else {
+            table.push(vec![cell("ID"), String::new(), String::new(), String::new(), cell("Status"), String::new(), String::new()]);
+            continue;
+        };
         let mut cmd = row["Command"].as_str().unwrap_or_default().to_string();
         if !args.no_trunc && cmd.len() > 22 {
             let cut = (0..=19).rev().find(|i| cmd.is_char_boundary(*i)).unwrap_or(0);
             cmd = format!("{}…\"", &cmd[..cut]);
         }
-        let cell = |k: &str| row[k].as_str().unwrap_or_default().to_string();
         table.push(vec![cell("ID"), r.image.clone(), cmd, cell("RunningFor"), cell("Status"), cell("Ports"), r.name.clone()]);
     }
     super::images::print_table(&table);

@@ -206,6 +206,40 @@ impl Record {
     }
 }
 
+/// A container directory whose record does not load (truncated to
+/// nothing, garbage): `ps -a` lists it with the path and the reason, and
+/// `rm` removes it, so a damaged record never wedges the store.
+#[derive(Debug, Clone)]
+pub struct Broken {
+    /// The directory's name: the container's id.
+    pub id: String,
+    /// The record that does not load.
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Every container directory whose record exists but does not load.
+pub fn broken(paths: &Paths) -> Vec<Broken> {
+    let Ok(entries) = fs::read_dir(paths.containers()) else { return Vec::new() };
+    let mut out: Vec<Broken> = entries
+        .flatten()
+        .filter(|e| e.path().join("container.json").exists())
+        .filter_map(|e| match Record::load(&e.path()) {
+            Ok(_) => None,
+            Err(err) => Some(Broken { id: e.file_name().to_string_lossy().into_owned(), path: e.path().join("container.json"), reason: err.to_string() }),
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The broken container `key` names (its full id or a unique prefix).
+pub fn find_broken(paths: &Paths, key: &str) -> Option<Broken> {
+    let mut found = broken(paths).into_iter().filter(|b| !key.is_empty() && b.id.starts_with(key));
+    let one = found.next()?;
+    found.next().is_none().then_some(one)
+}
+
 /// Every container record, oldest first. Directories without a readable
 /// record (a create killed half-way) are skipped with a debug log.
 pub fn list(paths: &Paths) -> Result<Vec<Record>> {

@@ -105,6 +105,8 @@ pub fn remove_now(paths: &Paths, r: &Record, volumes: bool, _ns: &InUserns) -> R
 pub struct Claimed {
     key: String,
     dir: PathBuf,
+    /// Its record does not load (`record::Broken`).
+    broken: bool,
     _life: state::Held,
 }
 
@@ -118,9 +120,18 @@ impl Claimed {
 /// Phase one of `rm`, from the caller's own namespace: take container
 /// `key`'s lifecycle lock and, with `force`, kill it (wait with
 /// [`Claimed::wait`], after killing all of them, so teardowns overlap).
-/// A running container without `force` is refused.
+/// A running container without `force` is refused. A container whose
+/// record does not load is claimed by its id (or a unique prefix).
 pub fn claim(paths: &Paths, key: &str, force: bool) -> Result<Claimed> {
-    let r = record::find(paths, key)?;
+    let r = match record::find(paths, key) {
+        Err(Error::NoSuchContainer { .. }) if record::find_broken(paths, key).is_some() => {
+            let b = record::find_broken(paths, key).ok_or_else(|| Error::NoSuchContainer { key: key.to_string() })?;
+            let dir = paths.containers().join(&b.id);
+            let life = state::lifecycle(&dir)?;
+            return Ok(Claimed { key: key.to_string(), dir, broken: true, _life: life });
+        }
+        r => r?,
+    };
     let dir = r.dir(paths);
     let life = state::lifecycle(&dir)?;
     if r.monitor_alive(paths) {
@@ -129,25 +140,32 @@ pub fn claim(paths: &Paths, key: &str, force: bool) -> Result<Claimed> {
         }
         lifecycle::kill_locked(paths, &r)?;
     }
-    Ok(Claimed { key: key.to_string(), dir, _life: life })
+    Ok(Claimed { key: key.to_string(), dir, broken: false, _life: life })
 }
 
 /// Phase two of `rm`, inside burrow's namespace: remove the claimed
 /// container (with `volumes`, its anonymous volumes). A container another
-/// command removed meanwhile is "no such container".
-pub fn remove(paths: &Paths, claimed: Claimed, volumes: bool, _ns: &InUserns) -> Result<Record> {
-    let (r, staged) = {
+/// command removed meanwhile is "no such container". A broken one goes
+/// with its directory (its volumes cannot be known).
+pub fn remove(paths: &Paths, claimed: Claimed, volumes: bool, _ns: &InUserns) -> Result<()> {
+    let staged = {
         let store = StoreLock::exclusive(&paths.lock_file())?;
         record::reconcile(paths, &store)?;
+        if claimed.broken {
+            if !claimed.dir.exists() || record::broken(paths).iter().all(|b| paths.containers().join(&b.id) != claimed.dir) {
+                return Err(Error::NoSuchContainer { key: claimed.key.clone() });
+            }
+            stage(paths, &claimed.dir)?
+        } else {
         // Found by its directory, not by the key: a name given to another
         // container meanwhile must not make this remove that one.
-        let r = record::list(paths)?
-            .into_iter()
-            .find(|r| r.dir(paths) == claimed.dir)
-            .ok_or_else(|| Error::NoSuchContainer { key: claimed.key.clone() })?;
-        let staged = remove_locked(paths, &r, volumes, &store)?;
-        (r, staged)
+            let r = record::list(paths)?
+                .into_iter()
+                .find(|r| r.dir(paths) == claimed.dir)
+                .ok_or_else(|| Error::NoSuchContainer { key: claimed.key.clone() })?;
+            remove_locked(paths, &r, volumes, &store)?
+        }
     };
     staged.finish();
-    Ok(r)
+    Ok(())
 }

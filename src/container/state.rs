@@ -163,7 +163,13 @@ pub fn creator_alive(dir: &Path) -> bool {
 
 /// Serialise a lifecycle command on this container.
 pub fn lifecycle(dir: &Path) -> Result<Held> {
-    lock_wait(dir.join(LIFECYCLE), FlockArg::LockExclusive)
+    lock_wait(dir.join(LIFECYCLE), FlockArg::LockExclusive).map_err(|e| match e {
+        // Removed meanwhile: a removal moves the directory away first.
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::NoSuchContainer { key: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default() }
+        }
+        e => e,
+    })
 }
 
 /// The lifecycle lock if no other command holds it now.

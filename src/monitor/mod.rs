@@ -131,9 +131,13 @@ fn send(report: &mut Option<File>, text: &str) {
 /// spawning its monitor, so this lives here: `container` never reaches
 /// back into the monitor that runs it.
 pub fn start(paths: &Paths, key: &str) -> Result<Record> {
-    let r = record::find(paths, key)?;
-    let dir = r.dir(paths);
+    let dir = record::find(paths, key)?.dir(paths);
     let _lock = state::lifecycle(&dir)?;
+    // Read again under the lock: a removal may have won the race.
+    let r = record::find(paths, key)?;
+    if r.dir(paths) != dir {
+        return Err(crate::container::Error::NoSuchContainer { key: key.to_string() }.into());
+    }
     if r.monitor_alive(paths) {
         return Ok(r);
     }
