@@ -92,36 +92,46 @@ pub fn spawn(paths: &Paths, r: &Record) -> Result<()> {
     let child = cmd.spawn().map_err(spawn_err)?;
     drop(write_end);
     drop(child);
-    // The report ends with an empty line: the pipe itself may stay open in
-    // the container's first process, which is cloned from the monitor.
-    let mut text = String::new();
+    // One line is the whole report: the pipe itself may stay open in the
+    // container's first process, which is cloned from the monitor.
+    let mut line = String::new();
     let mut reader = std::io::BufReader::new(File::from(read_end));
-    while !text.ends_with("\n\n") {
-        match std::io::BufRead::read_line(&mut reader, &mut text) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
+    let _ = std::io::BufRead::read_line(&mut reader, &mut line);
+    match Report::parse(&line) {
+        Some(Report::Started) => Ok(()),
+        Some(Report::Failed { code, message }) => Err(Error::Failed { code, message }),
+        None => Err(Error::Vanished { name: r.name.clone(), log: log_path.display().to_string() }),
     }
-    parse_report(&text).unwrap_or_else(|| Err(Error::Vanished { name: r.name.clone(), log: log_path.display().to_string() }))
 }
 
-/// `ok`, or `err CODE` and the message on the following lines, each
-/// report closed by an empty line; `None` for no (complete) report.
-fn parse_report(text: &str) -> Option<Result<()>> {
-    let text = text.strip_suffix("\n\n")?;
-    if text == "ok" {
-        return Some(Ok(()));
-    }
-    let (head, message) = text.split_once('\n').unwrap_or((text, ""));
-    let code = head.strip_prefix("err ")?.parse().ok()?;
-    Some(Err(Error::Failed { code, message: message.trim_end().to_string() }))
+/// The monitor's one message to the command that spawned it, on the
+/// report pipe: one line of JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "report", rename_all = "lowercase")]
+enum Report {
+    /// The container's command runs.
+    Started,
+    /// It could not start: the exit code `run -d` returns, and why.
+    Failed { code: i32, message: String },
 }
 
-/// Send the one report (`ok`, or `err CODE` and a message).
-fn send(report: &mut Option<File>, text: &str) {
+impl Report {
+    fn failed(code: i32, e: &dyn std::fmt::Display) -> Report {
+        Report::Failed { code, message: e.to_string() }
+    }
+
+    /// A complete report line; `None` for none (the monitor died first).
+    fn parse(line: &str) -> Option<Report> {
+        serde_json::from_str(line.strip_suffix('\n')?).ok()
+    }
+}
+
+/// Send the one report; later calls send nothing.
+fn send(report: &mut Option<File>, msg: Report) {
     if let Some(mut f) = report.take() {
-        let body = text.trim_end().replace("\n\n", "\n");
-        let _ = f.write_all(format!("{body}\n\n").as_bytes());
+        let mut line = serde_json::to_vec(&msg).unwrap_or_default();
+        line.push(b'\n');
+        let _ = f.write_all(&line);
     }
 }
 
@@ -164,7 +174,7 @@ pub fn main(paths: &Paths, id: &str) -> i32 {
     let r = match record::find(paths, id) {
         Ok(r) => r,
         Err(e) => {
-            send(&mut report, &format!("err 125\n{e}\n"));
+            send(&mut report, Report::failed(125, &e));
             return 125;
         }
     };
@@ -176,16 +186,16 @@ pub fn main(paths: &Paths, id: &str) -> i32 {
     let lock = match lock {
         Ok(Some(l)) => l,
         Ok(None) => {
-            send(&mut report, &format!("err 125\n{}\n", crate::container::Error::AlreadyRunning { name: r.name.clone() }));
+            send(&mut report, Report::failed(125, &crate::container::Error::AlreadyRunning { name: r.name.clone() }));
             return 125;
         }
         Err(e) => {
-            send(&mut report, &format!("err 125\n{e}\n"));
+            send(&mut report, Report::failed(125, &e));
             return 125;
         }
     };
     let began = Instant::now();
-    let outcome = run::start(paths, r.clone(), Io::Detached, &mut || send(&mut report, "ok\n"));
+    let outcome = run::start(paths, r.clone(), Io::Detached, &mut || send(&mut report, Report::Started));
     let code = match outcome {
         Ok(code) => code,
         Err(e) => {
@@ -194,7 +204,7 @@ pub fn main(paths: &Paths, id: &str) -> i32 {
                 _ => ExitClass::Engine.code(),
             };
             tracing::warn!(%e, "the container did not start");
-            send(&mut report, &format!("err {code}\n{e}\n"));
+            send(&mut report, Report::failed(code, &e));
             code
         }
     };
@@ -247,14 +257,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reports() {
-        assert!(matches!(parse_report("ok\n\n"), Some(Ok(()))));
-        assert!(parse_report("ok\n").is_none());
-        match parse_report("err 127\nexec: \"nope\": not found\n\n") {
-            Some(Err(Error::Failed { code: 127, message })) => assert_eq!(message, "exec: \"nope\": not found"),
-            other => panic!("{other:?}"),
+    fn reports_are_one_line_each() {
+        for r in [Report::Started, Report::failed(127, &"exec: \"nope\": not found\nsecond line")] {
+            let mut line = serde_json::to_string(&r).unwrap();
+            assert!(!line.contains('\n'));
+            line.push('\n');
+            assert_eq!(Report::parse(&line), Some(r));
         }
-        assert!(parse_report("").is_none());
-        assert!(parse_report("garbage").is_none());
-    }
-}
+        assert_eq!(Report::parse("{\"report\":\"started\"}"), None, "a line cut short is no report");
+        assert_eq!(Report::parse(""), None);
+        assert_eq!(Report::parse("garbage\n"), None);
+    }}
