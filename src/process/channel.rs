@@ -3,8 +3,8 @@
 //! `Gate` is a one-byte pipe the child waits on until the parent has done
 //! what must precede the container's setup (writing nested id maps).
 //! `ErrorPipe` is close-on-exec: a successful `execve` closes it with
-//! nothing written, a failure writes `CLASS MESSAGE` before exiting, so the
-//! parent learns which case happened by reading to end of file. A
+//! nothing written, a failure writes one [`Failure`] (JSON) before exiting,
+//! so the parent learns which case happened by reading to end of file. A
 //! socketpair carries the terminal's master fd with SCM_RIGHTS.
 
 use std::fs::File;
@@ -60,24 +60,31 @@ impl ErrorPipe {
 }
 
 /// Write a failure from the child; best effort, the child exits next.
-pub fn report(end: &mut File, class: ExitClass, message: &str) {
-    let _ = write!(end, "{} {}", class.code(), message);
+/// What a child that could not reach `execve` says on the error pipe.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    pub class: ExitClass,
+    pub message: String,
 }
 
-/// Read the child's report: `None` after a successful exec.
+pub fn report(end: &mut File, class: ExitClass, message: &str) {
+    let bytes = serde_json::to_vec(&Failure { class, message: message.to_string() }).unwrap_or_default();
+    let _ = end.write_all(&bytes);
+}
+
+/// Read the child's report: `None` after a successful exec. A report
+/// that does not parse (a child killed while writing) is an engine error
+/// quoting what arrived.
 pub fn read_report(end: &mut File) -> Option<(ExitClass, String)> {
-    let mut text = String::new();
-    let _ = end.read_to_string(&mut text);
-    if text.is_empty() {
+    let mut bytes = Vec::new();
+    let _ = end.read_to_end(&mut bytes);
+    if bytes.is_empty() {
         return None;
     }
-    let (code, msg) = text.split_once(' ').unwrap_or(("125", &text));
-    let class = match code {
-        "126" => ExitClass::CannotExecute,
-        "127" => ExitClass::NotFound,
-        _ => ExitClass::Engine,
-    };
-    Some((class, msg.to_string()))
+    match serde_json::from_slice::<Failure>(&bytes) {
+        Ok(f) => Some((f.class, f.message)),
+        Err(_) => Some((ExitClass::Engine, String::from_utf8_lossy(&bytes).into_owned())),
+    }
 }
 
 /// A socketpair for passing the terminal master.
@@ -110,4 +117,21 @@ pub fn recv_fd(sock: &OwnedFd) -> Result<Option<OwnedFd>> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_crosses_the_pipe_typed() {
+        let ErrorPipe { read_end, write_end } = ErrorPipe::new().unwrap();
+        let (mut r, mut w) = (read_end, write_end);
+        report(&mut w, ExitClass::NotFound, "exec: \"nope\": executable file not found\nin $PATH");
+        drop(w);
+        assert_eq!(read_report(&mut r), Some((ExitClass::NotFound, "exec: \"nope\": executable file not found\nin $PATH".to_string())));
+        let ErrorPipe { mut read_end, write_end } = ErrorPipe::new().unwrap();
+        drop(write_end);
+        assert_eq!(read_report(&mut read_end), None, "nothing written: the exec succeeded");
+    }
 }

@@ -75,7 +75,7 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// How a failure before `execve` maps to docker's exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitClass {
     /// Something in burrow or the host failed: 125.
     Engine,
