@@ -541,7 +541,10 @@ fn hostile_container() {
 /// end) until the process holds at most `target` descriptors or a second
 /// has passed; return the count.
 fn settle(link: &mut Link, echo: u16, target: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(1);
+    // Returns as soon as the flows are gone; the deadline only bounds a
+    // real leak, and is generous so a loaded machine (CI on two cores
+    // beside compilers) does not read slowness as a leak.
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         link.sync(echo);
         let fds = open_fds();
