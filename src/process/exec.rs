@@ -7,7 +7,8 @@
 //! path the user gave → 127. The lookup only reads the filesystem and runs
 //! after pivot_root, so it sees the container's files, not the host's.
 //! `drop_privileges` is the last step before execve, for the workload and
-//! for `burrow exec` alike.
+//! for `burrow exec` alike, and [`execute`] is the final step of both: one
+//! path from the command line to execve(2) and docker's exit class.
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -18,6 +19,38 @@ use nix::errno::Errno;
 use super::ExitClass;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A command ready for execve(2): resolved in the container's PATH, its
+/// arguments and environment as C strings. `run`'s workload prepares it
+/// before dropping privileges (the lookup sees what root sees, as runc's),
+/// `exec`'s command after (as the user, like its working directory); both
+/// then end in [`Command::execute`].
+pub struct Command {
+    path: PathBuf,
+    cpath: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Command {
+    pub fn prepare(args: &[String], env: &[String]) -> Result<Command, (ExitClass, String)> {
+        let cmd = args.first().map(String::as_str).unwrap_or_default();
+        let path = resolve(cmd, path_of(env))?;
+        let (argv, envp) = (cstrings(args)?, cstrings(env)?);
+        let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| (ExitClass::NotFound, "command path contains a NUL byte".to_string()))?;
+        Ok(Command { path, cpath, argv, envp })
+    }
+
+    /// execve(2); returns only when it failed, with docker's exit class
+    /// and message for the parent.
+    pub fn execute(self) -> (ExitClass, String) {
+        let errno = match nix::unistd::execve(&self.cpath, &self.argv, &self.envp) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
+        classify(errno, &self.path)
+    }
+}
 
 /// The container's PATH from its environment.
 pub fn path_of(env: &[String]) -> &str {

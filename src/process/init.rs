@@ -23,7 +23,7 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
-use nix::unistd::{execve, setsid, sethostname};
+use nix::unistd::{setsid, sethostname};
 
 use super::channel::{self, report};
 use super::{caps, exec, mounts, pid1, tty, ExitClass, Spec};
@@ -156,25 +156,14 @@ fn workload(spec: Spec, mut ends: ChildEnds) -> ! {
     if let Err(e) = std::fs::create_dir_all(&spec.cwd).and_then(|_| std::env::set_current_dir(&spec.cwd)) {
         fail(errors, ExitClass::Engine, &format!("cannot change to the working directory {}: {e}", spec.cwd));
     }
-    let path = match exec::resolve(&spec.args[0], exec::path_of(&spec.env)) {
-        Ok(p) => p,
+    let command = match exec::Command::prepare(&spec.args, &spec.env) {
+        Ok(c) => c,
         Err((class, msg)) => fail(errors, class, &msg),
-    };
-    let (argv, envp) = match (exec::cstrings(&spec.args), exec::cstrings(&spec.env)) {
-        (Ok(a), Ok(e)) => (a, e),
-        (Err((c, m)), _) | (_, Err((c, m))) => fail(errors, c, &m),
-    };
-    let Ok(cpath) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
-        fail(errors, ExitClass::NotFound, "command path contains a NUL byte")
     };
     if let Err(msg) = become_workload(&spec) {
         fail(errors, ExitClass::Engine, &msg);
     }
-    let errno = match execve(&cpath, &argv, &envp) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    let (class, msg) = exec::classify(errno, &path);
+    let (class, msg) = command.execute();
     fail(errors, class, &msg)
 }
 

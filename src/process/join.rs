@@ -49,7 +49,7 @@ use std::os::unix::fs::MetadataExt;
 use nix::fcntl::{openat, OFlag};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::stat::Mode;
-use nix::unistd::{execve, fork, setsid, ForkResult, Pid};
+use nix::unistd::{fork, setsid, ForkResult, Pid};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::iterator::Signals;
 
@@ -406,22 +406,10 @@ fn command(spec: ExecSpec, mut gate: File, mut errors: File, tty_sock: Option<Ow
     if let Err(e) = std::env::set_current_dir(&spec.cwd) {
         fail(&mut errors, ExitClass::CannotExecute, &format!("cannot change to the working directory {}: {e}", spec.cwd));
     }
-    let path = match exec::resolve(&spec.args[0], exec::path_of(&spec.env)) {
-        Ok(p) => p,
-        Err((class, msg)) => fail(&mut errors, class, &msg),
+    let (class, msg) = match exec::Command::prepare(&spec.args, &spec.env) {
+        Ok(command) => command.execute(),
+        Err(failure) => failure,
     };
-    let (argv, envp) = match (exec::cstrings(&spec.args), exec::cstrings(&spec.env)) {
-        (Ok(a), Ok(e)) => (a, e),
-        (Err((c, m)), _) | (_, Err((c, m))) => fail(&mut errors, c, &m),
-    };
-    let Ok(cpath) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
-        fail(&mut errors, ExitClass::NotFound, "command path contains a NUL byte")
-    };
-    let errno = match execve(&cpath, &argv, &envp) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    let (class, msg) = exec::classify(errno, &path);
     fail(&mut errors, class, &msg)
 }
 
