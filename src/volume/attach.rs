@@ -183,11 +183,12 @@ pub fn remove_anonymous(paths: &Paths, points: &[MountPoint], mounters: &[Mounte
 }
 
 /// Remove the volumes no container uses: anonymous ones, or all with
-/// `all`; their names and the bytes freed. Call with the store lock held,
-/// inside burrow's user namespace.
+/// `all`; their names and the bytes freed (with what interrupted creates
+/// and removals left, `store::remove_half_made`). Call with the store
+/// lock held, inside burrow's user namespace.
 pub fn prune(paths: &Paths, all: bool, mounters: &[Mounter]) -> Result<(Vec<String>, u64)> {
     let mut deleted = Vec::new();
-    let mut reclaimed = 0;
+    let mut reclaimed = store::remove_half_made(paths)?;
     for v in store::list(paths)? {
         if (!all && !v.meta.anonymous) || !users(mounters, &v.name).is_empty() {
             continue;

@@ -3,8 +3,10 @@
 //! A volume is a directory; its metadata (creation time, labels, whether
 //! it is anonymous) is written with `atomic::write` (temp, fsync, rename), after
 //! `_data` exists, so a volume without `volume.json` is one whose creation
-//! was interrupted: it is not listed and is finished or replaced by the next
-//! create. Callers hold the store lock for create and remove (`attach` and
+//! was interrupted: it is not listed, is finished or replaced by the next
+//! create of its name, and is removed by `volume prune` and `system prune
+//! --volumes` (`remove_half_made`), as is what an interrupted removal
+//! (metadata first) leaves. Callers hold the store lock for create and remove (`attach` and
 //! the CLI do). Volume files belong to container ids, so removal needs
 //! burrow's user namespace.
 
@@ -141,6 +143,29 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     crate::rmtree::remove_tree(&dir).map_err(|source| Error::Io { path: dir.clone(), source })
 }
 
+/// Remove the directories of creates killed before they wrote
+/// `volume.json` and of removals killed after they deleted it: no volume
+/// of that name exists, nothing lists them, and without this they would
+/// only take space (`volume prune` and `system prune --volumes` call it).
+/// Returns the bytes freed. Call with the store lock held, which every
+/// create and remove holds too, so none of them is work in progress; and
+/// inside burrow's user namespace.
+pub fn remove_half_made(paths: &Paths) -> Result<u64> {
+    let dir = root(paths);
+    let Ok(entries) = fs::read_dir(&dir) else { return Ok(0) };
+    let mut freed = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) || path.join("volume.json").exists() {
+            continue;
+        }
+        tracing::info!(dir = %path.display(), "removing a volume directory an interrupted create or remove left");
+        freed += crate::du::tree_size(&path);
+        crate::rmtree::remove_tree(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+    }
+    Ok(freed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +192,10 @@ mod tests {
         assert!(j["Labels"].get("com.docker.volume.anonymous").is_some());
         remove(&paths, "data").unwrap();
         assert!(matches!(get(&paths, "data"), Err(Error::NoSuchVolume { .. })));
+        // the half-made one goes with the half-made cleanup, the volume stays
+        remove_half_made(&paths).unwrap();
+        assert!(!root(&paths).join("half").exists());
+        assert!(get(&paths, &anon).is_ok());
         assert!(matches!(create(&paths, "../x", BTreeMap::new(), false), Err(Error::InvalidName { .. })));
     }
 }
