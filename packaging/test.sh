@@ -7,6 +7,7 @@
 # 1. provisions the host (packaging/provision.sh),
 # 2. builds burrow and every test executable of the workspace as root
 #    (the toolchain lives in root's 0700 home), and fails at once when
+#    `cargo fmt --all --check` or
 #    `cargo clippy --workspace --all-targets -- -D warnings` does not pass,
 # 3. copies them into a fresh world-readable directory with a busybox
 #    image tarball (packaging/mkimage-busybox.sh) and the same busybox as a
@@ -41,7 +42,8 @@ bash packaging/provision.sh
 
 echo "== build"
 cargo build --release 2>&1
-echo "== hygiene: clippy (every unsafe block says why it is sound)"
+echo "== hygiene: rustfmt, and clippy (every unsafe block says why it is sound)"
+cargo fmt --all --check >/dev/null || { echo "test.sh: the code is not formatted: run cargo fmt --all" >&2; exit 1; }
 cargo clippy --release --workspace --all-targets -- -D warnings 2>&1
 json=$(mktemp /tmp/burrow-ci-build.XXXXXX.json)
 trap 'rm -f "$json"' EXIT

@@ -206,7 +206,11 @@ mod tests {
         let mut tries = 0;
         let ok = r.with_room(|| {
             tries += 1;
-            if tries == 1 { Err(io::Error::from_raw_os_error(libc::ENOSPC)) } else { Ok(tries) }
+            if tries == 1 {
+                Err(io::Error::from_raw_os_error(libc::ENOSPC))
+            } else {
+                Ok(tries)
+            }
         });
         assert_eq!(ok.unwrap(), 2);
         assert!(!t.path().join("reserve").exists());

@@ -168,4 +168,3 @@ fn cgroups() -> Cgroups {
     };
     Cgroups { version, delegated, enforceable_limits, not_enforceable }
 }
-

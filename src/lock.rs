@@ -51,8 +51,7 @@ impl StoreLock {
             .write(true)
             .open(path)
             .map_err(|source| Error::Open { path: path.to_path_buf(), source })?;
-        let flock = Flock::lock(file, arg)
-            .map_err(|(_, source)| Error::Lock { path: path.to_path_buf(), source })?;
+        let flock = Flock::lock(file, arg).map_err(|(_, source)| Error::Lock { path: path.to_path_buf(), source })?;
         Ok(StoreLock { _flock: flock })
     }
 }

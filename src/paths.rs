@@ -26,9 +26,7 @@ impl Paths {
             .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("burrow")))
             .or_else(|| env("HOME").map(|h| h.join(".local/share/burrow")))
             .unwrap_or_else(|| PathBuf::from(format!("/tmp/burrow-{uid}/store")));
-        let runtime = env("XDG_RUNTIME_DIR")
-            .map(|d| d.join("burrow"))
-            .unwrap_or_else(|| PathBuf::from(format!("/tmp/burrow-{uid}")));
+        let runtime = env("XDG_RUNTIME_DIR").map(|d| d.join("burrow")).unwrap_or_else(|| PathBuf::from(format!("/tmp/burrow-{uid}")));
         Paths { root, runtime }
     }
 

@@ -89,9 +89,7 @@ fn look(dir: &Path) -> Result<Option<Verdict>> {
 
 fn refuse(dir: &Path, v: Verdict) -> Result<()> {
     match v {
-        Verdict::NotYours { owner } => {
-            Err(Error::NotYours { path: dir.to_path_buf(), owner, uid: nix::unistd::geteuid().as_raw() })
-        }
+        Verdict::NotYours { owner } => Err(Error::NotYours { path: dir.to_path_buf(), owner, uid: nix::unistd::geteuid().as_raw() }),
         Verdict::NotDir => Err(Error::NotDir { path: dir.to_path_buf() }),
         Verdict::Private | Verdict::Open { .. } => Ok(()),
     }
@@ -122,8 +120,11 @@ pub fn tighten(dir: &Path) -> Result<Option<Open>> {
     let Some(v) = look(dir)? else { return Ok(None) };
     refuse(dir, v)?;
     let Verdict::Open { mode } = v else { return Ok(None) };
-    fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE))
-        .map_err(|source| Error::Io { op: "make private (chmod 0700)", path: dir.to_path_buf(), source })?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE)).map_err(|source| Error::Io {
+        op: "make private (chmod 0700)",
+        path: dir.to_path_buf(),
+        source,
+    })?;
     Ok(Some(Open { path: dir.to_path_buf(), mode }))
 }
 

@@ -200,10 +200,8 @@ fn bad_archives_are_refused_and_the_store_is_unchanged() {
         }
     }
     let other = tar_of(&[("evil", b"x")]);
-    let swapped: Vec<(&str, &[u8])> = members
-        .iter()
-        .map(|(n, d)| (n.as_str(), if n.ends_with("layer.tar") { other.as_slice() } else { d.as_slice() }))
-        .collect();
+    let swapped: Vec<(&str, &[u8])> =
+        members.iter().map(|(n, d)| (n.as_str(), if n.ends_with("layer.tar") { other.as_slice() } else { d.as_slice() })).collect();
     refused(&e, &tar_of(&swapped), "config says");
 }
 
@@ -285,7 +283,15 @@ fn export_then_import_gives_the_same_tree() {
         return;
     }
     let e = Env::new().with_busybox();
-    e.ok(&["run", "--name", "c1", "busybox", "sh", "-c", "echo hi > /new && rm /bin/ls && mkdir -p /home/app/d && chown 1000:1000 /home/app/d"]);
+    e.ok(&[
+        "run",
+        "--name",
+        "c1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new && rm /bin/ls && mkdir -p /home/app/d && chown 1000:1000 /home/app/d",
+    ]);
     let first = path(&e, "first.tar");
     e.ok(&["export", "-o", s(&first), "c1"]);
     let listing = tar_listing(&first);
@@ -333,11 +339,7 @@ fn prune_and_rmi_leave_images_in_use_alone() {
     e.ok(&["run", "--name", "user", "busybox", "true"]);
     let o = e.run(&["rmi", "busybox"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(
-        stderr(&o).contains("conflict: unable to remove repository reference \"busybox\" (must force) - container"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("conflict: unable to remove repository reference \"busybox\" (must force) - container"), "{}", stderr(&o));
     // untagging one of two names is fine
     e.ok(&["tag", "busybox", "second"]);
     assert!(e.ok(&["rmi", "second"]).contains("Untagged: second:latest"));

@@ -51,17 +51,23 @@ fn a_multi_stage_build_runs_with_its_files_owners_and_args() {
     assert_eq!(out, "built for burrow\nhello burrow\ndata\n1000:1000\n");
     assert_eq!(e.ok(&["image", "inspect", "-f", "{{.Config.WorkingDir}}", "app:1"]).trim(), "/app");
     // Into an existing directory without a trailing slash, and into `.`.
-    assert_eq!(e.ok(&["run", "--rm", "app:1", "sh", "-c", "cat /etc/data.txt /app/data.txt; grep -c ^root: /etc/passwd"]), "data\ndata\n1\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "app:1", "sh", "-c", "cat /etc/data.txt /app/data.txt; grep -c ^root: /etc/passwd"]),
+        "data\ndata\n1\n"
+    );
 }
 
 #[test]
 fn a_rebuild_is_cached_and_a_changed_file_rebuilds_from_its_step() {
     let Some(e) = env() else { return };
     let ctx = e.dir.path().join("ctx");
-    write(&ctx, &[
-        ("Dockerfile", "FROM busybox\nRUN echo one > /one\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\nCMD [\"cat\", \"/copy\"]\n"),
-        ("a.txt", "first\n"),
-    ]);
+    write(
+        &ctx,
+        &[
+            ("Dockerfile", "FROM busybox\nRUN echo one > /one\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\nCMD [\"cat\", \"/copy\"]\n"),
+            ("a.txt", "first\n"),
+        ],
+    );
     let first = e.ok(&["build", "-q", "-t", "c:1", ctx.to_str().unwrap()]);
     let o = e.run(&["build", "-t", "c:1", ctx.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -79,7 +85,16 @@ fn a_rebuild_is_cached_and_a_changed_file_rebuilds_from_its_step() {
     assert!(!stderr(&o).contains("CACHED"), "{}", stderr(&o));
 
     // The cache is visible to system df and gone after builder prune.
-    let cache_row = |e: &common::Env| e.ok(&["system", "df"]).lines().find(|l| l.starts_with("Build Cache")).unwrap_or_default().split_whitespace().nth(2).unwrap_or_default().to_string();
+    let cache_row = |e: &common::Env| {
+        e.ok(&["system", "df"])
+            .lines()
+            .find(|l| l.starts_with("Build Cache"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_ne!(cache_row(&e), "0", "{}", e.ok(&["system", "df"]));
     e.ok(&["builder", "prune", "-f"]);
     assert_eq!(cache_row(&e), "0", "{}", e.ok(&["system", "df"]));
@@ -92,16 +107,30 @@ fn a_rebuild_is_cached_and_a_changed_file_rebuilds_from_its_step() {
 fn dockerignore_target_labels_and_iidfile() {
     let Some(e) = env() else { return };
     let ctx = e.dir.path().join("ctx");
-    write(&ctx, &[
-        ("Dockerfile", "FROM busybox AS base\nCOPY . /ctx/\nFROM base AS extra\nRUN touch /extra\n"),
-        (".dockerignore", "*.log\nsecret/\n!secret/public.txt\n"),
-        ("keep.txt", "k"),
-        ("debug.log", "l"),
-        ("secret/key", "s"),
-        ("secret/public.txt", "p"),
-    ]);
+    write(
+        &ctx,
+        &[
+            ("Dockerfile", "FROM busybox AS base\nCOPY . /ctx/\nFROM base AS extra\nRUN touch /extra\n"),
+            (".dockerignore", "*.log\nsecret/\n!secret/public.txt\n"),
+            ("keep.txt", "k"),
+            ("debug.log", "l"),
+            ("secret/key", "s"),
+            ("secret/public.txt", "p"),
+        ],
+    );
     let iid = e.dir.path().join("iid");
-    e.ok(&["build", "--target", "base", "--label", "team=burrow", "--iidfile", iid.to_str().unwrap(), "-t", "ign:1", ctx.to_str().unwrap()]);
+    e.ok(&[
+        "build",
+        "--target",
+        "base",
+        "--label",
+        "team=burrow",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "-t",
+        "ign:1",
+        ctx.to_str().unwrap(),
+    ]);
     let files = e.ok(&["run", "--rm", "ign:1", "sh", "-c", "cd /ctx && find . -type f | sort; [ -e /extra ] || echo no-extra"]);
     assert_eq!(files, "./.dockerignore\n./Dockerfile\n./keep.txt\n./secret/public.txt\nno-extra\n");
     assert!(std::fs::read_to_string(&iid).unwrap().starts_with("sha256:"));
@@ -142,14 +171,21 @@ fn onbuild_triggers_run_in_the_child_only() {
     write(&ctx, &[("Dockerfile", "FROM busybox\nONBUILD COPY hello.txt /hello.txt\nONBUILD RUN echo triggered >> /count\n")]);
     e.ok(&["build", "-t", "parent:1", ctx.to_str().unwrap()]);
     assert!(e.ok(&["image", "inspect", "-f", "{{json .Config.OnBuild}}", "parent:1"]).contains("RUN echo triggered >> /count"));
-    assert_eq!(e.ok(&["run", "--rm", "parent:1", "sh", "-c", "ls /hello.txt /count 2>&1 | wc -l; cat /count 2>/dev/null || echo none"]), "2\nnone\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "parent:1", "sh", "-c", "ls /hello.txt /count 2>&1 | wc -l; cat /count 2>/dev/null || echo none"]),
+        "2\nnone\n"
+    );
 
     write(&ctx, &[("Dockerfile", "FROM parent:1\nRUN cat /hello.txt\n"), ("hello.txt", "from the child's context\n")]);
     let o = e.run(&["build", "-t", "child:1", ctx.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("ONBUILD COPY hello.txt /hello.txt"), "{}", stderr(&o));
     assert_eq!(e.ok(&["run", "--rm", "child:1", "cat", "/hello.txt", "/count"]), "from the child's context\ntriggered\n");
-    assert_eq!(e.ok(&["image", "inspect", "-f", "{{json .Config.OnBuild}}", "child:1"]).trim(), "null", "a child does not pass the triggers on");
+    assert_eq!(
+        e.ok(&["image", "inspect", "-f", "{{json .Config.OnBuild}}", "child:1"]).trim(),
+        "null",
+        "a child does not pass the triggers on"
+    );
 
     write(&ctx, &[("Dockerfile", "FROM child:1\n")]);
     e.ok(&["build", "-t", "grandchild:1", ctx.to_str().unwrap()]);
@@ -166,7 +202,10 @@ fn serve_once(body: &'static [u8], path: &str) -> String {
             let Ok(mut s) = stream else { return };
             let mut req = [0u8; 2048];
             let _ = s.read(&mut req);
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Sat, 01 Jan 2022 00:00:00 GMT\r\nConnection: close\r\n\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Sat, 01 Jan 2022 00:00:00 GMT\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = s.write_all(head.as_bytes());
             let _ = s.write_all(body);
         }
@@ -194,10 +233,16 @@ fn add_unpacks_local_archives_and_downloads_urls() {
     let script: &'static [u8] = b"#!/bin/sh\necho downloaded\n";
     let url = serve_once(script, "/dl/get.sh");
     let sum = "sha256:".to_string() + &sha256_hex(script);
-    write(&ctx, &[
-        ("notes.gz.txt", "not an archive\n"),
-        ("Dockerfile", &format!("FROM busybox\nADD app.tar.gz /opt/app/\nADD notes.gz.txt /notes/\nADD --checksum={sum} {url} /usr/local/bin/\n")),
-    ]);
+    write(
+        &ctx,
+        &[
+            ("notes.gz.txt", "not an archive\n"),
+            (
+                "Dockerfile",
+                &format!("FROM busybox\nADD app.tar.gz /opt/app/\nADD notes.gz.txt /notes/\nADD --checksum={sum} {url} /usr/local/bin/\n"),
+            ),
+        ],
+    );
     let o = e.run(&["build", "-t", "add:1", ctx.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = e.ok(&["run", "--rm", "add:1", "sh", "-c", "/opt/app/bin/tool; stat -c '%n %u:%g %a' /opt/app/share/readme /usr/local/bin/get.sh; cat /notes/notes.gz.txt; sh /usr/local/bin/get.sh; date -u -r /usr/local/bin/get.sh +%Y"]);
@@ -280,7 +325,14 @@ fn run_mounts_cache_bind_and_tmpfs() {
         RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && grep -q ' /scratch tmpfs' /proc/mounts && echo tmpfs > /was-tmpfs\n";
     write(&ctx, &[("Dockerfile", dockerfile), ("src/main.txt", "bound\n")]);
     e.ok(&["build", "-t", "m:1", ctx.to_str().unwrap()]);
-    let out = e.ok(&["run", "--rm", "m:1", "sh", "-c", "cat /cached-lines /cache-owner /from-bind /was-tmpfs; find /var/cache/pkg /scratch -mindepth 1 | wc -l"]);
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "m:1",
+        "sh",
+        "-c",
+        "cat /cached-lines /cache-owner /from-bind /was-tmpfs; find /var/cache/pkg /scratch -mindepth 1 | wc -l",
+    ]);
     assert_eq!(out, "1\n1000:1000 700\nbound\ntmpfs\n0\n", "the mounts' files are not in the image");
     // The cache outlives the step: a rebuild without the step cache sees it.
     e.ok(&["build", "--no-cache", "-t", "m:2", ctx.to_str().unwrap()]);

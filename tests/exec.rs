@@ -63,12 +63,7 @@ fn exec_processes(name: &str) -> usize {
 #[test]
 fn exec_sees_the_containers_files_network_processes_and_environment() {
     let Some(e) = env() else { return };
-    let _c = start(
-        &e,
-        "box",
-        &["-e", "FROM_RUN=1", "busybox", "sh", "-c", "echo from-run > /tmp/f && exec sleep 1000"],
-        "test -e /tmp/f",
-    );
+    let _c = start(&e, "box", &["-e", "FROM_RUN=1", "busybox", "sh", "-c", "echo from-run > /tmp/f && exec sleep 1000"], "test -e /tmp/f");
     // Files: the container's, and an exec's writes are seen by the next one.
     assert_eq!(e.ok(&["exec", "box", "cat", "/tmp/f"]), "from-run\n");
     e.ok(&["exec", "box", "sh", "-c", "echo from-exec > /tmp/g"]);
@@ -241,7 +236,10 @@ fn exec_into_keep_id_and_host_network_containers() {
 fn exec_arguments_after_the_container_are_the_commands() {
     let Some(e) = env() else { return };
     let _c = start(&e, "argv", &["busybox", "sleep", "60"], "true");
-    assert_eq!(e.ok(&["exec", "-e", "A=1", "argv", "sh", "-c", "echo \"$A\" \"$@\"", "sh", "-e", "--help", "--", "-d"]), "1 -e --help -- -d\n");
+    assert_eq!(
+        e.ok(&["exec", "-e", "A=1", "argv", "sh", "-c", "echo \"$A\" \"$@\"", "sh", "-e", "--help", "--", "-d"]),
+        "1 -e --help -- -d\n"
+    );
     let o = e.run(&["exec", "argv", "--help"]);
     assert_eq!(o.status.code(), Some(127), "{}", common::stderr(&o));
     let o = e.run(&["exec", "argv"]);

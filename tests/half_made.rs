@@ -50,7 +50,15 @@ fn a_commit_whose_layer_cannot_be_written_tags_nothing() {
     let Some(e) = env() else { return };
     // 2,040 levels fit the container's own 4,096-byte limit, but not with
     // the store's path to the upper directory in front.
-    let made = e.ok(&["run", "--name", "deep", "busybox", "sh", "-c", "i=0; while [ $i -lt 2040 ]; do mkdir d && cd d || break; i=$((i+1)); done; echo $i"]);
+    let made = e.ok(&[
+        "run",
+        "--name",
+        "deep",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 2040 ]; do mkdir d && cd d || break; i=$((i+1)); done; echo $i",
+    ]);
     assert_eq!(made.trim(), "2040");
     let images = e.ok(&["images", "-q", "--no-trunc"]);
     let o = e.run(&["commit", "deep", "half:made"]);

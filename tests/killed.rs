@@ -110,7 +110,9 @@ fn names(dir: &Path) -> Vec<String> {
 fn records_parse(root: &Path) -> Result<usize, String> {
     let parse = |p: &Path| -> Result<(), String> {
         let b = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        serde_json::from_slice::<serde_json::Value>(&b).map(|_| ()).map_err(|e| format!("{} does not parse ({e}): {:?}", p.display(), String::from_utf8_lossy(&b)))
+        serde_json::from_slice::<serde_json::Value>(&b)
+            .map(|_| ())
+            .map_err(|e| format!("{} does not parse ({e}): {:?}", p.display(), String::from_utf8_lossy(&b)))
     };
     parse(&root.join("index.json"))?;
     let mut n = 1;

@@ -97,7 +97,10 @@ fn restart_policy_restarts_a_crashing_container_n_times() {
     assert_eq!(e.ok(&["wait", "crash"]).trim(), "3");
     assert_eq!(state(&e, "crash"), "exited 3 2");
     assert_eq!(e.ok(&["logs", "crash"]), "try\ntry\ntry\n");
-    assert_eq!(e.ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "crash"]).trim(), "on-failure:2");
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "crash"]).trim(),
+        "on-failure:2"
+    );
     // A clean exit is not restarted under on-failure; `always` is, until stopped.
     e.ok(&["run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c", "echo up; sleep 0.2"]);
     wait_until("two restarts", || e.ok(&["inspect", "-f", "{{.RestartCount}}", "always"]).trim().parse::<u32>().unwrap() >= 2);
@@ -184,7 +187,20 @@ fn logs_follow_until_the_container_exits() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("--log-driver none"), "{}", stderr(&o));
     // Rotation keeps the newest lines within the size limit.
-    e.ok(&["run", "-d", "--name", "chatty", "--log-opt", "max-size=8k", "--log-opt", "max-file=2", "busybox", "sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=8k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done",
+    ]);
     e.ok(&["wait", "chatty"]);
     let log = e.ok(&["logs", "chatty"]);
     assert!(log.ends_with("line 1999\n"));
@@ -198,7 +214,8 @@ fn logs_follow_until_the_container_exits() {
 fn twenty_detached_containers_start_list_and_stop_cleanly() {
     let Some(e) = env() else { return };
     let names: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
-    let children: Vec<_> = names.iter().map(|n| e.cmd(&["run", "-d", "--name", n, "busybox", "sleep", "1000"]).output().expect("burrow runs")).collect();
+    let children: Vec<_> =
+        names.iter().map(|n| e.cmd(&["run", "-d", "--name", n, "busybox", "sleep", "1000"]).output().expect("burrow runs")).collect();
     for o in &children {
         assert!(o.status.success(), "{}", stderr(o));
     }
@@ -221,7 +238,16 @@ fn twenty_detached_containers_start_list_and_stop_cleanly() {
 #[test]
 fn two_commands_on_one_container_run_one_after_the_other() {
     let Some(e) = env() else { return };
-    e.ok(&["run", "-d", "--name", "busy", "busybox", "sh", "-c", "trap 'sleep 0.3; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'sleep 0.3; exit 0' TERM; echo ready; while true; do sleep 0.1; done",
+    ]);
     wait_until("the trap to be set", || e.ok(&["logs", "busy"]).contains("ready"));
     let a = e.cmd(&["stop", "busy"]).spawn().unwrap();
     let b = e.cmd(&["stop", "busy"]).spawn().unwrap();
@@ -240,7 +266,15 @@ fn two_commands_on_one_container_run_one_after_the_other() {
 #[test]
 fn bad_input_fails_clearly_and_creates_nothing() {
     let Some(e) = env() else { return };
-    for verb in [&["stop", "nope"][..], &["start", "nope"], &["logs", "nope"], &["kill", "nope"], &["wait", "nope"], &["rename", "nope", "x"], &["attach", "nope"]] {
+    for verb in [
+        &["stop", "nope"][..],
+        &["start", "nope"],
+        &["logs", "nope"],
+        &["kill", "nope"],
+        &["wait", "nope"],
+        &["rename", "nope", "x"],
+        &["attach", "nope"],
+    ] {
         let o = e.run(verb);
         assert_eq!(o.status.code(), Some(125), "{verb:?}");
         assert!(stderr(&o).contains("no such container: nope"), "{verb:?}: {}", stderr(&o));
@@ -298,7 +332,19 @@ fn top_df_and_prune_see_the_containers() {
 fn a_committed_container_runs_as_an_image_with_its_changes_and_deletions() {
     let Some(e) = env() else { return };
     e.ok(&["run", "--name", "src", "busybox", "sh", "-c", "echo hi > /marker; rm -r /home"]);
-    e.ok(&["commit", "-c", r#"CMD ["sh", "-c", "cat /marker; echo $X; [ -e /home ] || echo gone"]"#, "-c", "ENV X=1", "-c", "EXPOSE 8080", "-m", "made by a test", "src", "made:v1"]);
+    e.ok(&[
+        "commit",
+        "-c",
+        r#"CMD ["sh", "-c", "cat /marker; echo $X; [ -e /home ] || echo gone"]"#,
+        "-c",
+        "ENV X=1",
+        "-c",
+        "EXPOSE 8080",
+        "-m",
+        "made by a test",
+        "src",
+        "made:v1",
+    ]);
     let o = e.run(&["run", "--rm", "made:v1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "hi\n1\ngone\n");
@@ -313,7 +359,21 @@ fn a_committed_container_runs_as_an_image_with_its_changes_and_deletions() {
 #[test]
 fn healthchecks_report_starting_unhealthy_and_healthy() {
     let Some(e) = env() else { return };
-    e.ok(&["run", "-d", "--name", "doc", "--health-cmd", "test -e /tmp/ok", "--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep", "1000"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "doc",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     let health = || e.ok(&["inspect", "-f", "{{.State.Health.Status}}", "doc"]).trim().to_string();
     wait_until("unhealthy after two failures", || health() == "unhealthy");
     assert!(e.ok(&["ps", "--format", "{{.Status}}"]).contains("(unhealthy)"));
@@ -335,7 +395,16 @@ fn healthchecks_report_starting_unhealthy_and_healthy() {
 #[test]
 fn cp_copies_both_ways_through_the_containers_root_running_or_not() {
     let Some(e) = env() else { return };
-    e.ok(&["run", "-d", "--name", "box", "busybox", "sh", "-c", "mkdir -p /data/sub; echo inside > /data/sub/f; ln -s /etc /data/etc; echo ready; sleep 1000"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /data/sub; echo inside > /data/sub/f; ln -s /etc /data/etc; echo ready; sleep 1000",
+    ]);
     wait_until("the files", || e.ok(&["logs", "box"]).contains("ready"));
     let out = e.dir.path().join("out");
     std::fs::create_dir(&out).unwrap();

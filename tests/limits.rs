@@ -182,7 +182,19 @@ fn cpus_throttle_and_stats_show_the_container() {
 #[test]
 fn cpuset_and_shares_are_applied() {
     let Some(e) = env(&["cpu", "cpuset"]) else { return };
-    let o = e.run(&["run", "--name", "pinned", "--cpuset-cpus", "0", "--cpu-shares", "512", "busybox", "grep", "Cpus_allowed_list", "/proc/self/status"]);
+    let o = e.run(&[
+        "run",
+        "--name",
+        "pinned",
+        "--cpuset-cpus",
+        "0",
+        "--cpu-shares",
+        "512",
+        "busybox",
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o).split_whitespace().last(), Some("0"), "{}", stdout(&o));
     let v = inspect(&e, "pinned");
@@ -275,7 +287,22 @@ fn device_throttles_are_written_to_the_cgroup() {
     let dev = format!("/dev/{}", disk.unwrap());
     let rdev = std::fs::metadata(&dev).unwrap().rdev();
     let numbers = format!("{}:{}", libc::major(rdev), libc::minor(rdev));
-    let bg = Bg::start(&e, &["run", "--name", "io", "--device-read-bps", &format!("{dev}:1mb"), "--device-write-iops", &format!("{dev}:100"), "busybox", "sh", "-c", IDLE]);
+    let bg = Bg::start(
+        &e,
+        &[
+            "run",
+            "--name",
+            "io",
+            "--device-read-bps",
+            &format!("{dev}:1mb"),
+            "--device-write-iops",
+            &format!("{dev}:100"),
+            "busybox",
+            "sh",
+            "-c",
+            IDLE,
+        ],
+    );
     wait_running(&e, "io");
     let id = id_of(&e, "io");
     let dir = delegated().into_iter().find(|d| v2() || d.to_string_lossy().contains("/blkio")).unwrap().join(&id);

@@ -235,7 +235,14 @@ fn the_hosts_resolver_and_the_package_mirror() {
     if !require(resolves, "the host resolves deb.debian.org (the package mirror)") {
         return;
     }
-    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "nslookup deb.debian.org && wget -q -O- http://deb.debian.org/debian/dists/bookworm/Release | head -n 3"]);
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup deb.debian.org && wget -q -O- http://deb.debian.org/debian/dists/bookworm/Release | head -n 3",
+    ]);
     assert!(out.contains("Name:\tdeb.debian.org") || out.contains("canonical name"), "{out}");
     assert!(out.contains("Origin: Debian"), "{out}");
 }
@@ -265,7 +272,25 @@ fn published_ports_keep_the_clients_address() {
     let Some(e) = env() else { return };
     let _c = background(
         &e,
-        &["run", "--rm", "--name", "web", "-p", "127.0.0.1::8080", "-p", "8081:8080", "busybox", "nc", "-ll", "-p", "8080", "-e", "sh", "-c", "netstat -tn | grep ESTAB"],
+        &[
+            "run",
+            "--rm",
+            "--name",
+            "web",
+            "-p",
+            "127.0.0.1::8080",
+            "-p",
+            "8081:8080",
+            "busybox",
+            "nc",
+            "-ll",
+            "-p",
+            "8080",
+            "-e",
+            "sh",
+            "-c",
+            "netstat -tn | grep ESTAB",
+        ],
     );
     let local = published(&e, "web", "8080");
     assert_eq!(local.ip().to_string(), "127.0.0.1");
@@ -337,7 +362,13 @@ fn publishing_refuses_taken_and_privileged_ports_and_other_modes() {
         assert_eq!(o.status.code(), Some(125), "{mode}");
         assert!(stderr(&o).contains("cannot be published"), "{}", stderr(&o));
     }
-    for bad in [&["-p", "99999:80"][..], &["-p", "80/sctp"], &["--network", "slirp4netns"], &["--network", "burrow:mtu=1"], &["--dns", "not-an-ip"]] {
+    for bad in [
+        &["-p", "99999:80"][..],
+        &["-p", "80/sctp"],
+        &["--network", "slirp4netns"],
+        &["--network", "burrow:mtu=1"],
+        &["--dns", "not-an-ip"],
+    ] {
         let mut args = vec!["run", "--rm"];
         args.extend_from_slice(bad);
         args.extend_from_slice(&["busybox", "true"]);
@@ -367,11 +398,33 @@ fn network_modes_none_and_host() {
 fn dns_flags_and_added_hosts() {
     let Some(e) = env() else { return };
     let out = e.ok(&[
-        "run", "--rm", "--hostname", "box1", "--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2",
-        "--add-host", "db:10.1.2.3", "--add-host", "host.burrow.internal:host-gateway", "busybox", "sh", "-c",
+        "run",
+        "--rm",
+        "--hostname",
+        "box1",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.com",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "db:10.1.2.3",
+        "--add-host",
+        "host.burrow.internal:host-gateway",
+        "busybox",
+        "sh",
+        "-c",
         "cat /etc/resolv.conf /etc/hosts",
     ]);
-    for want in ["nameserver 192.0.2.53", "search example.com", "options ndots:2", "10.1.2.3\tdb", "10.0.2.2\thost.burrow.internal", "10.0.2.100\tbox1"] {
+    for want in [
+        "nameserver 192.0.2.53",
+        "search example.com",
+        "options ndots:2",
+        "10.1.2.3\tdb",
+        "10.0.2.2\thost.burrow.internal",
+        "10.0.2.100\tbox1",
+    ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
     assert!(!out.contains("nameserver 10.0.2.3"), "{out}");

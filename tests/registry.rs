@@ -226,10 +226,7 @@ fn pull_short_name_from_the_default_registry() {
     let Some(layout) = registry::busybox_oci() else { return };
     let reg = Registry::plain();
     reg.seed(&layout, "latest", "tools/busybox:1");
-    c.write_registries_conf(&format!(
-        "default-registry = \"{h}\"\n\n[[registry]]\nlocation = \"{h}\"\ninsecure = true\n",
-        h = reg.host()
-    ));
+    c.write_registries_conf(&format!("default-registry = \"{h}\"\n\n[[registry]]\nlocation = \"{h}\"\ninsecure = true\n", h = reg.host()));
     let id = c.pull(&["tools/busybox:1"]);
     assert_eq!(id, config_digest(&layout, "latest"));
     assert_eq!(c.ok(&["run", "--rm", &id, "echo", "hi"]), "hi\n");
@@ -411,11 +408,7 @@ fn login_pull_logout_against_tls_with_basic_auth() {
     assert!(stdout(&o).contains("Login Succeeded!"), "{}", stdout(&o));
     assert!(!stdout(&o).contains(registry::PASSWORD) && !stderr(&o).contains(registry::PASSWORD), "the password is echoed");
     let stored = read_json(&auth);
-    assert_eq!(
-        stored["auths"][&host]["auth"],
-        base64(format!("{}:{}", registry::USER, registry::PASSWORD).as_bytes()),
-        "{stored}"
-    );
+    assert_eq!(stored["auths"][&host]["auth"], base64(format!("{}:{}", registry::USER, registry::PASSWORD).as_bytes()), "{stored}");
 
     // Logged in, the CA from --cert-dir, TLS verified.
     let id = c.pull(&["--cert-dir", certs, &name]);

@@ -217,7 +217,9 @@ fn registry(img: Arc<Image>, layer: impl Fn(&Request, usize, &Image) -> Reply + 
 
 /// Serve `body` honouring a `Range: bytes=N-` request.
 fn ranged(r: &Request, body: &[u8]) -> Reply {
-    if let Some(start) = r.header("Range").and_then(|v| v.strip_prefix("bytes=")).and_then(|v| v.trim_end_matches('-').parse::<usize>().ok()) {
+    if let Some(start) =
+        r.header("Range").and_then(|v| v.strip_prefix("bytes=")).and_then(|v| v.trim_end_matches('-').parse::<usize>().ok())
+    {
         return Reply::new(206, body[start..].to_vec())
             .header("Content-Range", &format!("bytes {start}-{}/{}", body.len() - 1, body.len()));
     }
@@ -253,16 +255,19 @@ fn a_wrong_digest_is_refused_and_the_next_pull_completes() {
     let img = Arc::new(image(e.dir.path()));
     let good = Arc::new(AtomicBool::new(false));
     let g = good.clone();
-    let fake = Fake::start("127.0.0.1", registry(img, move |r, _, img| {
-        if g.load(Ordering::SeqCst) {
-            ranged(r, &img.layer)
-        } else {
-            let mut bad = img.layer.clone();
-            let mid = bad.len() / 2;
-            bad[mid] ^= 0xff;
-            Reply::new(200, bad)
-        }
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        registry(img, move |r, _, img| {
+            if g.load(Ordering::SeqCst) {
+                ranged(r, &img.layer)
+            } else {
+                let mut bad = img.layer.clone();
+                let mid = bad.len() / 2;
+                bad[mid] ^= 0xff;
+                Reply::new(200, bad)
+            }
+        }),
+    );
     e.ok(&["images"]);
     let before = listing(&e);
     let o = pull(&e, &fake.host(), &[]);
@@ -272,7 +277,8 @@ fn a_wrong_digest_is_refused_and_the_next_pull_completes() {
     assert!(msg.contains("does not match its digest"), "the message says what is wrong: {msg}");
     assert!(!msg.contains("not a tar") && !msg.contains("format"), "a digest mismatch is not a format error: {msg}");
     assert_eq!(listing(&e), before, "a failed pull must not change the store");
-    let kept: u64 = std::fs::read_dir(e.root.join("downloads")).map(|d| d.flatten().map(|f| f.metadata().unwrap().len()).sum()).unwrap_or(0);
+    let kept: u64 =
+        std::fs::read_dir(e.root.join("downloads")).map(|d| d.flatten().map(|f| f.metadata().unwrap().len()).sum()).unwrap_or(0);
     assert_eq!(kept, 0, "bytes that failed their digest must not be kept for resuming");
     good.store(true, Ordering::SeqCst);
     let o = pull(&e, &fake.host(), &[]);
@@ -286,13 +292,16 @@ fn a_truncated_body_is_resumed_with_a_range_request() {
     }
     let e = Env::new();
     let img = Arc::new(image(e.dir.path()));
-    let fake = Fake::start("127.0.0.1", registry(img.clone(), |r, n, img| {
-        let mut reply = ranged(r, &img.layer);
-        if n == 0 {
-            reply.cut_after = Some(img.layer.len() / 3);
-        }
-        reply
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        registry(img.clone(), |r, n, img| {
+            let mut reply = ranged(r, &img.layer);
+            if n == 0 {
+                reply.cut_after = Some(img.layer.len() / 3);
+            }
+            reply
+        }),
+    );
     let o = pull(&e, &fake.host(), &[]);
     pulled_and_runs(&e, &fake.host(), &o);
     let ranges: Vec<String> = fake.seen().iter().filter_map(|r| r.header("Range").map(str::to_string)).collect();
@@ -310,12 +319,15 @@ fn server_errors_are_retried() {
     let img = Arc::new(image(e.dir.path()));
     let inner = registry(img, |r, n, img| if n < 2 { Reply::new(500, b"oops".to_vec()) } else { ranged(r, &img.layer) });
     let manifests = AtomicUsize::new(0);
-    let fake = Fake::start("127.0.0.1", Arc::new(move |r: &Request| {
-        if r.path.contains("/manifests/") && manifests.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Reply::new(503, b"busy".to_vec());
-        }
-        inner(r)
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        Arc::new(move |r: &Request| {
+            if r.path.contains("/manifests/") && manifests.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Reply::new(503, b"busy".to_vec());
+            }
+            inner(r)
+        }),
+    );
     let o = pull(&e, &fake.host(), &[]);
     pulled_and_runs(&e, &fake.host(), &o);
 }
@@ -327,11 +339,14 @@ fn a_slow_trickle_completes_when_bytes_keep_coming() {
     }
     let e = Env::new();
     let img = Arc::new(image(e.dir.path()));
-    let fake = Fake::start("127.0.0.1", registry(img.clone(), |r, _, img| {
-        let mut reply = ranged(r, &img.layer);
-        reply.trickle = Some((img.layer.len() / 12 + 1, Duration::from_millis(250)));
-        reply
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        registry(img.clone(), |r, _, img| {
+            let mut reply = ranged(r, &img.layer);
+            reply.trickle = Some((img.layer.len() / 12 + 1, Duration::from_millis(250)));
+            reply
+        }),
+    );
     // Three seconds in all, never a second without bytes.
     let o = pull(&e, &fake.host(), &[("BURROW_REGISTRY_TIMEOUT", "1")]);
     pulled_and_runs(&e, &fake.host(), &o);
@@ -351,17 +366,20 @@ fn a_bearer_token_is_fetched_after_a_401_and_blobs_follow_a_redirect_without_it(
     let port = Arc::new(Mutex::new(0u16));
     let p = port.clone();
     let inner = registry(img.clone(), move |_, _, _| Reply::new(307, Vec::new()).header("Location", &cdn_url));
-    let fake = Fake::start("127.0.0.1", Arc::new(move |r: &Request| {
-        let realm = format!("http://127.0.0.1:{}/token", p.lock().unwrap());
-        if r.path.starts_with("/token") {
-            return Reply::new(200, br#"{"token":"t0ken"}"#.to_vec());
-        }
-        if r.header("Authorization") != Some("Bearer t0ken") {
-            let challenge = format!(r#"Bearer realm="{realm}",service="fake",scope="repository:app:pull""#);
-            return Reply::new(401, b"{}".to_vec()).header("WWW-Authenticate", &challenge);
-        }
-        inner(r)
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        Arc::new(move |r: &Request| {
+            let realm = format!("http://127.0.0.1:{}/token", p.lock().unwrap());
+            if r.path.starts_with("/token") {
+                return Reply::new(200, br#"{"token":"t0ken"}"#.to_vec());
+            }
+            if r.header("Authorization") != Some("Bearer t0ken") {
+                let challenge = format!(r#"Bearer realm="{realm}",service="fake",scope="repository:app:pull""#);
+                return Reply::new(401, b"{}".to_vec()).header("WWW-Authenticate", &challenge);
+            }
+            inner(r)
+        }),
+    );
     *port.lock().unwrap() = fake.port;
     let o = pull(&e, &fake.host(), &[]);
     pulled_and_runs(&e, &fake.host(), &o);
@@ -403,14 +421,17 @@ fn a_registry_that_vanishes_mid_pull_is_a_clear_error() {
     let img = Arc::new(image(e.dir.path()));
     let vanish = Arc::new(Mutex::new(None::<Arc<AtomicBool>>));
     let v = vanish.clone();
-    let fake = Fake::start("127.0.0.1", registry(img, move |r, _, img| {
-        if let Some(flag) = v.lock().unwrap().as_ref() {
-            flag.store(true, Ordering::SeqCst);
-        }
-        let mut reply = ranged(r, &img.layer);
-        reply.cut_after = Some(img.layer.len() / 2);
-        reply
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        registry(img, move |r, _, img| {
+            if let Some(flag) = v.lock().unwrap().as_ref() {
+                flag.store(true, Ordering::SeqCst);
+            }
+            let mut reply = ranged(r, &img.layer);
+            reply.cut_after = Some(img.layer.len() / 2);
+            reply
+        }),
+    );
     *vanish.lock().unwrap() = Some(fake.stop.clone());
     e.ok(&["images"]);
     let before = listing(&e);
@@ -432,13 +453,16 @@ fn a_pull_killed_with_sigkill_is_resumed_by_the_next_one() {
     let img = Arc::new(image(e.dir.path()));
     let slow = Arc::new(AtomicBool::new(true));
     let s = slow.clone();
-    let fake = Fake::start("127.0.0.1", registry(img.clone(), move |r, _, img| {
-        let mut reply = ranged(r, &img.layer);
-        if s.load(Ordering::SeqCst) {
-            reply.trickle = Some((4096, Duration::from_millis(20)));
-        }
-        reply
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        registry(img.clone(), move |r, _, img| {
+            let mut reply = ranged(r, &img.layer);
+            if s.load(Ordering::SeqCst) {
+                reply.trickle = Some((4096, Duration::from_millis(20)));
+            }
+            reply
+        }),
+    );
     let mut c = e.cmd(&["pull", "--tls-verify=false", &format!("{}/app", fake.host())]);
     c.env("XDG_CONFIG_HOME", e.dir.path().join("config")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut child = c.spawn().unwrap();
@@ -469,7 +493,8 @@ fn a_full_disk_is_a_clear_error_and_the_store_stays_usable() {
     if !rootless_ready() {
         return;
     }
-    let unshare_ok = std::process::Command::new("unshare").args(["--user", "--map-root-user", "--mount", "true"]).status().is_ok_and(|s| s.success());
+    let unshare_ok =
+        std::process::Command::new("unshare").args(["--user", "--map-root-user", "--mount", "true"]).status().is_ok_and(|s| s.success());
     if !common::require(unshare_ok, "unshare(1) with user and mount namespaces (util-linux)") {
         return;
     }
@@ -541,12 +566,15 @@ fn an_image_index_gives_the_platform_asked_for() {
     }))
     .unwrap();
     let inner = registry(img.clone(), |r, _, img| ranged(r, &img.layer));
-    let fake = Fake::start("127.0.0.1", Arc::new(move |r: &Request| {
-        if r.path == "/v2/app/manifests/latest" {
-            return Reply::new(200, index.clone()).header("Content-Type", "application/vnd.oci.image.index.v1+json");
-        }
-        inner(r)
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        Arc::new(move |r: &Request| {
+            if r.path == "/v2/app/manifests/latest" {
+                return Reply::new(200, index.clone()).header("Content-Type", "application/vnd.oci.image.index.v1+json");
+            }
+            inner(r)
+        }),
+    );
     let pull_platform = |platform: Option<&str>| {
         let mut args = vec!["pull".to_string(), "-q".into(), "--tls-verify=false".into()];
         if let Some(p) = platform {
@@ -579,11 +607,14 @@ fn two_pulls_of_one_image_at_once_both_succeed() {
     }
     let e = Env::new();
     let img = Arc::new(image(e.dir.path()));
-    let fake = Fake::start("127.0.0.1", registry(img.clone(), |r, _, img| {
-        let mut reply = ranged(r, &img.layer);
-        reply.trickle = Some((64 * 1024, Duration::from_millis(30)));
-        reply
-    }));
+    let fake = Fake::start(
+        "127.0.0.1",
+        registry(img.clone(), |r, _, img| {
+            let mut reply = ranged(r, &img.layer);
+            reply.trickle = Some((64 * 1024, Duration::from_millis(30)));
+            reply
+        }),
+    );
     let spawn = || {
         e.cmd(&["pull", "-q", "--tls-verify=false", &format!("{}/app", fake.host())])
             .env("XDG_CONFIG_HOME", e.dir.path().join("config"))

@@ -37,7 +37,15 @@ fn sub_start(file: &str) -> u32 {
 #[test]
 fn chown_inside_stores_the_mapped_owner_on_disk() {
     let Some(e) = env() else { return };
-    e.ok(&["run", "--name", "own", "busybox", "sh", "-c", "echo data > /srv-file && chown 33:33 /srv-file && mkdir /d && chown 1000:2000 /d"]);
+    e.ok(&[
+        "run",
+        "--name",
+        "own",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /srv-file && chown 33:33 /srv-file && mkdir /d && chown 1000:2000 /d",
+    ]);
     let upper = container_dir(&e, "own").join("upper");
     let f = std::fs::symlink_metadata(upper.join("srv-file")).unwrap();
     // container id N >= 1 is subordinate id start + N - 1 on the host
@@ -61,7 +69,8 @@ fn permissions_are_enforced_for_users_inside() {
     assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
     // root in the container may, and an ordinary user may write its home
     e.ok(&["run", "--rm", "busybox", "sh", "-c", "touch /etc/x"]);
-    let out = e.ok(&["run", "--rm", "-u", "app", "busybox", "sh", "-c", "echo hi > /home/app/f && cat /home/app/f && stat -c %u /home/app/f"]);
+    let out =
+        e.ok(&["run", "--rm", "-u", "app", "busybox", "sh", "-c", "echo hi > /home/app/f && cat /home/app/f && stat -c %u /home/app/f"]);
     assert_eq!(out, "hi\n1000\n");
     // a 0700 directory of root stays closed to others
     let o = e.run(&["run", "--rm", "busybox", "sh", "-c", "mkdir -m 700 /private && su -s /bin/sh app -c 'ls /private'"]);
@@ -155,7 +164,14 @@ fn no_mount_is_left_on_the_host() {
     let Some(e) = env() else { return };
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     // while a container runs, its root is mounted only in its own namespaces
-    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "grep -c ' / / ' /proc/self/mountinfo; grep ' / / ' /proc/self/mountinfo | grep -c fuse"]);
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -c ' / / ' /proc/self/mountinfo; grep ' / / ' /proc/self/mountinfo | grep -c fuse",
+    ]);
     assert_eq!(out, "1\n1\n", "the container's / is burrow-fs");
     let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let ours = |table: &str| table.lines().filter(|l| l.contains("fuse.burrow") && l.contains(e.root.to_str().unwrap())).count();

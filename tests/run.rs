@@ -19,10 +19,7 @@ fn container_root_has_the_full_subordinate_range() {
     let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/gid_map"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "0", "{out}");
-    let uid_map: Vec<Vec<u64>> = lines[1..3]
-        .iter()
-        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
-        .collect();
+    let uid_map: Vec<Vec<u64>> = lines[1..3].iter().map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect()).collect();
     assert_eq!(uid_map[0], vec![0, u64::from(common::uid()), 1], "{out}");
     assert_eq!(uid_map[1][0], 1);
     assert!(uid_map[1][2] >= 65536, "the whole subordinate range is mapped: {out}");
@@ -31,7 +28,8 @@ fn container_root_has_the_full_subordinate_range() {
 #[test]
 fn keep_id_runs_as_the_callers_uid_with_image_owners_intact() {
     let Some(e) = env() else { return };
-    let out = e.ok(&["run", "--rm", "--userns=keep-id", "busybox", "sh", "-c", "id -u; id -g; stat -c %u /bin/busybox; stat -c %u /home/app"]);
+    let out =
+        e.ok(&["run", "--rm", "--userns=keep-id", "busybox", "sh", "-c", "id -u; id -g; stat -c %u /bin/busybox; stat -c %u /home/app"]);
     let uid = common::uid().to_string();
     let gid = nix::unistd::getgid().as_raw().to_string();
     let lines: Vec<&str> = out.lines().collect();
@@ -68,8 +66,20 @@ fn env_workdir_and_user() {
     let env_file = e.dir.path().join("env");
     std::fs::write(&env_file, "# comment\nFROM_FILE=f\nA=file\n").unwrap();
     let out = e.ok(&[
-        "run", "--rm", "-e", "A=flag", "--env-file", env_file.to_str().unwrap(), "-w", "/tmp/work", "-u", "app",
-        "busybox", "sh", "-c", "echo $A $FROM_FILE $HOME; pwd; id -u; id -g; id -G",
+        "run",
+        "--rm",
+        "-e",
+        "A=flag",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "-w",
+        "/tmp/work",
+        "-u",
+        "app",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $FROM_FILE $HOME; pwd; id -u; id -g; id -G",
     ]);
     assert_eq!(out, "flag f /home/app\n/tmp/work\n1000\n1000\n1000 2000\n");
     let out = e.ok(&["run", "--rm", "-u", "www-data:app", "busybox", "id"]);
@@ -186,7 +196,8 @@ fn tty_gives_a_private_pty() {
 #[test]
 fn interactive_stdin_is_passed_through() {
     let Some(e) = env() else { return };
-    let mut child = e.cmd(&["run", "--rm", "-i", "busybox", "sh", "-c", "read x; echo got:$x"])
+    let mut child = e
+        .cmd(&["run", "--rm", "-i", "busybox", "sh", "-c", "read x; echo got:$x"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -321,11 +332,8 @@ fn tty_window_size_follows_the_callers_terminal() {
     if !common::require(have_script, "script(1) from util-linux to give burrow a terminal") {
         return;
     }
-    let cmd = format!(
-        "stty cols 91 rows 33; BURROW_ROOT={} {} run --rm -t busybox stty size",
-        e.root.display(),
-        common::burrow_bin().display()
-    );
+    let cmd =
+        format!("stty cols 91 rows 33; BURROW_ROOT={} {} run --rm -t busybox stty size", e.root.display(), common::burrow_bin().display());
     let o = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
     assert_eq!(stdout(&o).replace('\r', "").trim(), "33 91", "{}", stderr(&o));
 }
@@ -333,11 +341,7 @@ fn tty_window_size_follows_the_callers_terminal() {
 /// Processes of this user whose command line is exactly `argv`.
 fn processes_with_cmdline(argv: &[&str]) -> usize {
     let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want))
-        .count()
+    std::fs::read_dir("/proc").unwrap().flatten().filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want)).count()
 }
 
 #[test]

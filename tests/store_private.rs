@@ -76,7 +76,12 @@ fn another_user_can_neither_list_the_store_nor_run_a_setuid_file_a_container_pla
     setuid_files(&env.root.join("containers"), &mut planted);
     assert_eq!(planted.len(), 1, "the container's setuid file in its upper: {planted:?}");
     let planted = planted[0].to_str().unwrap();
-    let layer_file = std::fs::read_dir(env.root.join("layers")).unwrap().flatten().map(|e| e.path().join("bin/busybox")).find(|p| p.is_file()).expect("busybox in a layer");
+    let layer_file = std::fs::read_dir(env.root.join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/busybox"))
+        .find(|p| p.is_file())
+        .expect("busybox in a layer");
 
     // The parent is open: the second user reaches it, and stops at the store.
     assert!(as_other(&["/bin/ls", env.dir.path().to_str().unwrap()]).status.success());

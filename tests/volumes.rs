@@ -57,11 +57,9 @@ fn image_with_volume(e: &Env, base: &str, tag: &str, volume: &str) {
         entry.read_to_end(&mut data).unwrap();
         members.push((name, data));
     }
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&members.iter().find(|(n, _)| n == "manifest.json").unwrap().1).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&members.iter().find(|(n, _)| n == "manifest.json").unwrap().1).unwrap();
     let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
-    let mut config: serde_json::Value =
-        serde_json::from_slice(&members.iter().find(|(n, _)| *n == config_name).unwrap().1).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&members.iter().find(|(n, _)| *n == config_name).unwrap().1).unwrap();
     config["config"]["Volumes"] = serde_json::json!({ volume: {} });
     manifest[0]["Config"] = "config.json".into();
     manifest[0]["RepoTags"] = serde_json::json!([tag]);
@@ -173,11 +171,24 @@ fn bind_mounts_show_the_mapped_owners_on_the_host_and_read_only_holds() {
 #[test]
 fn tmpfs_mounts_and_a_read_only_root_with_writable_mounts() {
     let Some(e) = env() else { return };
-    let out = e.ok(&["run", "--rm", "--tmpfs", "/t:size=64k", "busybox", "sh", "-c", "grep ' /t ' /proc/mounts; echo x > /t/f && cat /t/f"]);
+    let out =
+        e.ok(&["run", "--rm", "--tmpfs", "/t:size=64k", "busybox", "sh", "-c", "grep ' /t ' /proc/mounts; echo x > /t/f && cat /t/f"]);
     assert!(out.contains("tmpfs /t tmpfs") && out.contains("size=64k") && out.contains("noexec") && out.ends_with("x\n"), "{out}");
     let out = e.ok(&["run", "--rm", "--mount", "type=tmpfs,dst=/t2,tmpfs-mode=1770", "busybox", "stat", "-c", "%a", "/t2"]);
     assert_eq!(out.trim(), "1770");
-    let o = e.run(&["run", "--rm", "--read-only", "-v", "rwvol:/d", "--tmpfs", "/t", "busybox", "sh", "-c", "touch /d/ok && touch /t/ok && echo wrote && touch /nope"]);
+    let o = e.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "-v",
+        "rwvol:/d",
+        "--tmpfs",
+        "/t",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /d/ok && touch /t/ok && echo wrote && touch /nope",
+    ]);
     assert_eq!(stdout(&o), "wrote\n");
     assert!(!o.status.success() && stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
 }

@@ -281,7 +281,15 @@ mod tests {
     use super::*;
 
     fn place(path: &str) -> Place {
-        Place { parent: Ino::ROOT, path: path.as_bytes().to_vec(), layer: Layer::Lower(0), fmt: libc::S_IFREG, view: DirView::default(), links: Vec::new(), gone: false }
+        Place {
+            parent: Ino::ROOT,
+            path: path.as_bytes().to_vec(),
+            layer: Layer::Lower(0),
+            fmt: libc::S_IFREG,
+            view: DirView::default(),
+            links: Vec::new(),
+            gone: false,
+        }
     }
 
     #[test]

@@ -185,7 +185,8 @@ mod tests {
         let (_t, l) = layers();
         let m = Merged::open(&l).unwrap();
         let names = |rel: &str| {
-            let mut v: Vec<String> = m.list(&m.dir(rel).unwrap().unwrap()).unwrap().iter().map(|e| e.name.to_string_lossy().into_owned()).collect();
+            let mut v: Vec<String> =
+                m.list(&m.dir(rel).unwrap().unwrap()).unwrap().iter().map(|e| e.name.to_string_lossy().into_owned()).collect();
             v.sort();
             v
         };

@@ -170,7 +170,19 @@ impl Overlay {
         let st = sys::fstatat(up, &path)?;
         let view = is_dir.then(|| DirView { upper: true, lowers: Vec::new() });
         let ino = self.inos.get_or_alloc(st.st_dev, st.st_ino);
-        let node = self.nodes.remember(ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: view.clone().unwrap_or_default(), links: Vec::new(), gone: false }, 1);
+        let node = self.nodes.remember(
+            ino,
+            Place {
+                parent,
+                path,
+                layer: Layer::Upper,
+                fmt: st.st_mode & libc::S_IFMT,
+                view: view.clone().unwrap_or_default(),
+                links: Vec::new(),
+                gone: false,
+            },
+            1,
+        );
         let attr = self.present(ino, st, view.as_ref());
         drop(node);
         Ok((ino, attr))
@@ -195,7 +207,19 @@ impl Overlay {
         }
         let st = sys::fstatat(up, &path)?;
         self.inos.bind(st.st_dev, st.st_ino, node.ino);
-        self.nodes.remember(node.ino, Place { parent, path, layer: Layer::Upper, fmt: st.st_mode & libc::S_IFMT, view: DirView::default(), links: Vec::new(), gone: false }, 1);
+        self.nodes.remember(
+            node.ino,
+            Place {
+                parent,
+                path,
+                layer: Layer::Upper,
+                fmt: st.st_mode & libc::S_IFMT,
+                view: DirView::default(),
+                links: Vec::new(),
+                gone: false,
+            },
+            1,
+        );
         Ok((node.ino, self.present(node.ino, st, None)))
     }
 

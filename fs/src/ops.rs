@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::copyup::{self, Privilege};
-use crate::inode::{read, write, lock, Ino, InoMap, Node, Nodes, Place};
+use crate::inode::{lock, read, write, Ino, InoMap, Node, Nodes, Place};
 use crate::overlay::{self, DirView, Entry, Found, Layer, Stack};
 use crate::sys;
 
@@ -95,7 +95,11 @@ impl Overlay {
             upper_dev: upper_st.st_dev,
         };
         ov.inos.bind(upper_st.st_dev, upper_st.st_ino, Ino::ROOT);
-        ov.nodes.remember(Ino::ROOT, Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view, links: Vec::new(), gone: false }, 1);
+        ov.nodes.remember(
+            Ino::ROOT,
+            Place { parent: Ino::ROOT, path: Vec::new(), layer: Layer::Upper, fmt: libc::S_IFDIR, view, links: Vec::new(), gone: false },
+            1,
+        );
         Ok(ov)
     }
 
@@ -137,7 +141,15 @@ impl Overlay {
         let ino = self.inos.get_or_alloc(found.st.st_dev, found.st.st_ino);
         let fmt = found.st.st_mode & libc::S_IFMT;
         let attr = self.present(ino, found.st, found.view.as_ref());
-        let place = Place { parent, path: sys::join(dir, name), layer: found.layer, fmt, view: found.view.unwrap_or_default(), links: Vec::new(), gone: false };
+        let place = Place {
+            parent,
+            path: sys::join(dir, name),
+            layer: found.layer,
+            fmt,
+            view: found.view.unwrap_or_default(),
+            links: Vec::new(),
+            gone: false,
+        };
         self.nodes.remember(ino, place, 1);
         (ino, attr)
     }
@@ -330,9 +342,8 @@ impl Overlay {
             if !shows {
                 continue;
             }
-            let r = self
-                .ensure_upper_path(sys::split(other).0)
-                .and_then(|_| sys::linkat(self.stack.upper(), path, self.stack.upper(), other));
+            let r =
+                self.ensure_upper_path(sys::split(other).0).and_then(|_| sys::linkat(self.stack.upper(), path, self.stack.upper(), other));
             match r {
                 Ok(()) => done.push(other.clone()),
                 Err(e) => tracing::debug!(name = ?String::from_utf8_lossy(other), error = %e, "hardlink not kept at copy-up"),

@@ -297,7 +297,6 @@ pub fn is_empty(stack: &Stack, dir: &[u8], view: &DirView) -> io::Result<bool> {
     Ok(list(stack, dir, view)?.is_empty())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

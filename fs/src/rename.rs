@@ -99,8 +99,8 @@ impl Overlay {
             None => None,
         };
         let same = dst.as_ref().is_some_and(|d| d.st.st_dev == src.st.st_dev && d.st.st_ino == src.st.st_ino);
-        let plan = plan(src_side, dst_side, same, flags & libc::RENAME_NOREPLACE != 0, flags & libc::RENAME_EXCHANGE != 0)
-            .map_err(sys::errno)?;
+        let plan =
+            plan(src_side, dst_side, same, flags & libc::RENAME_NOREPLACE != 0, flags & libc::RENAME_EXCHANGE != 0).map_err(sys::errno)?;
         tracing::trace!(from = ?String::from_utf8_lossy(&old), to = ?String::from_utf8_lossy(&new), ?plan, "rename");
         match plan {
             Plan::Nothing => Ok(()),
@@ -194,7 +194,15 @@ impl Overlay {
         Ok(())
     }
 
-    fn do_move(&self, pnode: &Arc<Node>, npnode: &Arc<Node>, name: &[u8], newname: &[u8], src: Found, dst: Option<Found>) -> io::Result<()> {
+    fn do_move(
+        &self,
+        pnode: &Arc<Node>,
+        npnode: &Arc<Node>,
+        name: &[u8],
+        newname: &[u8],
+        src: Found,
+        dst: Option<Found>,
+    ) -> io::Result<()> {
         let up = self.stack.upper();
         let (p, np, old, new) = self.parents_up(pnode, npnode, name, newname)?;
         let (src_ino, src_node) = self.node_of(&src);
@@ -272,7 +280,13 @@ impl Overlay {
 
     /// Both parent directories copied up, their places, and the two full
     /// paths of a rename.
-    fn parents_up(&self, pnode: &Arc<Node>, npnode: &Arc<Node>, name: &[u8], newname: &[u8]) -> io::Result<(Place, Place, Vec<u8>, Vec<u8>)> {
+    fn parents_up(
+        &self,
+        pnode: &Arc<Node>,
+        npnode: &Arc<Node>,
+        name: &[u8],
+        newname: &[u8],
+    ) -> io::Result<(Place, Place, Vec<u8>, Vec<u8>)> {
         self.copy_up(pnode, true)?;
         self.copy_up(npnode, true)?;
         let (p, np) = (pnode.place(), npnode.place());

@@ -147,11 +147,19 @@ pub fn split(path: &[u8]) -> (&[u8], &[u8]) {
 }
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 fn check_size(ret: isize) -> io::Result<usize> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret as usize) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
 }
 
 /// Whether an error is "no such entry" (including a non-directory on the way).
@@ -303,10 +311,7 @@ pub fn futimens(fd: BorrowedFd<'_>, times: &[libc::timespec; 2]) -> io::Result<(
 
 /// The (atime, mtime) pair of a stat, ready for `utimensat`.
 pub fn times_of(st: &libc::stat) -> [libc::timespec; 2] {
-    [
-        libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
-        libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
-    ]
+    [libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec }, libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec }]
 }
 
 pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> io::Result<()> {
@@ -361,7 +366,11 @@ pub fn copy_file_range(src: BorrowedFd<'_>, soff: &mut i64, dst: BorrowedFd<'_>,
 pub fn lseek(fd: BorrowedFd<'_>, off: i64, whence: libc::c_int) -> io::Result<i64> {
     // SAFETY: fd is open for the call (borrowed); no memory is passed.
     let r = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
 }
 
 /// The `/proc/self/fd/N/rel` name of an entry below a layer root, for the

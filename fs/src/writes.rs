@@ -178,9 +178,7 @@ impl Overlay {
         if let Some(e) = node.behind.take_error() {
             return Err(e);
         }
-        self.with_fd_of(&node, false, |fd| {
-            if datasync { sys::fdatasync(fd) } else { sys::fsync(fd) }
-        })
+        self.with_fd_of(&node, false, |fd| if datasync { sys::fdatasync(fd) } else { sys::fsync(fd) })
     }
 
     /// Bytes the server may still write to the upper filesystem (0 when

@@ -50,8 +50,7 @@ fn names_with_newlines_and_non_utf8_bytes() {
         .symlink(name(b"link\xc3\x28"), OsStr::from_bytes(b"target\n\xff"));
     st.layer().whiteout(name(b"gone\n\xff"));
     let Some(m) = st.mount() else { return };
-    let want: Vec<&[u8]> =
-        vec![b"bad\xff\xfe", b"dir\n\xff", b"link\xc3\x28", b"new\nline", b"tab\there \\ back"];
+    let want: Vec<&[u8]> = vec![b"bad\xff\xfe", b"dir\n\xff", b"link\xc3\x28", b"new\nline", b"tab\there \\ back"];
     let got = names(&m.root);
     assert_eq!(got.iter().map(|n| n.as_bytes()).collect::<Vec<_>>(), want);
     assert_eq!(read(&m.p(name(b"new\nline"))), b"nl");
@@ -99,12 +98,7 @@ fn layer_directories_with_newlines_and_non_utf8_in_their_paths() {
 fn whiteouts_for_entries_that_do_not_exist_are_harmless() {
     let mut st = Stack::new();
     st.layer().file("a", "a").dir("d");
-    st.layer()
-        .whiteout("nothere")
-        .whiteout("d/nothere")
-        .whiteout("x/y")
-        .opaque("fresh")
-        .whiteout("fresh/z");
+    st.layer().whiteout("nothere").whiteout("d/nothere").whiteout("x/y").opaque("fresh").whiteout("fresh/z");
     let Some(m) = st.mount() else { return };
     assert_eq!(names(&m.root), ["a", "d", "fresh", "x"]);
     assert!(names(&m.p("d")).is_empty());

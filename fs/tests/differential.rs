@@ -343,11 +343,7 @@ impl Gen {
                 Op::Mkdir { path, mode: *self.rng.pick(&DIR_MODES) }
             }
             50..=54 => {
-                let path = if self.rng.chance(75) && l.dirs.len() > 1 {
-                    self.rng.pick(&l.dirs[1..]).clone()
-                } else {
-                    self.any(l)
-                };
+                let path = if self.rng.chance(75) && l.dirs.len() > 1 { self.rng.pick(&l.dirs[1..]).clone() } else { self.any(l) };
                 Op::Rmdir { path }
             }
             55..=66 => {
@@ -361,17 +357,14 @@ impl Gen {
                 Op::Rename { from, to, flags }
             }
             67..=71 => {
-                let from = if self.rng.chance(85) && !l.files.is_empty() {
-                    self.rng.pick(&l.files).clone()
-                } else {
-                    self.any(l)
-                };
+                let from = if self.rng.chance(85) && !l.files.is_empty() { self.rng.pick(&l.files).clone() } else { self.any(l) };
                 let to = if self.rng.chance(85) { self.new_name(l) } else { self.any(l) };
                 Op::Link { from, to }
             }
             72..=76 => {
                 let target = PathBuf::from(*self.rng.pick(&["f1", "../x", "a/b/c", "/etc/passwd", "..", "ü/ß", ""]));
-                let target = if target.as_os_str().is_empty() { PathBuf::from("t".repeat(self.rng.below(300) as usize + 1)) } else { target };
+                let target =
+                    if target.as_os_str().is_empty() { PathBuf::from("t".repeat(self.rng.below(300) as usize + 1)) } else { target };
                 let (path, mtime) = (if self.rng.chance(90) { self.new_name(l) } else { self.any(l) }, self.time());
                 Op::Symlink { target, path, mtime }
             }
@@ -392,7 +385,11 @@ impl Gen {
             }
             91..=96 => {
                 let path = if self.rng.chance(85) {
-                    if self.rng.chance(60) && !l.files.is_empty() { self.rng.pick(&l.files).clone() } else { self.rng.pick(&l.dirs).clone() }
+                    if self.rng.chance(60) && !l.files.is_empty() {
+                        self.rng.pick(&l.files).clone()
+                    } else {
+                        self.rng.pick(&l.dirs).clone()
+                    }
                 } else {
                     self.any(l)
                 };
@@ -457,8 +454,7 @@ fn snapshot(root: &Path) -> Snapshot {
                 size: (!is_dir).then_some(st.st_size),
                 nlink: (!is_dir).then_some(st.st_nlink),
                 mtime: timed.then_some((st.st_mtime, st.st_mtime_nsec)),
-                content: (kind == libc::S_IFREG)
-                    .then(|| std::fs::read(&full).unwrap_or_else(|e| panic!("read {}: {e}", full.display()))),
+                content: (kind == libc::S_IFREG).then(|| std::fs::read(&full).unwrap_or_else(|e| panic!("read {}: {e}", full.display()))),
                 target: (kind == libc::S_IFLNK).then(|| sys::readlink(&full).expect("readlink").as_bytes().to_vec()),
                 xattrs,
             };
@@ -472,10 +468,14 @@ fn snapshot(root: &Path) -> Snapshot {
         }
     }
     walk(root, Path::new(""), &mut entries, &mut inodes);
-    let links = inodes.into_values().filter(|v| v.len() > 1).map(|mut v| {
-        v.sort();
-        v
-    }).collect();
+    let links = inodes
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .map(|mut v| {
+            v.sort();
+            v
+        })
+        .collect();
     Snapshot { entries, links }
 }
 

@@ -18,22 +18,22 @@
 
 mod common;
 
-#[path = "posix/lookup.rs"]
-mod lookup;
-#[path = "posix/errors.rs"]
-mod errors;
-#[path = "posix/rename.rs"]
-mod rename;
 #[path = "posix/copy_up.rs"]
 mod copy_up;
-#[path = "posix/links.rs"]
-mod links;
-#[path = "posix/metadata.rs"]
-mod metadata;
+#[path = "posix/errors.rs"]
+mod errors;
 #[path = "posix/io.rs"]
 mod io;
+#[path = "posix/links.rs"]
+mod links;
+#[path = "posix/lookup.rs"]
+mod lookup;
+#[path = "posix/metadata.rs"]
+mod metadata;
 #[path = "posix/permissions.rs"]
 mod permissions;
+#[path = "posix/rename.rs"]
+mod rename;
 #[path = "posix/upper_format.rs"]
 mod upper_format;
 
@@ -70,10 +70,7 @@ mod util {
     }
 
     pub fn names(p: &Path) -> Vec<String> {
-        sys::ok(sys::list(p), &format!("readdir {}", p.display()))
-            .into_iter()
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect()
+        sys::ok(sys::list(p), &format!("readdir {}", p.display())).into_iter().map(|n| n.to_string_lossy().into_owned()).collect()
     }
 
     pub fn user_xattrs(p: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -8,9 +8,9 @@
 //! into the container's stack). A frame the kernel refuses is counted and
 //! dropped; TCP retransmits it. An optional pcap file sees both directions.
 
-use std::sync::{Arc, Mutex};
 use std::collections::VecDeque;
 use std::io;
+use std::sync::{Arc, Mutex};
 
 use std::os::fd::{AsRawFd, OwnedFd};
 

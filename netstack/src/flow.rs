@@ -45,13 +45,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            tcp_flows: 4096,
-            tcp_buffer: 512 * 1024,
-            udp_flows: 1024,
-            icmp_flows: 64,
-            udp_idle: Duration::from_secs(60),
-        }
+        Limits { tcp_flows: 4096, tcp_buffer: 512 * 1024, udp_flows: 1024, icmp_flows: 64, udp_idle: Duration::from_secs(60) }
     }
 }
 

@@ -18,18 +18,32 @@ use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr,
-    Icmpv6DstUnreachable, Icmpv6Packet, Icmpv6Repr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr,
-    TcpPacket, UdpPacket, UdpRepr,
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, Icmpv6DstUnreachable,
+    Icmpv6Packet, Icmpv6Repr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket, UdpRepr,
 };
 
 /// What a frame from the container is.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Class<'a> {
     /// A TCP segment; `opens` for a SYN without ACK.
-    Tcp { src: SocketAddr, dst: SocketAddr, opens: bool, reset: bool },
-    Udp { src: SocketAddr, dst: SocketAddr, payload: &'a [u8] },
-    Echo { src: IpAddr, dst: IpAddr, ident: u16, seq: u16, data: &'a [u8] },
+    Tcp {
+        src: SocketAddr,
+        dst: SocketAddr,
+        opens: bool,
+        reset: bool,
+    },
+    Udp {
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &'a [u8],
+    },
+    Echo {
+        src: IpAddr,
+        dst: IpAddr,
+        ident: u16,
+        seq: u16,
+        data: &'a [u8],
+    },
     /// For smoltcp: ARP, neighbour discovery, ICMP other than echo, ...
     Stack,
     /// Dropped and counted under this reason.
@@ -161,11 +175,7 @@ fn udp(src: IpAddr, dst: IpAddr, body: &[u8]) -> Class<'_> {
     match UdpRepr::parse(&p, &s, &d, &ChecksumCapabilities::default()) {
         Ok(r) => {
             let len = usize::from(p.len()).min(body.len());
-            Class::Udp {
-                src: SocketAddr::new(src, r.src_port),
-                dst: SocketAddr::new(dst, r.dst_port),
-                payload: &body[8..len],
-            }
+            Class::Udp { src: SocketAddr::new(src, r.src_port), dst: SocketAddr::new(dst, r.dst_port), payload: &body[8..len] }
         }
         Err(_) if p.dst_port() == 0 => Class::Drop(DropReason::Malformed),
         Err(_) => Class::Drop(DropReason::BadChecksum),
@@ -247,22 +257,12 @@ pub fn udp_frame(link: Link, src: SocketAddr, dst: SocketAddr, payload: &[u8], b
 }
 
 /// An echo reply from `src` to the container at `dst`.
-pub fn echo_reply_frame(
-    link: Link,
-    src: IpAddr,
-    dst: IpAddr,
-    ident: u16,
-    seq: u16,
-    data: &[u8],
-    buf: &mut Vec<u8>,
-) -> Option<usize> {
+pub fn echo_reply_frame(link: Link, src: IpAddr, dst: IpAddr, ident: u16, seq: u16, data: &[u8], buf: &mut Vec<u8>) -> Option<usize> {
     let caps = ChecksumCapabilities::default();
     match (src, dst) {
         (IpAddr::V4(_), IpAddr::V4(_)) => {
             let repr = Icmpv4Repr::EchoReply { ident, seq_no: seq, data };
-            build(link, src, dst, IpProtocol::Icmp, repr.buffer_len(), buf, |b| {
-                repr.emit(&mut Icmpv4Packet::new_unchecked(b), &caps)
-            })
+            build(link, src, dst, IpProtocol::Icmp, repr.buffer_len(), buf, |b| repr.emit(&mut Icmpv4Packet::new_unchecked(b), &caps))
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let repr = Icmpv6Repr::EchoReply { ident, seq_no: seq, data };
@@ -319,10 +319,7 @@ mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    const LINK: Link = Link {
-        ours: EthernetAddress([2, 0, 0, 0, 0, 2]),
-        container: EthernetAddress([2, 0, 0, 0, 0, 100]),
-    };
+    const LINK: Link = Link { ours: EthernetAddress([2, 0, 0, 0, 0, 2]), container: EthernetAddress([2, 0, 0, 0, 0, 100]) };
 
     fn v4(a: [u8; 4], port: u16) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::from(a)), port)

@@ -41,10 +41,7 @@ pub enum Bound {
 
 /// The lowest port an ordinary user may bind.
 pub fn unprivileged_port_start() -> u16 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(1024)
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1024)
 }
 
 /// Bind every mapping on the host.
@@ -53,10 +50,9 @@ pub fn bind(mappings: &[PortMapping]) -> Result<Vec<Published>, Error> {
     for m in mappings {
         let addrs: Vec<SocketAddr> = match m.host_ip {
             Some(ip) => vec![SocketAddr::new(ip, m.host_port)],
-            None => vec![
-                SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), m.host_port),
-                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), m.host_port),
-            ],
+            None => {
+                vec![SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), m.host_port), SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), m.host_port)]
+            }
         };
         let mut last = None;
         let mut bound = None;

@@ -27,7 +27,8 @@ use std::str::FromStr;
 use crate::config::{self, VirtualNetwork};
 
 const MODES: &str = "none, host, burrow (also bridge or default) or burrow:KEY=VALUE,...";
-const KEYS: &str = "allow_host_loopback=true|false, cidr=A.B.C.D/N, mtu=1280..65520, enable_ipv6=true|false, dns_forward=IP[:PORT], pcap=PATH";
+const KEYS: &str =
+    "allow_host_loopback=true|false, cidr=A.B.C.D/N, mtu=1280..65520, enable_ipv6=true|false, dns_forward=IP[:PORT], pcap=PATH";
 
 pub const MTU_MIN: u32 = 1280;
 pub const MTU_MAX: u32 = 65520;
@@ -144,9 +145,7 @@ impl BurrowOptions {
                 "cidr" => out.cidr = value.parse()?,
                 "mtu" => out.mtu = parse_mtu(value)?,
                 "dns_forward" => out.dns_forward = Some(parse_dns_forward(value)?),
-                "pcap" if value.is_empty() => {
-                    return Err(Error::BadValue { key: "pcap", value: value.into(), expected: "a file path" })
-                }
+                "pcap" if value.is_empty() => return Err(Error::BadValue { key: "pcap", value: value.into(), expected: "a file path" }),
                 "pcap" => out.pcap = Some(PathBuf::from(value)),
                 _ => return Err(Error::UnknownOption { key: key.into() }),
             }
@@ -161,7 +160,11 @@ fn is_key(text: &str) -> bool {
 
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`; the port defaults to 53.
 fn parse_dns_forward(value: &str) -> Result<std::net::SocketAddr> {
-    let bad = || Error::BadValue { key: "dns_forward", value: value.into(), expected: "an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353" };
+    let bad = || Error::BadValue {
+        key: "dns_forward",
+        value: value.into(),
+        expected: "an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353",
+    };
     if let Ok(ip) = value.parse::<std::net::IpAddr>() {
         return Ok(std::net::SocketAddr::new(ip, 53));
     }
@@ -294,9 +297,7 @@ mod tests {
 
     #[test]
     fn rejects_options() {
-        let bad = |key: &'static str, value: &str, expected: &'static str| {
-            Err(Error::BadValue { key, value: value.into(), expected })
-        };
+        let bad = |key: &'static str, value: &str, expected: &'static str| Err(Error::BadValue { key, value: value.into(), expected });
         assert_eq!(parse("burrow:"), Err(Error::EmptyOption { text: "".into() }));
         assert_eq!(parse("burrow:mtu=1500,"), Err(Error::EmptyOption { text: "mtu=1500,".into() }));
         assert_eq!(parse("burrow:speed=fast"), Err(Error::UnknownOption { key: "speed".into() }));
@@ -314,10 +315,7 @@ mod tests {
         assert_eq!(parse("burrow:pcap="), bad("pcap", "", "a file path"));
         assert!(matches!(parse("burrow:dns_forward=nope"), Err(Error::BadValue { key: "dns_forward", .. })));
         assert!(matches!(parse("burrow:dns_forward=1.2.3.4:0"), Err(Error::BadValue { key: "dns_forward", .. })));
-        assert_eq!(
-            parse("burrow:cidr=10.0.0.0/28"),
-            Err(Error::Cidr(config::Error::TooSmall { text: "10.0.0.0/28".into() }))
-        );
+        assert_eq!(parse("burrow:cidr=10.0.0.0/28"), Err(Error::Cidr(config::Error::TooSmall { text: "10.0.0.0/28".into() })));
         assert_eq!(parse("burrow:cidr=x"), Err(Error::Cidr(config::Error::Syntax { text: "x".into() })));
         let msg = parse("burrow:speed=fast").unwrap_err().to_string();
         assert!(msg.contains("allow_host_loopback") && msg.contains("pcap=PATH"), "{msg}");

@@ -18,8 +18,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// The accepted form, quoted by every `-p` error.
-const PUBLISH_FORM: &str =
-    "[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], e.g. 8080:80, 127.0.0.1:8080:80/udp, [::1]::80 or 8000-8010:80-90";
+const PUBLISH_FORM: &str = "[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], e.g. 8080:80, 127.0.0.1:8080:80/udp, [::1]::80 or 8000-8010:80-90";
 /// The accepted form of an image's exposed port.
 const EXPOSE_FORM: &str = "PORT[/tcp|udp], e.g. 80/tcp, 53/udp or 8080";
 
@@ -286,14 +285,8 @@ mod tests {
             parse_publish("8000-8002:80-82/udp").unwrap(),
             vec![m(None, 8000, 80, Proto::Udp), m(None, 8001, 81, Proto::Udp), m(None, 8002, 82, Proto::Udp)]
         );
-        assert_eq!(
-            parse_publish("127.0.0.1::80-81").unwrap(),
-            vec![m(LO, 0, 80, Proto::Tcp), m(LO, 0, 81, Proto::Tcp)]
-        );
-        assert_eq!(
-            parse_publish("7000-7001").unwrap(),
-            vec![m(None, 0, 7000, Proto::Tcp), m(None, 0, 7001, Proto::Tcp)]
-        );
+        assert_eq!(parse_publish("127.0.0.1::80-81").unwrap(), vec![m(LO, 0, 80, Proto::Tcp), m(LO, 0, 81, Proto::Tcp)]);
+        assert_eq!(parse_publish("7000-7001").unwrap(), vec![m(None, 0, 7000, Proto::Tcp), m(None, 0, 7001, Proto::Tcp)]);
         assert_eq!(parse_publish("90-90:80-80").unwrap(), vec![m(None, 90, 80, Proto::Tcp)]);
     }
 
@@ -334,10 +327,7 @@ mod tests {
         assert_eq!(err("[::1]80:80"), Error::BadAddress { spec: s("[::1]80:80"), text: s("[::1]80:80") });
         assert_eq!(err("[nope]:80:80"), Error::BadAddress { spec: s("[nope]:80:80"), text: s("nope") });
         assert_eq!(err("::1:8080:80"), Error::UnbracketedIpv6 { spec: s("::1:8080:80"), addr: s("::1") });
-        assert_eq!(
-            err("127.0.0.1:80"),
-            Error::AddressWithoutPort { spec: s("127.0.0.1:80"), addr: s("127.0.0.1"), port: s("80") }
-        );
+        assert_eq!(err("127.0.0.1:80"), Error::AddressWithoutPort { spec: s("127.0.0.1:80"), addr: s("127.0.0.1"), port: s("80") });
         assert_eq!(err("[::1]:80"), Error::AddressWithoutPort { spec: s("[::1]:80"), addr: s("[::1]"), port: s("80") });
         assert_eq!(err("80/sctp"), Error::Sctp { spec: s("80/sctp") });
         assert_eq!(err("80/icmp"), Error::UnknownProto { spec: s("80/icmp"), proto: s("icmp") });

@@ -196,9 +196,7 @@ impl Stack {
         // the destination the container asked for.
         iface.set_any_ip(true);
         let tap_fd = tap.raw_fd();
-        poll.registry()
-            .register(&mut SourceFd(&tap_fd), TAP, Interest::READABLE)
-            .map_err(|source| Error::Io { what: "epoll", source })?;
+        poll.registry().register(&mut SourceFd(&tap_fd), TAP, Interest::READABLE).map_err(|source| Error::Io { what: "epoll", source })?;
         let mut listeners = Vec::new();
         for (i, p) in published.into_iter().enumerate() {
             let mut l = Listener::new(p).map_err(|source| Error::Io { what: "a published port", source })?;

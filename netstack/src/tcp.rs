@@ -53,31 +53,13 @@ pub struct TcpFlow {
 
 impl TcpFlow {
     fn new(key: Key, state: State, socket: Option<SocketHandle>, host: mio::net::TcpStream, syn: Option<Vec<u8>>) -> TcpFlow {
-        TcpFlow {
-            key,
-            state,
-            socket,
-            host,
-            syn,
-            readable: false,
-            writable: false,
-            host_eof: false,
-            host_shut: false,
-            established: false,
-        }
+        TcpFlow { key, state, socket, host, syn, readable: false, writable: false, host_eof: false, host_shut: false, established: false }
     }
 }
 
 impl Stack {
     /// A TCP segment from the container.
-    pub(crate) fn tcp_segment(
-        &mut self,
-        buf: &[u8],
-        src: SocketAddr,
-        dst: SocketAddr,
-        opens: bool,
-        reset: bool,
-    ) -> Disposition {
+    pub(crate) fn tcp_segment(&mut self, buf: &[u8], src: SocketAddr, dst: SocketAddr, opens: bool, reset: bool) -> Disposition {
         let key = Key { container: src, remote: dst };
         if let Some(&id) = self.tcp_keys.get(&key) {
             let Some(flow) = self.tcp.get(id) else { return Disposition::Stack };
@@ -241,11 +223,8 @@ impl Stack {
         // The container sees the client's own address when families
         // match; an IPv6 client of an IPv4-only container comes from the
         // gateway instead.
-        let local = if from.is_ipv4() == to.is_ipv4() {
-            from
-        } else {
-            SocketAddr::new(self.gateway(&to.ip()), 1024 + (from.port() % 60000))
-        };
+        let local =
+            if from.is_ipv4() == to.is_ipv4() { from } else { SocketAddr::new(self.gateway(&to.ip()), 1024 + (from.port() % 60000)) };
         let key = Key { container: to, remote: local };
         if self.tcp_keys.contains_key(&key) {
             return;

@@ -29,7 +29,6 @@ pub struct UdpFlow {
     pub last: Instant,
 }
 
-
 impl Stack {
     pub(crate) fn udp_datagram(&mut self, frame_bytes: &[u8], src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
         // A reply to a client of a published port?

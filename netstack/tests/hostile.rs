@@ -30,8 +30,7 @@ use burrow_netstack::{Limits, Options, Plan};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Message, Icmpv4Packet,
-    Icmpv4Repr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket,
-    UdpRepr,
+    Icmpv4Repr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
 };
 
 const MAC: EthernetAddress = EthernetAddress([0x02, 0xb0, 0xb0, 0x00, 0x00, 0x64]);
@@ -43,13 +42,7 @@ const MTU: u32 = 1500;
 /// What one read of the stack takes of a frame (`device::frame_len`).
 const READ_LEN: usize = MTU as usize + 14;
 
-const LIMITS: Limits = Limits {
-    tcp_flows: 64,
-    tcp_buffer: 64 * 1024,
-    udp_flows: 32,
-    icmp_flows: 8,
-    udp_idle: Duration::from_secs(60),
-};
+const LIMITS: Limits = Limits { tcp_flows: 64, tcp_buffer: 64 * 1024, udp_flows: 32, icmp_flows: 8, udp_idle: Duration::from_secs(60) };
 const UDP_FLOOD: u16 = 20_000;
 const SYN_FLOOD: u16 = 2_000;
 const BAD_SYNS: u16 = 100;
@@ -472,10 +465,7 @@ fn hostile_container() {
     }
     link.drain(|f| seen.note(f));
     let fds_syn = open_fds();
-    assert!(
-        fds_syn <= fds_idle + LIMITS.udp_flows + LIMITS.tcp_flows + SLACK,
-        "descriptors after the SYN flood: {fds_idle} → {fds_syn}"
-    );
+    assert!(fds_syn <= fds_idle + LIMITS.udp_flows + LIMITS.tcp_flows + SLACK, "descriptors after the SYN flood: {fds_idle} → {fds_syn}");
     assert_eq!(seen.syn_acks.len(), LIMITS.tcp_flows, "flood flows that reached SYN-RECEIVED");
     assert!(seen.rsts > 0, "SYNs over the limit are answered with RST");
 
@@ -716,9 +706,7 @@ fn legit_tcp(link: &mut Link, to: SocketAddrV4) {
 fn refusals(link: &mut Link, closed: u16) {
     let to = SocketAddrV4::new(GATEWAY, closed);
     link.send(&tcp(52_000, to, TcpControl::Syn, 500, None, &[]));
-    let rst = link.expect("RST from a closed port", Duration::from_secs(5), |f| {
-        segment(f).filter(|s| s.src == to && s.dst_port == 52_000)
-    });
+    let rst = link.expect("RST from a closed port", Duration::from_secs(5), |f| segment(f).filter(|s| s.src == to && s.dst_port == 52_000));
     assert!(rst.rst && !rst.syn, "a closed port answers RST");
     assert!(rst.ack && rst.ack_number == 501, "the RST acknowledges the SYN");
 

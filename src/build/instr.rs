@@ -15,8 +15,24 @@ use super::lex::Line;
 use super::{ArgDecl, Command, CopySpec, HealthSpec, Heredoc, Instruction, Kind, Located, RunMount, Span};
 
 const KEYWORDS: &[&str] = &[
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
-    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
 ];
 
 /// The remainder of a line after a prefix, with its position.
@@ -33,14 +49,7 @@ impl<'a> Args<'a> {
     /// continuation lines the logical line was joined from.
     fn span_at(&self, offset: usize) -> Span {
         let abs = self.base + offset;
-        let (start, span) = self
-            .line
-            .segments
-            .iter()
-            .rev()
-            .find(|(start, _)| *start <= abs)
-            .copied()
-            .unwrap_or((0, self.line.span));
+        let (start, span) = self.line.segments.iter().rev().find(|(start, _)| *start <= abs).copied().unwrap_or((0, self.line.span));
         Span { line: span.line, column: span.column + self.line.text[start..abs].chars().count() }
     }
     fn span(&self) -> Span {
@@ -208,7 +217,11 @@ fn parse_kind(line: &Args, heredocs: &[Heredoc], onbuild: bool) -> Result<Kind, 
             let (f, rest) = flags(&args)?;
             no_flags(&args, &kw, &f)?;
             let c = command(&rest, &kw)?;
-            if kw == "CMD" { Kind::Cmd(c) } else { Kind::Entrypoint(c) }
+            if kw == "CMD" {
+                Kind::Cmd(c)
+            } else {
+                Kind::Entrypoint(c)
+            }
         }
         "SHELL" => {
             let text = simple(&args, &kw)?;
@@ -223,7 +236,11 @@ fn parse_kind(line: &Args, heredocs: &[Heredoc], onbuild: bool) -> Result<Kind, 
         "ENV" | "LABEL" => {
             simple(&args, &kw)?;
             let pairs = pairs(&args, &kw)?;
-            if kw == "ENV" { Kind::Env(pairs) } else { Kind::Label(pairs) }
+            if kw == "ENV" {
+                Kind::Env(pairs)
+            } else {
+                Kind::Label(pairs)
+            }
         }
         "MAINTAINER" => Kind::Maintainer(simple(&args, &kw)?),
         "EXPOSE" => {
@@ -401,16 +418,8 @@ fn mount(args: &Args, offset: usize, spec: &str) -> Result<RunMount, Located> {
 
 fn copy(args: &Args, kw: &str, heredocs: Vec<Heredoc>) -> Result<Kind, Located> {
     let (fl, rest) = flags(args)?;
-    let mut spec = CopySpec {
-        sources: Vec::new(),
-        dest: String::new(),
-        from: None,
-        chown: None,
-        chmod: None,
-        link: false,
-        checksum: None,
-        heredocs,
-    };
+    let mut spec =
+        CopySpec { sources: Vec::new(), dest: String::new(), from: None, chown: None, chmod: None, link: false, checksum: None, heredocs };
     for f in &fl {
         match (kw, f.name) {
             (_, "chown") => spec.chown = Some(value(args, kw, f)?.to_string()),
@@ -509,9 +518,8 @@ fn healthcheck(args: &Args) -> Result<Kind, Located> {
             "start-period" => spec.start_period = Some(v),
             "start-interval" => spec.start_interval = Some(v),
             "retries" => {
-                spec.retries = Some(v.parse().map_err(|_| {
-                    args.err(f.offset, format!("HEALTHCHECK --retries={v}: expected a whole number"))
-                })?)
+                spec.retries =
+                    Some(v.parse().map_err(|_| args.err(f.offset, format!("HEALTHCHECK --retries={v}: expected a whole number")))?)
             }
             _ => return Err(unknown_flag(args, "HEALTHCHECK", f)),
         }

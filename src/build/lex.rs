@@ -52,12 +52,7 @@ fn directives(lines: &[&str]) -> Result<(char, Option<String>, usize), Located> 
                 let c = match value {
                     "\\" => '\\',
                     "`" => '`',
-                    _ => {
-                        return Err(Located::new(
-                            span,
-                            format!("invalid escape directive {value:?}: use \\ or `"),
-                        ))
-                    }
+                    _ => return Err(Located::new(span, format!("invalid escape directive {value:?}: use \\ or `"))),
                 };
                 escape.replace(c).is_some()
             }
@@ -144,12 +139,7 @@ pub(crate) fn lex(text: &str) -> Result<Lexed, Located> {
                         format!("heredoc <<{} is never terminated: add a line reading {}", marker.name, marker.name),
                     ));
                 }
-                heredocs.push(Heredoc {
-                    name: marker.name,
-                    body,
-                    expand: marker.expand,
-                    strip_tabs: marker.strip_tabs,
-                });
+                heredocs.push(Heredoc { name: marker.name, body, expand: marker.expand, strip_tabs: marker.strip_tabs });
             }
         }
         out.push(Line { span, text, segments, heredocs });

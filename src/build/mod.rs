@@ -181,19 +181,10 @@ pub enum Error {
     /// Anything wrong at a place in the Dockerfile (syntax, unknown
     /// instruction or flag, missing argument, bad stage reference).
     #[error("{file}:{line}:{column}: {message}")]
-    At {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    At { file: String, line: usize, column: usize, message: String },
     /// `--target` names no stage.
     #[error("{file}: target stage {target:?} not found: {}", known_stages(stages))]
-    NoTarget {
-        file: String,
-        target: String,
-        stages: Vec<String>,
-    },
+    NoTarget { file: String, target: String, stages: Vec<String> },
 }
 
 fn known_stages(stages: &[String]) -> String {
@@ -254,11 +245,6 @@ impl Located {
         Located { span, message: message.into() }
     }
     fn at(self, file: &str) -> Error {
-        Error::At {
-            file: file.to_string(),
-            line: self.span.line,
-            column: self.span.column,
-            message: self.message,
-        }
+        Error::At { file: file.to_string(), line: self.span.line, column: self.span.column, message: self.message }
     }
 }

@@ -52,7 +52,9 @@ pub fn usage(paths: &Paths, store: &Store) -> crate::image::Result<Usage> {
         }
     }
     let mut bytes: u64 = cache_layers.difference(&other_layers).map(|d| crate::du::tree_size(d)).sum();
-    let mounts: Vec<PathBuf> = std::fs::read_dir(mounts_dir(paths)).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default();
+    let mounts: Vec<PathBuf> = std::fs::read_dir(mounts_dir(paths))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
     bytes += mounts.iter().map(|m| crate::du::tree_size(m)).sum::<u64>();
     Ok(Usage { images, bytes, mounts: mounts.len() })
 }
@@ -60,7 +62,11 @@ pub fn usage(paths: &Paths, store: &Store) -> crate::image::Result<Usage> {
 /// `builder prune`: the cache's images no container uses, the records
 /// left pointing nowhere, and the cache mounts. Returns what went and
 /// the bytes freed (blobs and cache mounts).
-pub fn prune(paths: &Paths, store: &Store, in_use: impl FnOnce() -> crate::image::Result<HashSet<Digest>>) -> crate::image::Result<PruneReport> {
+pub fn prune(
+    paths: &Paths,
+    store: &Store,
+    in_use: impl FnOnce() -> crate::image::Result<HashSet<Digest>>,
+) -> crate::image::Result<PruneReport> {
     let ids = image_ids(paths);
     let mut report = store.prune_matching(|id, names| names.is_empty() && ids.contains(id), in_use)?;
     if let Ok(dir) = std::fs::read_dir(records_dir(paths)) {
@@ -74,7 +80,11 @@ pub fn prune(paths: &Paths, store: &Store, in_use: impl FnOnce() -> crate::image
     let mounts = mounts_dir(paths);
     if mounts.exists() {
         report.reclaimed += crate::du::tree_size(&mounts);
-        crate::rmtree::remove_tree(&mounts).map_err(|source| crate::image::Error::Io { op: "remove the build cache mounts", path: mounts.clone(), source })?;
+        crate::rmtree::remove_tree(&mounts).map_err(|source| crate::image::Error::Io {
+            op: "remove the build cache mounts",
+            path: mounts.clone(),
+            source,
+        })?;
     }
     Ok(report)
 }

@@ -11,12 +11,7 @@
 
 use super::{ArgDecl, Dockerfile, Error, Instruction, Kind, Located, Result, Stage};
 
-pub(crate) fn split(
-    file: &str,
-    escape: char,
-    syntax: Option<String>,
-    instructions: Vec<Instruction>,
-) -> Result<Dockerfile, Located> {
+pub(crate) fn split(file: &str, escape: char, syntax: Option<String>, instructions: Vec<Instruction>) -> Result<Dockerfile, Located> {
     let mut global_args: Vec<ArgDecl> = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
     for ins in instructions {
@@ -98,7 +93,10 @@ fn check_forward(df: &Dockerfile) -> Result<(), Error> {
                 if let Some(later) = df.stages.iter().find(|s| s.name.as_deref() == Some(lower.as_str()) && s.index > stage.index) {
                     return Err(Located::new(
                         ins.span,
-                        format!("--from={r} names stage {} defined later (line {}): a stage may only copy from earlier stages", later.index, later.span.line),
+                        format!(
+                            "--from={r} names stage {} defined later (line {}): a stage may only copy from earlier stages",
+                            later.index, later.span.line
+                        ),
                     )
                     .at(&df.file));
                 }

@@ -17,8 +17,7 @@
 /// The instructions whose arguments the builder expands (the reference's
 /// list, plus ARG defaults as BuildKit expands them); ONBUILD triggers are
 /// expanded when they run.
-pub const EXPANDING: &[&str] =
-    &["ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR", "ARG"];
+pub const EXPANDING: &[&str] = &["ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR", "ARG"];
 
 /// A substitution error.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -198,11 +197,7 @@ impl Lexer<'_> {
     }
 }
 
-fn pieces(
-    word: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    escape: char,
-) -> Result<Vec<(char, Piece)>, SubstError> {
+fn pieces(word: &str, lookup: &dyn Fn(&str) -> Option<String>, escape: char) -> Result<Vec<(char, Piece)>, SubstError> {
     let mut lx = Lexer { chars: word.chars().collect(), pos: 0, word, lookup, escape };
     let mut out = Vec::new();
     lx.run(None, &mut out)?;
@@ -236,11 +231,7 @@ pub fn expand_heredoc(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Re
 
 /// Expands and splits into words at unquoted whitespace (also whitespace
 /// coming from an unquoted substitution), as for EXPOSE or VOLUME.
-pub fn expand_words(
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    escape: char,
-) -> Result<Vec<String>, SubstError> {
+pub fn expand_words(text: &str, lookup: &dyn Fn(&str) -> Option<String>, escape: char) -> Result<Vec<String>, SubstError> {
     let mut words = Vec::new();
     let mut current: Option<String> = None;
     for (c, piece) in pieces(text, lookup, escape)? {
@@ -330,16 +321,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(
-            expand("'abc", &env, '\\'),
-            Err(SubstError::UnterminatedQuote { quote: '\'', word: "'abc".into() })
-        );
+        assert_eq!(expand("'abc", &env, '\\'), Err(SubstError::UnterminatedQuote { quote: '\'', word: "'abc".into() }));
         assert!(matches!(expand("${foo", &env, '\\'), Err(SubstError::UnterminatedBrace { .. })));
         assert!(matches!(expand("${foo#x}", &env, '\\'), Err(SubstError::BadSubstitution { .. })));
-        assert_eq!(
-            expand("${unset:?need it}", &env, '\\'),
-            Err(SubstError::Required { name: "unset".into(), message: "need it".into() })
-        );
+        assert_eq!(expand("${unset:?need it}", &env, '\\'), Err(SubstError::Required { name: "unset".into(), message: "need it".into() }));
         assert_eq!(x("${foo:?x}"), "value");
     }
 

@@ -126,11 +126,8 @@ pub(super) fn dump(df: &Dockerfile) -> String {
 fn golden() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/build/testdata");
     let update = std::env::var_os("BURROW_UPDATE_GOLDEN").is_some_and(|v| v == "1");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "Dockerfile"))
-        .collect();
+    let mut cases: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "Dockerfile")).collect();
     cases.sort();
     assert!(!cases.is_empty());
     let mut failed = Vec::new();
@@ -190,7 +187,10 @@ fn failures() {
         ("FROM a\nSHELL /bin/sh -c\n", "Dockerfile:2:7: SHELL requires the exec form: SHELL [\"executable\", \"parameters\"]"),
         ("FROM a\nCOPY --parents x y\n", "Dockerfile:2:6: COPY --parents is not supported by burrow"),
         ("FROM a\nADD --keep-git-dir=true x y\n", "Dockerfile:2:5: ADD --keep-git-dir is not supported by burrow"),
-        ("FROM a\nRUN --mount=type=ssh x\n", "Dockerfile:2:5: RUN --mount=type=ssh: mount type \"ssh\" is not supported: use cache, bind, tmpfs or secret"),
+        (
+            "FROM a\nRUN --mount=type=ssh x\n",
+            "Dockerfile:2:5: RUN --mount=type=ssh: mount type \"ssh\" is not supported: use cache, bind, tmpfs or secret",
+        ),
         ("FROM a\nHEALTHCHECK --interval=5s NONE\n", "Dockerfile:2:13: HEALTHCHECK NONE takes no options"),
         ("FROM a\nHEALTHCHECK --retries=x CMD true\n", "Dockerfile:2:13: HEALTHCHECK --retries=x: expected a whole number"),
         ("FROM a\nENV x\n", "Dockerfile:2:5: ENV x has no value: use ENV x=VALUE"),

@@ -71,11 +71,8 @@ impl Sink {
         let base = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let tmp = dir.join(format!(".{base}.burrow-{}-{nanos:08x}", std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file =
+            OpenOptions::new().write(true).create_new(true).open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(Sink::File { dest: dest.to_path_buf(), tmp, file: BufWriter::with_capacity(1 << 20, file), done: false })
     }
 
@@ -161,7 +158,6 @@ pub fn load(paths: &Paths, args: &LoadArgs) -> anyhow::Result<()> {
 
 pub fn export(paths: &Paths, args: &ExportArgs) -> anyhow::Result<()> {
     let mut sink = Sink::open(args.output.as_deref())?;
-    burrow::container::export::export(paths, &args.container, &mut sink)
-        .with_context(|| format!("cannot export {}", args.container))?;
+    burrow::container::export::export(paths, &args.container, &mut sink).with_context(|| format!("cannot export {}", args.container))?;
     sink.finish()
 }

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use burrow::container::{net::NetworkRequest, record, run::ImageDefaults, run::KeepId, run::RunOptions, Status};
-use burrow_netstack::mode::NetworkMode;
 use burrow::image::Store;
 use burrow::paths::Paths;
 use burrow::process;
+use burrow_netstack::mode::NetworkMode;
 
 #[derive(clap::Args, Debug)]
 #[command(disable_help_flag = true)]
@@ -228,7 +228,9 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         },
         log: burrow::container::logs::LogConfig::parse(args.log_driver.as_deref(), &args.log_opt)?,
         stop_signal: match args.stop_signal {
-            Some(s) if burrow::container::lifecycle::parse_signal(&s).is_none() => anyhow::bail!("invalid --stop-signal {s:?}: give a signal name (SIGTERM, TERM) or number"),
+            Some(s) if burrow::container::lifecycle::parse_signal(&s).is_none() => {
+                anyhow::bail!("invalid --stop-signal {s:?}: give a signal name (SIGTERM, TERM) or number")
+            }
             other => other,
         },
         stop_timeout: args.stop_timeout,
@@ -424,9 +426,9 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
             row
         })
         .collect();
-    rows.extend(broken.iter().map(|b| {
-        serde_json::json!({"ID": broken_id(b), "State": "broken", "Status": format!("Broken: {} ({})", b.path.display(), b.reason)})
-    }));
+    rows.extend(broken.iter().map(
+        |b| serde_json::json!({"ID": broken_id(b), "State": "broken", "Status": format!("Broken: {} ({})", b.path.display(), b.reason)}),
+    ));
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -469,7 +471,11 @@ fn status_text(r: &record::Record, paused: bool, health: Option<burrow::containe
                 Some(s) => format!(" ({s})"),
                 None => String::new(),
             };
-            if paused { format!("{up} (Paused)") } else { format!("{up}{health}") }
+            if paused {
+                format!("{up} (Paused)")
+            } else {
+                format!("{up}{health}")
+            }
         }
         Status::Restarting => format!("Restarting ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
         Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
@@ -618,7 +624,12 @@ pub struct CommitArgs {
 }
 
 pub fn commit(paths: &Paths, args: &CommitArgs) -> anyhow::Result<()> {
-    let opts = burrow::container::commit::CommitOptions { message: args.message.clone(), author: args.author.clone(), changes: args.change.clone(), created_by: None };
+    let opts = burrow::container::commit::CommitOptions {
+        message: args.message.clone(),
+        author: args.author.clone(),
+        changes: args.change.clone(),
+        created_by: None,
+    };
     let r = burrow::container::commit::commit(paths, &args.container, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot commit {}", args.container))?;
     println!("{}", r.id);

@@ -45,7 +45,11 @@ fn rows(image: &Image, no_trunc: bool) -> Vec<Row> {
     let entries = image.config_json.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut layers = image.layers.iter();
     let mut out: Vec<Row> = if entries.is_empty() {
-        image.layers.iter().map(|l| Row { id: String::new(), created: None, created_by: String::new(), size: l.blob.size, comment: String::new() }).collect()
+        image
+            .layers
+            .iter()
+            .map(|l| Row { id: String::new(), created: None, created_by: String::new(), size: l.blob.size, comment: String::new() })
+            .collect()
     } else {
         entries
             .iter()

@@ -74,12 +74,8 @@ pub struct InspectArgs {
 
 pub fn import(paths: &Paths, args: &ImportArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
-    let opts = ImportOptions {
-        unpack: UnpackOptions::current(),
-        message: args.message.clone(),
-        author: None,
-        changes: args.change.clone(),
-    };
+    let opts =
+        ImportOptions { unpack: UnpackOptions::current(), message: args.message.clone(), author: None, changes: args.change.clone() };
     let r = burrow::image::import::import_path(&store, &args.file, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     if r.report.squashed_owners > 0 {

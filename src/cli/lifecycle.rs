@@ -30,7 +30,13 @@ fn print(entries: &[Entry], timestamps: bool) {
 
 /// Copy new log entries until the container's supervisor is gone; its
 /// exit code.
-fn follow(paths: &Paths, r: &record::Record, mut follower: Follower, after: Option<chrono::DateTime<chrono::Utc>>, timestamps: bool) -> i32 {
+fn follow(
+    paths: &Paths,
+    r: &record::Record,
+    mut follower: Follower,
+    after: Option<chrono::DateTime<chrono::Utc>>,
+    timestamps: bool,
+) -> i32 {
     follow_every(paths, r, &mut follower, after, timestamps, Duration::from_millis(50))
 }
 
@@ -282,8 +288,8 @@ fn attach_to(paths: &Paths, r: &record::Record, mut follower: Follower, stdin: b
         return Ok(follow(paths, r, follower, None, false));
     }
     let dir = r.dir(paths);
-    let mut sock = burrow::container::attach::connect(&dir)
-        .map_err(|e| anyhow::anyhow!("cannot attach to the input of {}: {e}", r.name))?;
+    let mut sock =
+        burrow::container::attach::connect(&dir).map_err(|e| anyhow::anyhow!("cannot attach to the input of {}: {e}", r.name))?;
     let raw = std::sync::Arc::new(std::sync::Mutex::new(config.tty.then(burrow::process::RawMode::enter)));
     let restore = raw.clone();
     let tty = config.tty;

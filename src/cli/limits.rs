@@ -149,10 +149,7 @@ struct Sample {
 
 fn sample(paths: &Paths, args: &StatsArgs) -> anyhow::Result<Vec<Sample>> {
     let records: Vec<Record> = if args.containers.is_empty() {
-        record::list(paths)?
-            .into_iter()
-            .filter(|r| args.all || (r.status == Status::Running && record::is_alive(r)))
-            .collect()
+        record::list(paths)?.into_iter().filter(|r| args.all || (r.status == Status::Running && record::is_alive(r))).collect()
     } else {
         args.containers.iter().map(|k| record::find(paths, k)).collect::<Result<_, _>>()?
     };
@@ -289,7 +286,11 @@ fn human(b: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{b}B") } else { trim(format!("{v:.2}")) + units[i] }
+    if i == 0 {
+        format!("{b}B")
+    } else {
+        trim(format!("{v:.2}")) + units[i]
+    }
 }
 
 /// docker's decimal sizes for I/O: 0B, 1.2MB.
@@ -301,7 +302,11 @@ fn human_si(b: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 { format!("{b}B") } else { trim(format!("{v:.2}")) + units[i] }
+    if i == 0 {
+        format!("{b}B")
+    } else {
+        trim(format!("{v:.2}")) + units[i]
+    }
 }
 
 /// "1.50" → "1.5", "64.00" → "64".

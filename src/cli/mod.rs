@@ -275,7 +275,12 @@ impl Command {
     fn tightens_store(&self) -> bool {
         !matches!(
             self,
-            Command::Info(_) | Command::Version | Command::Login(_) | Command::Logout(_) | Command::Later(_) | Command::System(SystemCommand::Check(_))
+            Command::Info(_)
+                | Command::Version
+                | Command::Login(_)
+                | Command::Logout(_)
+                | Command::Later(_)
+                | Command::System(SystemCommand::Check(_))
         )
     }
 }
@@ -296,8 +301,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 125 } else { 0 });
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)

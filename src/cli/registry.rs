@@ -100,12 +100,7 @@ pub fn pull(paths: &Paths, args: &PullArgs) -> anyhow::Result<()> {
     burrow::image::ingest::sweep_tmp(&store, burrow::image::ingest::SWEEP_AGE);
     let conf = Conf::load()?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
-    let opts = PullOptions {
-        platform,
-        conn: args.conn.options(),
-        authfile: args.conn.authfile.clone(),
-        unpack: UnpackOptions::current(),
-    };
+    let opts = PullOptions { platform, conn: args.conn.options(), authfile: args.conn.authfile.clone(), unpack: UnpackOptions::current() };
     let progress = Progress::new(args.quiet);
     let r = pull_image(&store, &conf, &args.image, &opts, &progress)?;
     if r.squashed_owners > 0 {
@@ -129,11 +124,8 @@ pub fn pull_for_run(store: &Store, image: &str) -> anyhow::Result<burrow::image:
 pub fn push(paths: &Paths, args: &PushArgs) -> anyhow::Result<()> {
     let store = Store::open(paths)?;
     let conf = Conf::load()?;
-    let opts = PushOptions {
-        conn: args.conn.options(),
-        authfile: args.conn.authfile.clone(),
-        chunk_size: PushOptions::default_chunk_size(),
-    };
+    let opts =
+        PushOptions { conn: args.conn.options(), authfile: args.conn.authfile.clone(), chunk_size: PushOptions::default_chunk_size() };
     let progress = Progress::new(args.quiet);
     let r = push_image(&store, &conf, &args.image, args.destination.as_deref(), &opts, &progress)?;
     if let Some(f) = &args.digestfile {

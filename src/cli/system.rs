@@ -34,7 +34,11 @@ pub fn check(paths: &Paths, _args: &CheckArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(o) = open {
-        anyhow::bail!("the store at {} is open to other users ({:04o}): make it private with chmod 0700, which any other burrow command does", o.path.display(), o.mode);
+        anyhow::bail!(
+            "the store at {} is open to other users ({:04o}): make it private with chmod 0700, which any other burrow command does",
+            o.path.display(),
+            o.mode
+        );
     }
     println!("no problems found");
     Ok(())
@@ -78,8 +82,20 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).map(|p| format!(" ({p}%)")).unwrap_or_default();
     let h = super::images::human_size;
     let mut rows = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
-    rows.push(vec!["Images".into(), images.len().to_string(), images.iter().filter(|i| used.contains(&i.id)).count().to_string(), h(image_size), format!("{}{}", h(image_free), pct(image_free, image_size))]);
-    rows.push(vec!["Containers".into(), containers.len().to_string(), containers.iter().filter(|r| running(r)).count().to_string(), h(c_size), format!("{}{}", h(c_free), pct(c_free, c_size))]);
+    rows.push(vec![
+        "Images".into(),
+        images.len().to_string(),
+        images.iter().filter(|i| used.contains(&i.id)).count().to_string(),
+        h(image_size),
+        format!("{}{}", h(image_free), pct(image_free, image_size)),
+    ]);
+    rows.push(vec![
+        "Containers".into(),
+        containers.len().to_string(),
+        containers.iter().filter(|r| running(r)).count().to_string(),
+        h(c_size),
+        format!("{}{}", h(c_free), pct(c_free, c_size)),
+    ]);
     let volumes = burrow::volume::store::list(paths)?;
     let mut v_size = 0;
     let mut v_free = 0;
@@ -94,7 +110,13 @@ pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
             v_active += 1;
         }
     }
-    rows.push(vec!["Local Volumes".into(), volumes.len().to_string(), v_active.to_string(), h(v_size), format!("{}{}", h(v_free), pct(v_free, v_size))]);
+    rows.push(vec![
+        "Local Volumes".into(),
+        volumes.len().to_string(),
+        v_active.to_string(),
+        h(v_size),
+        format!("{}{}", h(v_free), pct(v_free, v_size)),
+    ]);
     let cache = burrow::build::prune::usage(paths, &store)?;
     rows.push(vec!["Build Cache".into(), (cache.images + cache.mounts).to_string(), "0".into(), h(cache.bytes), h(cache.bytes)]);
     super::images::print_table(&rows);

@@ -85,7 +85,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CpError + '_ {
 /// before any thread exists, in the caller's own user namespace (a child
 /// joins the container's namespaces); `enter` moves a process into
 /// burrow's user namespace (for a container that is not running).
-pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options, enter: &dyn Fn() -> std::result::Result<(), String>) -> Result<()> {
+pub fn copy(
+    paths: &Paths,
+    src: &Location,
+    dst: &Location,
+    opts: Options,
+    enter: &dyn Fn() -> std::result::Result<(), String>,
+) -> Result<()> {
     let (key, out_of_container) = match (src, dst) {
         (Location::Container { key, .. }, Location::Host(_)) => (key, true),
         (Location::Host(_), Location::Container { key, .. }) => (key, false),
@@ -99,8 +105,10 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options, enter:
         (Status::Running, Some(pid)) if record::is_alive(&r) => Some(pid),
         _ => None,
     };
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| CpError::Io { path: "pipe".into(), source: e.into() })?;
-    let (err_read, err_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| CpError::Io { path: "pipe".into(), source: e.into() })?;
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| CpError::Io { path: "pipe".into(), source: e.into() })?;
+    let (err_read, err_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| CpError::Io { path: "pipe".into(), source: e.into() })?;
     // SAFETY: the caller is single-threaded; the child only joins,
     // copies and exits.
     match unsafe { nix::unistd::fork() }.map_err(|e| CpError::Io { path: "fork".into(), source: e.into() })? {
@@ -118,7 +126,9 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options, enter:
                 }
             };
             let outcome = match running {
-                Some(pid) => crate::process::join::enter(pid, r.pid_start).map_err(|e| e.to_string()).and_then(|_| side(read_end, write_end)),
+                Some(pid) => {
+                    crate::process::join::enter(pid, r.pid_start).map_err(|e| e.to_string()).and_then(|_| side(read_end, write_end))
+                }
                 None => enter().and_then(|_| stopped_side(paths, &r, || side(read_end, write_end))),
             };
             let code = match outcome {
@@ -161,7 +171,11 @@ pub fn copy(paths: &Paths, src: &Location, dst: &Location, opts: Options, enter:
 /// private mount namespace, run `side` in a grandchild chrooted there,
 /// then unmount. The grandchild is forked while the mount's server
 /// threads run; it only chroots, copies and exits.
-fn stopped_side(paths: &Paths, r: &record::Record, side: impl FnOnce() -> std::result::Result<(), String>) -> std::result::Result<(), String> {
+fn stopped_side(
+    paths: &Paths,
+    r: &record::Record,
+    side: impl FnOnce() -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
     use nix::mount::{mount, MsFlags};
     let image = crate::image::Store::open(paths)
         .and_then(|s| s.resolve(&r.image_id))
@@ -172,7 +186,8 @@ fn stopped_side(paths: &Paths, r: &record::Record, side: impl FnOnce() -> std::r
         layout.create().map_err(|e| e.to_string())?;
     }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| format!("cannot make a private mount namespace: {e}"))?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("cannot make mounts private: {e}"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| format!("cannot make mounts private: {e}"))?;
     let cfg = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
     let mounted = burrow_fs::spawn_mount(cfg, &layout.rootfs).map_err(|e| format!("cannot mount the container's root: {e}"))?;
     let (msg_read, msg_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("cannot make a pipe: {e}"))?;
@@ -181,7 +196,10 @@ fn stopped_side(paths: &Paths, r: &record::Record, side: impl FnOnce() -> std::r
     let result = match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             drop(msg_read);
-            let r = nix::unistd::chroot(&layout.rootfs).and_then(|_| nix::unistd::chdir("/")).map_err(|e| format!("cannot enter the container's root: {e}")).and_then(|_| side());
+            let r = nix::unistd::chroot(&layout.rootfs)
+                .and_then(|_| nix::unistd::chdir("/"))
+                .map_err(|e| format!("cannot enter the container's root: {e}"))
+                .and_then(|_| side());
             let code = match r {
                 Ok(()) => 0,
                 Err(msg) => {
@@ -211,7 +229,11 @@ fn stopped_side(paths: &Paths, r: &record::Record, side: impl FnOnce() -> std::r
 
 /// A container path is taken from its root.
 fn absolute(path: &str) -> String {
-    if path.starts_with('/') { path.to_string() } else { format!("/{path}") }
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
 }
 
 /// Whether the user asked for a directory's content (`SRC/.`).
@@ -226,11 +248,7 @@ fn archive(src: &Path, out: fs::File, opts: Options) -> std::result::Result<(), 
         std::io::ErrorKind::NotFound => CpError::Missing { path: src.display().to_string() },
         _ => CpError::Io { path: src.display().to_string(), source: e },
     })?;
-    let name: PathBuf = if contents_only(src) {
-        ".".into()
-    } else {
-        src.file_name().map(PathBuf::from).unwrap_or_else(|| ".".into())
-    };
+    let name: PathBuf = if contents_only(src) { ".".into() } else { src.file_name().map(PathBuf::from).unwrap_or_else(|| ".".into()) };
     let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, out));
     b.follow_symlinks(false);
     let result = if meta.is_dir() {

@@ -99,13 +99,7 @@ pub fn plan(
             let (passwd_text, group_text) = files();
             passwd::resolve(spec, &passwd_text, &group_text)?
         }
-        None => Identity {
-            uid: defaults.uid,
-            gid: defaults.gid,
-            groups: defaults.groups.clone(),
-            home: String::new(),
-            name: None,
-        },
+        None => Identity { uid: defaults.uid, gid: defaults.gid, groups: defaults.groups.clone(), home: String::new(), name: None },
     };
     let base: Vec<String> = if defaults.home_from_user && opts.user.is_some() {
         defaults.env.iter().filter(|kv| kv.split('=').next() != Some("HOME")).cloned().collect()
@@ -122,7 +116,6 @@ pub fn plan(
     };
     Ok((env, identity, cwd))
 }
-
 
 /// Run `opts.command` in the running container `opts.container`; the
 /// command's exit code (0 at once with `-d`). Must be called while the
@@ -239,12 +232,7 @@ mod tests {
 
     #[test]
     fn flags_add_and_override() {
-        let opts = ExecOptions {
-            env: s(&["FROM_RUN=2", "NEW=x"]),
-            workdir: Some("/tmp".into()),
-            tty: true,
-            ..Default::default()
-        };
+        let opts = ExecOptions { env: s(&["FROM_RUN=2", "NEW=x"]), workdir: Some("/tmp".into()), tty: true, ..Default::default() };
         let (env, _, cwd) = plan(&defaults(), &opts, &s(&["FILE=f"]), &no_lookup, &files).unwrap();
         for want in ["FROM_RUN=2", "NEW=x", "FILE=f", "TERM=xterm", "HOME=/root", "HOSTNAME=box"] {
             assert!(env.contains(&want.to_string()), "{want} in {env:?}");

@@ -29,9 +29,7 @@ use crate::paths::Paths;
 pub fn export(paths: &Paths, key: &str, out: impl Write) -> Result<()> {
     let rec = record::find(paths, key)?;
     let store = Store::open(paths)?;
-    let image = store
-        .resolve(&rec.image_id)
-        .map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
+    let image = store.resolve(&rec.image_id).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
     let layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
     let layout = rootfs::Layout::of(&rec.dir(paths), &layers);
     if !layout.upper.is_dir() {
@@ -79,8 +77,7 @@ impl Tree<'_> {
             };
             let rel = here.join(std::ffi::OsStr::from_bytes(&e.name));
             let path = self.root_of(found.layer).join(&rel);
-            let is_dir =
-                layer_tar::append_entry(b, &path, &rel, links).map_err(|source| Error::Io { path: path.clone(), source })?;
+            let is_dir = layer_tar::append_entry(b, &path, &rel, links).map_err(|source| Error::Io { path: path.clone(), source })?;
             if let (true, Some(child)) = (is_dir, found.view) {
                 self.walk(rel.as_os_str().as_bytes(), &child, b, links)?;
             }

@@ -91,7 +91,11 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 /// The image config's `Healthcheck` merged with the flags; `None` when
 /// there is no check (or it is disabled).
 pub fn resolve(flags: &Flags, image: Option<&Value>) -> Result<Option<Check>, Error> {
-    let any_flag = flags.cmd.is_some() || flags.interval.is_some() || flags.timeout.is_some() || flags.retries.is_some() || flags.start_period.is_some();
+    let any_flag = flags.cmd.is_some()
+        || flags.interval.is_some()
+        || flags.timeout.is_some()
+        || flags.retries.is_some()
+        || flags.start_period.is_some();
     if flags.none {
         return if any_flag { Err(Error::Conflict) } else { Ok(None) };
     }
@@ -106,7 +110,9 @@ pub fn resolve(flags: &Flags, image: Option<&Value>) -> Result<Option<Check>, Er
     let ns = |key: &str| image.and_then(|h| h.get(key)).and_then(Value::as_u64).filter(|n| *n > 0).map(Duration::from_nanos);
     let image_test: Option<Vec<String>> = image.and_then(|h| h.get("Test")).and_then(|t| serde_json::from_value(t.clone()).ok());
     let test = match (&flags.cmd, image_test) {
-        (Some(cmd), _) if cmd.trim().is_empty() => return Err(Error::Value { flag: "--health-cmd", value: cmd.clone(), reason: "the command is empty" }),
+        (Some(cmd), _) if cmd.trim().is_empty() => {
+            return Err(Error::Value { flag: "--health-cmd", value: cmd.clone(), reason: "the command is empty" })
+        }
         (Some(cmd), _) => vec!["CMD-SHELL".to_string(), cmd.clone()],
         (None, Some(t)) if t.first().is_some_and(|f| f == "NONE") => return Ok(None),
         (None, Some(t)) if matches!(t.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) && t.len() > 1 => t,
@@ -116,7 +122,8 @@ pub fn resolve(flags: &Flags, image: Option<&Value>) -> Result<Option<Check>, Er
     let interval = dur("--health-interval", &flags.interval)?.filter(|d| !d.is_zero()).or(ns("Interval")).unwrap_or(default);
     let timeout = dur("--health-timeout", &flags.timeout)?.filter(|d| !d.is_zero()).or(ns("Timeout")).unwrap_or(default);
     let start_period = dur("--health-start-period", &flags.start_period)?.or(ns("StartPeriod")).unwrap_or_default();
-    let retries = flags.retries.or(image.and_then(|h| h.get("Retries")).and_then(Value::as_u64).filter(|n| *n > 0).map(|n| n as u32)).unwrap_or(3);
+    let retries =
+        flags.retries.or(image.and_then(|h| h.get("Retries")).and_then(Value::as_u64).filter(|n| *n > 0).map(|n| n as u32)).unwrap_or(3);
     if retries == 0 {
         return Err(Error::Value { flag: "--health-retries", value: "0".into(), reason: "at least 1" });
     }

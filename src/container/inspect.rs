@@ -104,10 +104,14 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
 
 /// One `ps` row: docker's `--format` fields.
 pub fn ps_row(r: &Record, paused: bool, status: String, running_for: String) -> Value {
-    let ports: Vec<String> = r.ports.iter().map(|p| {
-        let (private, host) = p.split_once(" -> ").unwrap_or((p, ""));
-        format!("{host}->{private}")
-    }).collect();
+    let ports: Vec<String> = r
+        .ports
+        .iter()
+        .map(|p| {
+            let (private, host) = p.split_once(" -> ").unwrap_or((p, ""));
+            format!("{host}->{private}")
+        })
+        .collect();
     json!({
         "ID": r.id.short(),
         "Image": r.image,

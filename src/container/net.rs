@@ -129,12 +129,8 @@ mod tests {
 
     #[test]
     fn publish_all_adds_exposed_ports_once() {
-        let req = NetworkRequest {
-            publish: vec!["8080:80".into()],
-            publish_all: true,
-            expose: vec!["9000/udp".into()],
-            ..Default::default()
-        };
+        let req =
+            NetworkRequest { publish: vec!["8080:80".into()], publish_all: true, expose: vec!["9000/udp".into()], ..Default::default() };
         let m = mappings(&req, &["80/tcp".into(), "443/tcp".into()]).unwrap();
         let shown: Vec<String> = m.iter().map(|m| m.to_string()).collect();
         assert_eq!(shown, ["80/tcp -> 0.0.0.0:8080", "9000/udp -> 0.0.0.0:0", "443/tcp -> 0.0.0.0:0"]);

@@ -226,7 +226,11 @@ pub fn broken(paths: &Paths) -> Vec<Broken> {
         .filter(|e| e.path().join("container.json").exists())
         .filter_map(|e| match Record::load(&e.path()) {
             Ok(_) => None,
-            Err(err) => Some(Broken { id: e.file_name().to_string_lossy().into_owned(), path: e.path().join("container.json"), reason: err.to_string() }),
+            Err(err) => Some(Broken {
+                id: e.file_name().to_string_lossy().into_owned(),
+                path: e.path().join("container.json"),
+                reason: err.to_string(),
+            }),
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -397,12 +401,12 @@ pub fn find(paths: &Paths, key: &str) -> Result<Record> {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "quiet",
-    "rapid", "sharp", "tender", "vivid", "witty", "zen",
+    "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "quiet", "rapid", "sharp", "tender",
+    "vivid", "witty", "zen",
 ];
 const NOUNS: &[&str] = &[
-    "badger", "otter", "mole", "rabbit", "fox", "hedgehog", "vole", "marmot", "wombat", "meerkat", "ferret",
-    "gopher", "shrew", "weasel", "squirrel", "chipmunk",
+    "badger", "otter", "mole", "rabbit", "fox", "hedgehog", "vole", "marmot", "wombat", "meerkat", "ferret", "gopher", "shrew", "weasel",
+    "squirrel", "chipmunk",
 ];
 
 /// A docker-style random name not used by any container.
@@ -425,8 +429,7 @@ pub fn fresh_name(paths: &Paths) -> Result<String> {
 /// Check a user-given name as docker does: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 #[cfg(test)]

@@ -157,8 +157,8 @@ pub fn remove(paths: &Paths, claimed: Claimed, volumes: bool, _ns: &InUserns) ->
             }
             stage(paths, &claimed.dir)?
         } else {
-        // Found by its directory, not by the key: a name given to another
-        // container meanwhile must not make this remove that one.
+            // Found by its directory, not by the key: a name given to another
+            // container meanwhile must not make this remove that one.
             let r = record::list(paths)?
                 .into_iter()
                 .find(|r| r.dir(paths) == claimed.dir)

@@ -119,8 +119,7 @@ impl Layout {
 fn copy_attrs(src: &Path, dst: &Path) -> Result<()> {
     let m = fs::symlink_metadata(src).map_err(io(src))?;
     let meta = |source| Error::Meta { path: dst.to_path_buf(), source };
-    fchownat(None, dst, Some(Uid::from_raw(m.uid())), Some(Gid::from_raw(m.gid())), AtFlags::AT_SYMLINK_NOFOLLOW)
-        .map_err(meta)?;
+    fchownat(None, dst, Some(Uid::from_raw(m.uid())), Some(Gid::from_raw(m.gid())), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(meta)?;
     fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777)).map_err(io(dst))?;
     let at = TimeSpec::new(m.atime(), m.atime_nsec());
     let mt = TimeSpec::new(m.mtime(), m.mtime_nsec());
@@ -167,13 +166,7 @@ fn read_in_root(root: &Path, rel: &str) -> Option<String> {
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: valid fd, NUL-terminated path and an open_how of the size given.
     let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            std::os::fd::AsRawFd::as_raw_fd(&dir),
-            c.as_ptr(),
-            &how,
-            std::mem::size_of::<libc::open_how>(),
-        )
+        libc::syscall(libc::SYS_openat2, std::os::fd::AsRawFd::as_raw_fd(&dir), c.as_ptr(), &how, std::mem::size_of::<libc::open_how>())
     };
     if fd < 0 {
         return None;

@@ -123,7 +123,11 @@ impl RunOptions {
     /// The signal `stop` sends first: the flag, the image's, SIGTERM.
     pub fn stop_signal(&self, defaults: &ImageDefaults) -> String {
         self.stop_signal.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| {
-            if defaults.stop_signal.is_empty() { "SIGTERM".into() } else { defaults.stop_signal.clone() }
+            if defaults.stop_signal.is_empty() {
+                "SIGTERM".into()
+            } else {
+                defaults.stop_signal.clone()
+            }
         })
     }
 }
@@ -221,12 +225,23 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, def
 /// `create` for a `run`, which holds the container's creator lock until it
 /// has handed the container on (see `state`): should it die first, the
 /// next command removes a `--rm` container it left.
-pub fn create_for_run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<(Record, state::Held)> {
+pub fn create_for_run(
+    paths: &Paths,
+    opts: &RunOptions,
+    image: &crate::image::Image,
+    defaults: &ImageDefaults,
+) -> Result<(Record, state::Held)> {
     create_as(paths, opts, image, defaults, state::claim_creator)
 }
 
 /// `create`, with `claim` run on the new directory before the record is written.
-fn create_as<T>(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults, claim: impl FnOnce(&Path) -> Result<T>) -> Result<(Record, T)> {
+fn create_as<T>(
+    paths: &Paths,
+    opts: &RunOptions,
+    image: &crate::image::Image,
+    defaults: &ImageDefaults,
+    claim: impl FnOnce(&Path) -> Result<T>,
+) -> Result<(Record, T)> {
     let id = ContainerId::random();
     let _span = super::span(&id).entered();
     let args = command_line(defaults, opts.entrypoint.as_deref(), &opts.command);
@@ -366,9 +381,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let opts = record.config.clone().ok_or_else(|| Error::NoConfig { name: record.name.clone() })?;
     let opts = &opts;
     let store = crate::image::Store::open(paths)?;
-    let image = store
-        .resolve(&record.image_id)
-        .map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
+    let image = store.resolve(&record.image_id).map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
     let image = &image;
     let defaults = &ImageDefaults::of(image);
     let Security { caps, seccomp, no_new_privs } = Security::of(opts, paths)?;
@@ -398,17 +411,13 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     }
     // The container's user namespace is burrow's own, or keep-id's nested one.
     passwd::check_mapped(&identity, &nested.clone().unwrap_or_else(crate::userns::current))?;
-    let env = environment(
-        &defaults.env,
-        env_file_lines,
-        &opts.env,
-        &|k| std::env::var(k).ok(),
-        hostname,
-        &identity.home,
-        opts.tty,
-    );
+    let env = environment(&defaults.env, env_file_lines, &opts.env, &|k| std::env::var(k).ok(), hostname, &identity.home, opts.tty);
     let cwd = opts.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
-        if defaults.workdir.is_empty() { "/".into() } else { defaults.workdir.clone() }
+        if defaults.workdir.is_empty() {
+            "/".into()
+        } else {
+            defaults.workdir.clone()
+        }
     });
     if !cwd.starts_with('/') {
         return Err(Error::RelativeWorkdir { dir: cwd });
@@ -427,10 +436,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         r.exec = exec_defaults;
         r.ports = ports;
     })?;
-    let gid_count = nested.as_ref().map_or_else(
-        || opts.keep_id.as_ref().map_or(u64::MAX, |k| k.outer.gid_count()),
-        |m| m.gid_count(),
-    );
+    let gid_count = nested.as_ref().map_or_else(|| opts.keep_id.as_ref().map_or(u64::MAX, |k| k.outer.gid_count()), |m| m.gid_count());
     let root_mode = {
         use std::os::unix::fs::MetadataExt;
         fs::metadata(&layout.upper).map(|m| m.mode()).unwrap_or(libc::S_IFDIR | 0o755)
@@ -509,7 +515,13 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
                 spec.detached = Some(Detached { stdin, stdout: out_w, stderr: err_w });
                 Some(Arc::new(Mutex::new(LogWriter::open(&dir, opts.log.clone())?)))
             } else {
-                let null = || fs::OpenOptions::new().write(true).open("/dev/null").map(OwnedFd::from).map_err(|source| Error::Io { path: "/dev/null".into(), source });
+                let null = || {
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .open("/dev/null")
+                        .map(OwnedFd::from)
+                        .map_err(|source| Error::Io { path: "/dev/null".into(), source })
+                };
                 spec.detached = Some(Detached { stdin, stdout: null()?, stderr: null()? });
                 None
             }
@@ -600,7 +612,12 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
 /// The container's mounts: the flags, the `--volumes-from` containers'
 /// mounts and the image's VOLUMEs, with volumes created and filled (see
 /// `volume::attach`). Call with the store lock held.
-fn prepare_mounts(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<crate::volume::attach::Prepared> {
+fn prepare_mounts(
+    paths: &Paths,
+    opts: &RunOptions,
+    image: &crate::image::Image,
+    defaults: &ImageDefaults,
+) -> Result<crate::volume::attach::Prepared> {
     let mut sources = Vec::new();
     for f in &opts.volumes_from {
         sources.push((record::find(paths, &f.container)?.mounts, f.read_only));

@@ -52,7 +52,8 @@ mod tests {
 
     #[test]
     fn rows_by_pid_column() {
-        let ps = "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\n100000 4242 4200 0 10:01 ? 00:00:00 sleep 100\n";
+        let ps =
+            "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\n100000 4242 4200 0 10:01 ? 00:00:00 sleep 100\n";
         let got = filter_ps(ps, &HashSet::from([4242])).unwrap();
         assert_eq!(got, "UID PID PPID C STIME TTY TIME CMD\n100000 4242 4200 0 10:01 ? 00:00:00 sleep 100\n");
         assert!(matches!(filter_ps("USER COMMAND\nx y\n", &HashSet::new()), Err(Error::NoPidColumn)));

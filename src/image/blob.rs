@@ -30,11 +30,7 @@ pub struct BlobWriter {
 impl BlobWriter {
     pub(crate) fn create(tmp_dir: &Path, blobs_dir: &Path) -> Result<BlobWriter> {
         let tmp = fsutil::temp_path(tmp_dir, "blob");
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(Error::io("create the temp file", &tmp))?;
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(Error::io("create the temp file", &tmp))?;
         Ok(BlobWriter {
             tmp,
             blobs: blobs_dir.to_path_buf(),
@@ -67,8 +63,7 @@ impl BlobWriter {
         let Some(file) = self.file.take() else {
             return Err(Error::Io { op: "write", path: self.tmp.clone(), source: io::ErrorKind::Other.into() });
         };
-        let file =
-            file.into_inner().map_err(|e| Error::Io { op: "write", path: self.tmp.clone(), source: e.into_error() })?;
+        let file = file.into_inner().map_err(|e| Error::Io { op: "write", path: self.tmp.clone(), source: e.into_error() })?;
         file.sync_all().map_err(Error::io("sync", &self.tmp))?;
         drop(file);
         let dest = self.blobs.join(found.hex());

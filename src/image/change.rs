@@ -35,7 +35,8 @@ pub fn apply(config: &mut Value, change: &str) -> Result<(), Error> {
         "ENV" => {
             for (k, v) in pairs(rest).ok_or_else(|| bad("expected KEY=VALUE"))? {
                 let list = c["Env"].as_array().cloned().unwrap_or_default();
-                let mut list: Vec<Value> = list.into_iter().filter(|e| e.as_str().and_then(|s| s.split('=').next()) != Some(k.as_str())).collect();
+                let mut list: Vec<Value> =
+                    list.into_iter().filter(|e| e.as_str().and_then(|s| s.split('=').next()) != Some(k.as_str())).collect();
                 list.push(json!(format!("{k}={v}")));
                 c["Env"] = json!(list);
             }
@@ -96,7 +97,11 @@ pub fn apply(config: &mut Value, change: &str) -> Result<(), Error> {
             c["OnBuild"] = json!(list);
         }
         "USER" | "STOPSIGNAL" | "WORKDIR" | "ONBUILD" => return Err(bad(&format!("{instr} needs an argument"))),
-        _ => return Err(bad("the instructions allowed here are CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR and STOPSIGNAL")),
+        _ => {
+            return Err(bad(
+                "the instructions allowed here are CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR and STOPSIGNAL",
+            ))
+        }
     }
     Ok(())
 }
@@ -122,7 +127,11 @@ fn pairs(rest: &str) -> Option<Vec<(String, String)>> {
         let (k, v) = rest.split_once(char::is_whitespace)?;
         return Some(vec![(k.to_string(), v.trim().to_string())]);
     }
-    words.into_iter().map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect::<Option<Vec<_>>>().filter(|p| p.iter().all(|(k, _)| !k.is_empty()))
+    words
+        .into_iter()
+        .map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect::<Option<Vec<_>>>()
+        .filter(|p| p.iter().all(|(k, _)| !k.is_empty()))
 }
 
 /// Split on spaces outside double quotes; quotes removed, `\x` is `x`.
@@ -190,7 +199,10 @@ mod tests {
         assert_eq!(c["Labels"], json!({"version": "1.0", "maintainer": "me"}));
         assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));
         assert_eq!(c["Volumes"], json!({"/data": {}, "/cache": {}, "/logs": {}}));
-        assert_eq!((c["User"].as_str(), c["WorkingDir"].as_str(), c["StopSignal"].as_str()), (Some("app:app"), Some("/srv/sub"), Some("SIGINT")));
+        assert_eq!(
+            (c["User"].as_str(), c["WorkingDir"].as_str(), c["StopSignal"].as_str()),
+            (Some("app:app"), Some("/srv/sub"), Some("SIGINT"))
+        );
         assert_eq!(c["OnBuild"], json!(["RUN make"]));
     }
 

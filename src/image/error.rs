@@ -43,17 +43,15 @@ pub enum Error {
     Root(#[from] crate::private_dir::Error),
     #[error("cannot {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
-    #[error(
-        "store file {path} is corrupt ({source}): remove the image with burrow rmi -f and import or pull it again"
-    )]
+    #[error("store file {path} is corrupt ({source}): remove the image with burrow rmi -f and import or pull it again")]
     Corrupt { path: PathBuf, source: serde_json::Error },
-    #[error(
-        "blob {digest} is missing from the store: remove the image with burrow rmi -f and import or pull it again"
-    )]
+    #[error("blob {digest} is missing from the store: remove the image with burrow rmi -f and import or pull it again")]
     MissingBlob { digest: Digest },
     #[error("content does not match its digest: expected {expected}, found {found}; the data was corrupted in transit, try again")]
     DigestMismatch { expected: Digest, found: Digest },
-    #[error("content of {digest} has the wrong size: expected {expected} bytes, found {found}; the data was corrupted in transit, try again")]
+    #[error(
+        "content of {digest} has the wrong size: expected {expected} bytes, found {found}; the data was corrupted in transit, try again"
+    )]
     SizeMismatch { digest: Digest, expected: u64, found: u64 },
     #[error("the image does not hold together: {what}")]
     Inconsistent { what: String },

@@ -149,8 +149,7 @@ pub fn stage_layer(
     fs::create_dir(&work.0).map_err(Error::io("create", &work.0))?;
     let rootfs = work.0.join("rootfs");
 
-    let (_, decompressed) =
-        compress::decompress(input).map_err(|source| super::unpack::UnpackError::Read { source })?;
+    let (_, decompressed) = compress::decompress(input).map_err(|source| super::unpack::UnpackError::Read { source })?;
     let mut blob = store.blob_writer()?;
     let report = unpack(Tee { r: decompressed, w: &mut blob }, &rootfs, &opts.unpack)?;
     let diff_id = report.diff_id.clone();
@@ -169,8 +168,7 @@ pub fn stage_layer(
     for c in &opts.changes {
         super::change::apply(&mut config, c)?;
     }
-    let config_bytes =
-        serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
+    let config_bytes = serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
     let layers = base.map(|b| b.manifest.layers.clone()).unwrap_or_default();
     Ok(Staged { work, blob, report, chain, config_bytes, layers, reference })
 }
@@ -185,8 +183,7 @@ impl Staged {
         let config_digest = store.write_blob(&config_bytes)?;
         layers.push(Descriptor::new(MEDIA_LAYER_TAR, layer_digest, layer_size));
         let manifest = Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), layers);
-        let manifest_bytes =
-            serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
+        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
         let manifest_digest = store.write_blob(&manifest_bytes)?;
         store.add_layer_dir(&work.0.join("rootfs"), &chain)?;
         store.set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;
@@ -277,7 +274,8 @@ pub fn add_config(
     let config_bytes = serde_json::to_vec(&config).map_err(|source| Error::Encode { what: "the image config", source })?;
     let _lock = store.lock_exclusive()?;
     let config_digest = store.write_blob(&config_bytes)?;
-    let manifest = Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), base.manifest.layers.clone());
+    let manifest =
+        Manifest::new(Descriptor::new(MEDIA_CONFIG, config_digest.clone(), config_bytes.len() as u64), base.manifest.layers.clone());
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(|source| Error::Encode { what: "the manifest", source })?;
     let manifest_digest = store.write_blob(&manifest_bytes)?;
     store.set_name(&Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64), reference.as_ref())?;

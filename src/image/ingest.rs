@@ -87,14 +87,7 @@ pub struct StagedLayer {
 impl StagedLayer {
     /// A layer whose blob and unpacked directory are both in the store.
     pub fn present(desc: &Descriptor, diff_id: Digest) -> StagedLayer {
-        StagedLayer {
-            digest: desc.digest.clone(),
-            size: desc.size,
-            diff_id,
-            report: None,
-            blob: StagedBlob::Present,
-            dir: None,
-        }
+        StagedLayer { digest: desc.digest.clone(), size: desc.size, diff_id, report: None, blob: StagedBlob::Present, dir: None }
     }
 }
 
@@ -187,13 +180,7 @@ pub fn stage_layer_blob(store: &Store, desc: &Descriptor, input: impl Read, opts
 
 /// `stage_layer` for a blob the caller stores itself (`file`, complete
 /// once this returns); it is moved into `blobs/` at commit.
-pub fn stage_layer_file(
-    store: &Store,
-    desc: &Descriptor,
-    input: impl Read,
-    file: PathBuf,
-    opts: &UnpackOptions,
-) -> Result<StagedLayer> {
+pub fn stage_layer_file(store: &Store, desc: &Descriptor, input: impl Read, file: PathBuf, opts: &UnpackOptions) -> Result<StagedLayer> {
     let (digest, size, diff_id, report, dir) = stage_layer(store, desc, input, &mut io::sink(), opts)?;
     Ok(StagedLayer { digest, size, diff_id, report: Some(report), blob: StagedBlob::File(file), dir: Some(dir) })
 }
@@ -244,20 +231,11 @@ pub fn commit_image(store: &Store, image: StagedImage, names: &[Reference]) -> R
         .and_then(|v| super::store::parse_config(&v))
         .map_err(|e| inconsistent(format!("the image config is not valid: {e}")))?;
     if diff_ids.len() != manifest.layers.len() || image.layers.len() != manifest.layers.len() {
-        return Err(inconsistent(format!(
-            "the manifest lists {} layers, the config {} diff ids",
-            manifest.layers.len(),
-            diff_ids.len()
-        )));
+        return Err(inconsistent(format!("the manifest lists {} layers, the config {} diff ids", manifest.layers.len(), diff_ids.len())));
     }
     for (i, (l, want)) in image.layers.iter().zip(&diff_ids).enumerate() {
         if l.diff_id != *want {
-            return Err(inconsistent(format!(
-                "layer {} ({}) unpacks to {}, but the config says {want}",
-                i + 1,
-                l.digest,
-                l.diff_id
-            )));
+            return Err(inconsistent(format!("layer {} ({}) unpacks to {}, but the config says {want}", i + 1, l.digest, l.diff_id)));
         }
         if l.digest != manifest.layers[i].digest {
             return Err(inconsistent(format!("layer {} is {}, the manifest says {}", i + 1, l.digest, manifest.layers[i].digest)));
@@ -316,12 +294,7 @@ pub fn sweep_tmp(store: &Store, min_age: std::time::Duration) {
     let Ok(rd) = fs::read_dir(&tmp) else { return };
     let now = std::time::SystemTime::now();
     for e in rd.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| now.duration_since(t).ok())
-            .is_some_and(|age| age >= min_age);
+        let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age >= min_age);
         if old && e.file_name().to_string_lossy().starts_with("layer") {
             let _ = fsutil::remove_tree(&e.path());
         }
@@ -333,7 +306,6 @@ pub fn sweep_tmp(store: &Store, min_age: std::time::Duration) {
 pub fn stage_layer_stored(store: &Store, desc: &Descriptor, opts: &UnpackOptions) -> Result<StagedLayer> {
     let p = store.blob_path(&desc.digest);
     let f = fs::File::open(&p).map_err(Error::io("open", &p))?;
-    let (digest, size, diff_id, report, dir) =
-        stage_layer(store, desc, io::BufReader::with_capacity(1 << 20, f), &mut io::sink(), opts)?;
+    let (digest, size, diff_id, report, dir) = stage_layer(store, desc, io::BufReader::with_capacity(1 << 20, f), &mut io::sink(), opts)?;
     Ok(StagedLayer { digest, size, diff_id, report: Some(report), blob: StagedBlob::Present, dir: Some(dir) })
 }

@@ -39,13 +39,7 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-        Descriptor {
-            media_type: media_type.to_string(),
-            digest,
-            size,
-            annotations: BTreeMap::new(),
-            extra: BTreeMap::new(),
-        }
+        Descriptor { media_type: media_type.to_string(), digest, size, annotations: BTreeMap::new(), extra: BTreeMap::new() }
     }
 
     /// The image name this index entry carries, if any.
@@ -69,12 +63,7 @@ pub struct Index {
 
 impl Default for Index {
     fn default() -> Index {
-        Index {
-            schema_version: 2,
-            media_type: Some(MEDIA_INDEX.to_string()),
-            manifests: Vec::new(),
-            extra: BTreeMap::new(),
-        }
+        Index { schema_version: 2, media_type: Some(MEDIA_INDEX.to_string()), manifests: Vec::new(), extra: BTreeMap::new() }
     }
 }
 
@@ -90,11 +79,7 @@ impl Index {
 
     /// Names pointing at a manifest, in index order.
     pub fn names_of(&self, manifest: &Digest) -> Vec<String> {
-        self.manifests
-            .iter()
-            .filter(|d| d.digest == *manifest)
-            .filter_map(|d| d.ref_name().map(str::to_string))
-            .collect()
+        self.manifests.iter().filter(|d| d.digest == *manifest).filter_map(|d| d.ref_name().map(str::to_string)).collect()
     }
 
     /// Point `name` at `manifest`. A manifest that loses its last name this
@@ -151,13 +136,7 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn new(config: Descriptor, layers: Vec<Descriptor>) -> Manifest {
-        Manifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_MANIFEST.to_string()),
-            config,
-            layers,
-            annotations: BTreeMap::new(),
-        }
+        Manifest { schema_version: 2, media_type: Some(MEDIA_MANIFEST.to_string()), config, layers, annotations: BTreeMap::new() }
     }
 }
 

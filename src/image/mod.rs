@@ -22,8 +22,8 @@
 //! (that is `registry/`) and does not build images.
 
 pub mod archive;
-pub mod change;
 mod blob;
+pub mod change;
 pub mod compress;
 pub mod digest;
 mod error;
@@ -42,8 +42,8 @@ pub use blob::BlobWriter;
 pub use digest::{chain_id, chain_ids, Digest, DigestError};
 pub use error::{Error, Result};
 pub use import::{import, ImportOptions, ImportResult};
-pub use reference::{Reference, ReferenceError};
 pub use prune::PruneReport;
+pub use reference::{Reference, ReferenceError};
 pub use store::{Image, ImageSummary, ImageUser, Layer, RemoveReport, Store};
 pub use unpack::{unpack, UnpackError, UnpackOptions, UnpackReport};
 

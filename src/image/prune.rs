@@ -35,7 +35,11 @@ impl Store {
     /// Remove every image no container uses for which `victim(id, names)`
     /// holds (`image prune` leaves the build cache's untagged images to
     /// `builder prune`, as docker does).
-    pub fn prune_matching(&self, victim: impl Fn(&Digest, &[String]) -> bool, in_use: impl FnOnce() -> Result<HashSet<Digest>>) -> Result<PruneReport> {
+    pub fn prune_matching(
+        &self,
+        victim: impl Fn(&Digest, &[String]) -> bool,
+        in_use: impl FnOnce() -> Result<HashSet<Digest>>,
+    ) -> Result<PruneReport> {
         let _lock = self.lock_exclusive()?;
         let mut index = self.read_index()?;
         let images = self.images(&index)?;

@@ -24,13 +24,9 @@ pub enum ReferenceError {
     Empty,
     #[error("invalid reference format: repository name must be lowercase (in {input:?})")]
     Uppercase { input: String },
-    #[error(
-        "invalid reference format: {input:?} is not NAME[:TAG][@DIGEST] (names use a-z, 0-9 and separators . _ __ -)"
-    )]
+    #[error("invalid reference format: {input:?} is not NAME[:TAG][@DIGEST] (names use a-z, 0-9 and separators . _ __ -)")]
     Format { input: String },
-    #[error(
-        "invalid reference format: tag {tag:?} must be at most 128 letters, digits, _ . or - and not start with . or -"
-    )]
+    #[error("invalid reference format: tag {tag:?} must be at most 128 letters, digits, _ . or - and not start with . or -")]
     Tag { tag: String },
     #[error("invalid reference format: repository name {input:?} is longer than 255 characters")]
     TooLong { input: String },
@@ -73,11 +69,7 @@ impl Reference {
             }
         }
         let (domain, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains(['.', ':'])
-                    || first == "localhost"
-                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
-            {
+            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) => {
                 (first.to_string(), rest.to_string())
             }
             _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),

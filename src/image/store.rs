@@ -302,8 +302,7 @@ impl Store {
         let corrupt = |source| Error::Corrupt { path: self.blob_path(&id), source };
         let config_json: serde_json::Value = serde_json::from_slice(&raw).map_err(corrupt)?;
         let config = parse_config(&config_json).map_err(corrupt)?;
-        let diff_ids: Vec<Digest> =
-            config.rootfs().diff_ids().iter().map(|s| Digest::parse(s)).collect::<std::result::Result<_, _>>()?;
+        let diff_ids: Vec<Digest> = config.rootfs().diff_ids().iter().map(|s| Digest::parse(s)).collect::<std::result::Result<_, _>>()?;
         let layers = diff_ids
             .iter()
             .zip(chain_ids(&diff_ids))
@@ -315,11 +314,7 @@ impl Store {
                 blob: blob.clone(),
             })
             .collect();
-        let created = config
-            .created()
-            .as_deref()
-            .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
-            .map(|t| t.with_timezone(&Utc));
+        let created = config.created().as_deref().and_then(|c| DateTime::parse_from_rfc3339(c).ok()).map(|t| t.with_timezone(&Utc));
         let size = manifest.layers.iter().map(|l| l.size).sum();
         Ok(Image {
             id,
@@ -346,13 +341,7 @@ impl Store {
         let mut out: Vec<ImageSummary> = self
             .all()?
             .into_iter()
-            .map(|i| ImageSummary {
-                id: i.id,
-                names: i.names,
-                created: i.created,
-                size: i.size,
-                layers: i.layers.len(),
-            })
+            .map(|i| ImageSummary { id: i.id, names: i.names, created: i.created, size: i.size, layers: i.layers.len() })
             .collect();
         out.sort_by_key(|i| std::cmp::Reverse(i.created));
         Ok(out)
@@ -432,7 +421,12 @@ impl Store {
     /// asked under the store lock so no container appears meanwhile)
     /// unless `force`, and always when that container runs. Untagging one
     /// of several names is allowed, as in docker.
-    pub fn remove_checked<E>(&self, s: &str, force: bool, users: impl FnOnce() -> std::result::Result<Vec<ImageUser>, E>) -> Result<RemoveReport>
+    pub fn remove_checked<E>(
+        &self,
+        s: &str,
+        force: bool,
+        users: impl FnOnce() -> std::result::Result<Vec<ImageUser>, E>,
+    ) -> Result<RemoveReport>
     where
         E: std::error::Error + Send + Sync + 'static,
     {
@@ -454,17 +448,16 @@ impl Store {
             }
             _ => {}
         }
-        let using: Vec<ImageUser> = users().map_err(|e| Error::Users { source: Box::new(e) })?.into_iter().filter(|u| u.image_id == image.id).collect();
+        let using: Vec<ImageUser> =
+            users().map_err(|e| Error::Users { source: Box::new(e) })?.into_iter().filter(|u| u.image_id == image.id).collect();
         if let Some(u) = using.iter().find(|u| u.running) {
             return Err(Error::InUseRunning { image: image.id.short().to_string(), container: u.container.clone() });
         }
         if let (Some(u), false) = (using.first(), force) {
             return Err(match how {
-                Match::Name(_) => Error::InUse {
-                    reference: s.to_string(),
-                    container: u.container.clone(),
-                    image: image.id.short().to_string(),
-                },
+                Match::Name(_) => {
+                    Error::InUse { reference: s.to_string(), container: u.container.clone(), image: image.id.short().to_string() }
+                }
                 Match::Id => Error::InUseById { image: image.id.short().to_string(), container: u.container.clone() },
             });
         }
@@ -544,20 +537,14 @@ impl Store {
             for l in &image.layers {
                 digests.insert(l.blob.digest.clone(), ());
                 if !l.dir.is_dir() {
-                    problems.push(format!(
-                        "layer {} of image {}: directory {} is missing",
-                        l.chain_id,
-                        image.id,
-                        l.dir.display()
-                    ));
+                    problems.push(format!("layer {} of image {}: directory {} is missing", l.chain_id, image.id, l.dir.display()));
                 }
             }
         }
         for d in digests.keys() {
             match fs::File::open(self.blob_path(d)) {
                 Ok(f) => {
-                    let (found, _) =
-                        super::digest::HashingReader::new(f).finish().map_err(Error::io("read", self.blob_path(d)))?;
+                    let (found, _) = super::digest::HashingReader::new(f).finish().map_err(Error::io("read", self.blob_path(d)))?;
                     if found != *d {
                         problems.push(format!("blob {d}: content hashes to {found}"));
                     }

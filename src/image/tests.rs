@@ -40,8 +40,7 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             let e = e.unwrap();
             let md = fs::symlink_metadata(e.path()).unwrap();
             let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-            let content =
-                if md.is_file() { Digest::of_bytes(&fs::read(e.path()).unwrap()).to_string() } else { String::new() };
+            let content = if md.is_file() { Digest::of_bytes(&fs::read(e.path()).unwrap()).to_string() } else { String::new() };
             out.insert(rel, format!("{:o} {} {content}", md.mode(), md.len()));
             if md.is_dir() {
                 walk(root, &e.path(), out);

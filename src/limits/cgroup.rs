@@ -137,7 +137,12 @@ impl Cgroup {
             .into_iter()
             .map(|dir| {
                 let path = dir.join("cgroup.procs");
-                std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| Error::Attach { pid: 0, path: path.clone(), source, hint: "" })
+                std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| Error::Attach {
+                    pid: 0,
+                    path: path.clone(),
+                    source,
+                    hint: "",
+                })
             })
             .collect()
     }

@@ -78,7 +78,8 @@ impl Host {
     pub fn detect() -> Host {
         let root = std::env::var_os("BURROW_CGROUP_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
         let user = host_user();
-        let mut host = Host { version: Version::V1, root: root.clone(), user, delegated: BTreeMap::new(), files: BTreeSet::new(), cpus: Vec::new() };
+        let mut host =
+            Host { version: Version::V1, root: root.clone(), user, delegated: BTreeMap::new(), files: BTreeSet::new(), cpus: Vec::new() };
         if root.join("cgroup.controllers").exists() {
             host.version = Version::V2;
             detect_v2(&mut host);
@@ -152,11 +153,7 @@ fn host_user() -> String {
         })
         .next()
         .map_or(own, |o| o as u32);
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(outside))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| outside.to_string())
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(outside)).ok().flatten().map(|u| u.name).unwrap_or_else(|| outside.to_string())
 }
 
 /// A device's major and minor numbers, for the `--device-*` flags.

@@ -34,8 +34,8 @@ pub use cgroup::{Cgroup, Stats};
 pub use host::{Host, Version};
 pub use plan::{plan, probe_each, Controller, Plan, Refusal, Write};
 pub use request::{
-    parse_blkio_weight, parse_bytes, parse_cpu_list, parse_cpus, parse_device_rate, parse_memory, parse_pids,
-    parse_shares, parse_swap, parse_ulimit, DeviceRate, Request, Swap, Throttle, Ulimit, ULIMITS,
+    parse_blkio_weight, parse_bytes, parse_cpu_list, parse_cpus, parse_device_rate, parse_memory, parse_pids, parse_shares, parse_swap,
+    parse_ulimit, DeviceRate, Request, Swap, Throttle, Ulimit, ULIMITS,
 };
 pub use rlimit::{raise_nofile, Rlimit};
 

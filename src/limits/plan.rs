@@ -123,7 +123,13 @@ pub fn plan(req: &Request, host: &Host, device: DeviceLookup) -> Result<Plan> {
                 Some(Swap::Unlimited) => None,
             };
             let value = match (v2, total) {
-                (_, None) => if v2 { "max".to_string() } else { "-1".to_string() },
+                (_, None) => {
+                    if v2 {
+                        "max".to_string()
+                    } else {
+                        "-1".to_string()
+                    }
+                }
                 (true, Some(t)) => t.saturating_sub(m).to_string(),
                 (false, Some(t)) => t.to_string(),
             };
@@ -143,7 +149,10 @@ pub fn plan(req: &Request, host: &Host, device: DeviceLookup) -> Result<Plan> {
     if let Some(nano) = req.nano_cpus {
         let n = host.cpus.len().max(1) as u64;
         if nano > n * 1_000_000_000 {
-            return Err(Error::invalid("--cpus", &format!("the range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available")));
+            return Err(Error::invalid(
+                "--cpus",
+                &format!("the range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"),
+            ));
         }
         if p.need(Controller::Cpu, "--cpus") {
             let quota = (nano as u128 * CPU_PERIOD_US as u128 / 1_000_000_000) as u64;
@@ -170,7 +179,10 @@ pub fn plan(req: &Request, host: &Host, device: DeviceLookup) -> Result<Plan> {
     if let Some(list) = &req.cpuset_cpus {
         let cpus = super::request::parse_cpu_list("--cpuset-cpus", list)?;
         if let Some(bad) = cpus.iter().find(|c| !host.cpus.contains(c)) {
-            return Err(Error::invalid("--cpuset-cpus", &format!("CPU {bad} is not available to you (allowed: {})", render_cpus(&host.cpus))));
+            return Err(Error::invalid(
+                "--cpuset-cpus",
+                &format!("CPU {bad} is not available to you (allowed: {})", render_cpus(&host.cpus)),
+            ));
         }
         if p.need(Controller::Cpuset, "--cpuset-cpus") {
             p.write(Controller::Cpuset, "cpuset.cpus", list.trim().to_string());

@@ -23,10 +23,11 @@ pub fn prepare(ulimits: &[Ulimit]) -> Result<Vec<Rlimit>> {
     ulimits
         .iter()
         .map(|u| {
-            let resource = ULIMITS.iter().find(|(n, _)| *n == u.name).map(|(_, r)| *r).ok_or_else(|| Error::Invalid {
-                flag: "--ulimit".into(),
-                reason: format!("unknown limit {:?}", u.name),
-            })?;
+            let resource = ULIMITS
+                .iter()
+                .find(|(n, _)| *n == u.name)
+                .map(|(_, r)| *r)
+                .ok_or_else(|| Error::Invalid { flag: "--ulimit".into(), reason: format!("unknown limit {:?}", u.name) })?;
             check(u, resource, own_hard(resource))
         })
         .collect()
@@ -41,7 +42,11 @@ fn check(u: &Ulimit, resource: i32, max: u64) -> Result<Rlimit> {
 }
 
 fn render(v: u64) -> String {
-    if v == libc::RLIM_INFINITY { "unlimited".into() } else { v.to_string() }
+    if v == libc::RLIM_INFINITY {
+        "unlimited".into()
+    } else {
+        v.to_string()
+    }
 }
 
 /// Raise this process's soft limit on open files to its hard limit, as

@@ -267,4 +267,5 @@ mod tests {
         assert_eq!(Report::parse("{\"report\":\"started\"}"), None, "a line cut short is no report");
         assert_eq!(Report::parse(""), None);
         assert_eq!(Report::parse("garbage\n"), None);
-    }}
+    }
+}

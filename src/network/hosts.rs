@@ -57,9 +57,7 @@ pub fn parse_add_host(value: &str, gateway: Option<IpAddr>) -> Result<(String, I
 /// A host name as hosts(5) accepts it: letters, digits, `.`, `-` and `_`,
 /// not starting with `-` or `.`.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(['-', '.'])
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    !name.is_empty() && !name.starts_with(['-', '.']) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 /// The container's /etc/hosts.
@@ -99,19 +97,10 @@ mod tests {
 
     #[test]
     fn host_gateway() {
-        assert_eq!(
-            parse_add_host("host.burrow.internal:host-gateway", GW),
-            Ok(("host.burrow.internal".into(), ip("10.0.2.2")))
-        );
+        assert_eq!(parse_add_host("host.burrow.internal:host-gateway", GW), Ok(("host.burrow.internal".into(), ip("10.0.2.2"))));
         assert_eq!(parse_add_host("gw=host-gateway", GW), Ok(("gw".into(), ip("10.0.2.2"))));
-        assert_eq!(
-            parse_add_host("gw:host-gateway", None),
-            Err(Error::NoHostGateway { value: "gw:host-gateway".into() })
-        );
-        assert!(parse_add_host("gw:host-gateway", None)
-            .unwrap_err()
-            .to_string()
-            .contains("give an IP address instead"));
+        assert_eq!(parse_add_host("gw:host-gateway", None), Err(Error::NoHostGateway { value: "gw:host-gateway".into() }));
+        assert!(parse_add_host("gw:host-gateway", None).unwrap_err().to_string().contains("give an IP address instead"));
     }
 
     #[test]
@@ -120,21 +109,12 @@ mod tests {
         assert_eq!(parse_add_host("db", GW), Err(Error::AddHostSyntax { value: s("db") }));
         assert_eq!(parse_add_host("", GW), Err(Error::AddHostSyntax { value: s("") }));
         assert_eq!(parse_add_host(":1.2.3.4", GW), Err(Error::AddHostName { value: s(":1.2.3.4"), name: s("") }));
-        assert_eq!(
-            parse_add_host("a b:1.2.3.4", GW),
-            Err(Error::AddHostName { value: s("a b:1.2.3.4"), name: s("a b") })
-        );
+        assert_eq!(parse_add_host("a b:1.2.3.4", GW), Err(Error::AddHostName { value: s("a b:1.2.3.4"), name: s("a b") }));
         assert_eq!(parse_add_host("-x:1.2.3.4", GW), Err(Error::AddHostName { value: s("-x:1.2.3.4"), name: s("-x") }));
         assert_eq!(parse_add_host("db:", GW), Err(Error::AddHostAddress { value: s("db:"), addr: s("") }));
-        assert_eq!(
-            parse_add_host("db:db.example", GW),
-            Err(Error::AddHostAddress { value: s("db:db.example"), addr: s("db.example") })
-        );
+        assert_eq!(parse_add_host("db:db.example", GW), Err(Error::AddHostAddress { value: s("db:db.example"), addr: s("db.example") }));
         assert_eq!(parse_add_host("db:[::1", GW), Err(Error::AddHostAddress { value: s("db:[::1"), addr: s("[::1") }));
-        assert_eq!(
-            parse_add_host("db:1.2.3.4:80", GW),
-            Err(Error::AddHostAddress { value: s("db:1.2.3.4:80"), addr: s("1.2.3.4:80") })
-        );
+        assert_eq!(parse_add_host("db:1.2.3.4:80", GW), Err(Error::AddHostAddress { value: s("db:1.2.3.4:80"), addr: s("1.2.3.4:80") }));
         assert_eq!(
             parse_add_host("db=Host-Gateway", GW),
             Err(Error::AddHostAddress { value: s("db=Host-Gateway"), addr: s("Host-Gateway") })

@@ -62,14 +62,9 @@ impl DnsPlan {
     /// Validate the flags as the user typed them (each slice is one flag's
     /// values, empty when the flag is absent).
     pub fn new(mode: DnsMode, dns: &[String], dns_search: &[String], dns_options: &[String]) -> Result<DnsPlan> {
-        let servers = dns
-            .iter()
-            .map(|v| v.parse::<IpAddr>().map_err(|_| Error::Dns { value: v.clone() }))
-            .collect::<Result<Vec<_>>>()?;
+        let servers = dns.iter().map(|v| v.parse::<IpAddr>().map_err(|_| Error::Dns { value: v.clone() })).collect::<Result<Vec<_>>>()?;
         for v in dns_search {
-            if v != "."
-                && (v.is_empty() || v.len() > 253 || v.chars().any(|c| c.is_whitespace() || c == '#' || c == ';'))
-            {
+            if v != "." && (v.is_empty() || v.len() > 253 || v.chars().any(|c| c.is_whitespace() || c == '#' || c == ';')) {
                 return Err(Error::DnsSearch { value: v.clone() });
             }
         }
@@ -183,10 +178,7 @@ sortlist 130.155.160.0/255.255.240.0
 
     #[test]
     fn burrow_mode_uses_the_forwarder() {
-        assert_eq!(
-            resolv_conf(HOST, plan(BURROW, &[], &[], &[])),
-            "nameserver 10.0.2.3\nsearch lan\noptions edns0 trust-ad ndots:2\n"
-        );
+        assert_eq!(resolv_conf(HOST, plan(BURROW, &[], &[], &[])), "nameserver 10.0.2.3\nsearch lan\noptions edns0 trust-ad ndots:2\n");
         assert_eq!(resolv_conf("", plan(BURROW, &[], &[], &[])), "nameserver 10.0.2.3\n");
     }
 
@@ -221,10 +213,7 @@ sortlist 130.155.160.0/255.255.240.0
 
     #[test]
     fn dot_search_means_none() {
-        assert_eq!(
-            resolv_conf(HOST, plan(BURROW, &[], &["."], &[])),
-            "nameserver 10.0.2.3\noptions edns0 trust-ad ndots:2\n"
-        );
+        assert_eq!(resolv_conf(HOST, plan(BURROW, &[], &["."], &[])), "nameserver 10.0.2.3\noptions edns0 trust-ad ndots:2\n");
         let p = plan(BURROW, &[], &["."], &[]);
         assert_eq!(p.search, Some(vec![]));
         assert_eq!(plan(BURROW, &[], &[], &[]).search, None);
@@ -240,8 +229,7 @@ sortlist 130.155.160.0/255.255.240.0
 
     #[test]
     fn host_nameservers_for_the_forwarder() {
-        let want: Vec<IpAddr> =
-            ["127.0.0.53", "192.168.1.1", "::1", "2001:db8::53"].iter().map(|a| a.parse().unwrap()).collect();
+        let want: Vec<IpAddr> = ["127.0.0.53", "192.168.1.1", "::1", "2001:db8::53"].iter().map(|a| a.parse().unwrap()).collect();
         assert_eq!(host_nameservers(HOST), want);
         assert_eq!(
             host_nameservers("nameserver 1.1.1.1\nnameserver 1.1.1.1\n# nameserver 8.8.8.8\n;nameserver 9.9.9.9\n"),
@@ -253,9 +241,7 @@ sortlist 130.155.160.0/255.255.240.0
 
     #[test]
     fn rejects_bad_flags() {
-        let new = |dns: &[&str], search: &[&str], options: &[&str]| {
-            DnsPlan::new(BURROW, &strs(dns), &strs(search), &strs(options))
-        };
+        let new = |dns: &[&str], search: &[&str], options: &[&str]| DnsPlan::new(BURROW, &strs(dns), &strs(search), &strs(options));
         assert_eq!(new(&["dns.google"], &[], &[]), Err(Error::Dns { value: "dns.google".into() }));
         assert_eq!(new(&["1.1.1.1", ""], &[], &[]), Err(Error::Dns { value: "".into() }));
         assert_eq!(new(&["[::1]"], &[], &[]), Err(Error::Dns { value: "[::1]".into() }));

@@ -268,11 +268,7 @@ const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 /// capset(2)'s two 32-bit words per set (pure).
 fn capset_words(effective: u64, permitted: u64, inheritable: u64) -> [CapData; 2] {
     let word = |v: u64, hi: bool| if hi { (v >> 32) as u32 } else { v as u32 };
-    [false, true].map(|hi| CapData {
-        effective: word(effective, hi),
-        permitted: word(permitted, hi),
-        inheritable: word(inheritable, hi),
-    })
+    [false, true].map(|hi| CapData { effective: word(effective, hi), permitted: word(permitted, hi), inheritable: word(inheritable, hi) })
 }
 
 /// Step 3, right before execve: clear ambient, then write all three base

@@ -11,15 +11,12 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 
 use super::{Error, ExitClass, Result};
 
 fn pipe() -> Result<(File, File)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| Error::Channel { source: e.into() })?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Channel { source: e.into() })?;
     Ok((File::from(r), File::from(w)))
 }
 
@@ -89,8 +86,7 @@ pub fn read_report(end: &mut File) -> Option<(ExitClass, String)> {
 
 /// A socketpair for passing the terminal master.
 pub fn fd_channel() -> Result<(OwnedFd, OwnedFd)> {
-    socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| Error::Channel { source: e.into() })
+    socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).map_err(|e| Error::Channel { source: e.into() })
 }
 
 pub fn send_fd(sock: &OwnedFd, fd: RawFd) -> Result<()> {

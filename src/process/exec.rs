@@ -37,7 +37,8 @@ impl Command {
         let cmd = args.first().map(String::as_str).unwrap_or_default();
         let path = resolve(cmd, path_of(env))?;
         let (argv, envp) = (cstrings(args)?, cstrings(env)?);
-        let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| (ExitClass::NotFound, "command path contains a NUL byte".to_string()))?;
+        let cpath = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| (ExitClass::NotFound, "command path contains a NUL byte".to_string()))?;
         Ok(Command { path, cpath, argv, envp })
     }
 

@@ -23,7 +23,7 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
-use nix::unistd::{setsid, sethostname};
+use nix::unistd::{sethostname, setsid};
 
 use super::channel::{self, report};
 use super::{caps, exec, mounts, pid1, tty, ExitClass, Spec};

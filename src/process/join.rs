@@ -108,8 +108,8 @@ pub struct Joined {
 /// container's files, not the host's.
 pub fn enter(pid: i32, start: Option<u64>) -> Result<Joined> {
     let gone = || Error::Gone { pid };
-    let dir = nix::fcntl::open(format!("/proc/{pid}").as_str(), OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|_| gone())?;
+    let dir =
+        nix::fcntl::open(format!("/proc/{pid}").as_str(), OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|_| gone())?;
     // SAFETY: `open` just returned this descriptor, owned by nothing else.
     let dir = unsafe { OwnedFd::from_raw_fd(dir) };
     let mut targets = Vec::new();
@@ -188,12 +188,11 @@ impl Joined {
         } else {
             (None, None)
         };
-        let (mut pid_from_starter, pid_to_parent) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-            .map(|(r, w)| (File::from(r), File::from(w)))
-            .map_err(|source| Error::Fork { source })?;
+        let (mut pid_from_starter, pid_to_parent) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map(|(r, w)| (File::from(r), File::from(w))).map_err(|source| Error::Fork { source })?;
         // As in `launch`: catch the signals to forward before the child exists.
-        let signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
-            .map_err(|source| Error::Channel { source })?;
+        let signals =
+            Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]).map_err(|source| Error::Channel { source })?;
         // SAFETY: single-threaded; the starter only calls what `starter` calls.
         let starter_pid = match unsafe { fork() }.map_err(|source| Error::Fork { source })? {
             ForkResult::Child => {
@@ -264,7 +263,8 @@ fn starter(
     }
     // SAFETY: clone without CLONE_VM and without a new stack duplicates
     // the process like fork(2); the starter is single-threaded.
-    let ret = unsafe { libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
     if ret < 0 {
         fail(&mut errors, ExitClass::Engine, &format!("cannot start the command: {}", nix::Error::last()));
     }
@@ -291,9 +291,7 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
             fail(&mut errors, ExitClass::Engine, &format!("cannot join the container's pid namespace: {e}"));
         }
     }
-    let Ok(Gate { wait_end, mut open_end }) = Gate::new() else {
-        fail(&mut errors, ExitClass::Engine, "cannot make the command's gate")
-    };
+    let Ok(Gate { wait_end, mut open_end }) = Gate::new() else { fail(&mut errors, ExitClass::Engine, "cannot make the command's gate") };
     let (tty_parent, tty_child) = match tty_on.then(channel::fd_channel).transpose() {
         Ok(Some((a, b))) => (Some(a), Some(b)),
         Ok(None) => (None, None),
@@ -322,9 +320,8 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
     };
     drop(tty_child);
     drop((wait_end, spec));
-    let released = enter_cgroup(child, &procs).map_err(|e| e.to_string()).and_then(|_| {
-        channel::open_gate(&mut open_end).map_err(|e| e.to_string())
-    });
+    let released =
+        enter_cgroup(child, &procs).map_err(|e| e.to_string()).and_then(|_| channel::open_gate(&mut open_end).map_err(|e| e.to_string()));
     if let Err(msg) = released {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         fail(&mut errors, ExitClass::Engine, &msg);

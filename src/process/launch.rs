@@ -72,8 +72,8 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // Catch the forwarded signals before the child exists, so one sent as
     // soon as the container runs is not lost (or fatal to burrow). The
     // handlers only write to a pipe; the child's are reset by execve.
-    let signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
-        .map_err(|source| Error::Channel { source })?;
+    let signals =
+        Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]).map_err(|source| Error::Channel { source })?;
     let nested = spec.nested_userns.clone();
     let cgroup = spec.cgroup.clone();
     // SAFETY: clone without CLONE_VM and without a new stack duplicates the
@@ -203,14 +203,16 @@ pub(super) fn supervise(
             if let Some(from) = source {
                 tty::copy_in(from, &m).map_err(|source| Error::Channel { source })?;
             }
-            output = Some(match sink {
-                Some(to) => tty::copy_out(&m, to),
-                None => {
-                    raw_mode = Some(tty::RawMode::enter());
-                    tty::proxy(&m, stdin_on)
+            output = Some(
+                match sink {
+                    Some(to) => tty::copy_out(&m, to),
+                    None => {
+                        raw_mode = Some(tty::RawMode::enter());
+                        tty::proxy(&m, stdin_on)
+                    }
                 }
-            }
-            .map_err(|source| Error::Channel { source })?);
+                .map_err(|source| Error::Channel { source })?,
+            );
             master = Some(m);
         }
     }

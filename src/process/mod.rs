@@ -32,11 +32,11 @@ mod volumes;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+pub use crate::model::{UserMount, UserMountKind};
 pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
 pub use tap::TapPlan;
 pub use tty::{check_stdin, RawMode};
-pub use crate::model::{UserMount, UserMountKind};
 
 use crate::userns::Mapping;
 

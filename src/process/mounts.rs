@@ -29,8 +29,7 @@ fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, d
         .map_err(|e| format!("cannot mount {} on {}: {e}", fstype.or(src).unwrap_or("-"), target.display()))
 }
 
-const NOSUID_NODEV_NOEXEC: MsFlags =
-    MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
 
 /// Host device nodes every container gets (bound, not created).
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -43,7 +42,6 @@ pub fn make_private() -> R {
 /// Everything before pivot_root but the root itself (`root` is already
 /// the burrow-fs mount, a mount point of this namespace).
 pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount], devpts_gid: Option<u32>) -> R {
-
     let proc_dir = ensure_dir(root, "proc")?;
     mnt(Some("proc"), &proc_dir, Some("proc"), NOSUID_NODEV_NOEXEC, None)?;
 

@@ -60,9 +60,7 @@ pub enum Error {
     Profile { path: PathBuf, problem: Problem },
     #[error("cannot build the seccomp filter ({step}): {source}")]
     Build { step: &'static str, source: SeccompError },
-    #[error(
-        "cannot add the seccomp rule for {syscall}: {source}: check the profile for conflicting rules on this call"
-    )]
+    #[error("cannot add the seccomp rule for {syscall}: {source}: check the profile for conflicting rules on this call")]
     Rule { syscall: String, source: SeccompError },
     #[error("cannot export the seccomp filter: {source}")]
     Export { source: std::io::Error },
@@ -152,9 +150,7 @@ impl Prepared {
         };
         // SAFETY: `prog` points at `len` instructions that stay alive for
         // the call; the kernel copies the program.
-        let rc = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog)
-        };
+        let rc = unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) };
         if rc != 0 {
             return Err(Error::Load { source: Errno::last() });
         }
@@ -317,8 +313,7 @@ fn compile(profile: &Profile, extra: &[ScmpArch]) -> Result<Vec<Instruction>> {
                 tracing::trace!(name = %name, "system call unknown to libseccomp: rule skipped");
                 continue;
             };
-            ctx.add_rule_conditional(action, syscall, &cmps)
-                .map_err(|source| Error::Rule { syscall: name.clone(), source })?;
+            ctx.add_rule_conditional(action, syscall, &cmps).map_err(|source| Error::Rule { syscall: name.clone(), source })?;
         }
     }
     let program = export(&ctx)?;
@@ -341,9 +336,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<Instruction>> {
     ctx.export_bpf(&file).map_err(|source| Error::Build { step: "generate program", source })?;
     let mut bytes = Vec::new();
     file.rewind().and_then(|_| file.read_to_end(&mut bytes)).map_err(export_err)?;
-    decode(&bytes).ok_or_else(|| {
-        export_err(std::io::Error::new(std::io::ErrorKind::InvalidData, "program length is not a multiple of 8"))
-    })
+    decode(&bytes).ok_or_else(|| export_err(std::io::Error::new(std::io::ErrorKind::InvalidData, "program length is not a multiple of 8")))
 }
 
 /// Split the exported bytes into instructions, native byte order (pure).
@@ -412,8 +405,7 @@ mod tests {
 
     #[test]
     fn arches_for_json_profiles() {
-        let listed =
-            ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_S390X", "bogus"].map(String::from);
+        let listed = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_S390X", "bogus"].map(String::from);
         assert_eq!(listed_arches(ScmpArch::X8664, &listed), vec![ScmpArch::X86, ScmpArch::X32]);
         assert_eq!(listed_arches(ScmpArch::Aarch64, &listed), Vec::<ScmpArch>::new());
     }
@@ -464,15 +456,11 @@ mod tests {
         assert!(prepare(&mode, &CapSet::docker_default()).unwrap().is_some());
 
         let bad = dir.path().join("bad.json");
-        std::fs::write(&bad, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ERRNO"}]}"#)
-            .unwrap();
+        std::fs::write(&bad, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ERRNO"}]}"#).unwrap();
         let msg = prepare(&SeccompMode::File(bad.clone()), &CapSet::docker_default()).unwrap_err().to_string();
         assert_eq!(
             msg,
-            format!(
-                "the seccomp profile {} is invalid: syscalls[0] names no system call: give \"names\" (or \"name\")",
-                bad.display()
-            )
+            format!("the seccomp profile {} is invalid: syscalls[0] names no system call: give \"names\" (or \"name\")", bad.display())
         );
         let missing = dir.path().join("missing.json");
         let msg = prepare(&SeccompMode::File(missing.clone()), &CapSet::docker_default()).unwrap_err().to_string();

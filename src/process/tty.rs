@@ -38,11 +38,7 @@ pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
     grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
     unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
     let name = ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&name)
-        .map_err(|e| format!("cannot open {name}: {e}"))?;
+    let slave = std::fs::OpenOptions::new().read(true).write(true).open(&name).map_err(|e| format!("cannot open {name}: {e}"))?;
     channel::send_fd(sock, master.as_raw_fd()).map_err(|e| e.to_string())?;
     drop(master);
     // Wait until the parent has copied its window size to the pty, so the

@@ -68,7 +68,8 @@ fn resolve_create(root: &OwnedFd, target: &str, dir: bool) -> R<OwnedFd> {
             }
             _ => {}
         }
-        let parent = open_in_root(root, &done.join("/"), libc::O_PATH | libc::O_DIRECTORY).map_err(|e| err(&format!("/{}", done.join("/")), e))?;
+        let parent =
+            open_in_root(root, &done.join("/"), libc::O_PATH | libc::O_DIRECTORY).map_err(|e| err(&format!("/{}", done.join("/")), e))?;
         let last = todo.is_empty();
         match fstatat(Some(parent.as_raw_fd()), part.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK => {
@@ -166,8 +167,14 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> R<()> {
                     return Err(format!("the mount source {} changed after it was checked; refusing to mount it", source.display()));
                 }
                 let target = resolve_create(&root_fd, &m.target, *is_dir)?;
-                mount(Some(proc_fd(&src).as_str()), proc_fd(&target).as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                    .map_err(|e| format!("cannot mount {} on {}: {e}", source.display(), m.target))?;
+                mount(
+                    Some(proc_fd(&src).as_str()),
+                    proc_fd(&target).as_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .map_err(|e| format!("cannot mount {} on {}: {e}", source.display(), m.target))?;
                 if m.read_only {
                     // The descriptor above is the directory under the new
                     // mount; resolve again to reach the mount itself.

@@ -29,11 +29,7 @@ pub fn parse(header: &str) -> Option<Challenge> {
             "basic" => return Some(Challenge::Basic),
             "bearer" => {
                 let realm = params.get("realm")?.clone();
-                return Some(Challenge::Bearer {
-                    realm,
-                    service: params.get("service").cloned(),
-                    scope: params.get("scope").cloned(),
-                });
+                return Some(Challenge::Bearer { realm, service: params.get("service").cloned(), scope: params.get("scope").cloned() });
             }
             _ => rest = after.trim_start_matches([',', ' ']),
         }

@@ -142,8 +142,9 @@ impl Client {
         };
         let ping = match client.ping() {
             Ok(r) => r,
-            Err(e) if endpoint.insecure && matches!(e, Error::Tls { .. } | Error::PlainHttp { .. } | Error::Unreachable { .. })
-                || endpoint.plain_http && matches!(e, Error::PlainHttp { .. }) =>
+            Err(e)
+                if endpoint.insecure && matches!(e, Error::Tls { .. } | Error::PlainHttp { .. } | Error::Unreachable { .. })
+                    || endpoint.plain_http && matches!(e, Error::PlainHttp { .. }) =>
             {
                 tracing::debug!(registry, "HTTPS failed ({e}); trying plain HTTP");
                 client.base = format!("http://{}", endpoint.host);

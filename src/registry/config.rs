@@ -104,9 +104,7 @@ impl Conf {
     /// Parse what the user typed, sending short names to the default
     /// registry when one is configured (docker.io otherwise).
     pub fn resolve(&self, input: &str) -> Result<Reference> {
-        let explicit_domain = input
-            .split_once('/')
-            .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
+        let explicit_domain = input.split_once('/').is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
         let full = match &self.default_registry {
             Some(d) if !explicit_domain => format!("{d}/{input}"),
             _ => input.to_string(),
@@ -153,11 +151,8 @@ pub fn is_loopback(domain: &str) -> bool {
 
 fn conf_path() -> Option<PathBuf> {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("BURROW_REGISTRIES_CONF").or_else(|| {
-        env("XDG_CONFIG_HOME")
-            .or_else(|| env("HOME").map(|h| h.join(".config")))
-            .map(|c| c.join("burrow/registries.conf"))
-    })
+    env("BURROW_REGISTRIES_CONF")
+        .or_else(|| env("XDG_CONFIG_HOME").or_else(|| env("HOME").map(|h| h.join(".config"))).map(|c| c.join("burrow/registries.conf")))
 }
 
 /// The CA certificate files to trust for `host` (PEM, `*.crt`).
@@ -179,8 +174,7 @@ pub fn ca_files(host: &str, opts: &Options) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for d in dirs {
         let Ok(rd) = fs::read_dir(&d) else { continue };
-        let mut files: Vec<PathBuf> =
-            rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "crt")).collect();
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "crt")).collect();
         files.sort();
         out.extend(files);
     }

@@ -26,11 +26,9 @@ impl Platform {
         let p = match parts.as_slice() {
             [arch] => Platform { os: "linux".into(), architecture: normalize_arch(arch), variant: None },
             [os, arch] => Platform { os: os.to_ascii_lowercase(), architecture: normalize_arch(arch), variant: None },
-            [os, arch, v] => Platform {
-                os: os.to_ascii_lowercase(),
-                architecture: normalize_arch(arch),
-                variant: Some(v.to_ascii_lowercase()),
-            },
+            [os, arch, v] => {
+                Platform { os: os.to_ascii_lowercase(), architecture: normalize_arch(arch), variant: Some(v.to_ascii_lowercase()) }
+            }
             _ => return Err(bad()),
         };
         Ok(p)
@@ -82,18 +80,13 @@ pub struct EntryPlatform {
 /// variant must match too, otherwise an entry without variant (or the
 /// usual one, arm64's v8) is preferred over the first of the rest.
 pub fn choose<'a>(entries: &'a [IndexEntry], want: &Platform) -> Option<&'a IndexEntry> {
-    let same = |e: &&IndexEntry| {
-        e.platform.as_ref().is_some_and(|p| p.os == want.os && normalize_arch(&p.architecture) == want.architecture)
-    };
+    let same =
+        |e: &&IndexEntry| e.platform.as_ref().is_some_and(|p| p.os == want.os && normalize_arch(&p.architecture) == want.architecture);
     let candidates: Vec<&IndexEntry> = entries.iter().filter(same).collect();
     let variant = |e: &IndexEntry| e.platform.as_ref().and_then(|p| p.variant.clone());
     match &want.variant {
         Some(v) => candidates.into_iter().find(|e| variant(e).as_deref() == Some(v.as_str())),
-        None => candidates
-            .iter()
-            .find(|e| variant(e).is_none() || variant(e).as_deref() == Some("v8"))
-            .or(candidates.first())
-            .copied(),
+        None => candidates.iter().find(|e| variant(e).is_none() || variant(e).as_deref() == Some("v8")).or(candidates.first()).copied(),
     }
 }
 

@@ -76,8 +76,8 @@ pub fn pull(store: &Store, conf: &Conf, input: &str, opts: &PullOptions, progres
         let is_last = i + 1 == endpoints.len();
         let creds = auth.lookup(if ep.mirror { &ep.host } else { reference.domain() })?;
         let name = if ep.mirror { ep.host.clone() } else { reference.domain().to_string() };
-        let attempt = Client::connect(&name, ep, creds, &opts.conn)
-            .and_then(|client| pull_from(store, &client, &reference, opts, progress));
+        let attempt =
+            Client::connect(&name, ep, creds, &opts.conn).and_then(|client| pull_from(store, &client, &reference, opts, progress));
         match attempt {
             Ok(r) => return Ok(r),
             Err(e) if !is_last && ep.mirror => {
@@ -97,13 +97,7 @@ struct Document {
     digest: Digest,
 }
 
-fn pull_from(
-    store: &Store,
-    client: &Client,
-    reference: &Reference,
-    opts: &PullOptions,
-    progress: &Progress,
-) -> Result<PullResult> {
+fn pull_from(store: &Store, client: &Client, reference: &Reference, opts: &PullOptions, progress: &Progress) -> Result<PullResult> {
     let repo = reference.path().to_string();
     let scopes = vec![pull_scope(&repo)];
     let target = match reference.digest() {
@@ -203,7 +197,18 @@ fn pull_from(
                     break;
                 }
                 let layer = &manifest.layers[i];
-                let job = LayerJob { image: &image_name, store, client, repo: &repo, scopes: &scopes, desc: layer, downloads: &downloads, opts, progress, cancel: &cancel };
+                let job = LayerJob {
+                    image: &image_name,
+                    store,
+                    client,
+                    repo: &repo,
+                    scopes: &scopes,
+                    desc: layer,
+                    downloads: &downloads,
+                    opts,
+                    progress,
+                    cancel: &cancel,
+                };
                 let r = job.run().map_err(|e| match e {
                     Error::Image(source) => {
                         Error::Layer { image: reference.to_string(), layer: layer.digest.clone(), source: Box::new(source) }
@@ -221,9 +226,7 @@ fn pull_from(
     let mut first_err = None;
     for (i, r) in results.into_inner().unwrap() {
         match r {
-            Err(e) if first_err.is_none() && !matches!(e, Error::Download { ref detail, .. } if detail == CANCELLED) => {
-                first_err = Some(e)
-            }
+            Err(e) if first_err.is_none() && !matches!(e, Error::Download { ref detail, .. } if detail == CANCELLED) => first_err = Some(e),
             other => slots[i] = Some(other),
         }
     }
@@ -240,12 +243,7 @@ fn pull_from(
         layers.push(l);
     }
     progress.say("Writing manifest to image destination");
-    let staged = StagedImage {
-        manifest_bytes: doc.bytes,
-        manifest_media_type: doc.media_type,
-        config_bytes,
-        layers,
-    };
+    let staged = StagedImage { manifest_bytes: doc.bytes, manifest_media_type: doc.media_type, config_bytes, layers };
     // A pull by digest is named `repo@digest`, so that name finds it again.
     let name = reference.to_string();
     let (id, manifest_digest) = ingest::commit_image(store, staged, std::slice::from_ref(reference))?;
@@ -303,11 +301,8 @@ fn fetch_manifest(client: &Client, repo: &str, scopes: &[String], target: &str, 
         }
         s => return Err(client.status_error(&format!("GET manifest {target} of {repo}"), s, r)),
     }
-    let header_type = r
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+    let header_type =
+        r.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
     let bytes = read_limited(r, MAX_DOCUMENT).map_err(|detail| Error::BadResponse {
         registry: client.registry.clone(),
         what: format!("manifest for {reference}"),
@@ -326,14 +321,13 @@ fn fetch_manifest(client: &Client, repo: &str, scopes: &[String], target: &str, 
         what: format!("manifest for {reference}"),
         detail: format!("not JSON: {e}"),
     })?;
-    let media_type = probe
-        .media_type
-        .or(header_type.filter(|t| t.starts_with("application/vnd.")))
-        .unwrap_or_else(|| match (probe.manifests.is_some(), probe.schema_version) {
+    let media_type = probe.media_type.or(header_type.filter(|t| t.starts_with("application/vnd."))).unwrap_or_else(|| {
+        match (probe.manifests.is_some(), probe.schema_version) {
             (true, _) => MEDIA_INDEX.to_string(),
             (false, Some(1)) => DOCKER_SCHEMA1.to_string(),
             _ => MEDIA_MANIFEST.to_string(),
-        });
+        }
+    });
     let known = [MEDIA_INDEX, DOCKER_LIST, MEDIA_MANIFEST, DOCKER_MANIFEST];
     if !known.contains(&media_type.as_str()) && !media_type.contains("manifest.v1") {
         return Err(Error::BadResponse {
@@ -485,8 +479,11 @@ impl LayerJob<'_> {
             move |source| Error::Io { op, path, source }
         };
         let file = OpenOptions::new().read(true).append(true).create(true).open(&part).map_err(io_err("open"))?;
-        let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::Io { op: "lock", path: part.clone(), source: e.into() })?;
+        let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+            op: "lock",
+            path: part.clone(),
+            source: e.into(),
+        })?;
         // Another pull may have finished this blob while we waited.
         let same = fs::metadata(&part).ok().map(|m| (m.dev(), m.ino()));
         let ours = file.metadata().ok().map(|m| (m.dev(), m.ino()));

@@ -69,26 +69,18 @@ enum Outcome {
 
 /// Push the local image `image` to `dest` (default: the name `image`
 /// was given by).
-pub fn push(
-    store: &Store,
-    conf: &Conf,
-    image: &str,
-    dest: Option<&str>,
-    opts: &PushOptions,
-    progress: &Progress,
-) -> Result<PushResult> {
+pub fn push(store: &Store, conf: &Conf, image: &str, dest: Option<&str>, opts: &PushOptions, progress: &Progress) -> Result<PushResult> {
     let img = store.resolve(image)?;
     let target = match dest {
         Some(d) => conf.resolve(d)?,
         None => {
             let parsed = conf.resolve(image).ok().map(|r| r.to_string());
-            let name = parsed.filter(|n| img.names.contains(n)).or_else(|| img.names.first().cloned()).ok_or_else(|| {
-                Error::BadResponse {
+            let name =
+                parsed.filter(|n| img.names.contains(n)).or_else(|| img.names.first().cloned()).ok_or_else(|| Error::BadResponse {
                     registry: "-".into(),
                     what: format!("image {image}"),
                     detail: "it has no name to push to: give a destination, burrow push IMAGE REGISTRY/REPO:TAG".into(),
-                }
-            })?;
+                })?;
             Reference::parse(&name)?
         }
     };
@@ -210,9 +202,9 @@ impl Job<'_> {
         let location = match location {
             Some(l) => l,
             None => {
-                let r = self.client.send(Method::POST, &format!("/v2/{}/blobs/uploads/", self.repo), &scopes, &|b| {
-                    b.header(CONTENT_LENGTH, "0")
-                })?;
+                let r = self
+                    .client
+                    .send(Method::POST, &format!("/v2/{}/blobs/uploads/", self.repo), &scopes, &|b| b.header(CONTENT_LENGTH, "0"))?;
                 if r.status() != StatusCode::ACCEPTED {
                     let s = r.status();
                     return Err(self.client.status_error(&format!("starting the upload of {d} to {}", self.repo), s, r));

@@ -46,10 +46,7 @@ pub fn detect(force_single: bool) -> Plan {
 /// Locate a setuid helper on PATH, then in the usual places.
 pub fn find_helper(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin", "/bin", "/usr/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).chain(["/usr/bin", "/bin", "/usr/sbin"].map(PathBuf::from)).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Whether this process already runs in a user namespace other than the
@@ -142,11 +139,7 @@ fn enter_with_helpers(mapping: &Mapping) -> Result<()> {
                 let (helper, rest) = err.split_once(' ').unwrap_or(("newuidmap", err));
                 let (status, stderr) = rest.split_once('\n').unwrap_or((rest, ""));
                 let helper = if helper == "newgidmap" { "newgidmap" } else { "newuidmap" };
-                return Err(Error::Helper {
-                    helper,
-                    status: status.to_string(),
-                    stderr: stderr.trim().to_string(),
-                });
+                return Err(Error::Helper { helper, status: status.to_string(), stderr: stderr.trim().to_string() });
             }
             Ok(())
         }
@@ -191,4 +184,3 @@ pub fn write_nested_maps(pid: Pid, mapping: &Mapping) -> Result<()> {
 fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|source| Error::WriteMap { path: path.to_path_buf(), source })
 }
-

@@ -30,7 +30,9 @@ pub enum Error {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot create a user namespace: {source}; check that unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)")]
     Unshare { source: nix::Error },
-    #[error("{helper} failed ({status}): {stderr}; check /etc/subuid and /etc/subgid, or set BURROW_USERNS=single-id to map only your own ids")]
+    #[error(
+        "{helper} failed ({status}): {stderr}; check /etc/subuid and /etc/subgid, or set BURROW_USERNS=single-id to map only your own ids"
+    )]
     Helper { helper: &'static str, status: String, stderr: String },
     #[error("cannot run {helper}: {source}; install the uidmap package")]
     Spawn { helper: &'static str, source: std::io::Error },

@@ -66,11 +66,8 @@ impl Mapping {
     /// The ids `maps` give the namespace, for messages: "0-65536",
     /// "0", "0-9, 20-29".
     pub fn shown(maps: &[IdMap]) -> String {
-        let mut spans: Vec<(u64, u64)> = maps
-            .iter()
-            .filter(|m| m.count > 0)
-            .map(|m| (u64::from(m.inside), u64::from(m.inside) + u64::from(m.count) - 1))
-            .collect();
+        let mut spans: Vec<(u64, u64)> =
+            maps.iter().filter(|m| m.count > 0).map(|m| (u64::from(m.inside), u64::from(m.inside) + u64::from(m.count) - 1)).collect();
         spans.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::new();
         for (a, b) in spans {
@@ -143,10 +140,7 @@ pub fn plan(host: &HostIds<'_>, force_single: bool) -> Plan {
         return single("burrow runs as root: only root itself is mapped".into());
     }
     if !host.have_newuidmap || !host.have_newgidmap {
-        return single(
-            "newuidmap/newgidmap not found: install the uidmap package (apt-get install uidmap)"
-                .into(),
-        );
+        return single("newuidmap/newgidmap not found: install the uidmap package (apt-get install uidmap)".into());
     }
     if host.subuids.is_empty() {
         return single(format!(
@@ -167,10 +161,7 @@ pub fn plan(host: &HostIds<'_>, force_single: bool) -> Plan {
         }
         maps
     };
-    Plan {
-        mapping: Mapping { uid: ranges(host.uid, host.subuids), gid: ranges(host.gid, host.subgids) },
-        kind: MappingKind::Range,
-    }
+    Plan { mapping: Mapping { uid: ranges(host.uid, host.subuids), gid: ranges(host.gid, host.subgids) }, kind: MappingKind::Range }
 }
 
 /// Maps of a nested namespace in which container id `uid`/`gid` is the
@@ -202,15 +193,7 @@ mod tests {
     use super::*;
 
     fn host<'a>(subs: &'a [SubidRange]) -> HostIds<'a> {
-        HostIds {
-            uid: 1000,
-            gid: 1000,
-            user: Some("alice"),
-            subuids: subs,
-            subgids: subs,
-            have_newuidmap: true,
-            have_newgidmap: true,
-        }
+        HostIds { uid: 1000, gid: 1000, user: Some("alice"), subuids: subs, subgids: subs, have_newuidmap: true, have_newgidmap: true }
     }
 
     const R: [SubidRange; 1] = [SubidRange { start: 100000, count: 65536 }];

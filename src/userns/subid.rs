@@ -45,10 +45,7 @@ mod tests {
         let text = "alice:100000:65536\nbob:165536:65536\n1000:300000:10\n# c\nbad\nalice:x:1\n";
         assert_eq!(
             parse_subid(text, Some("alice"), 1000),
-            vec![
-                SubidRange { start: 100000, count: 65536 },
-                SubidRange { start: 300000, count: 10 }
-            ]
+            vec![SubidRange { start: 100000, count: 65536 }, SubidRange { start: 300000, count: 10 }]
         );
         assert_eq!(parse_subid(text, Some("carol"), 1001), vec![]);
     }

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::host::CheckedBind;
 use super::spec::{MountKind, MountRequest};
 use super::{fill, io, store, Error, Result};
-use crate::paths::Paths;
 use crate::model::{UserMount, UserMountKind};
+use crate::paths::Paths;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

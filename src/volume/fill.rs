@@ -14,8 +14,8 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -57,7 +57,14 @@ fn resolve(merged: &Merged, root: &Path, target: &str) -> Option<(Dir, PathBuf)>
             if to.is_absolute() {
                 done.truncate(1);
             }
-            todo.extend(to.as_os_str().as_bytes().split(|c| *c == b'/').rev().filter(|p| !p.is_empty()).map(|p| OsString::from(OsStr::from_bytes(p))));
+            todo.extend(
+                to.as_os_str()
+                    .as_bytes()
+                    .split(|c| *c == b'/')
+                    .rev()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| OsString::from(OsStr::from_bytes(p))),
+            );
             continue;
         }
         done.push((entry.dir?, entry.path));
@@ -126,10 +133,7 @@ fn attrs(m: &fs::Metadata, dst: &Path) -> std::io::Result<()> {
         utimensat(None, dst, &at, &mt, UtimensatFlags::NoFollowSymlink)?;
         return Ok(());
     }
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dst)?;
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dst)?;
     let fd = f.as_raw_fd();
     nix::unistd::fchown(fd, uid, gid)?;
     nix::sys::stat::fchmod(fd, nix::sys::stat::Mode::from_bits_truncate(m.mode() & 0o7777))?;

@@ -70,7 +70,11 @@ mod tests {
     #[test]
     fn precedence_and_order() {
         let given = vec![
-            MountRequest { target: "/data/sub".into(), kind: MountKind::Volume { name: Some("v1".into()), nocopy: false, labels: vec![] }, read_only: false },
+            MountRequest {
+                target: "/data/sub".into(),
+                kind: MountKind::Volume { name: Some("v1".into()), nocopy: false, labels: vec![] },
+                read_only: false,
+            },
             MountRequest { target: "/cfg".into(), kind: MountKind::Bind { source: "/h".into(), create: true }, read_only: true },
         ];
         let other = vec![

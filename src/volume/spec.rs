@@ -28,10 +28,17 @@ pub struct MountRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountKind {
     /// A named volume, or an anonymous one when `name` is `None`.
-    Volume { name: Option<String>, nocopy: bool, labels: Vec<(String, String)> },
+    Volume {
+        name: Option<String>,
+        nocopy: bool,
+        labels: Vec<(String, String)>,
+    },
     /// A host path; `create` makes a missing directory (`-v`), otherwise
     /// a missing source is an error (`--mount type=bind`).
-    Bind { source: PathBuf, create: bool },
+    Bind {
+        source: PathBuf,
+        create: bool,
+    },
     Tmpfs(TmpfsOptions),
 }
 
@@ -155,7 +162,10 @@ pub fn parse_volume(spec: &str) -> Result<MountRequest> {
     };
     let kind = match source {
         None => MountKind::Volume { name: None, nocopy, labels: vec![] },
-        Some("") => return Err(spec_err(spec, "the source is empty: give a volume name or an absolute host path, or leave out the colon for an anonymous volume (-v /path)")),
+        Some("") => return Err(spec_err(
+            spec,
+            "the source is empty: give a volume name or an absolute host path, or leave out the colon for an anonymous volume (-v /path)",
+        )),
         Some(s) if s.starts_with('/') => {
             if nocopy {
                 return Err(spec_err(spec, "nocopy applies to volumes, not host paths"));
@@ -233,19 +243,24 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
             }
             "tmpfs-mode" => {
                 let v = need(value)?;
-                tmpfs.mode = Some(u32::from_str_radix(&v, 8).map_err(|_| mount_err(spec, &format!("invalid tmpfs-mode {v:?}: give octal permissions such as 1777")))?);
+                tmpfs.mode = Some(
+                    u32::from_str_radix(&v, 8)
+                        .map_err(|_| mount_err(spec, &format!("invalid tmpfs-mode {v:?}: give octal permissions such as 1777")))?,
+                );
                 only_for.push(("tmpfs-mode", "tmpfs"));
             }
             "bind-propagation" => {
                 let v = need(value)?;
                 if !matches!(v.as_str(), "private" | "rprivate") {
-                    return Err(mount_err(spec, &format!("bind-propagation={v} is not supported by burrow (mounts are private); leave it out")));
+                    return Err(mount_err(
+                        spec,
+                        &format!("bind-propagation={v} is not supported by burrow (mounts are private); leave it out"),
+                    ));
                 }
                 only_for.push(("bind-propagation", "bind"));
             }
-            "volume-opt" | "volume-subpath" | "bind-nonrecursive" | "bind-recursive" | "consistency" | "tmpfs-options" | "bind-create-src" => {
-                return Err(mount_err(spec, &format!("{key} is not supported by burrow; leave it out")))
-            }
+            "volume-opt" | "volume-subpath" | "bind-nonrecursive" | "bind-recursive" | "consistency" | "tmpfs-options"
+            | "bind-create-src" => return Err(mount_err(spec, &format!("{key} is not supported by burrow; leave it out"))),
             other => return Err(mount_err(spec, &format!("unexpected key {other:?}"))),
         }
     }
@@ -294,7 +309,9 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountRequest> {
         let num = |v: Option<&str>| v.and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| err(&format!("invalid value for {k}")));
         match k {
             "size" => o.size = Some(v.and_then(parse_size).ok_or_else(|| err("invalid size"))?),
-            "mode" => o.mode = Some(v.and_then(|v| u32::from_str_radix(v, 8).ok()).ok_or_else(|| err("invalid mode: give octal permissions"))?),
+            "mode" => {
+                o.mode = Some(v.and_then(|v| u32::from_str_radix(v, 8).ok()).ok_or_else(|| err("invalid mode: give octal permissions"))?)
+            }
             "uid" => o.uid = Some(num(v)? as u32),
             "gid" => o.gid = Some(num(v)? as u32),
             "nr_inodes" => o.nr_inodes = Some(num(v)?),
@@ -303,7 +320,9 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountRequest> {
             "noexec" => o.noexec = true,
             "exec" => o.noexec = false,
             "nosuid" | "nodev" => {}
-            other => return Err(err(&format!("option {other:?} is not supported: use size, mode, uid, gid, nr_inodes, ro, rw, exec, noexec"))),
+            other => {
+                return Err(err(&format!("option {other:?} is not supported: use size, mode, uid, gid, nr_inodes, ro, rw, exec, noexec")))
+            }
         }
     }
     Ok(MountRequest { target, kind: MountKind::Tmpfs(o), read_only })
@@ -326,7 +345,9 @@ pub fn parse_volumes_from(spec: &str) -> Result<VolumesFrom> {
 /// Parse every mount flag and refuse duplicate targets.
 pub fn parse_all(volumes: &[String], mounts: &[String], tmpfs: &[String]) -> Result<Vec<MountRequest>> {
     let mut out: Vec<MountRequest> = Vec::new();
-    for r in volumes.iter().map(|v| parse_volume(v)).chain(mounts.iter().map(|m| parse_mount(m))).chain(tmpfs.iter().map(|t| parse_tmpfs(t))) {
+    for r in
+        volumes.iter().map(|v| parse_volume(v)).chain(mounts.iter().map(|m| parse_mount(m))).chain(tmpfs.iter().map(|t| parse_tmpfs(t)))
+    {
         let r = r?;
         if out.iter().any(|o| o.target == r.target) {
             return Err(Error::Duplicate { target: r.target });
@@ -357,7 +378,25 @@ mod tests {
 
     #[test]
     fn bad_volumes() {
-        for bad in ["x:/proc", "data:/proc/foo", "data:/sys", "data:relative", "data:/", "data:/a/..", "./rel:/x", "a:b:c:d", "data:/x:zz", "data:/x:Z", "data:/x:shared", "data:/x:ro,rw", "/h:/x:nocopy", ":/x:ro", ":/x", "data/sub:/x", "../x:/x"] {
+        for bad in [
+            "x:/proc",
+            "data:/proc/foo",
+            "data:/sys",
+            "data:relative",
+            "data:/",
+            "data:/a/..",
+            "./rel:/x",
+            "a:b:c:d",
+            "data:/x:zz",
+            "data:/x:Z",
+            "data:/x:shared",
+            "data:/x:ro,rw",
+            "/h:/x:nocopy",
+            ":/x:ro",
+            ":/x",
+            "data/sub:/x",
+            "../x:/x",
+        ] {
             assert!(parse_volume(bad).is_err(), "{bad} should be refused");
         }
         assert!(matches!(parse_volume("x:/proc"), Err(Error::Target { .. })));

@@ -33,9 +33,7 @@ pub const USER: &str = "burrow";
 pub const PASSWORD: &str = "s3cret-Pass";
 
 fn on_path(prog: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file())).unwrap_or(false)
 }
 
 /// docker-registry and skopeo are there.
@@ -87,12 +85,7 @@ pub fn layout_manifest(layout: &Path, reference: &str) -> serde_json::Value {
 
 /// The layer digests of a layout's manifest, in order.
 pub fn layout_layers(layout: &Path, reference: &str) -> Vec<String> {
-    layout_manifest(layout, reference)["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
+    layout_manifest(layout, reference)["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect()
 }
 
 /// A 127.0.0.1 port nothing listens on (at the time of asking).
@@ -203,10 +196,9 @@ impl Registry {
     fn skopeo_flags(&self, side: &str) -> Vec<String> {
         match &self.tls {
             None => vec![format!("--{side}tls-verify=false")],
-            Some(t) => vec![
-                format!("--{side}cert-dir={}", t.ca.parent().unwrap().display()),
-                format!("--{side}creds={}:{}", t.user, t.password),
-            ],
+            Some(t) => {
+                vec![format!("--{side}cert-dir={}", t.ca.parent().unwrap().display()), format!("--{side}creds={}:{}", t.user, t.password)]
+            }
         }
     }
 
@@ -370,16 +362,53 @@ fn make_tls(dir: &Path) -> Tls {
     let ca = ca_dir.join("ca.crt");
     let s = |p: &str| t.join(p).display().to_string();
     openssl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-        "-config", &s("ca.cnf"), "-keyout", &s("ca.key"), "-out", &ca.display().to_string(),
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-config",
+        &s("ca.cnf"),
+        "-keyout",
+        &s("ca.key"),
+        "-out",
+        &ca.display().to_string(),
     ]);
     openssl(&[
-        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
-        "/CN=127.0.0.1", "-keyout", &s("server.key"), "-out", &s("server.csr"),
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &s("server.key"),
+        "-out",
+        &s("server.csr"),
     ]);
     openssl(&[
-        "x509", "-req", "-in", &s("server.csr"), "-CA", &ca.display().to_string(), "-CAkey", &s("ca.key"),
-        "-CAcreateserial", "-days", "2", "-extfile", &s("server.ext"), "-out", &s("server.crt"),
+        "x509",
+        "-req",
+        "-in",
+        &s("server.csr"),
+        "-CA",
+        &ca.display().to_string(),
+        "-CAkey",
+        &s("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &s("server.ext"),
+        "-out",
+        &s("server.crt"),
     ]);
     let o = Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]).output().expect("htpasswd runs");
     assert!(o.status.success(), "htpasswd: {}", String::from_utf8_lossy(&o.stderr));

@@ -10,11 +10,7 @@ pub type Mounted = burrow_fs::Mounted;
 
 /// Mount `layers` (bottom first) over `upper` at `root`.
 pub fn mount(layers: &[PathBuf], upper: &Path, work: &Path, root: &Path) -> Mounted {
-    let cfg = burrow_fs::Config {
-        lowers: layers.iter().rev().cloned().collect(),
-        upper: upper.to_path_buf(),
-        work: work.to_path_buf(),
-    };
+    let cfg = burrow_fs::Config { lowers: layers.iter().rev().cloned().collect(), upper: upper.to_path_buf(), work: work.to_path_buf() };
     match burrow_fs::spawn_mount(cfg, root) {
         Ok(m) => m,
         Err(e) => panic!("burrow_fs::spawn_mount on {}: {e}", root.display()),

@@ -244,8 +244,7 @@ fn copy_data(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, size: u64) -> io::Result<
 /// user.* xattrs of `dst` absent from `src` are removed (merged dirs).
 fn copy_meta_fd(src: BorrowedFd<'_>, dst: &Rc<OwnedFd>, st: &libc::stat, replace_xattrs: bool) -> io::Result<()> {
     let d = dst.as_fd();
-    let src_names: Vec<OsString> =
-        sys::flistxattr(src)?.into_iter().filter(|n| n.as_bytes().starts_with(b"user.")).collect();
+    let src_names: Vec<OsString> = sys::flistxattr(src)?.into_iter().filter(|n| n.as_bytes().starts_with(b"user.")).collect();
     if replace_xattrs {
         for n in sys::flistxattr(d)? {
             if n.as_bytes().starts_with(b"user.") && !src_names.contains(&n) {
@@ -346,8 +345,7 @@ fn merge_dir(src: BorrowedFd<'_>, dst: &Rc<OwnedFd>, ctx: &mut Ctx) -> io::Resul
     for n in names.iter().filter(|n| !n.as_bytes().starts_with(WH)) {
         let st = sys::fstatat(src, n, libc::AT_SYMLINK_NOFOLLOW)?;
         let existing = sys::fstatat(d, n, libc::AT_SYMLINK_NOFOLLOW).ok();
-        let both_dirs = st.st_mode & libc::S_IFMT == libc::S_IFDIR
-            && existing.is_some_and(|e| e.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        let both_dirs = st.st_mode & libc::S_IFMT == libc::S_IFDIR && existing.is_some_and(|e| e.st_mode & libc::S_IFMT == libc::S_IFDIR);
         if both_dirs {
             let s = open_dir_at(src, n)?;
             let child = Rc::new(open_dir_at(d, n)?);

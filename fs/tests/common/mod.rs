@@ -26,7 +26,11 @@ pub use sys::{assert_errno, errname, errno, ok};
 /// The uid/gid that plays "an unprivileged user": the caller itself when
 /// not root, else 65534 (nobody) in a forked child.
 pub fn unprivileged_ids() -> (u32, u32) {
-    if sys::is_root() { (65534, 65534) } else { (sys::uid(), sys::gid()) }
+    if sys::is_root() {
+        (65534, 65534)
+    } else {
+        (sys::uid(), sys::gid())
+    }
 }
 
 /// Run `f` as an unprivileged user: inline when the caller is not root,

@@ -169,10 +169,7 @@ impl Drop for Watchdog {
 }
 
 fn give_up(what: &str, deadline: Duration, mountpoint: Option<&Path>) -> ! {
-    eprintln!(
-        "WATCHDOG: {what} did not finish within {} s: a filesystem operation hangs. Aborting the test process.",
-        deadline.as_secs()
-    );
+    eprintln!("WATCHDOG: {what} did not finish within {} s: a filesystem operation hangs. Aborting the test process.", deadline.as_secs());
     if let Some(mp) = mountpoint {
         if sys::is_root() {
             let _ = sys::umount2(mp, libc::MNT_DETACH);
@@ -337,12 +334,7 @@ fn mount_kernel(layers: &[PathBuf], run: &Path, upper: &Path, work: &Path, root:
         lowers.push(empty);
     }
     let lowerdir: Vec<String> = lowers.iter().rev().map(|p| p.to_str().expect("utf-8 scratch path").to_string()).collect();
-    let data = format!(
-        "lowerdir={},upperdir={},workdir={},redirect_dir=on,index=on",
-        lowerdir.join(":"),
-        upper.display(),
-        work.display()
-    );
+    let data = format!("lowerdir={},upperdir={},workdir={},redirect_dir=on,index=on", lowerdir.join(":"), upper.display(), work.display());
     let (src, fstype, target, d) = (sys::cstr("overlay"), sys::cstr("overlay"), sys::cstr(root), sys::cstr(&data));
     // SAFETY: the four pointers are NUL-terminated strings alive for the
     // call, which only reads them.

@@ -9,7 +9,11 @@ use crate::util::*;
 
 /// Owner ids for lower files: a foreign owner when root, else our own.
 fn owner() -> (u32, u32) {
-    if sys::is_root() { (1234, 4321) } else { (sys::uid(), sys::gid()) }
+    if sys::is_root() {
+        (1234, 4321)
+    } else {
+        (sys::uid(), sys::gid())
+    }
 }
 
 #[test]
@@ -68,11 +72,7 @@ fn metadata_change_keeps_data_mtime_and_other_xattrs() {
 fn directory_copy_up_keeps_mode_owner_and_xattrs() {
     let (uid, gid) = owner();
     let mut st = Stack::new();
-    st.layer()
-        .file("d/old", "o")
-        .owner("d", uid, gid)
-        .dir_mode("d", 0o750)
-        .xattr("d", "user.dir", b"yes");
+    st.layer().file("d/old", "o").owner("d", uid, gid).dir_mode("d", 0o750).xattr("d", "user.dir", b"yes");
     let Some(m) = st.mount() else { return };
     write(&m.p("d/new"), b"n");
     assert_eq!(perm(&m.p("d")), 0o750);

@@ -329,7 +329,11 @@ fn large_writes_are_seen_at_once() {
             let want = (usize::from(i) + 1) * MIB;
             assert_eq!(lst(&p).st_size as usize, want, "{name}: size by name after write {i}");
             assert_eq!(ok(sys::fstat(r.as_fd()), "fstat").st_size as usize, want, "{name}: size by descriptor after write {i}");
-            assert_eq!(ok(sys::pread(r.as_fd(), 4096, (want - 4096) as u64), "read the end"), vec![i; 4096], "{name}: the end after write {i}");
+            assert_eq!(
+                ok(sys::pread(r.as_fd(), 4096, (want - 4096) as u64), "read the end"),
+                vec![i; 4096],
+                "{name}: the end after write {i}"
+            );
         }
         // the same range twice in a row: the second must win
         ok(sys::pwrite(w.as_fd(), &vec![b'a'; MIB], 0), "write the first MiB");

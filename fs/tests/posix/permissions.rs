@@ -69,13 +69,7 @@ fn others_0600_file_cannot_be_opened() {
 fn own_0000_file_is_eacces_for_unprivileged_caller() {
     let (uid, gid) = unprivileged_ids();
     let mut st = Stack::new();
-    st.layer()
-        .file("public", "p")
-        .file("locked", "l")
-        .owner("locked", uid, gid)
-        .mode("locked", 0o000)
-        .dir("home")
-        .owner("home", uid, gid);
+    st.layer().file("public", "p").file("locked", "l").owner("locked", uid, gid).mode("locked", 0o000).dir("home").owner("home", uid, gid);
     let Some(m) = st.mount() else { return };
     let (locked, public, home) = (m.p("locked"), m.p("public"), m.p("home"));
     let verdict = as_unprivileged(|| {
@@ -135,11 +129,7 @@ fn sticky_directory_protects_other_users_files() {
         return;
     }
     let mut st = Stack::new();
-    st.layer()
-        .file("public", "p")
-        .file("tmp/rootfile", "r")
-        .mode("tmp/rootfile", 0o666)
-        .mode("tmp", 0o1777);
+    st.layer().file("public", "p").file("tmp/rootfile", "r").mode("tmp/rootfile", 0o666).mode("tmp", 0o1777);
     let Some(m) = st.mount() else { return };
     let (tmp, public) = (m.p("tmp"), m.p("public"));
     let verdict = as_unprivileged(|| {

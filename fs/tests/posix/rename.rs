@@ -8,11 +8,7 @@ use crate::util::*;
 #[test]
 fn lower_file_moves_across_directories_with_its_metadata() {
     let mut st = Stack::new();
-    st.layer()
-        .file_mode("a/f", "payload", 0o640)
-        .xattr("a/f", "user.k", b"v")
-        .mtime("a/f", 1_234_567_890, 42)
-        .dir("b");
+    st.layer().file_mode("a/f", "payload", 0o640).xattr("a/f", "user.k", b"v").mtime("a/f", 1_234_567_890, 42).dir("b");
     let Some(m) = st.mount() else { return };
     ok(sys::rename(&m.p("a/f"), &m.p("b/g")), "rename lower file into another dir (EXDEV is a bug)");
     let check = |m: &Mount| {

@@ -26,12 +26,22 @@ pub(super) fn vars(st: &StageState) -> std::collections::BTreeMap<String, String
 }
 
 pub(super) fn image_env(st: &StageState) -> Vec<String> {
-    st.image.as_ref().and_then(|i| i.config_json["config"]["Env"].as_array().cloned()).unwrap_or_default().iter().filter_map(|e| e.as_str().map(str::to_string)).collect()
+    st.image
+        .as_ref()
+        .and_then(|i| i.config_json["config"]["Env"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The image's working directory (`/` when it sets none).
 pub(super) fn workdir(st: &StageState) -> String {
-    st.image.as_ref().and_then(|i| i.config_json["config"]["WorkingDir"].as_str().map(str::to_string)).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into())
+    st.image
+        .as_ref()
+        .and_then(|i| i.config_json["config"]["WorkingDir"].as_str().map(str::to_string))
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// A command's argv: exec form as is, shell form through SHELL.
@@ -62,24 +72,35 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
             st.shell = words.clone();
             return Ok(false);
         }
-        Kind::Run { command, network, mounts, heredocs } => return super::run::run(b, st, ins, command, network.as_deref(), mounts, heredocs, out),
+        Kind::Run { command, network, mounts, heredocs } => {
+            return super::run::run(b, st, ins, command, network.as_deref(), mounts, heredocs, out)
+        }
         Kind::Copy(spec) | Kind::Add(spec) => {
             let is_add = matches!(ins.kind, Kind::Add(_));
             let scratch = sources::scratch(b)?;
             let items = sources::items(b, st, spec, &x, is_add, scratch.path(), line)?;
             let chown = spec.chown.as_deref().map(&x).transpose()?.map(|c| sources::owner(st, &c)).transpose().map_err(err_at)?;
-            let chmod = spec.chmod.as_deref().map(|m| u32::from_str_radix(m, 8).map_err(|_| format!("invalid --chmod {m:?}: give octal bits such as 755"))).transpose().map_err(err_at)?;
+            let chmod = spec
+                .chmod
+                .as_deref()
+                .map(|m| u32::from_str_radix(m, 8).map_err(|_| format!("invalid --chmod {m:?}: give octal bits such as 755")))
+                .transpose()
+                .map_err(err_at)?;
             let mut digests = Vec::new();
             for i in &items {
                 let d = cache::content_digest(&i.source).map_err(|e| err_at(format!("{}: {e}", i.source.display())))?;
                 digests.push(format!("{}={d}{}", i.dest, if i.unpack { " unpacked" } else { "" }));
             }
-            let key = cache::key(st.image.as_ref(), &[if is_add { "ADD" } else { "COPY" }, &digests.join("\u{0}"), &format!("{chown:?}{chmod:?}")]);
+            let key = cache::key(
+                st.image.as_ref(),
+                &[if is_add { "ADD" } else { "COPY" }, &digests.join("\u{0}"), &format!("{chown:?}{chmod:?}")],
+            );
             if let Some(hit) = cache::get(b, &key) {
                 st.image = Some(hit);
                 return Ok(true);
             }
-            let id = steps::copy(&b.store, st.image.as_ref(), &items, chown, chmod, &ins.original).map_err(|source| b.step(line, source))?;
+            let id =
+                steps::copy(&b.store, st.image.as_ref(), &items, chown, chmod, &ins.original).map_err(|source| b.step(line, source))?;
             cache::put(b, &key, &id);
             st.image = Some(b.store.resolve(&id.to_string())?);
             return Ok(false);
@@ -90,37 +111,52 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
                 set_env.push((k.clone(), x(val)?));
             }
             let text = set_env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-            (format!("ENV {text}"), Box::new(move |c| {
-                let mut list: Vec<String> = c["config"]["Env"].as_array().cloned().unwrap_or_default().iter().filter_map(|e| e.as_str().map(str::to_string)).collect();
-                for (k, v) in set_env {
-                    list.retain(|e| e.split('=').next() != Some(k.as_str()));
-                    list.push(format!("{k}={v}"));
-                }
-                set(c, &["config", "Env"], serde_json::json!(list));
-            }))
+            (
+                format!("ENV {text}"),
+                Box::new(move |c| {
+                    let mut list: Vec<String> = c["config"]["Env"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|e| e.as_str().map(str::to_string))
+                        .collect();
+                    for (k, v) in set_env {
+                        list.retain(|e| e.split('=').next() != Some(k.as_str()));
+                        list.push(format!("{k}={v}"));
+                    }
+                    set(c, &["config", "Env"], serde_json::json!(list));
+                }),
+            )
         }
         Kind::Label(pairs) => {
             let mut labels = Vec::new();
             for (k, val) in pairs {
                 labels.push((x(k)?, x(val)?));
             }
-            (format!("LABEL {labels:?}"), Box::new(move |c| {
-                for (k, v) in labels {
-                    set(c, &["config", "Labels", &k], serde_json::json!(v));
-                }
-            }))
+            (
+                format!("LABEL {labels:?}"),
+                Box::new(move |c| {
+                    for (k, v) in labels {
+                        set(c, &["config", "Labels", &k], serde_json::json!(v));
+                    }
+                }),
+            )
         }
         Kind::Cmd(command) | Kind::Entrypoint(command) => {
             let field = if matches!(ins.kind, Kind::Cmd(_)) { "Cmd" } else { "Entrypoint" };
             let words = argv(command, &st.shell);
             let reset_cmd = field == "Entrypoint";
-            (format!("{field} {words:?}"), Box::new(move |c| {
-                set(c, &["config", field], serde_json::json!(words));
-                if reset_cmd {
-                    // docker: a new ENTRYPOINT drops the CMD inherited from the base.
-                    set(c, &["config", "Cmd"], serde_json::Value::Null);
-                }
-            }))
+            (
+                format!("{field} {words:?}"),
+                Box::new(move |c| {
+                    set(c, &["config", field], serde_json::json!(words));
+                    if reset_cmd {
+                        // docker: a new ENTRYPOINT drops the CMD inherited from the base.
+                        set(c, &["config", "Cmd"], serde_json::Value::Null);
+                    }
+                }),
+            )
         }
         Kind::Workdir(dir) => {
             let dir = x(dir)?;
@@ -138,22 +174,28 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
                 let (n, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
                 list.push(format!("{n}/{proto}"));
             }
-            (format!("EXPOSE {list:?}"), Box::new(move |c| {
-                for p in list {
-                    set(c, &["config", "ExposedPorts", &p], serde_json::json!({}));
-                }
-            }))
+            (
+                format!("EXPOSE {list:?}"),
+                Box::new(move |c| {
+                    for p in list {
+                        set(c, &["config", "ExposedPorts", &p], serde_json::json!({}));
+                    }
+                }),
+            )
         }
         Kind::Volume(vols) => {
             let mut list = Vec::new();
             for p in vols {
                 list.push(x(p)?);
             }
-            (format!("VOLUME {list:?}"), Box::new(move |c| {
-                for p in list {
-                    set(c, &["config", "Volumes", &p], serde_json::json!({}));
-                }
-            }))
+            (
+                format!("VOLUME {list:?}"),
+                Box::new(move |c| {
+                    for p in list {
+                        set(c, &["config", "Volumes", &p], serde_json::json!({}));
+                    }
+                }),
+            )
         }
         Kind::StopSignal(s) => {
             let s = x(s)?;
@@ -165,11 +207,14 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
         }
         Kind::OnBuild(inner) => {
             let text = trigger_text(inner);
-            (format!("ONBUILD {text}"), Box::new(move |c| {
-                let mut list = c["config"]["OnBuild"].as_array().cloned().unwrap_or_default();
-                list.push(serde_json::json!(text));
-                set(c, &["config", "OnBuild"], serde_json::json!(list));
-            }))
+            (
+                format!("ONBUILD {text}"),
+                Box::new(move |c| {
+                    let mut list = c["config"]["OnBuild"].as_array().cloned().unwrap_or_default();
+                    list.push(serde_json::json!(text));
+                    set(c, &["config", "OnBuild"], serde_json::json!(list));
+                }),
+            )
         }
         Kind::Healthcheck(spec) => {
             let value = health_json(spec.as_ref());
@@ -180,7 +225,12 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
     let (text, change) = meta;
     let image = match &st.image {
         Some(i) => i.clone(),
-        None => return Err(err_at(format!("{} needs a base image with FROM scratch: add a file first (COPY)", text.split(' ').next().unwrap_or("this")))),
+        None => {
+            return Err(err_at(format!(
+                "{} needs a base image with FROM scratch: add a file first (COPY)",
+                text.split(' ').next().unwrap_or("this")
+            )))
+        }
     };
     let key = cache::key(Some(&image), &[&text]);
     if let Some(hit) = cache::get(b, &key) {

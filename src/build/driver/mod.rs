@@ -160,7 +160,12 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
             check_platform(&expand(p, &b.global, df.escape).map_err(|m| b.at(stage.span, m))?).map_err(|m| b.at(stage.span, m))?;
         }
         let base = resolve_base(&b, &base_name, pull)?;
-        let _ = writeln!(out, "[{step_no}/{total}] FROM {base_name}{} ({:.1}s)", stage.name.as_ref().map(|n| format!(" AS {n}")).unwrap_or_default(), t.elapsed().as_secs_f64());
+        let _ = writeln!(
+            out,
+            "[{step_no}/{total}] FROM {base_name}{} ({:.1}s)",
+            stage.name.as_ref().map(|n| format!(" AS {n}")).unwrap_or_default(),
+            t.elapsed().as_secs_f64()
+        );
         let mut st = StageState { image: base, args: BTreeMap::new(), shell: vec!["/bin/sh".into(), "-c".into()] };
         let triggers = onbuild_triggers(&b, &mut st, stage.span)?;
         total += triggers.len();
@@ -171,12 +176,17 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
             let took = t.elapsed().as_secs_f64();
             let first = ins.original.lines().next().unwrap_or("");
             let trigger = if k < triggers.len() { "ONBUILD " } else { "" };
-            let _ = writeln!(out, "[{step_no}/{total}] {trigger}{first}{}", if cached { " CACHED".to_string() } else { format!(" ({took:.1}s)") });
+            let _ = writeln!(
+                out,
+                "[{step_no}/{total}] {trigger}{first}{}",
+                if cached { " CACHED".to_string() } else { format!(" ({took:.1}s)") }
+            );
         }
         b.built.insert(si, st.image);
     }
     let last = *needed.last().ok_or_else(|| b.at(TOP, "the Dockerfile has no stage to build".into()))?;
-    let mut image = b.built.remove(&last).flatten().ok_or_else(|| b.at(TOP, "the target stage is empty (FROM scratch with no files)".into()))?;
+    let mut image =
+        b.built.remove(&last).flatten().ok_or_else(|| b.at(TOP, "the target stage is empty (FROM scratch with no files)".into()))?;
     if !opts.labels.is_empty() {
         let labels = opts.labels.clone();
         let id = steps::config(&b.store, &image, Some("LABEL (build --label)"), move |c| {
@@ -285,13 +295,17 @@ fn resolve_base(b: &Build, name: &str, pull: &dyn Fn(&str) -> Result<Image, Stri
 /// made the base without them (a child does not pass them on).
 fn onbuild_triggers(b: &Build, st: &mut StageState, line: Span) -> Result<Vec<super::Instruction>, Error> {
     let Some(base) = st.image.clone() else { return Ok(Vec::new()) };
-    let texts: Vec<String> = base.config_json["config"]["OnBuild"].as_array().map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let texts: Vec<String> = base.config_json["config"]["OnBuild"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
     if texts.is_empty() {
         return Ok(Vec::new());
     }
     let mut triggers = Vec::new();
     for text in &texts {
-        let mut ins = super::parse_trigger(text, b.df.escape).map_err(|m| b.at(line, format!("the base image's ONBUILD trigger {text:?}: {m}")))?;
+        let mut ins =
+            super::parse_trigger(text, b.df.escape).map_err(|m| b.at(line, format!("the base image's ONBUILD trigger {text:?}: {m}")))?;
         ins.span = line;
         triggers.push(ins);
     }

@@ -98,7 +98,10 @@ fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Result<V
     };
     let with = |s: String| shell.iter().cloned().chain(std::iter::once(s)).collect::<Vec<_>>();
     let lone = match heredocs {
-        [h] => text.trim().strip_prefix("<<").map(|m| m.trim_start_matches('-').trim_matches(|c| c == '"' || c == '\'')) == Some(h.name.as_str()),
+        [h] => {
+            text.trim().strip_prefix("<<").map(|m| m.trim_start_matches('-').trim_matches(|c| c == '"' || c == '\''))
+                == Some(h.name.as_str())
+        }
         _ => false,
     };
     if lone {
@@ -122,7 +125,13 @@ fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Result<V
     Ok(with(s))
 }
 
-fn prepare_mounts(b: &Build, st: &StageState, specs: &[RunMount], x: &dyn Fn(&str) -> Result<String, Error>, line: crate::build::Span) -> Result<Mounts, Error> {
+fn prepare_mounts(
+    b: &Build,
+    st: &StageState,
+    specs: &[RunMount],
+    x: &dyn Fn(&str) -> Result<String, Error>,
+    line: crate::build::Span,
+) -> Result<Mounts, Error> {
     let mut m = Mounts::default();
     for spec in specs {
         let what = format!("RUN --mount=type={}", spec.kind);
@@ -181,7 +190,10 @@ fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: crate::
     let root = b.paths.cache().join("build-mounts");
     let dir = root.join(&hash);
     let num = |v: &Option<String>, radix: u32, name: &str, default: u32| -> Result<u32, Error> {
-        v.as_deref().map(|s| u32::from_str_radix(s, radix).map_err(|_| what(format!("{name}={s}: expected a number")))).transpose().map(|v| v.unwrap_or(default))
+        v.as_deref()
+            .map(|s| u32::from_str_radix(s, radix).map_err(|_| what(format!("{name}={s}: expected a number"))))
+            .transpose()
+            .map(|v| v.unwrap_or(default))
     };
     let (uid, gid, mode) = (num(&spec.uid, 10, "uid", 0)?, num(&spec.gid, 10, "gid", 0)?, num(&spec.mode, 8, "mode", 0o755)?);
     let own = |dir: &std::path::Path| -> std::io::Result<()> {
@@ -196,7 +208,12 @@ fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: crate::
         return Ok(dir);
     }
     let lock_path = root.join(format!("{hash}.lock"));
-    let file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| what(format!("{}: {e}", lock_path.display())))?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| what(format!("{}: {e}", lock_path.display())))?;
     let arg = if sharing == "locked" { FlockArg::LockExclusive } else { FlockArg::LockExclusiveNonblock };
     match Flock::lock(file, arg) {
         Ok(lock) => {
@@ -230,7 +247,9 @@ fn context_path(b: &Build, source: &str) -> Result<(String, PathBuf), String> {
     let everything = Ignore::default().walk(&b.opts.context, &[]).map_err(|e| e.to_string())?;
     let kept = b.context_files().map_err(|e| e.to_string())?;
     if everything.iter().filter(|p| under(p)).count() != kept.iter().filter(|p| under(p)).count() {
-        return Err(".dockerignore excludes files under it, which a bind mount would show: bind a directory with nothing excluded, or COPY".into());
+        return Err(
+            ".dockerignore excludes files under it, which a bind mount would show: bind a directory with nothing excluded, or COPY".into(),
+        );
     }
     Ok((rel, path))
 }

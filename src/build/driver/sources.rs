@@ -32,7 +32,8 @@ pub(super) fn scratch(b: &Build) -> Result<tempfile::TempDir, Error> {
 pub(super) fn owner(st: &StageState, spec: &str) -> Result<(u32, u32), String> {
     let layers = st.layer_dirs();
     let read = |p: &str| crate::container::rootfs::read_merged(&layers, p);
-    let id = crate::container::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group")).map_err(|e| format!("--chown={spec}: {e}"))?;
+    let id =
+        crate::container::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group")).map_err(|e| format!("--chown={spec}: {e}"))?;
     Ok((id.uid, id.gid))
 }
 
@@ -52,7 +53,8 @@ pub(super) fn items(
     let dest = if dest.starts_with('/') { dest } else { format!("{}/{dest}", workdir(st).trim_end_matches('/')) };
     // `.` names no entry: a last one (`COPY f .`) means a directory, as a
     // trailing `/` does; so does a directory the image already has.
-    let dir_like = dest.ends_with("/.") || dest.ends_with('/') || crate::container::rootfs::is_dir(&st.layer_dirs(), dest.trim_start_matches('/'));
+    let dir_like =
+        dest.ends_with("/.") || dest.ends_with('/') || crate::container::rootfs::is_dir(&st.layer_dirs(), dest.trim_start_matches('/'));
     let mut dest = dest.split('/').filter(|p| *p != ".").collect::<Vec<_>>().join("/");
     if dir_like && !dest.ends_with('/') {
         dest.push('/');
@@ -67,12 +69,18 @@ pub(super) fn items(
     }
     for s in &spec.sources {
         if let Some(name) = s.strip_prefix("<<").map(|n| n.trim_start_matches('-').trim_matches(|c| c == '"' || c == '\'')) {
-            let doc = spec.heredocs.iter().find(|h| h.name == name).ok_or_else(|| err(format!("{kw} {s}: no here-document named {name}")))?;
+            let doc =
+                spec.heredocs.iter().find(|h| h.name == name).ok_or_else(|| err(format!("{kw} {s}: no here-document named {name}")))?;
             let vars = super::instruction::vars(st);
-            let body = if doc.expand { crate::build::subst::expand_heredoc(&doc.body, &|k| vars.get(k).cloned()).map_err(|e| err(e.to_string()))? } else { doc.body.clone() };
+            let body = if doc.expand {
+                crate::build::subst::expand_heredoc(&doc.body, &|k| vars.get(k).cloned()).map_err(|e| err(e.to_string()))?
+            } else {
+                doc.body.clone()
+            };
             let path = scratch.join(format!("heredoc-{}", sources.len()));
             std::fs::write(&path, body).map_err(|source| Error::Io { path: path.clone(), source })?;
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(|source| Error::Io { path: path.clone(), source })?;
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .map_err(|source| Error::Io { path: path.clone(), source })?;
             sources.push((name.to_string(), path, false));
             continue;
         }
@@ -84,20 +92,25 @@ pub(super) fn items(
             let dir = scratch.join(format!("url-{}", sources.len()));
             std::fs::create_dir(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
             let checksum = spec.checksum.as_deref().map(x).transpose()?;
-            let path = fetch::fetch(&s, &dir, checksum.as_deref()).map_err(|source| Error::Fetch { file: b.df.file.clone(), at: line, source })?;
+            let path =
+                fetch::fetch(&s, &dir, checksum.as_deref()).map_err(|source| Error::Fetch { file: b.df.file.clone(), at: line, source })?;
             sources.push((fetch::file_name(&s), path, false));
             continue;
         }
         match &spec.from {
             Some(from) => {
                 let from = x(from)?;
-                let image = match b.df.stages.iter().position(|st| st.name.as_deref() == Some(from.as_str())).or_else(|| from.parse().ok()) {
-                    Some(i) => b.built.get(&i).cloned().flatten().ok_or_else(|| err(format!("COPY --from={from}: that stage has no files")))?,
+                let image = match b.df.stages.iter().position(|st| st.name.as_deref() == Some(from.as_str())).or_else(|| from.parse().ok())
+                {
+                    Some(i) => {
+                        b.built.get(&i).cloned().flatten().ok_or_else(|| err(format!("COPY --from={from}: that stage has no files")))?
+                    }
                     None => b.store.resolve(&from).map_err(|e| err(format!("COPY --from={from}: {e}")))?,
                 };
                 let layers = image.layer_dirs_top_first();
                 let rel = s.trim_start_matches('/').trim_end_matches('/');
-                let found = crate::container::rootfs::find(&layers, rel).ok_or_else(|| err(format!("COPY --from={from}: {s}: no such file or directory in that stage")))?;
+                let found = crate::container::rootfs::find(&layers, rel)
+                    .ok_or_else(|| err(format!("COPY --from={from}: {s}: no such file or directory in that stage")))?;
                 sources.push((rel.rsplit('/').next().unwrap_or(rel).to_string(), found, false));
             }
             None => {

@@ -30,7 +30,14 @@ pub struct CopyItem {
 }
 
 /// COPY/ADD: the items as one new layer on `base` (`None`: scratch).
-pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Option<(u32, u32)>, chmod: Option<u32>, created_by: &str) -> Result<Digest, Error> {
+pub fn copy(
+    store: &Store,
+    base: Option<&Image>,
+    items: &[CopyItem],
+    chown: Option<(u32, u32)>,
+    chmod: Option<u32>,
+    created_by: &str,
+) -> Result<Digest, Error> {
     let items = items.to_vec();
     let layers = base.map(Image::layer_dirs_top_first).unwrap_or_default();
     let opts = ImportOptions { unpack: crate::image::UnpackOptions::current(), ..Default::default() };
@@ -47,7 +54,13 @@ pub fn copy(store: &Store, base: Option<&Image>, items: &[CopyItem], chown: Opti
 /// The items' entries, after the directories the image lacks (the
 /// parents, and the destination itself when an archive is unpacked into
 /// it).
-fn write_items<W: Write>(b: &mut tar::Builder<W>, items: &[CopyItem], layers: &[PathBuf], chown: Option<(u32, u32)>, chmod: Option<u32>) -> Result<(), Error> {
+fn write_items<W: Write>(
+    b: &mut tar::Builder<W>,
+    items: &[CopyItem],
+    layers: &[PathBuf],
+    chown: Option<(u32, u32)>,
+    chmod: Option<u32>,
+) -> Result<(), Error> {
     let io = |source| Error::Io { path: "COPY".into(), source };
     let mut made: Vec<String> = Vec::new();
     for item in items {
@@ -86,7 +99,14 @@ fn directory<W: Write>(b: &mut tar::Builder<W>, rel: &str) -> std::io::Result<()
 }
 
 /// Append `source` (a file, symlink or directory tree) as `rel`.
-fn append<W: Write>(b: &mut tar::Builder<W>, source: &Path, rel: &str, chown: Option<(u32, u32)>, chmod: Option<u32>, recursive: bool) -> std::io::Result<()> {
+fn append<W: Write>(
+    b: &mut tar::Builder<W>,
+    source: &Path,
+    rel: &str,
+    chown: Option<(u32, u32)>,
+    chmod: Option<u32>,
+    recursive: bool,
+) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(source)?;
     let mut h = tar::Header::new_gnu();

@@ -59,7 +59,9 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
             }
         };
         crate::monitor::spawn(paths, &record).map_err(|e| match e {
-            crate::monitor::Error::Failed { code, message } => Error::RunFailed { command: step.argv.join(" "), code, tail: format!(": {message}") },
+            crate::monitor::Error::Failed { code, message } => {
+                Error::RunFailed { command: step.argv.join(" "), code, tail: format!(": {message}") }
+            }
             other => other.into(),
         })?;
         // Most RUN steps are short: look again after 1 ms, then twice as

@@ -83,7 +83,9 @@ impl LogConfig {
             let bad = |reason: &str| Error::Option { opt: opt.clone(), reason: reason.into() };
             let (k, v) = opt.split_once('=').ok_or_else(|| bad("expected KEY=VALUE"))?;
             match k {
-                "max-size" => c.max_size = parse_size(v).filter(|n| *n >= 4096).ok_or_else(|| bad("expected a size of at least 4k such as 10m"))?,
+                "max-size" => {
+                    c.max_size = parse_size(v).filter(|n| *n >= 4096).ok_or_else(|| bad("expected a size of at least 4k such as 10m"))?
+                }
                 "max-file" => c.max_files = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| bad("expected a count of at least 1"))?,
                 _ => return Err(bad("known options are max-size and max-file")),
             }

@@ -43,10 +43,8 @@ pub fn read_all(dir: &Path) -> Result<Vec<Entry>> {
 
 /// The entries `logs` prints: within `since..until`, then the last `tail`.
 pub fn select(entries: Vec<Entry>, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>, tail: Option<usize>) -> Vec<Entry> {
-    let mut kept: Vec<Entry> = entries
-        .into_iter()
-        .filter(|e| since.is_none_or(|s| e.time >= s) && until.is_none_or(|u| e.time <= u))
-        .collect();
+    let mut kept: Vec<Entry> =
+        entries.into_iter().filter(|e| since.is_none_or(|s| e.time >= s) && until.is_none_or(|u| e.time <= u)).collect();
     if let Some(n) = tail {
         let cut = kept.len().saturating_sub(n);
         kept.drain(..cut);
@@ -146,7 +144,11 @@ mod tests {
         let got: Vec<String> = seen.iter().map(|e| e.log.trim().to_string()).collect();
         let want: Vec<String> = (0..300).map(|i| i.to_string()).collect();
         assert_eq!(got, want);
-        std::fs::write(t.path().join("ctr.log"), "not json\n{\"log\":\"ok\\n\",\"stream\":\"stderr\",\"time\":\"2026-01-01T00:00:00Z\"}\n{\"trunc").unwrap();
+        std::fs::write(
+            t.path().join("ctr.log"),
+            "not json\n{\"log\":\"ok\\n\",\"stream\":\"stderr\",\"time\":\"2026-01-01T00:00:00Z\"}\n{\"trunc",
+        )
+        .unwrap();
         let all = read_all(t.path()).unwrap();
         assert_eq!(all.last().unwrap().log, "ok\n");
         assert_eq!(lines(&b"x\ny"[..]), ["x", "y"]);

@@ -133,7 +133,13 @@ mod tests {
         let w = Arc::new(Mutex::new(LogWriter::open(t.path(), config).unwrap()));
         let (r, mut wr) = std::os::unix::net::UnixStream::pair().unwrap();
         let (mirror_r, mirror_w) = std::os::unix::net::UnixStream::pair().unwrap();
-        let h = pump(File::from(std::os::fd::OwnedFd::from(r)), Stream::Stderr, w.clone(), Some(File::from(std::os::fd::OwnedFd::from(mirror_w))), false);
+        let h = pump(
+            File::from(std::os::fd::OwnedFd::from(r)),
+            Stream::Stderr,
+            w.clone(),
+            Some(File::from(std::os::fd::OwnedFd::from(mirror_w))),
+            false,
+        );
         wr.write_all(b"one\ntw").unwrap();
         wr.write_all(b"o\nlast").unwrap();
         drop(wr);

@@ -48,12 +48,9 @@ pub(super) fn named_digest(name: &str) -> Option<Digest> {
 /// Check a member's content against the digest its name promises.
 fn check_named(spool: &Spool, name: &str, found: &Digest) -> Result<()> {
     match named_digest(name) {
-        Some(expected) if expected != *found => Err(Error::DigestMismatch {
-            archive: spool.archive.clone(),
-            member: name.to_string(),
-            expected,
-            found: found.clone(),
-        }),
+        Some(expected) if expected != *found => {
+            Err(Error::DigestMismatch { archive: spool.archive.clone(), member: name.to_string(), expected, found: found.clone() })
+        }
         _ => Ok(()),
     }
 }
@@ -96,15 +93,9 @@ pub(super) fn plan(spool: &Spool) -> Result<Vec<Planned>> {
             Descriptor::new(MEDIA_CONFIG, config.digest.clone(), config.size),
             layers.iter().map(|(_, d)| d.clone()).collect(),
         );
-        let manifest_bytes = serde_json::to_vec(&manifest)
-            .map_err(|source| crate::image::Error::Encode { what: "the manifest", source })?;
-        out.push(Planned {
-            names,
-            manifest_bytes,
-            manifest_media_type: MEDIA_MANIFEST.to_string(),
-            config_bytes,
-            layers,
-        });
+        let manifest_bytes =
+            serde_json::to_vec(&manifest).map_err(|source| crate::image::Error::Encode { what: "the manifest", source })?;
+        out.push(Planned { names, manifest_bytes, manifest_media_type: MEDIA_MANIFEST.to_string(), config_bytes, layers });
     }
     Ok(out)
 }

@@ -47,8 +47,7 @@ pub struct Loaded {
 
 /// Load every image of the archive `input`; `archive` names it in errors.
 pub fn load(store: &Store, input: impl Read, archive: &str, opts: &UnpackOptions) -> Result<Vec<Loaded>> {
-    let (_, tar) =
-        compress::decompress(input).map_err(|source| Error::Read { archive: archive.to_string(), source })?;
+    let (_, tar) = compress::decompress(input).map_err(|source| Error::Read { archive: archive.to_string(), source })?;
     let mut spool = Spool::read(store, tar, archive)?;
     let planned = if spool.has(docker::MANIFEST) {
         docker::plan(&spool)?
@@ -75,12 +74,7 @@ pub fn load(store: &Store, input: impl Read, archive: &str, opts: &UnpackOptions
 }
 
 /// Stage one planned image's layers and check them against its config.
-fn stage(
-    store: &Store,
-    spool: &mut Spool,
-    p: Planned,
-    opts: &UnpackOptions,
-) -> Result<(StagedImage, Vec<Reference>, Loaded)> {
+fn stage(store: &Store, spool: &mut Spool, p: Planned, opts: &UnpackOptions) -> Result<(StagedImage, Vec<Reference>, Loaded)> {
     let ingest_err = |source| Error::Ingest { archive: spool.archive.clone(), source };
     let diff_ids = ingest::config_diff_ids(&p.config_bytes).map_err(ingest_err)?;
     if diff_ids.len() != p.layers.len() {
@@ -117,11 +111,7 @@ fn stage(
         }
         layers.push(layer);
     }
-    let image = StagedImage {
-        manifest_bytes: p.manifest_bytes,
-        manifest_media_type: p.manifest_media_type,
-        config_bytes: p.config_bytes,
-        layers,
-    };
+    let image =
+        StagedImage { manifest_bytes: p.manifest_bytes, manifest_media_type: p.manifest_media_type, config_bytes: p.config_bytes, layers };
     Ok((image, p.names, loaded))
 }

@@ -36,12 +36,7 @@ fn blob<'a>(spool: &'a Spool, d: &Digest, by: &str) -> Result<&'a Member> {
     let name = blob_name(d);
     let m = spool.get(&name, by)?;
     if m.digest != *d {
-        return Err(Error::DigestMismatch {
-            archive: spool.archive.clone(),
-            member: name,
-            expected: d.clone(),
-            found: m.digest.clone(),
-        });
+        return Err(Error::DigestMismatch { archive: spool.archive.clone(), member: name, expected: d.clone(), found: m.digest.clone() });
     }
     Ok(m)
 }
@@ -61,9 +56,8 @@ fn platform_manifest(spool: &Spool, d: &Descriptor, by: &str) -> Result<Descript
     blob(spool, &d.digest, by)?;
     let (index, _): (Index, _) = spool.read_json(&name, by)?;
     let arch = oci_arch();
-    let platform = |m: &Descriptor, key: &str| {
-        m.extra.get("platform").and_then(|p| p.get(key)).and_then(|v| v.as_str()).map(str::to_string)
-    };
+    let platform =
+        |m: &Descriptor, key: &str| m.extra.get("platform").and_then(|p| p.get(key)).and_then(|v| v.as_str()).map(str::to_string);
     index
         .manifests
         .into_iter()
@@ -95,10 +89,7 @@ pub(super) fn plan(spool: &Spool) -> Result<Vec<Planned>> {
             }
             MEDIA_MANIFEST | DOCKER_MANIFEST => d.clone(),
             other => {
-                return Err(Error::Unsupported {
-                    archive: spool.archive.clone(),
-                    what: format!("an index entry of media type {other:?}"),
-                })
+                return Err(Error::Unsupported { archive: spool.archive.clone(), what: format!("an index entry of media type {other:?}") })
             }
         };
         let name = name_of(&d).transpose().map_err(|e| spool.bad(INDEX, e))?;

@@ -166,7 +166,11 @@ fn write_docker<W: Write>(store: &Store, images: &[(Image, Vec<String>)], tar: &
 fn write_oci<W: Write>(store: &Store, images: &[(Image, Vec<String>)], tar: &mut tar::Builder<W>) -> Result<()> {
     let mut index = Index::default();
     for (image, names) in images {
-        let m = image.manifests.first().cloned().unwrap_or_else(|| Descriptor::new(crate::image::layout::MEDIA_MANIFEST, image.manifest_digest.clone(), 0));
+        let m = image
+            .manifests
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Descriptor::new(crate::image::layout::MEDIA_MANIFEST, image.manifest_digest.clone(), 0));
         let base = Descriptor::new(&m.media_type, m.digest.clone(), m.size);
         if names.is_empty() {
             index.manifests.push(base.clone());

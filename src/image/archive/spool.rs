@@ -98,8 +98,7 @@ impl Spool {
     pub fn read(store: &Store, input: impl Read, archive: &str) -> Result<Spool> {
         let dir = TempDir::new(store, "layer-load");
         fs::create_dir(dir.path()).map_err(Error::io("create", dir.path()))?;
-        let mut spool =
-            Spool { archive: archive.to_string(), dir, files: HashMap::new(), links: HashMap::new(), next: 0 };
+        let mut spool = Spool { archive: archive.to_string(), dir, files: HashMap::new(), links: HashMap::new(), next: 0 };
         let mut ar = tar::Archive::new(input);
         let mut seen = 0u64;
         let entries = ar.entries().map_err(|e| read_error(archive, 0, e))?;
@@ -107,11 +106,8 @@ impl Spool {
             let mut entry = entry.map_err(|e| read_error(archive, seen, e))?;
             seen += 1;
             let raw = entry.path_bytes().into_owned();
-            let unsafe_member = |reason| Error::UnsafeMember {
-                archive: archive.to_string(),
-                member: String::from_utf8_lossy(&raw).into_owned(),
-                reason,
-            };
+            let unsafe_member =
+                |reason| Error::UnsafeMember { archive: archive.to_string(), member: String::from_utf8_lossy(&raw).into_owned(), reason };
             let name = normalize(&raw).map_err(unsafe_member)?;
             let kind = entry.header().entry_type();
             match kind {
@@ -122,12 +118,8 @@ impl Spool {
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     let target = entry.link_name_bytes().unwrap_or_default().into_owned();
-                    let target = if kind == tar::EntryType::Symlink {
-                        link_target(&name, &target)
-                    } else {
-                        normalize(&target)
-                    }
-                    .map_err(unsafe_member)?;
+                    let target = if kind == tar::EntryType::Symlink { link_target(&name, &target) } else { normalize(&target) }
+                        .map_err(unsafe_member)?;
                     spool.files.remove(&name);
                     spool.links.insert(name, target);
                 }

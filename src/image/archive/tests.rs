@@ -158,10 +158,8 @@ fn bad_archives_are_refused_and_the_store_is_unchanged() {
     refused(&b, &archive(&without_layer), |e| matches!(e, Error::MissingMember { member, .. } if member.ends_with("layer.tar")));
     // A layer whose content is not what the config says.
     let other_layer = TarBuf::new().file("evil", b"x").finish();
-    let swapped: Vec<(&str, &[u8])> = good
-        .iter()
-        .map(|(n, d)| (n.as_str(), if n.ends_with("layer.tar") { other_layer.as_slice() } else { d.as_slice() }))
-        .collect();
+    let swapped: Vec<(&str, &[u8])> =
+        good.iter().map(|(n, d)| (n.as_str(), if n.ends_with("layer.tar") { other_layer.as_slice() } else { d.as_slice() })).collect();
     refused(&b, &archive(&swapped), |e| e.to_string().contains("but the config says"));
     // A config that does not match the digest in its name.
     let bad_config: Vec<(&str, &[u8])> = good

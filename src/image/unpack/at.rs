@@ -47,13 +47,7 @@ pub fn open_beneath(dir: BorrowedFd<'_>, path: &OsStr, flags: libc::c_int) -> io
     // SAFETY: valid fd, NUL-terminated path, and a pointer/size pair that
     // describes `how`.
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
+        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
     };
     if r >= 0 {
         // SAFETY: a new descriptor from the kernel.
@@ -240,10 +234,7 @@ mod tests {
             assert!(open(root.as_fd(), OsStr::new(""), flags).is_ok());
             for bad in ["l", "up/etc", "l/x"] {
                 let e = open(root.as_fd(), OsStr::new(bad), flags).unwrap_err();
-                assert!(
-                    matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR) | Some(libc::ENOENT)),
-                    "{bad}: {e}"
-                );
+                assert!(matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR) | Some(libc::ENOENT)), "{bad}: {e}");
             }
             assert_eq!(open(root.as_fd(), OsStr::new("l"), flags).unwrap_err().raw_os_error(), Some(libc::ELOOP));
         }

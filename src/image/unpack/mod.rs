@@ -237,8 +237,7 @@ impl Unpacker<'_> {
             }
             return Err(UnpackError::Refused { entry: name, reason: "a non-directory cannot replace the layer root" });
         }
-        let (last, parents) =
-            comps.split_last().ok_or(UnpackError::Refused { entry: name.clone(), reason: "empty name" })?;
+        let (last, parents) = comps.split_last().ok_or(UnpackError::Refused { entry: name.clone(), reason: "empty name" })?;
         let last: &OsStr = last;
         let parent = self.open_parent(parents, &name, true)?;
         let pfd = parent.as_fd();
@@ -440,8 +439,7 @@ impl Unpacker<'_> {
                 })
             }
         };
-        let st = at::stat_nofollow(tparent.as_fd(), tlast)
-            .map_err(|_| refuse("hardlink target does not exist in the layer"))?;
+        let st = at::stat_nofollow(tparent.as_fd(), tlast).map_err(|_| refuse("hardlink target does not exist in the layer"))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             return Err(refuse("hardlink target is a directory"));
         }
@@ -455,13 +453,7 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn set_xattrs(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        last: &OsStr,
-        file: Option<&fs::File>,
-        xattrs: &[(CString, Vec<u8>)],
-    ) {
+    fn set_xattrs(&mut self, dir: BorrowedFd<'_>, last: &OsStr, file: Option<&fs::File>, xattrs: &[(CString, Vec<u8>)]) {
         for (k, v) in xattrs {
             let r = match file {
                 Some(f) => at::fsetxattr(f.as_fd(), k, v),
@@ -477,8 +469,7 @@ impl Unpacker<'_> {
     /// Apply directory modes and times, deepest first.
     fn finish_dirs(&mut self) -> Result<()> {
         let mut dirs: Vec<(&OsString, &DirMeta)> = self.dirs.iter().collect();
-        let depth =
-            |p: &OsString| if p.is_empty() { 0 } else { 1 + p.as_bytes().iter().filter(|b| **b == b'/').count() };
+        let depth = |p: &OsString| if p.is_empty() { 0 } else { 1 + p.as_bytes().iter().filter(|b| **b == b'/').count() };
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(depth(p)));
         for (p, meta) in dirs {
             // Replaced by a non-directory later on: nothing to do.

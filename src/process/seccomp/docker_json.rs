@@ -292,22 +292,17 @@ mod tests {
     fn bad_profiles_say_what_is_wrong() {
         assert!(problem("{").starts_with("not a docker seccomp profile:"));
         assert!(problem(r#"{"syscalls": []}"#).contains("defaultAction"));
-        assert!(problem(r#"{"defaultAction": "SCMP_ACT_BOGUS"}"#)
-            .contains("unknown action \"SCMP_ACT_BOGUS\" in defaultAction"));
+        assert!(problem(r#"{"defaultAction": "SCMP_ACT_BOGUS"}"#).contains("unknown action \"SCMP_ACT_BOGUS\" in defaultAction"));
         let text = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
             {"names": ["open"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#;
-        assert_eq!(
-            problem(text),
-            "argument index 7 in syscalls[1] is out of range: system calls have arguments 0 to 5"
-        );
+        assert_eq!(problem(text), "argument index 7 in syscalls[1] is out of range: system calls have arguments 0 to 5");
         let text = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["open"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]}"#;
         assert!(problem(text).contains("unknown comparison \"SCMP_CMP_SOMETIMES\" in syscalls[0]"));
         let text = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": [], "action": "SCMP_ACT_ERRNO"}]}"#;
         assert!(problem(text).contains("syscalls[0] names no system call"));
-        let text =
-            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_NOTIFY"}]}"#;
+        let text = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_NOTIFY"}]}"#;
         assert!(problem(text).contains("needs a seccomp agent"));
         let text = r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000}"#;
         assert!(problem(text).contains("errno 70000 in defaultAction is out of range"));
