@@ -86,6 +86,13 @@ pub(super) fn stage(paths: &Paths, dir: &Path) -> Result<Staged> {
     }
 }
 
+/// The proof that this process is inside burrow's user namespace, for
+/// code that runs there by construction (a `run`, a monitor, a build
+/// step) and so has no `InUserns` handed down.
+pub fn in_userns() -> Result<InUserns> {
+    InUserns::here().ok_or(Error::NotInUserns)
+}
+
 /// Remove container `r` under the store lock, taken and released here,
 /// then delete its files: `run --rm`, a build step, an undone create.
 /// Call inside burrow's user namespace.
@@ -124,7 +131,7 @@ impl Claimed {
 /// record does not load is claimed by its id (or a unique prefix).
 pub fn claim(paths: &Paths, key: &str, force: bool) -> Result<Claimed> {
     let r = match record::find(paths, key) {
-        Err(Error::NoSuchContainer { .. }) if record::find_broken(paths, key).is_some() => {
+        Err(Error::NoSuchContainer { .. }) => {
             let b = record::find_broken(paths, key).ok_or_else(|| Error::NoSuchContainer { key: key.to_string() })?;
             let dir = paths.containers().join(&b.id);
             let life = state::lifecycle(&dir)?;

@@ -323,10 +323,7 @@ pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaul
 /// burrow's namespace (the `run` or monitor that ran it).
 pub fn remove_with_volumes(paths: &Paths, record: &Record) {
     let t = std::time::Instant::now();
-    let removed = match crate::userns::InUserns::here() {
-        Some(ns) => super::remove::remove_now(paths, record, true, &ns),
-        None => Err(Error::NotInUserns),
-    };
+    let removed = super::remove::in_userns().and_then(|ns| super::remove::remove_now(paths, record, true, &ns));
     if let Err(e) = removed {
         tracing::warn!(%e, "could not remove the container");
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::Error;
 use crate::container::logs::{Entry, Follower};
 use crate::container::run::{ImageDefaults, RunOptions};
-use crate::container::{record, run as container_run, state};
+use crate::container::{record, remove, run as container_run, state};
 use crate::image::{Digest, Image};
 use crate::paths::Paths;
 use crate::volume::{CheckedBind, MountRequest};
@@ -93,10 +93,7 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
         let _ = crate::container::lifecycle::kill(paths, record.id.as_str(), nix::sys::signal::Signal::SIGKILL);
         state::wait_monitor_gone(&dir, None);
     }
-    let removed = match crate::userns::InUserns::here() {
-        Some(ns) => crate::container::remove::remove_now(paths, &record, false, &ns),
-        None => Err(crate::container::Error::NotInUserns),
-    };
+    let removed = remove::in_userns().and_then(|ns| remove::remove_now(paths, &record, false, &ns));
     if let Err(e) = removed {
         tracing::warn!(%e, "cannot remove the build step's container");
     }
