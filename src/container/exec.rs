@@ -21,7 +21,6 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
 
 use super::passwd::{self, Identity};
 use super::record::{self, Status};
@@ -29,23 +28,7 @@ use super::run::{check_env, environment, parse_env_file};
 use super::{Error, Result};
 use crate::paths::Paths;
 use crate::process::join::{self, ExecSpec, Stdio};
-
-/// What `run` recorded for later `exec`s into the container.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecDefaults {
-    /// The container's environment as its command got it.
-    pub env: Vec<String>,
-    /// Whether HOME in `env` is the default burrow derived from the
-    /// user (so another `-u` user gets its own home instead).
-    pub home_from_user: bool,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-    pub cwd: String,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub security_opt: Vec<String>,
-}
+pub use crate::model::exec::ExecDefaults;
 
 impl ExecDefaults {
     /// Built by `run` from the container's final settings; `sources` are

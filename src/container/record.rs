@@ -14,82 +14,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 
 use super::live::{self, Live};
 use super::{Error, Result};
 use crate::paths::Paths;
 
 pub use crate::model::ContainerId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Created,
-    Running,
-    /// Exited, and the restart policy will start it again shortly.
-    Restarting,
-    Exited,
-}
-
-impl Status {
-    /// docker's `State.Status` word.
-    pub fn word(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Restarting => "restarting",
-            Status::Exited => "exited",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
-    pub id: ContainerId,
-    pub name: String,
-    pub image: String,
-    pub image_id: String,
-    pub command: Vec<String>,
-    pub created: String,
-    pub status: Status,
-    pub pid: Option<i32>,
-    /// The pid's start time (field 22 of /proc/PID/stat), so a reused pid
-    /// is not mistaken for the container.
-    #[serde(default)]
-    pub pid_start: Option<u64>,
-    pub exit_code: Option<i32>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub auto_remove: bool,
-    /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
-    #[serde(default)]
-    pub ports: Vec<String>,
-    /// The flags the container was created with; `start` and restarts
-    /// read them (absent in records of older burrow versions).
-    #[serde(default)]
-    pub config: Option<super::run::RunOptions>,
-    /// How often the restart policy has started it again.
-    #[serde(default)]
-    pub restart_count: u32,
-    /// Why the last start failed before the command ran (docker's State.Error).
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Volumes, binds and tmpfs as mounted (`inspect` "Mounts", `rm -v`,
-    /// `--volumes-from`, `volume rm`'s in-use check).
-    #[serde(default)]
-    pub mounts: Vec<crate::volume::MountPoint>,
-    /// The same mounts as the container's first process makes them.
-    #[serde(default)]
-    pub user_mounts: Vec<crate::process::UserMount>,
-    /// Whether the kernel's OOM killer killed a process of the container
-    /// in its last run (docker's State.OOMKilled).
-    #[serde(default)]
-    pub oom_killed: bool,
-    /// What `burrow exec` gives a command in this container (set when it starts).
-    #[serde(default)]
-    pub exec: Option<super::exec::ExecDefaults>,
-}
 
 impl Record {
     /// A record for a container just created: no process yet.
@@ -265,6 +195,7 @@ pub fn list(paths: &Paths) -> Result<Vec<Record>> {
 }
 
 pub use crate::model::procfs::process_start;
+pub use crate::model::record::{Record, Status};
 
 /// Whether the process recorded for `r` still runs.
 pub fn is_alive(r: &Record) -> bool {

@@ -10,19 +10,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "kebab-case")]
-pub enum Policy {
-    #[default]
-    No,
-    OnFailure {
-        max_retries: Option<u32>,
-    },
-    Always,
-    UnlessStopped,
-}
+pub use crate::model::restart::Policy;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid --restart {text:?}: use no, on-failure[:MAX-RETRIES], always or unless-stopped")]

@@ -22,30 +22,14 @@ use std::path::{Path, PathBuf};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
-use super::logs::{self, LogConfig, LogWriter, Stream};
+use super::logs::{self, LogWriter, Stream};
 use super::record::{self, ContainerId, Record, Status};
 use super::restart::Policy;
 use super::{passwd, rootfs, state, Error, Result};
 use crate::lock::StoreLock;
 use crate::paths::Paths;
 use crate::process::{self, caps, seccomp, Detached, FileMount, Spec};
-use crate::userns::Mapping;
-
-/// What the image's config says about running it.
-#[derive(Debug, Clone, Default)]
-pub struct ImageDefaults {
-    pub env: Vec<String>,
-    pub entrypoint: Vec<String>,
-    pub cmd: Vec<String>,
-    pub workdir: String,
-    pub user: String,
-    /// ExposedPorts keys (`80/tcp`), for `-P`.
-    pub exposed: Vec<String>,
-    /// The image's STOPSIGNAL, empty for SIGTERM.
-    pub stop_signal: String,
-    /// VOLUME entries: anonymous volumes unless a mount covers them.
-    pub volumes: Vec<String>,
-}
+pub use crate::model::run::{ImageDefaults, KeepId, RunOptions};
 
 impl ImageDefaults {
     pub fn of(image: &crate::image::Image) -> ImageDefaults {
@@ -61,82 +45,6 @@ impl ImageDefaults {
             volumes: c.volumes().clone().unwrap_or_default(),
         }
     }
-}
-
-/// The `run` flags burrow implements. Kept in the container's record
-/// (`create` writes them, `start` and restarts read them), so every field
-/// must serialize.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct RunOptions {
-    pub image: String,
-    pub command: Vec<String>,
-    pub name: Option<String>,
-    pub rm: bool,
-    pub interactive: bool,
-    pub tty: bool,
-    pub env: Vec<String>,
-    pub env_files: Vec<PathBuf>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub entrypoint: Option<String>,
-    pub hostname: Option<String>,
-    pub read_only: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub security_opt: Vec<String>,
-    pub init: bool,
-    /// `--userns=keep-id`: the maps of burrow's own namespace, to nest in.
-    pub keep_id: Option<KeepId>,
-    pub network: super::net::NetworkRequest,
-    /// `--restart`.
-    #[serde(default)]
-    pub restart: Policy,
-    /// `--log-driver` and `--log-opt`.
-    #[serde(default)]
-    pub log: LogConfig,
-    /// `--stop-signal` (else the image's STOPSIGNAL, else SIGTERM).
-    #[serde(default)]
-    pub stop_signal: Option<String>,
-    /// `--stop-timeout` in seconds (else 10).
-    #[serde(default)]
-    pub stop_timeout: Option<u32>,
-    /// `-v`, `--mount`, `--tmpfs` (parsed by `volume::spec`).
-    #[serde(default)]
-    pub mounts: Vec<crate::volume::MountRequest>,
-    #[serde(default)]
-    pub volumes_from: Vec<crate::volume::VolumesFrom>,
-    /// Bind sources checked with the caller's permissions before burrow
-    /// entered its user namespace (`volume::host`); used by `create`,
-    /// which records each source's identity with the container's mounts
-    /// (the container's first process refuses a source replaced since).
-    #[serde(skip)]
-    pub checked_binds: Vec<crate::volume::CheckedBind>,
-    /// The healthcheck (flags over the image's HEALTHCHECK), if any.
-    #[serde(default)]
-    pub health: Option<super::health::Check>,
-    /// `--memory`, `--cpus`, `--ulimit`... (`limits`).
-    #[serde(default)]
-    pub limits: crate::limits::Request,
-}
-
-impl RunOptions {
-    /// The signal `stop` sends first: the flag, the image's, SIGTERM.
-    pub fn stop_signal(&self, defaults: &ImageDefaults) -> String {
-        self.stop_signal.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| {
-            if defaults.stop_signal.is_empty() {
-                "SIGTERM".into()
-            } else {
-                defaults.stop_signal.clone()
-            }
-        })
-    }
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct KeepId {
-    pub outer: Mapping,
-    pub uid: u32,
-    pub gid: u32,
 }
 
 /// docker's rule: `--entrypoint` replaces the image's entrypoint and drops

@@ -3,16 +3,32 @@
 //!
 //! Theory of operation. The modules that act on containers (`container`,
 //! `volume`, `process`, `monitor`, `build`) meet in the values they pass
-//! and keep, not in each other's code: an id (`ContainerId`), the mounts a
-//! container's first process makes (`UserMount`), what `/proc` says about a
-//! process (`procfs`). Those live here, in a leaf that imports nothing
-//! from the rest of the crate, so that every engine module may depend on
-//! them and nothing they hold drags a second module along. Behaviour
-//! (locks, files, kernel calls) stays with the module that owns it.
+//! and keep, not in each other's code: a container's record and the `run`
+//! options inside it (mounts, ports, network, limits, healthcheck, restart
+//! policy, exec defaults), ids and digests, timestamps, what `/proc` says
+//! about a process. Those live here, in a leaf that imports nothing from
+//! the rest of the crate, so that every engine module may depend on them
+//! and nothing they hold drags a second module along. Behaviour (locks,
+//! files, kernel calls, parsing of flags) stays with the module that owns
+//! it, as further `impl` blocks there where a type needs one.
 
+pub mod digest;
+pub mod exec;
+pub mod health;
 pub mod id;
+pub mod idmap;
+pub mod limits;
+pub mod logs;
 pub mod mount;
+pub mod net;
 pub mod procfs;
+pub mod record;
+pub mod restart;
+pub mod run;
+pub mod volume;
 
+pub use digest::Digest;
 pub use id::ContainerId;
 pub use mount::{UserMount, UserMountKind};
+pub use record::{Record, Status};
+pub use run::RunOptions;

@@ -15,43 +15,13 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
 
 use super::host::CheckedBind;
 use super::spec::{MountKind, MountRequest};
 use super::{fill, io, store, Error, Result};
 use crate::model::{UserMount, UserMountKind};
 use crate::paths::Paths;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MountType {
-    Volume,
-    Bind,
-    Tmpfs,
-}
-
-/// A container's mount as its record keeps it and `inspect` shows it
-/// ("Mounts", docker's field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountPoint {
-    #[serde(rename = "Type")]
-    pub kind: MountType,
-    #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(rename = "Source")]
-    pub source: String,
-    #[serde(rename = "Destination")]
-    pub destination: String,
-    #[serde(rename = "Driver", default, skip_serializing_if = "Option::is_none")]
-    pub driver: Option<String>,
-    #[serde(rename = "Mode")]
-    pub mode: String,
-    #[serde(rename = "RW")]
-    pub rw: bool,
-    #[serde(rename = "Propagation")]
-    pub propagation: String,
-}
+pub use crate::model::volume::{MountPoint, MountType};
 
 /// What `prepare` made.
 #[derive(Debug, Default)]

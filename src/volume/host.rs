@@ -13,23 +13,14 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{access, AccessFlags};
-use serde::{Deserialize, Serialize};
 
 use super::{Error, Result};
-
-/// A bind source that passed the caller's permission check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckedBind {
-    pub path: PathBuf,
-    pub dev: u64,
-    pub ino: u64,
-    pub is_dir: bool,
-}
+pub use crate::model::volume::CheckedBind;
 
 /// Check (and for `-v`, create) one bind source as the calling user.
 pub fn check(path: &Path, create: bool) -> Result<CheckedBind> {

@@ -1,0 +1,33 @@
+//! The network flags of `run` as a container's record keeps them; the
+//! mode is written as `--network` spells it.
+
+use burrow_netstack::mode::NetworkMode;
+
+/// The network flags of `run`, as typed (kept in the container's record,
+/// so `start` and a restart decide the network again from them).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct NetworkRequest {
+    #[serde(with = "mode_text")]
+    pub mode: NetworkMode,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub add_host: Vec<String>,
+}
+
+/// The mode as `--network` spells it.
+mod mode_text {
+    use burrow_netstack::mode::NetworkMode;
+
+    pub fn serialize<S: serde::Serializer>(mode: &NetworkMode, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(mode)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NetworkMode, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
