@@ -361,7 +361,7 @@ impl Filter {
         })
     }
 
-    fn keeps(&self, paths: &Paths, r: &record::Record, state: &str, image_ids: &dyn Fn(&str) -> Option<String>) -> bool {
+    fn keeps(&self, paths: &Paths, r: &record::Record, state: &str, image_ids: &dyn Fn(&str) -> Option<burrow::model::Digest>) -> bool {
         match self {
             Filter::Status(s) => state == s,
             Filter::Name(n) => r.name.contains(n.as_str()),
@@ -383,7 +383,7 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         t => Some(super::template::Template::parse(t)?),
     };
     let store = Store::open(paths).ok();
-    let image_id = |name: &str| store.as_ref()?.resolve(name).ok().map(|i| i.id.to_string());
+    let image_id = |name: &str| store.as_ref()?.resolve(name).ok().map(|i| i.id);
     let mut all: Vec<(record::Record, bool)> = record::list(paths)?
         .into_iter()
         .map(|r| record::observed(paths, r))
@@ -419,7 +419,7 @@ pub fn ps(paths: &Paths, args: &PsArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(r, paused)| {
             let health = burrow::container::health::Health::load(&r.dir(paths));
-            let mut row = burrow::container::inspect::ps_row(r, *paused, status_text(r, *paused, health), ago(Some(&r.created)));
+            let mut row = burrow::container::inspect::ps_row(r, *paused, status_text(r, *paused, health), ago(Some(r.created)));
             if args.no_trunc {
                 row["ID"] = r.id.as_str().into();
             }
@@ -465,7 +465,7 @@ fn status_text(r: &record::Record, paused: bool, health: Option<burrow::containe
     match r.status {
         Status::Created => "Created".to_string(),
         Status::Running => {
-            let up = format!("Up {}", ago(r.started_at.as_deref()).trim_end_matches(" ago"));
+            let up = format!("Up {}", ago(r.started_at).trim_end_matches(" ago"));
             let health = match health.map(|h| h.status) {
                 Some(s) if s == "starting" => " (health: starting)".to_string(),
                 Some(s) => format!(" ({s})"),
@@ -477,16 +477,14 @@ fn status_text(r: &record::Record, paused: bool, health: Option<burrow::containe
                 format!("{up}{health}")
             }
         }
-        Status::Restarting => format!("Restarting ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
-        Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at.as_deref())),
+        Status::Restarting => format!("Restarting ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at)),
+        Status::Exited => format!("Exited ({}) {}", r.exit_code.unwrap_or(0), ago(r.finished_at)),
     }
 }
 
 /// docker's relative time of an RFC 3339 timestamp (empty when unset).
-fn ago(t: Option<&str>) -> String {
-    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| super::images::ago(t.with_timezone(&chrono::Utc)))
-        .unwrap_or_default()
+fn ago(t: Option<burrow::model::Timestamp>) -> String {
+    t.map(|t| super::images::ago(t.time())).unwrap_or_default()
 }
 
 #[derive(clap::Args, Debug)]
@@ -557,8 +555,7 @@ pub fn port(paths: &Paths, args: &PortArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let (port, proto) = burrow_netstack::ports::parse_expose(private)?;
-    let prefix = format!("{port}/{proto} -> ");
-    let hosts: Vec<&str> = r.ports.iter().filter_map(|p| p.strip_prefix(&prefix)).collect();
+    let hosts: Vec<String> = r.ports.iter().filter(|p| p.container_port == port && p.proto == proto).map(|p| p.host()).collect();
     if hosts.is_empty() {
         anyhow::bail!("no public port '{port}/{proto}' published for {}", r.name);
     }

@@ -34,7 +34,7 @@ pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions
         return Err(Error::NoUpper { name: rec.name.clone() });
     }
     let store = Store::open(paths)?;
-    let base = store.resolve(&rec.image_id).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
+    let base = store.resolve(rec.image_id.as_str()).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
     let import_opts = ImportOptions {
         message: opts.message.clone(),
         author: opts.author.clone(),

@@ -178,7 +178,7 @@ fn stopped_side(
 ) -> std::result::Result<(), String> {
     use nix::mount::{mount, MsFlags};
     let image = crate::image::Store::open(paths)
-        .and_then(|s| s.resolve(&r.image_id))
+        .and_then(|s| s.resolve(r.image_id.as_str()))
         .map_err(|_| format!("the image of container {} ({}) is no longer in the store", r.name, r.image))?;
     let layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
     let layout = super::rootfs::Layout::of(&r.dir(paths), &layers);

@@ -29,7 +29,7 @@ use crate::paths::Paths;
 pub fn export(paths: &Paths, key: &str, out: impl Write) -> Result<()> {
     let rec = record::find(paths, key)?;
     let store = Store::open(paths)?;
-    let image = store.resolve(&rec.image_id).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
+    let image = store.resolve(rec.image_id.as_str()).map_err(|_| Error::ImageGone { name: rec.name.clone(), image: rec.image.clone() })?;
     let layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
     let layout = rootfs::Layout::of(&rec.dir(paths), &layers);
     if !layout.upper.is_dir() {

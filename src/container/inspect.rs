@@ -7,22 +7,24 @@
 use serde_json::{json, Map, Value};
 
 use super::record::{Record, Status};
+use crate::model::PublishedPort;
 use crate::paths::Paths;
 
 /// `80/tcp -> 0.0.0.0:8080` lines as docker's `Ports` map.
-fn port_map(ports: &[String]) -> Value {
+fn port_map(ports: &[PublishedPort]) -> Value {
     let mut map = Map::new();
     for p in ports {
-        let Some((private, host)) = p.split_once(" -> ") else { continue };
-        let Some((ip, port)) = host.rsplit_once(':') else { continue };
-        let entry = json!({"HostIp": ip.trim_matches(|c| c == '[' || c == ']'), "HostPort": port});
-        match map.entry(private.to_string()).or_insert_with(|| json!([])) {
+        let entry = json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
+        match map.entry(p.private()).or_insert_with(|| json!([])) {
             Value::Array(a) => a.push(entry),
             _ => unreachable!("only arrays are inserted"),
         }
     }
     Value::Object(map)
 }
+
+/// docker's zero time, for a container that never started or finished.
+const NEVER: &str = "0001-01-01T00:00:00Z";
 
 /// The `inspect` object of one container (its status as observed).
 pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
@@ -46,8 +48,8 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": r.exit_code.unwrap_or(0),
             "Error": r.error.clone().unwrap_or_default(),
-            "StartedAt": r.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-            "FinishedAt": r.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "StartedAt": r.started_at.map_or_else(|| NEVER.to_string(), |t| t.to_string()),
+            "FinishedAt": r.finished_at.map_or_else(|| NEVER.to_string(), |t| t.to_string()),
             "Health": c.health.as_ref().and_then(|_| super::health::Health::load(&dir)),
         },
         "Image": r.image_id,
@@ -104,14 +106,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
 
 /// One `ps` row: docker's `--format` fields.
 pub fn ps_row(r: &Record, paused: bool, status: String, running_for: String) -> Value {
-    let ports: Vec<String> = r
-        .ports
-        .iter()
-        .map(|p| {
-            let (private, host) = p.split_once(" -> ").unwrap_or((p, ""));
-            format!("{host}->{private}")
-        })
-        .collect();
+    let ports: Vec<String> = r.ports.iter().map(|p| format!("{}->{}", p.host(), p.private())).collect();
     json!({
         "ID": r.id.short(),
         "Image": r.image,
@@ -134,7 +129,9 @@ mod tests {
 
     #[test]
     fn ports_as_docker_shows_them() {
-        let v = port_map(&["80/tcp -> 0.0.0.0:8080".into(), "80/tcp -> [::]:8080".into(), "53/udp -> 127.0.0.1:5353".into()]);
+        let ports: Vec<PublishedPort> =
+            ["80/tcp -> 0.0.0.0:8080", "80/tcp -> [::]:8080", "53/udp -> 127.0.0.1:5353"].iter().map(|t| PublishedPort::parse(t).unwrap()).collect();
+        let v = port_map(&ports);
         assert_eq!(v["80/tcp"][0], json!({"HostIp": "0.0.0.0", "HostPort": "8080"}));
         assert_eq!(v["80/tcp"][1]["HostIp"], "::");
         assert_eq!(v["53/udp"][0]["HostPort"], "5353");

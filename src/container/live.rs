@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::record::Status;
+use crate::model::Timestamp;
 
 /// The file's name in the container's directory.
 pub const FILE: &str = "live.bin";
@@ -49,8 +50,8 @@ pub struct Live {
     pub pid: Option<i32>,
     pub pid_start: Option<u64>,
     pub exit_code: Option<i32>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
     pub restart_count: u32,
     pub error: Option<String>,
     pub oom_killed: bool,
@@ -183,8 +184,8 @@ mod tests {
             pid: None,
             pid_start: None,
             exit_code: Some(code),
-            started_at: Some("2024-01-01T00:00:00Z".into()),
-            finished_at: Some("2024-01-01T00:00:01Z".into()),
+            started_at: Timestamp::parse("2024-01-01T00:00:00Z"),
+            finished_at: Timestamp::parse("2024-01-01T00:00:01Z"),
             restart_count: 0,
             error: None,
             oom_killed: false,

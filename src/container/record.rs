@@ -22,33 +22,6 @@ use crate::paths::Paths;
 pub use crate::model::ContainerId;
 
 impl Record {
-    /// A record for a container just created: no process yet.
-    pub fn created(id: ContainerId, name: String, image: String, image_id: String, command: Vec<String>, auto_remove: bool) -> Record {
-        Record {
-            id,
-            name,
-            image,
-            image_id,
-            command,
-            created: chrono::Utc::now().to_rfc3339(),
-            status: Status::Created,
-            pid: None,
-            pid_start: None,
-            exit_code: None,
-            started_at: None,
-            finished_at: None,
-            auto_remove,
-            ports: Vec::new(),
-            config: None,
-            restart_count: 0,
-            error: None,
-            mounts: Vec::new(),
-            user_mounts: Vec::new(),
-            oom_killed: false,
-            exec: None,
-        }
-    }
-
     pub fn dir(&self, paths: &Paths) -> PathBuf {
         paths.containers().join(self.id.as_str())
     }
@@ -247,7 +220,7 @@ pub fn reconcile(paths: &Paths, store: &crate::lock::StoreLock) -> Result<()> {
             if matches!(r.status, Status::Running | Status::Restarting) {
                 r.status = Status::Exited;
                 r.exit_code = Some(137);
-                r.finished_at = Some(chrono::Utc::now().to_rfc3339());
+                r.finished_at = Some(crate::model::Timestamp::now());
             }
         })?;
     }
@@ -303,16 +276,15 @@ pub fn mounts_from(paths: &Paths, from: &[crate::volume::VolumesFrom]) -> Result
 }
 
 /// Every container with the image it uses, for `rmi` and `image prune`
-/// (a record whose image id does not parse uses no stored image). Takes
-/// no lock: the store's callers hold it.
+/// (a record whose image id does not parse does not load: it is listed as
+/// broken). Takes no lock: the store's callers hold it.
 pub fn image_users(paths: &Paths) -> Result<Vec<crate::image::ImageUser>> {
     let all = list(paths)?;
     Ok(all
         .into_iter()
-        .filter_map(|r| {
-            let image_id = crate::image::Digest::parse(&r.image_id).ok()?;
+        .map(|r| {
             let running = matches!(r.status, Status::Running | Status::Restarting) && r.monitor_alive(paths);
-            Some(crate::image::ImageUser { image_id, container: r.id.short().to_string(), running })
+            crate::image::ImageUser { image_id: r.image_id.clone(), container: r.id.short().to_string(), running }
         })
         .collect())
 }
@@ -387,7 +359,7 @@ mod tests {
     fn save_list_find() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), "sha256:00".into(), vec!["true".into()], false);
+        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), crate::model::Digest::of_bytes(b"image"), vec!["true".into()], false);
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         assert_eq!(find(&paths, "web").unwrap().id, r.id);
@@ -400,7 +372,7 @@ mod tests {
     fn live_changes_leave_container_json_alone() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), "sha256:00".into(), vec!["true".into()], false);
+        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), crate::model::Digest::of_bytes(b"image"), vec!["true".into()], false);
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         let json = fs::read(r.dir(&paths).join("container.json")).unwrap();
@@ -421,7 +393,7 @@ mod tests {
     fn a_record_without_live_file_is_read_from_container_json() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let mut r = Record::created(ContainerId::random(), "old".into(), "busybox".into(), "sha256:00".into(), vec!["true".into()], false);
+        let mut r = Record::created(ContainerId::random(), "old".into(), "busybox".into(), crate::model::Digest::of_bytes(b"image"), vec!["true".into()], false);
         r.exit_code = Some(3);
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();

@@ -193,7 +193,7 @@ fn create_as<T>(
         }
         None => record::fresh_name(paths)?,
     };
-    let mut record = Record::created(id, name, opts.image.clone(), image.id.to_string(), args, opts.rm);
+    let mut record = Record::created(id, name, opts.image.clone(), image.id.clone(), args, opts.rm);
     let prepared = prepare_mounts(paths, opts, image, defaults)?;
     record.mounts = prepared.points;
     record.user_mounts = prepared.mounts;
@@ -286,7 +286,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let opts = record.config.clone().ok_or_else(|| Error::NoConfig { name: record.name.clone() })?;
     let opts = &opts;
     let store = crate::image::Store::open(paths)?;
-    let image = store.resolve(&record.image_id).map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
+    let image = store.resolve(record.image_id.as_str()).map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
     let image = &image;
     let defaults = &ImageDefaults::of(image);
     let Security { caps, seccomp, no_new_privs } = Security::of(opts, paths)?;
@@ -332,7 +332,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;
     let files = write_etc_files(&dir, hostname, &net.hosts, &net.resolv)?;
-    record.ports = net.ports.iter().map(|p| p.to_string()).collect();
+    record.ports = net.ports.iter().map(crate::model::PublishedPort::from).collect();
     // What `exec` and `port` read is recorded before the command runs
     // (container.json is rewritten only if it changed), so recording the
     // running state once it runs is a quick write in place (`live`).
@@ -462,7 +462,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         }
         let saved = record.update(paths, |r| {
             r.status = Status::Running;
-            r.started_at = Some(chrono::Utc::now().to_rfc3339());
+            r.started_at = Some(crate::model::Timestamp::now());
             r.pid = Some(pid.as_raw());
             r.pid_start = record::process_start(pid.as_raw());
             r.error = None;
@@ -501,7 +501,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let error = result.as_ref().err().map(|e| e.to_string());
     let update = record.update(paths, |r| {
         r.status = Status::Exited;
-        r.finished_at = Some(chrono::Utc::now().to_rfc3339());
+        r.finished_at = Some(crate::model::Timestamp::now());
         r.exit_code = Some(code);
         r.pid = None;
         r.pid_start = None;

@@ -21,14 +21,18 @@ pub mod limits;
 pub mod logs;
 pub mod mount;
 pub mod net;
+pub mod port;
 pub mod procfs;
 pub mod record;
 pub mod restart;
 pub mod run;
+pub mod time;
 pub mod volume;
 
 pub use digest::Digest;
 pub use id::ContainerId;
 pub use mount::{UserMount, UserMountKind};
 pub use record::{Record, Status};
+pub use port::PublishedPort;
 pub use run::RunOptions;
+pub use time::Timestamp;

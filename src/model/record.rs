@@ -5,10 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::digest::Digest;
 use super::exec::ExecDefaults;
 use super::id::ContainerId;
 use super::mount::UserMount;
+use super::port::PublishedPort;
 use super::run::RunOptions;
+use super::time::Timestamp;
 use super::volume::MountPoint;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,9 +41,9 @@ pub struct Record {
     pub id: ContainerId,
     pub name: String,
     pub image: String,
-    pub image_id: String,
+    pub image_id: Digest,
     pub command: Vec<String>,
-    pub created: String,
+    pub created: Timestamp,
     pub status: Status,
     pub pid: Option<i32>,
     /// The pid's start time (field 22 of /proc/PID/stat), so a reused pid
@@ -48,12 +51,12 @@ pub struct Record {
     #[serde(default)]
     pub pid_start: Option<u64>,
     pub exit_code: Option<i32>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
     pub auto_remove: bool,
     /// Published ports as `burrow port` shows them (`80/tcp -> 0.0.0.0:8080`).
     #[serde(default)]
-    pub ports: Vec<String>,
+    pub ports: Vec<PublishedPort>,
     /// The flags the container was created with; `start` and restarts
     /// read them (absent in records of older burrow versions).
     #[serde(default)]
@@ -78,4 +81,33 @@ pub struct Record {
     /// What `burrow exec` gives a command in this container (set when it starts).
     #[serde(default)]
     pub exec: Option<ExecDefaults>,
+}
+
+impl Record {
+    /// A record for a container just created: no process yet.
+    pub fn created(id: ContainerId, name: String, image: String, image_id: Digest, command: Vec<String>, auto_remove: bool) -> Record {
+        Record {
+            id,
+            name,
+            image,
+            image_id,
+            command,
+            created: Timestamp::now(),
+            status: Status::Created,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            auto_remove,
+            ports: Vec::new(),
+            config: None,
+            restart_count: 0,
+            error: None,
+            mounts: Vec::new(),
+            user_mounts: Vec::new(),
+            oom_killed: false,
+            exec: None,
+        }
+    }
 }
