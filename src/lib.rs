@@ -26,7 +26,6 @@ pub mod info;
 pub mod limits;
 pub mod lock;
 pub mod model;
-pub mod monitor;
 pub mod network;
 pub mod paths;
 pub mod private_dir;

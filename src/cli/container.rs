@@ -270,7 +270,7 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
         // Held until the monitor has the container (or failed to start it).
         let (record, _creator) = burrow::container::run::create_for_run(paths, &opts, &image, &defaults)?;
         let follower = burrow::container::logs::Follower::at_end(&record.dir(paths));
-        if let Err(e) = burrow::monitor::spawn(paths, &record) {
+        if let Err(e) = burrow::container::monitor::spawn(paths, &record) {
             eprintln!("Error: {e}");
             return Ok(e.exit_code());
         }

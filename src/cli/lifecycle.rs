@@ -91,7 +91,7 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
     let mut failed = false;
     for key in &args.containers {
         let follower = record::find(paths, key).ok().map(|r| Follower::at_end(&r.dir(paths)));
-        match burrow::monitor::start(paths, key) {
+        match burrow::container::monitor::start(paths, key) {
             Ok(r) if args.attach => {
                 let follower = follower.unwrap_or_else(|| Follower::at_end(&r.dir(paths)));
                 return attach_to(paths, &r, follower, args.interactive);
@@ -162,7 +162,7 @@ pub fn restart(paths: &Paths, args: &RestartArgs) -> anyhow::Result<()> {
         super::enter(false)?;
     }
     let quiet = |_: &str| {};
-    let start = each_quiet(&stopped, "start", quiet, |key| burrow::monitor::start(paths, key).map(|_| ()).map_err(Into::into));
+    let start = each_quiet(&stopped, "start", quiet, |key| burrow::container::monitor::start(paths, key).map(|_| ()).map_err(Into::into));
     stop.and(start)
 }
 
@@ -384,7 +384,7 @@ pub struct MonitorArgs {
 
 /// The hidden `__monitor ID` (see `burrow::monitor`).
 pub fn monitor(paths: &Paths, args: &MonitorArgs) -> i32 {
-    burrow::monitor::main(paths, &args.id)
+    burrow::container::monitor::main(paths, &args.id)
 }
 
 /// Run `op` for every key, printing each key done (docker's output) and

@@ -31,6 +31,7 @@ mod layer_tar;
 pub mod lifecycle;
 mod live;
 pub mod logs;
+pub mod monitor;
 pub mod net;
 pub mod passwd;
 pub mod prune;

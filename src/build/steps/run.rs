@@ -58,8 +58,8 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
                 tail.pop_front();
             }
         };
-        crate::monitor::spawn(paths, &record).map_err(|e| match e {
-            crate::monitor::Error::Failed { code, message } => {
+        crate::container::monitor::spawn(paths, &record).map_err(|e| match e {
+            crate::container::monitor::Error::Failed { code, message } => {
                 Error::RunFailed { command: step.argv.join(" "), code, tail: format!(": {message}") }
             }
             other => other.into(),

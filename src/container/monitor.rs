@@ -30,9 +30,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::container::record::{self, Record, Status};
-use crate::container::run::{self, Io};
-use crate::container::state;
+use super::record::{self, Record, Status};
+use super::run::{self, Io};
+use super::state;
 use crate::paths::Paths;
 use crate::process::ExitClass;
 
@@ -51,7 +51,7 @@ pub enum Error {
     #[error("{message}")]
     Failed { code: i32, message: String },
     #[error(transparent)]
-    Container(#[from] crate::container::Error),
+    Container(#[from] super::Error),
 }
 
 impl Error {
@@ -146,7 +146,7 @@ pub fn start(paths: &Paths, key: &str) -> Result<Record> {
     // Read again under the lock: a removal may have won the race.
     let r = record::find(paths, key)?;
     if r.dir(paths) != dir {
-        return Err(crate::container::Error::NoSuchContainer { key: key.to_string() }.into());
+        return Err(super::Error::NoSuchContainer { key: key.to_string() }.into());
     }
     if r.monitor_alive(paths) {
         return Ok(r);
@@ -186,7 +186,7 @@ pub fn main(paths: &Paths, id: &str) -> i32 {
     let lock = match lock {
         Ok(Some(l)) => l,
         Ok(None) => {
-            send(&mut report, Report::failed(125, &crate::container::Error::AlreadyRunning { name: r.name.clone() }));
+            send(&mut report, Report::failed(125, &super::Error::AlreadyRunning { name: r.name.clone() }));
             return 125;
         }
         Err(e) => {
@@ -200,7 +200,7 @@ pub fn main(paths: &Paths, id: &str) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let code = match &e {
-                crate::container::Error::Process(crate::process::Error::Child { class, .. }) => class.code(),
+                super::Error::Process(crate::process::Error::Child { class, .. }) => class.code(),
                 _ => ExitClass::Engine.code(),
             };
             tracing::warn!(%e, "the container did not start");
