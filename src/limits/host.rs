@@ -156,13 +156,35 @@ fn host_user() -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(outside)).ok().flatten().map(|u| u.name).unwrap_or_else(|| outside.to_string())
 }
 
+/// Why a `--device-*` path gives no device numbers.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("{source}")]
+    Stat { source: std::io::Error },
+    #[error("not a block device")]
+    NotBlock,
+}
+
 /// A device's major and minor numbers, for the `--device-*` flags.
-pub fn device_numbers(path: &str) -> Result<(u64, u64), String> {
+pub fn device_numbers(path: &str) -> Result<(u64, u64), DeviceError> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let m = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let m = std::fs::metadata(path).map_err(|source| DeviceError::Stat { source })?;
     if !m.file_type().is_block_device() {
-        return Err("not a block device".into());
+        return Err(DeviceError::NotBlock);
     }
     let rdev = m.rdev();
     Ok((libc::major(rdev) as u64, libc::minor(rdev) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_want_a_block_device() {
+        assert!(matches!(device_numbers("/dev/null"), Err(DeviceError::NotBlock)));
+        let missing = device_numbers("/nonexistent/burrow-device").unwrap_err();
+        assert!(matches!(&missing, DeviceError::Stat { source } if source.kind() == std::io::ErrorKind::NotFound), "{missing:?}");
+        assert_eq!(missing.to_string(), "No such file or directory (os error 2)");
+    }
 }

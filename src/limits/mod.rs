@@ -31,7 +31,7 @@ mod request;
 mod rlimit;
 
 pub use cgroup::{Cgroup, Stats};
-pub use host::{Host, Version};
+pub use host::{DeviceError, Host, Version};
 pub use plan::{plan, probe_each, Controller, Plan, Refusal, Write};
 pub use request::{
     parse_blkio_weight, parse_bytes, parse_cpu_list, parse_cpus, parse_device_rate, parse_memory, parse_pids, parse_shares, parse_swap,
@@ -61,8 +61,8 @@ pub enum Error {
     NoCgroup { id: String, fix: String },
     #[error("cannot {what} container {id}: the freezer cgroup controller is not delegated to you; {fix}")]
     NoFreezer { what: &'static str, id: String, fix: String },
-    #[error("{flag}: cannot use device {path}: {reason}")]
-    Device { flag: &'static str, path: String, reason: String },
+    #[error("{flag}: cannot use device {path}: {source}")]
+    Device { flag: &'static str, path: String, source: DeviceError },
 }
 
 impl Error {

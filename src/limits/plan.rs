@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::host::{Host, Version};
+use super::host::{DeviceError, Host, Version};
 use super::request::{Request, Swap, Throttle};
 use super::{Error, Result};
 
@@ -106,147 +106,187 @@ pub struct Plan {
 const CPU_PERIOD_US: u64 = 100_000;
 
 /// Finds a device path's major and minor numbers, or says why not.
-pub type DeviceLookup<'a> = &'a dyn Fn(&str) -> std::result::Result<(u64, u64), String>;
+pub type DeviceLookup<'a> = &'a dyn Fn(&str) -> std::result::Result<(u64, u64), DeviceError>;
 
 /// Decide what to write for `req` on `host`.
 pub fn plan(req: &Request, host: &Host, device: DeviceLookup) -> Result<Plan> {
-    let mut p = Planner { host, plan: Plan::default() };
-    let v2 = host.version == Version::V2;
-    if let Some(m) = req.memory {
-        if p.need(Controller::Memory, "--memory") {
-            p.write(Controller::Memory, if v2 { "memory.max" } else { "memory.limit_in_bytes" }, m.to_string());
-            let swap_file = if v2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
-            // docker: no --memory-swap means as much swap as memory.
-            let total = match req.memory_swap {
-                None => Some(m.saturating_mul(2)),
-                Some(Swap::Total(t)) => Some(t),
-                Some(Swap::Unlimited) => None,
-            };
-            let value = match (v2, total) {
-                (_, None) => {
-                    if v2 {
-                        "max".to_string()
-                    } else {
-                        "-1".to_string()
-                    }
-                }
-                (true, Some(t)) => t.saturating_sub(m).to_string(),
-                (false, Some(t)) => t.to_string(),
-            };
-            if host.has_file(Controller::Memory, swap_file) {
-                p.write(Controller::Memory, swap_file, value);
-            } else if req.memory_swap.is_some() {
-                p.refuse(
-                    "--memory-swap",
-                    &format!("this kernel has no {swap_file} (swap accounting is off)"),
-                    "boot the host with swapaccount=1, or leave out --memory-swap",
-                );
+    let mut p = Planner { host, v2: host.version == Version::V2, plan: Plan::default() };
+    p.memory(req);
+    p.cpus(req)?;
+    p.cpu_shares(req);
+    p.cpuset(req)?;
+    p.pids(req);
+    p.blkio_weight(req);
+    p.device_rates(req, device)?;
+    Ok(p.plan)
+}
+
+struct Planner<'a> {
+    host: &'a Host,
+    /// The host has cgroup v2 (else v1).
+    v2: bool,
+    plan: Plan,
+}
+
+/// One rule per limit flag.
+impl Planner<'_> {
+    /// `--memory` and `--memory-swap`.
+    fn memory(&mut self, req: &Request) {
+        let Some(m) = req.memory else {
+            if req.memory_swap.is_some() {
+                self.need(Controller::Memory, "--memory-swap");
             }
+            return;
+        };
+        if !self.need(Controller::Memory, "--memory") {
+            return;
         }
-    } else if req.memory_swap.is_some() {
-        p.need(Controller::Memory, "--memory-swap");
+        let v2 = self.v2;
+        self.write(Controller::Memory, if v2 { "memory.max" } else { "memory.limit_in_bytes" }, m.to_string());
+        let swap_file = if v2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
+        // docker: no --memory-swap means as much swap as memory.
+        let total = match req.memory_swap {
+            None => Some(m.saturating_mul(2)),
+            Some(Swap::Total(t)) => Some(t),
+            Some(Swap::Unlimited) => None,
+        };
+        let value = match (v2, total) {
+            (true, None) => "max".to_string(),
+            (false, None) => "-1".to_string(),
+            (true, Some(t)) => t.saturating_sub(m).to_string(),
+            (false, Some(t)) => t.to_string(),
+        };
+        if self.host.has_file(Controller::Memory, swap_file) {
+            self.write(Controller::Memory, swap_file, value);
+        } else if req.memory_swap.is_some() {
+            self.refuse(
+                "--memory-swap",
+                &format!("this kernel has no {swap_file} (swap accounting is off)"),
+                "boot the host with swapaccount=1, or leave out --memory-swap",
+            );
+        }
     }
-    if let Some(nano) = req.nano_cpus {
-        let n = host.cpus.len().max(1) as u64;
+
+    /// `--cpus`: a CFS quota over docker's period.
+    fn cpus(&mut self, req: &Request) -> Result<()> {
+        let Some(nano) = req.nano_cpus else { return Ok(()) };
+        let n = self.host.cpus.len().max(1) as u64;
         if nano > n * 1_000_000_000 {
             return Err(Error::invalid(
                 "--cpus",
                 &format!("the range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"),
             ));
         }
-        if p.need(Controller::Cpu, "--cpus") {
-            let quota = (nano as u128 * CPU_PERIOD_US as u128 / 1_000_000_000) as u64;
-            if v2 {
-                p.write(Controller::Cpu, "cpu.max", format!("{quota} {CPU_PERIOD_US}"));
-            } else if host.has_file(Controller::Cpu, "cpu.cfs_quota_us") {
-                p.write(Controller::Cpu, "cpu.cfs_period_us", CPU_PERIOD_US.to_string());
-                p.write(Controller::Cpu, "cpu.cfs_quota_us", quota.to_string());
-            } else {
-                p.refuse("--cpus", "this kernel has no CPU bandwidth control (cpu.cfs_quota_us)", "use --cpu-shares instead");
-            }
+        if !self.need(Controller::Cpu, "--cpus") {
+            return Ok(());
+        }
+        let quota = (nano as u128 * CPU_PERIOD_US as u128 / 1_000_000_000) as u64;
+        if self.v2 {
+            self.write(Controller::Cpu, "cpu.max", format!("{quota} {CPU_PERIOD_US}"));
+        } else if self.host.has_file(Controller::Cpu, "cpu.cfs_quota_us") {
+            self.write(Controller::Cpu, "cpu.cfs_period_us", CPU_PERIOD_US.to_string());
+            self.write(Controller::Cpu, "cpu.cfs_quota_us", quota.to_string());
+        } else {
+            self.refuse("--cpus", "this kernel has no CPU bandwidth control (cpu.cfs_quota_us)", "use --cpu-shares instead");
+        }
+        Ok(())
+    }
+
+    /// `--cpu-shares`.
+    fn cpu_shares(&mut self, req: &Request) {
+        let Some(shares) = req.cpu_shares else { return };
+        if !self.need(Controller::Cpu, "--cpu-shares") {
+            return;
+        }
+        if self.v2 {
+            // runc's conversion of [2, 262144] to [1, 10000].
+            self.write(Controller::Cpu, "cpu.weight", (1 + (shares.saturating_sub(2) * 9999) / 262_142).to_string());
+        } else {
+            self.write(Controller::Cpu, "cpu.shares", shares.to_string());
         }
     }
-    if let Some(shares) = req.cpu_shares {
-        if p.need(Controller::Cpu, "--cpu-shares") {
-            if v2 {
-                // runc's conversion of [2, 262144] to [1, 10000].
-                p.write(Controller::Cpu, "cpu.weight", (1 + (shares.saturating_sub(2) * 9999) / 262_142).to_string());
-            } else {
-                p.write(Controller::Cpu, "cpu.shares", shares.to_string());
-            }
-        }
-    }
-    if let Some(list) = &req.cpuset_cpus {
+
+    /// `--cpuset-cpus`: only CPUs the user may use.
+    fn cpuset(&mut self, req: &Request) -> Result<()> {
+        let Some(list) = &req.cpuset_cpus else { return Ok(()) };
         let cpus = super::request::parse_cpu_list("--cpuset-cpus", list)?;
-        if let Some(bad) = cpus.iter().find(|c| !host.cpus.contains(c)) {
+        if let Some(bad) = cpus.iter().find(|c| !self.host.cpus.contains(c)) {
             return Err(Error::invalid(
                 "--cpuset-cpus",
-                &format!("CPU {bad} is not available to you (allowed: {})", render_cpus(&host.cpus)),
+                &format!("CPU {bad} is not available to you (allowed: {})", render_cpus(&self.host.cpus)),
             ));
         }
-        if p.need(Controller::Cpuset, "--cpuset-cpus") {
-            p.write(Controller::Cpuset, "cpuset.cpus", list.trim().to_string());
+        if self.need(Controller::Cpuset, "--cpuset-cpus") {
+            self.write(Controller::Cpuset, "cpuset.cpus", list.trim().to_string());
+        }
+        Ok(())
+    }
+
+    /// `--pids-limit`.
+    fn pids(&mut self, req: &Request) {
+        let Some(n) = req.pids_limit else { return };
+        if self.need(Controller::Pids, "--pids-limit") {
+            self.write(Controller::Pids, "pids.max", n.to_string());
         }
     }
-    if let Some(n) = req.pids_limit {
-        if p.need(Controller::Pids, "--pids-limit") {
-            p.write(Controller::Pids, "pids.max", n.to_string());
+
+    /// `--blkio-weight`: the first weight file the I/O scheduler offers.
+    fn blkio_weight(&mut self, req: &Request) {
+        let Some(w) = req.blkio_weight else { return };
+        if !self.need(Controller::Io, "--blkio-weight") {
+            return;
+        }
+        let (files, value): (&[&'static str], u64) = if self.v2 {
+            // runc's conversion of [10, 1000] to [1, 10000].
+            (&["io.weight", "io.bfq.weight"], 1 + (u64::from(w) - 10) * 9999 / 990)
+        } else {
+            (&["blkio.weight", "blkio.bfq.weight"], u64::from(w))
+        };
+        match files.iter().find(|f| self.host.has_file(Controller::Io, f)) {
+            Some(f) => self.write(Controller::Io, f, value.to_string()),
+            None => self.refuse(
+                "--blkio-weight",
+                "no block I/O scheduler here supports weights (no blkio.weight or bfq weight file)",
+                "select the bfq I/O scheduler for the disk, or leave out --blkio-weight",
+            ),
         }
     }
-    if let Some(w) = req.blkio_weight {
-        if p.need(Controller::Io, "--blkio-weight") {
-            let (files, value): (&[&'static str], u64) = if v2 {
-                // runc's conversion of [10, 1000] to [1, 10000].
-                (&["io.weight", "io.bfq.weight"], 1 + (u64::from(w) - 10) * 9999 / 990)
+
+    /// `--device-{read,write}-{bps,iops}`: one v1 file per kind, or on v2
+    /// all of one device's throttles in one io.max line.
+    fn device_rates(&mut self, req: &Request, device: DeviceLookup) -> Result<()> {
+        let mut io_max: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
+        for d in &req.device_rates {
+            let (major, minor) = device(&d.path).map_err(|source| Error::Device { flag: d.kind.flag(), path: d.path.clone(), source })?;
+            if !self.need(Controller::Io, d.kind.flag()) {
+                continue;
+            }
+            if self.v2 {
+                let key = match d.kind {
+                    Throttle::ReadBps => "rbps",
+                    Throttle::WriteBps => "wbps",
+                    Throttle::ReadIops => "riops",
+                    Throttle::WriteIops => "wiops",
+                };
+                io_max.entry((major, minor)).or_default().push(format!("{key}={}", d.rate));
             } else {
-                (&["blkio.weight", "blkio.bfq.weight"], u64::from(w))
-            };
-            match files.iter().find(|f| host.has_file(Controller::Io, f)) {
-                Some(f) => p.write(Controller::Io, f, value.to_string()),
-                None => p.refuse(
-                    "--blkio-weight",
-                    "no block I/O scheduler here supports weights (no blkio.weight or bfq weight file)",
-                    "select the bfq I/O scheduler for the disk, or leave out --blkio-weight",
-                ),
+                let file = match d.kind {
+                    Throttle::ReadBps => "blkio.throttle.read_bps_device",
+                    Throttle::WriteBps => "blkio.throttle.write_bps_device",
+                    Throttle::ReadIops => "blkio.throttle.read_iops_device",
+                    Throttle::WriteIops => "blkio.throttle.write_iops_device",
+                };
+                self.write(Controller::Io, file, format!("{major}:{minor} {}", d.rate));
             }
         }
-    }
-    // v2 takes all of one device's throttles in one io.max line.
-    let mut io_max: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
-    for d in &req.device_rates {
-        let (major, minor) = device(&d.path).map_err(|reason| Error::Device { flag: d.kind.flag(), path: d.path.clone(), reason })?;
-        if !p.need(Controller::Io, d.kind.flag()) {
-            continue;
+        for ((major, minor), keys) in io_max {
+            self.write(Controller::Io, "io.max", format!("{major}:{minor} {}", keys.join(" ")));
         }
-        if v2 {
-            let key = match d.kind {
-                Throttle::ReadBps => "rbps",
-                Throttle::WriteBps => "wbps",
-                Throttle::ReadIops => "riops",
-                Throttle::WriteIops => "wiops",
-            };
-            io_max.entry((major, minor)).or_default().push(format!("{key}={}", d.rate));
-        } else {
-            let file = match d.kind {
-                Throttle::ReadBps => "blkio.throttle.read_bps_device",
-                Throttle::WriteBps => "blkio.throttle.write_bps_device",
-                Throttle::ReadIops => "blkio.throttle.read_iops_device",
-                Throttle::WriteIops => "blkio.throttle.write_iops_device",
-            };
-            p.write(Controller::Io, file, format!("{major}:{minor} {}", d.rate));
-        }
+        Ok(())
     }
-    for ((major, minor), keys) in io_max {
-        p.write(Controller::Io, "io.max", format!("{major}:{minor} {}", keys.join(" ")));
-    }
-    Ok(p.plan)
 }
 
-struct Planner<'a> {
-    host: &'a Host,
-    plan: Plan,
-}
-
+/// The bookkeeping every rule shares.
 impl Planner<'_> {
     /// Whether `controller` is delegated; if not, refuse `flag` (once).
     fn need(&mut self, controller: Controller, flag: &str) -> bool {
@@ -323,7 +363,7 @@ mod tests {
         )
     }
 
-    fn no_dev(_: &str) -> std::result::Result<(u64, u64), String> {
+    fn no_dev(_: &str) -> std::result::Result<(u64, u64), DeviceError> {
         Ok((8, 0))
     }
 
@@ -404,8 +444,9 @@ mod tests {
             files(&plan(&r, &h, &no_dev).unwrap()),
             vec![("pids.max", "20"), ("io.weight", "4950"), ("io.max", "8:0 rbps=1024 wiops=10")]
         );
-        let bad_dev = |_: &str| Err("no such device".to_string());
-        assert!(plan(&r, &v1_all(), &bad_dev).unwrap_err().to_string().contains("/dev/sda"));
+        let bad_dev = |_: &str| Err(DeviceError::NotBlock);
+        let msg = plan(&r, &v1_all(), &bad_dev).unwrap_err().to_string();
+        assert_eq!(msg, "--device-read-bps: cannot use device /dev/sda: not a block device");
     }
 
     #[test]

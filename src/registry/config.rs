@@ -77,6 +77,14 @@ pub struct Endpoint {
     pub mirror: bool,
 }
 
+/// registries.conf is not valid TOML or not burrow's keys; the text is
+/// toml's own (it quotes the line and names the key).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .toml.to_string().trim())]
+pub struct ParseError {
+    toml: toml::de::Error,
+}
+
 /// Per-command choices from flags.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -91,14 +99,14 @@ impl Conf {
     pub fn load() -> Result<Conf> {
         let Some(path) = conf_path() else { return Ok(Conf::default()) };
         match fs::read_to_string(&path) {
-            Ok(s) => Conf::parse(&s).map_err(|detail| Error::Config { path, detail }),
+            Ok(s) => Conf::parse(&s).map_err(|source| Error::Config { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Conf::default()),
-            Err(e) => Err(Error::Config { path, detail: e.to_string() }),
+            Err(source) => Err(Error::ConfigRead { path, source }),
         }
     }
 
-    pub fn parse(s: &str) -> std::result::Result<Conf, String> {
-        toml::from_str(s).map_err(|e| e.to_string().trim().to_string())
+    pub fn parse(s: &str) -> std::result::Result<Conf, ParseError> {
+        toml::from_str(s).map_err(|toml| ParseError { toml })
     }
 
     /// Parse what the user typed, sending short names to the default
@@ -222,7 +230,8 @@ location = "mirror.example"
 
     #[test]
     fn typos_are_errors() {
-        let e = Conf::parse("[[registry]]\nlocation = \"x\"\ninsecur = true\n").unwrap_err();
-        assert!(e.contains("insecur"), "{e}");
+        let e = Conf::parse("[[registry]]\nlocation = \"x\"\ninsecur = true\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `insecur`"), "{e}");
+        assert_eq!(e, e.trim(), "no trailing newline from toml");
     }
 }

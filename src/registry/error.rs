@@ -35,8 +35,10 @@ pub enum Error {
     Download { image: String, layer: Digest, detail: String },
     #[error("auth file {path}: {detail}")]
     AuthFile { path: PathBuf, detail: String },
-    #[error("registries configuration {path}: {detail}")]
-    Config { path: PathBuf, detail: String },
+    #[error("registries configuration {path}: {source}")]
+    Config { path: PathBuf, source: super::config::ParseError },
+    #[error("registries configuration {path}: {source}")]
+    ConfigRead { path: PathBuf, source: std::io::Error },
     #[error("cannot {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
     #[error(transparent)]

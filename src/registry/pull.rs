@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use nix::fcntl::Flock;
 use reqwest::header::{ACCEPT, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use reqwest::{Method, StatusCode};
 
@@ -99,65 +100,16 @@ struct Document {
 
 fn pull_from(store: &Store, client: &Client, reference: &Reference, opts: &PullOptions, progress: &Progress) -> Result<PullResult> {
     let repo = reference.path().to_string();
-    let scopes = vec![pull_scope(&repo)];
-    let target = match reference.digest() {
-        Some(d) => d.to_string(),
-        None => reference.tag().unwrap_or("latest").to_string(),
-    };
+    let src = Source { store, client, reference, scopes: vec![pull_scope(&repo)], repo, opts, progress };
     progress.say(&format!("Trying to pull {reference}..."));
-    let mut doc = fetch_manifest(client, &repo, &scopes, &target, reference)?;
-    if let Some(d) = reference.digest() {
-        if doc.digest != *d {
-            return Err(Error::BadResponse {
-                registry: client.registry.clone(),
-                what: format!("manifest for {reference}"),
-                detail: format!("its content hashes to {}, not the digest asked for", doc.digest),
-            });
-        }
-    }
-    if doc.media_type == MEDIA_INDEX || doc.media_type == DOCKER_LIST {
-        #[derive(serde::Deserialize)]
-        struct Index {
-            manifests: Vec<IndexEntry>,
-        }
-        let index: Index = serde_json::from_slice(&doc.bytes).map_err(|e| Error::BadResponse {
-            registry: client.registry.clone(),
-            what: format!("image index for {reference}"),
-            detail: e.to_string(),
-        })?;
-        let want = opts.platform.clone().unwrap_or_else(Platform::host);
-        let entry = platform::choose(&index.manifests, &want).ok_or_else(|| Error::NoPlatform {
-            reference: reference.to_string(),
-            wanted: want.to_string(),
-            available: platform::describe(&index.manifests),
-        })?;
-        let chosen = fetch_manifest(client, &repo, &scopes, entry.digest.as_str(), reference)?;
-        if chosen.digest != entry.digest {
-            return Err(Error::BadResponse {
-                registry: client.registry.clone(),
-                what: format!("manifest {} of {reference}", entry.digest),
-                detail: format!("its content hashes to {}", chosen.digest),
-            });
-        }
-        doc = chosen;
-    } else if let Some(want) = &opts.platform {
-        // A single-platform image: --platform must still be honoured.
-        check_single_platform(store, client, &repo, &scopes, &doc, want, reference)?;
-    }
-    if doc.media_type == DOCKER_SCHEMA1 || doc.media_type.starts_with("application/vnd.docker.distribution.manifest.v1") {
-        return Err(Error::BadResponse {
-            registry: client.registry.clone(),
-            what: format!("manifest for {reference}"),
-            detail: "it is Docker schema 1, deprecated since 2017 and not supported; push the image again with a current tool".into(),
-        });
-    }
+    let doc = src.image_manifest()?;
     let manifest: Manifest = serde_json::from_slice(&doc.bytes).map_err(|e| Error::BadResponse {
         registry: client.registry.clone(),
         what: format!("manifest for {reference}"),
         detail: e.to_string(),
     })?;
 
-    let config_bytes = fetch_config(store, client, &repo, &scopes, &manifest.config, reference)?;
+    let config_bytes = fetch_config(store, client, &src.repo, &src.scopes, &manifest.config, reference)?;
     let diff_ids = ingest::config_diff_ids(&config_bytes)?;
     if diff_ids.len() != manifest.layers.len() {
         return Err(Error::BadResponse {
@@ -166,88 +118,188 @@ fn pull_from(store: &Store, client: &Client, reference: &Reference, opts: &PullO
             detail: format!("its manifest lists {} layers but its config {}", manifest.layers.len(), diff_ids.len()),
         });
     }
-    let chains = chain_ids(&diff_ids);
 
     let downloads = store.paths().root.join("downloads");
     fs::create_dir_all(&downloads).map_err(|source| Error::Io { op: "create", path: downloads.clone(), source })?;
-    let mut slots: Vec<Option<Result<StagedLayer>>> = Vec::new();
-    let mut todo = Vec::new();
-    let mut reused = 0;
-    for (i, layer) in manifest.layers.iter().enumerate() {
-        if store.has_blob(&layer.digest) && store.layer_dir(&chains[i]).is_dir() {
-            progress.say(&format!("Copying blob {} skipped: already exists", layer.digest.short()));
-            slots.push(Some(Ok(StagedLayer::present(layer, diff_ids[i].clone()))));
-            reused += 1;
-        } else {
-            slots.push(None);
-            todo.push(i);
-        }
-    }
-    let downloaded = todo.len();
-    let cancel = AtomicBool::new(false);
-    let image_name = reference.to_string();
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<StagedLayer>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL.min(todo.len()) {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&i) = todo.get(k) else { break };
-                if cancel.load(Ordering::SeqCst) {
-                    break;
-                }
-                let layer = &manifest.layers[i];
-                let job = LayerJob {
-                    image: &image_name,
-                    store,
-                    client,
-                    repo: &repo,
-                    scopes: &scopes,
-                    desc: layer,
-                    downloads: &downloads,
-                    opts,
-                    progress,
-                    cancel: &cancel,
-                };
-                let r = job.run().map_err(|e| match e {
-                    Error::Image(source) => {
-                        Error::Layer { image: reference.to_string(), layer: layer.digest.clone(), source: Box::new(source) }
-                    }
-                    other => other,
-                });
-                if r.is_err() {
-                    cancel.store(true, Ordering::SeqCst);
-                }
-                results.lock().unwrap().push((i, r));
-            });
-        }
-    });
-    progress.clear();
-    let mut first_err = None;
-    for (i, r) in results.into_inner().unwrap() {
-        match r {
-            Err(e) if first_err.is_none() && !matches!(e, Error::Download { ref detail, .. } if detail == CANCELLED) => first_err = Some(e),
-            other => slots[i] = Some(other),
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
-    let mut layers = Vec::new();
-    let mut squashed = 0;
-    for (i, s) in slots.into_iter().enumerate() {
-        let l = s.unwrap_or_else(|| {
-            Err(Error::Download { image: reference.to_string(), layer: manifest.layers[i].digest.clone(), detail: CANCELLED.into() })
-        })?;
-        squashed += l.report.as_ref().map_or(0, |r| r.squashed_owners);
-        layers.push(l);
-    }
+    let (mut slots, todo) = src.present_layers(&manifest.layers, &diff_ids);
+    let reused = slots.len() - todo.len();
+    src.download(&manifest.layers, &todo, &downloads, &mut slots)?;
+    let (layers, squashed) = src.staged(&manifest.layers, slots)?;
     progress.say("Writing manifest to image destination");
     let staged = StagedImage { manifest_bytes: doc.bytes, manifest_media_type: doc.media_type, config_bytes, layers };
     // A pull by digest is named `repo@digest`, so that name finds it again.
     let name = reference.to_string();
     let (id, manifest_digest) = ingest::commit_image(store, staged, std::slice::from_ref(reference))?;
-    Ok(PullResult { id, name, manifest_digest, downloaded, reused, squashed_owners: squashed })
+    Ok(PullResult { id, name, manifest_digest, downloaded: todo.len(), reused, squashed_owners: squashed })
+}
+
+/// One pull from one endpoint: what each of its steps asks with.
+struct Source<'a> {
+    store: &'a Store,
+    client: &'a Client,
+    reference: &'a Reference,
+    repo: String,
+    scopes: Vec<String>,
+    opts: &'a PullOptions,
+    progress: &'a Progress,
+}
+
+/// Where each layer of a pull stands: staged (or failed), or `None` while
+/// it is still to be downloaded.
+type Slots = Vec<Option<Result<StagedLayer>>>;
+
+impl Source<'_> {
+    /// The image manifest to pull: the one asked for, checked against the
+    /// digest asked for, or from an index the one for the platform; never
+    /// Docker schema 1.
+    fn image_manifest(&self) -> Result<Document> {
+        let reference = self.reference;
+        let target = match reference.digest() {
+            Some(d) => d.to_string(),
+            None => reference.tag().unwrap_or("latest").to_string(),
+        };
+        let mut doc = fetch_manifest(self.client, &self.repo, &self.scopes, &target, reference)?;
+        if let Some(d) = reference.digest() {
+            if doc.digest != *d {
+                return Err(Error::BadResponse {
+                    registry: self.client.registry.clone(),
+                    what: format!("manifest for {reference}"),
+                    detail: format!("its content hashes to {}, not the digest asked for", doc.digest),
+                });
+            }
+        }
+        if doc.media_type == MEDIA_INDEX || doc.media_type == DOCKER_LIST {
+            doc = self.platform_manifest(&doc)?;
+        } else if let Some(want) = &self.opts.platform {
+            // A single-platform image: --platform must still be honoured.
+            check_single_platform(self.store, self.client, &self.repo, &self.scopes, &doc, want, reference)?;
+        }
+        if doc.media_type == DOCKER_SCHEMA1 || doc.media_type.starts_with("application/vnd.docker.distribution.manifest.v1") {
+            return Err(Error::BadResponse {
+                registry: self.client.registry.clone(),
+                what: format!("manifest for {reference}"),
+                detail: "it is Docker schema 1, deprecated since 2017 and not supported; push the image again with a current tool".into(),
+            });
+        }
+        Ok(doc)
+    }
+
+    /// The manifest `index` lists for `--platform` (or this host).
+    fn platform_manifest(&self, index: &Document) -> Result<Document> {
+        let reference = self.reference;
+        #[derive(serde::Deserialize)]
+        struct Index {
+            manifests: Vec<IndexEntry>,
+        }
+        let index: Index = serde_json::from_slice(&index.bytes).map_err(|e| Error::BadResponse {
+            registry: self.client.registry.clone(),
+            what: format!("image index for {reference}"),
+            detail: e.to_string(),
+        })?;
+        let want = self.opts.platform.clone().unwrap_or_else(Platform::host);
+        let entry = platform::choose(&index.manifests, &want).ok_or_else(|| Error::NoPlatform {
+            reference: reference.to_string(),
+            wanted: want.to_string(),
+            available: platform::describe(&index.manifests),
+        })?;
+        let chosen = fetch_manifest(self.client, &self.repo, &self.scopes, entry.digest.as_str(), reference)?;
+        if chosen.digest != entry.digest {
+            return Err(Error::BadResponse {
+                registry: self.client.registry.clone(),
+                what: format!("manifest {} of {reference}", entry.digest),
+                detail: format!("its content hashes to {}", chosen.digest),
+            });
+        }
+        Ok(chosen)
+    }
+
+    /// The layers whose blob and directory are both in the store already
+    /// staged as they are, and the indices of the others.
+    fn present_layers(&self, layers: &[Descriptor], diff_ids: &[Digest]) -> (Slots, Vec<usize>) {
+        let chains = chain_ids(diff_ids);
+        let mut slots: Slots = Vec::new();
+        let mut todo = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            if self.store.has_blob(&layer.digest) && self.store.layer_dir(&chains[i]).is_dir() {
+                self.progress.say(&format!("Copying blob {} skipped: already exists", layer.digest.short()));
+                slots.push(Some(Ok(StagedLayer::present(layer, diff_ids[i].clone()))));
+            } else {
+                slots.push(None);
+                todo.push(i);
+            }
+        }
+        (slots, todo)
+    }
+
+    /// Download and unpack the layers `todo`, `PARALLEL` at a time, into
+    /// their slots. The first failure cancels the other downloads and is
+    /// the error.
+    fn download(&self, layers: &[Descriptor], todo: &[usize], downloads: &Path, slots: &mut Slots) -> Result<()> {
+        let cancel = AtomicBool::new(false);
+        let image_name = self.reference.to_string();
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, Result<StagedLayer>)>> = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..PARALLEL.min(todo.len()) {
+                s.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = todo.get(k) else { break };
+                    if cancel.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let layer = &layers[i];
+                    let job = LayerJob {
+                        image: &image_name,
+                        store: self.store,
+                        client: self.client,
+                        repo: &self.repo,
+                        scopes: &self.scopes,
+                        desc: layer,
+                        downloads,
+                        opts: self.opts,
+                        progress: self.progress,
+                        cancel: &cancel,
+                    };
+                    let r = job.run().map_err(|e| match e {
+                        Error::Image(source) => {
+                            Error::Layer { image: self.reference.to_string(), layer: layer.digest.clone(), source: Box::new(source) }
+                        }
+                        other => other,
+                    });
+                    if r.is_err() {
+                        cancel.store(true, Ordering::SeqCst);
+                    }
+                    results.lock().unwrap().push((i, r));
+                });
+            }
+        });
+        self.progress.clear();
+        let mut first_err = None;
+        for (i, r) in results.into_inner().unwrap() {
+            match r {
+                Err(e) if first_err.is_none() && !matches!(e, Error::Download { ref detail, .. } if detail == CANCELLED) => {
+                    first_err = Some(e)
+                }
+                other => slots[i] = Some(other),
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// The staged layers in manifest order, and how many files' owners
+    /// their unpacking squashed.
+    fn staged(&self, layers: &[Descriptor], slots: Slots) -> Result<(Vec<StagedLayer>, u64)> {
+        let mut staged = Vec::new();
+        let mut squashed = 0;
+        for (i, s) in slots.into_iter().enumerate() {
+            let l = s.unwrap_or_else(|| {
+                Err(Error::Download { image: self.reference.to_string(), layer: layers[i].digest.clone(), detail: CANCELLED.into() })
+            })?;
+            squashed += l.report.as_ref().map_or(0, |r| r.squashed_owners);
+            staged.push(l);
+        }
+        Ok((staged, squashed))
+    }
 }
 
 const CANCELLED: &str = "cancelled because another layer failed";
@@ -474,29 +526,43 @@ impl LayerJob<'_> {
             return Ok(ingest::stage_layer_stored(self.store, self.desc, &self.opts.unpack)?);
         }
         let part = self.downloads.join(format!("{}.partial", d.hex()));
-        let io_err = |op: &'static str| {
-            let path = part.clone();
-            move |source| Error::Io { op, path, source }
-        };
-        let file = OpenOptions::new().read(true).append(true).create(true).open(&part).map_err(io_err("open"))?;
-        let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+        match self.lock_partial(&part)? {
+            Some(file) => self.download(&file, &part),
+            // Another pull finished this blob while we waited.
+            None => Ok(ingest::stage_layer_stored(self.store, self.desc, &self.opts.unpack)?),
+        }
+    }
+
+    /// Open and lock the partial file `part`, waiting for a pull that has
+    /// it locked; `None` when that pull committed the blob meanwhile.
+    fn lock_partial(&self, part: &Path) -> Result<Option<Flock<File>>> {
+        let file = OpenOptions::new().read(true).append(true).create(true).open(part).map_err(|source| Error::Io {
+            op: "open",
+            path: part.to_path_buf(),
+            source,
+        })?;
+        let file = Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
             op: "lock",
-            path: part.clone(),
+            path: part.to_path_buf(),
             source: e.into(),
         })?;
         // Another pull may have finished this blob while we waited.
-        let same = fs::metadata(&part).ok().map(|m| (m.dev(), m.ino()));
+        let same = fs::metadata(part).ok().map(|m| (m.dev(), m.ino()));
         let ours = file.metadata().ok().map(|m| (m.dev(), m.ino()));
-        if same != ours {
-            if self.store.has_blob(d) {
-                return Ok(ingest::stage_layer_stored(self.store, self.desc, &self.opts.unpack)?);
-            }
-            return Err(Error::Download {
-                image: self.image.to_string(),
-                layer: d.clone(),
-                detail: "another command moved the partial download away; pull again".into(),
-            });
+        if same == ours {
+            return Ok(Some(file));
         }
+        if self.store.has_blob(&self.desc.digest) {
+            return Ok(None);
+        }
+        Err(self.failed("another command moved the partial download away; pull again".into()))
+    }
+
+    /// Fetch the rest of the layer into `file` (the locked `part`) and
+    /// stage it, resuming after a broken connection up to `ATTEMPTS` times.
+    fn download(&self, file: &File, part: &Path) -> Result<StagedLayer> {
+        let d = &self.desc.digest;
+        let io_err = |op: &'static str| move |source| Error::Io { op, path: part.to_path_buf(), source };
         let mut started = false;
         let mut attempt = 0;
         loop {
@@ -512,62 +578,58 @@ impl LayerJob<'_> {
                 self.progress.reset(d, have);
             }
             let failure = NetFailure::default();
-            let result = self.attempt(&file, &part, have, &failure);
-            match result {
+            let e = match self.attempt(file, part, have, &failure) {
                 Ok(staged) => {
                     self.progress.finish("Copying", d);
                     return Ok(staged);
                 }
-                Err(e) => {
-                    let network = failure.network.lock().unwrap().take();
-                    let retry = network.is_some() || matches!(e, Error::Unreachable { .. });
-                    if self.cancel.load(Ordering::Relaxed) {
-                        return Err(Error::Download { image: self.image.to_string(), layer: d.clone(), detail: CANCELLED.into() });
-                    }
-                    if !retry {
-                        // Bad bytes (wrong digest, corrupt data): never
-                        // resume from them. A full disk: give the space back.
-                        let _ = file.set_len(0);
-                        let _ = fs::remove_file(&part);
-                        if failure.oversize.load(Ordering::Relaxed) {
-                            return Err(Error::Download {
-                                image: self.image.to_string(),
-                                layer: d.clone(),
-                                detail: format!(
-                                    "the registry sent more bytes than the manifest says the layer has ({} bytes): the manifest does not describe this blob; nothing was stored",
-                                    self.desc.size
-                                ),
-                            });
-                        }
-                        if is_disk_full(&e) {
-                            return Err(Error::Download {
-                                image: self.image.to_string(),
-                                layer: d.clone(),
-                                detail: format!(
-                                    "the disk holding {} is full (no space left on device): free some space (burrow image prune removes unused images) and pull again",
-                                    self.store.paths().root.display()
-                                ),
-                            });
-                        }
-                        return Err(e);
-                    }
-                    attempt += 1;
-                    if attempt >= ATTEMPTS {
-                        let last = network.unwrap_or_else(|| e.to_string());
-                        return Err(Error::Download {
-                            image: self.image.to_string(),
-                            layer: d.clone(),
-                            detail: format!(
-                                "the download from {} failed {attempt} times, last: {last}; run the pull again to resume where it stopped",
-                                self.client.registry
-                            ),
-                        });
-                    }
-                    tracing::debug!(layer = %d, "download failed ({e}); resuming");
-                    std::thread::sleep(std::time::Duration::from_millis(300 << attempt.min(4)));
-                }
+                Err(e) => e,
+            };
+            let network = failure.network.lock().unwrap().take();
+            let retry = network.is_some() || matches!(e, Error::Unreachable { .. });
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(self.failed(CANCELLED.into()));
             }
+            if !retry {
+                return Err(self.discard(e, &failure, file, part));
+            }
+            attempt += 1;
+            if attempt >= ATTEMPTS {
+                let last = network.unwrap_or_else(|| e.to_string());
+                return Err(self.failed(format!(
+                    "the download from {} failed {attempt} times, last: {last}; run the pull again to resume where it stopped",
+                    self.client.registry
+                )));
+            }
+            tracing::debug!(layer = %d, "download failed ({e}); resuming");
+            std::thread::sleep(std::time::Duration::from_millis(300 << attempt.min(4)));
         }
+    }
+
+    /// Bad bytes (wrong digest, corrupt data): never resume from them. A
+    /// full disk: give the space back. Either way the partial file goes;
+    /// the error says why.
+    fn discard(&self, e: Error, failure: &NetFailure, file: &File, part: &Path) -> Error {
+        let _ = file.set_len(0);
+        let _ = fs::remove_file(part);
+        if failure.oversize.load(Ordering::Relaxed) {
+            return self.failed(format!(
+                "the registry sent more bytes than the manifest says the layer has ({} bytes): the manifest does not describe this blob; nothing was stored",
+                self.desc.size
+            ));
+        }
+        if is_disk_full(&e) {
+            return self.failed(format!(
+                "the disk holding {} is full (no space left on device): free some space (burrow image prune removes unused images) and pull again",
+                self.store.paths().root.display()
+            ));
+        }
+        e
+    }
+
+    /// This layer's download failed: `detail` says how.
+    fn failed(&self, detail: String) -> Error {
+        Error::Download { image: self.image.to_string(), layer: self.desc.digest.clone(), detail }
     }
 
     fn attempt(&self, file: &File, part: &Path, have: u64, failure: &NetFailure) -> Result<StagedLayer> {

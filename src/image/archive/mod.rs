@@ -76,6 +76,8 @@ pub enum Error {
     MissingMember { archive: String, member: String, by: String },
     #[error("{archive}: {member} is invalid: {reason}")]
     BadDocument { archive: String, member: String, reason: String },
+    #[error("{archive}: {member} is invalid: image name {name:?}: {source}")]
+    BadName { archive: String, member: &'static str, name: String, source: super::ReferenceError },
     #[error("{archive}: {member} does not match its digest: expected {expected}, found {found}")]
     DigestMismatch { archive: String, member: String, expected: Digest, found: Digest },
     #[error("{archive}: {what} is not supported")]

@@ -41,13 +41,17 @@ fn blob<'a>(spool: &'a Spool, d: &Digest, by: &str) -> Result<&'a Member> {
     Ok(m)
 }
 
-/// The image name an index descriptor carries, if any.
-pub(super) fn name_of(d: &Descriptor) -> Option<std::result::Result<Reference, String>> {
-    let raw = d
+/// The image name an index descriptor of `spool` carries, if any.
+pub(super) fn name_of(spool: &Spool, d: &Descriptor) -> Result<Option<Reference>> {
+    let Some(raw) = d
         .annotations
         .get(CONTAINERD_NAME_ANNOTATION)
-        .or_else(|| d.annotations.get(REF_NAME_ANNOTATION).filter(|n| n.contains('/') || n.contains(':')))?;
-    Some(Reference::parse(raw).map_err(|e| format!("image name {raw:?}: {e}")))
+        .or_else(|| d.annotations.get(REF_NAME_ANNOTATION).filter(|n| n.contains('/') || n.contains(':')))
+    else {
+        return Ok(None);
+    };
+    let bad = |source| Error::BadName { archive: spool.archive.clone(), member: INDEX, name: raw.clone(), source };
+    Reference::parse(raw).map(Some).map_err(bad)
 }
 
 /// Follow a nested index to the manifest for this platform.
@@ -92,7 +96,7 @@ pub(super) fn plan(spool: &Spool) -> Result<Vec<Planned>> {
                 return Err(Error::Unsupported { archive: spool.archive.clone(), what: format!("an index entry of media type {other:?}") })
             }
         };
-        let name = name_of(&d).transpose().map_err(|e| spool.bad(INDEX, e))?;
+        let name = name_of(spool, &d)?;
         let slot = images.entry(d.digest.clone()).or_insert_with(|| {
             order.push(d.digest.clone());
             (d.clone(), Vec::new())

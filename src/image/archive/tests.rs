@@ -177,5 +177,15 @@ fn bad_archives_are_refused_and_the_store_is_unchanged() {
         })
         .collect();
     refused(&b, &archive(&tampered), |e| matches!(e, Error::DigestMismatch { .. }));
+    // An oci index naming its image with something that is not a name.
+    let mut index: serde_json::Value = serde_json::from_slice(&oci["index.json"]).unwrap();
+    index["manifests"][0]["annotations"][CONTAINERD_NAME_ANNOTATION] = "example.com/App:1".into();
+    let index = serde_json::to_vec(&index).unwrap();
+    let misnamed: Vec<(&str, &[u8])> =
+        oci.iter().map(|(n, d)| (n.as_str(), if n == "index.json" { index.as_slice() } else { d.as_slice() })).collect();
+    refused(&b, &archive(&misnamed), |e| {
+        matches!(e, Error::BadName { member: "index.json", name, .. } if name == "example.com/App:1")
+            && e.to_string().starts_with("test.tar: index.json is invalid: image name \"example.com/App:1\": invalid reference format")
+    });
     assert!(b.list().unwrap().is_empty());
 }

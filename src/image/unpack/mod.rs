@@ -147,6 +147,17 @@ struct Pax {
     xattrs: Vec<(CString, Vec<u8>)>,
 }
 
+/// One entry's metadata, PAX overrides applied and owners mapped.
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: (i64, u32),
+    xattrs: Vec<(CString, Vec<u8>)>,
+    /// The owner could not be kept.
+    squashed: bool,
+}
+
 struct Unpacker<'a> {
     root: OwnedFd,
     dest: &'a Path,
@@ -217,120 +228,134 @@ impl Unpacker<'_> {
         }
         let comps = path::clean(&raw).map_err(|r| UnpackError::Refused { entry: name.clone(), reason: r.reason() })?;
         self.counts.entries += 1;
-        let pax = read_pax(&mut entry).map_err(|source| UnpackError::Read { source })?;
-        let h = entry.header();
-        let mode = h.mode().map_err(|source| UnpackError::Read { source })? & 0o7777;
-        let uid = pax.uid.map(Ok).unwrap_or_else(|| h.uid()).map_err(|source| UnpackError::Read { source })?;
-        let gid = pax.gid.map(Ok).unwrap_or_else(|| h.gid()).map_err(|source| UnpackError::Read { source })?;
-        let mtime = pax.mtime.unwrap_or((h.mtime().unwrap_or(0) as i64, 0));
-        let (uid, gid, mut squashed) = self.owner(uid, gid);
-
+        let mut meta = self.meta(&mut entry)?;
         if comps.is_empty() {
-            // The layer root itself ("./"): only metadata.
-            if kind == T::Directory {
-                self.dirs.insert(OsString::new(), DirMeta { mode, mtime: Some(mtime) });
-                if at::fchown(self.root(), uid, gid).is_err() {
-                    squashed = true;
-                }
-                self.squash_count(squashed);
-                return Ok(());
-            }
-            return Err(UnpackError::Refused { entry: name, reason: "a non-directory cannot replace the layer root" });
+            return self.layer_root(kind, meta, name);
         }
         let (last, parents) = comps.split_last().ok_or(UnpackError::Refused { entry: name.clone(), reason: "empty name" })?;
         let last: &OsStr = last;
         let parent = self.open_parent(parents, &name, true)?;
         let pfd = parent.as_fd();
-        let rel = path::join(&comps);
 
         match kind {
-            T::Directory => {
-                let exists = self.clear(pfd, last, true, &name)?;
-                if !exists {
-                    at::mkdir(pfd, last, 0o700).map_err(self.create_err(&name))?;
-                }
-                if at::chown_nofollow(pfd, last, uid, gid).is_err() {
-                    squashed = true;
-                }
-                self.set_xattrs(pfd, last, None, &pax.xattrs);
-                self.dirs.insert(rel, DirMeta { mode, mtime: Some(mtime) });
-            }
+            T::Directory => self.directory(pfd, last, path::join(&comps), &mut meta, &name)?,
             T::Regular | T::Continuous | T::GNUSparse => {
                 self.clear(pfd, last, false, &name)?;
                 let mut f = at::create_file(pfd, last).map_err(self.create_err(&name))?;
                 let n = io::copy(&mut entry, &mut f).map_err(|source| UnpackError::Read { source })?;
                 self.counts.size += n;
-                self.finish_file(&f, uid, gid, mode, mtime, &pax.xattrs, &mut squashed, &name)?;
+                self.finish_file(&f, &mut meta, &name)?;
             }
-            T::Char | T::Block => {
-                let major = h.device_major().ok().flatten().unwrap_or(0);
-                let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                let letter = if kind == T::Char { 'c' } else { 'b' };
-                self.clear(pfd, last, false, &name)?;
-                let f = at::create_file(pfd, last).map_err(self.create_err(&name))?;
-                self.counts.devices += 1;
-                let mut xattrs = pax.xattrs;
-                if let Ok(k) = CString::new(RDEV_XATTR) {
-                    xattrs.push((k, format!("{letter} {major} {minor}").into_bytes()));
-                }
-                self.finish_file(&f, uid, gid, mode, mtime, &xattrs, &mut squashed, &name)?;
-            }
+            T::Char | T::Block => self.device(entry.header(), pfd, last, &mut meta, &name)?,
             T::Symlink => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
-                if target.is_empty() {
-                    return Err(UnpackError::Refused { entry: name, reason: "symlink without a target" });
-                }
-                self.clear(pfd, last, false, &name)?;
-                at::symlink(&target, pfd, last).map_err(self.create_err(&name))?;
-                if at::chown_nofollow(pfd, last, uid, gid).is_err() {
-                    squashed = true;
-                }
-                self.set_xattrs(pfd, last, None, &pax.xattrs);
-                let _ = at::utimes_nofollow(pfd, last, mtime);
+                self.symlink(&target, pfd, last, &mut meta, &name)?;
             }
             T::Link => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
                 self.hardlink(&target, pfd, last, &name)?;
                 return Ok(());
             }
-            T::Fifo => {
-                self.clear(pfd, last, false, &name)?;
-                at::mkfifo(pfd, last, 0o600).map_err(self.create_err(&name))?;
-                if at::chown_nofollow(pfd, last, uid, gid).is_err() {
-                    squashed = true;
-                }
-                at::chmod_at(pfd, last, mode).map_err(self.create_err(&name))?;
-                self.set_xattrs(pfd, last, None, &pax.xattrs);
-                let _ = at::utimes_nofollow(pfd, last, mtime);
-            }
+            T::Fifo => self.fifo(pfd, last, &mut meta, &name)?,
             other => {
                 tracing::warn!(entry = %name, "skipping archive entry of unsupported type {other:?}");
                 self.counts.entries -= 1;
                 return Ok(());
             }
         }
-        self.squash_count(squashed);
+        self.squash_count(meta.squashed);
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish_file(
-        &mut self,
-        f: &fs::File,
-        uid: u32,
-        gid: u32,
-        mode: u32,
-        mtime: (i64, u32),
-        xattrs: &[(CString, Vec<u8>)],
-        squashed: &mut bool,
-        name: &str,
-    ) -> Result<()> {
-        if at::fchown(f.as_fd(), uid, gid).is_err() {
-            *squashed = true;
+    /// An entry's metadata: its header with the PAX overrides, owners
+    /// mapped to ones we may own.
+    fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
+        let pax = read_pax(entry).map_err(|source| UnpackError::Read { source })?;
+        let h = entry.header();
+        let mode = h.mode().map_err(|source| UnpackError::Read { source })? & 0o7777;
+        let uid = pax.uid.map(Ok).unwrap_or_else(|| h.uid()).map_err(|source| UnpackError::Read { source })?;
+        let gid = pax.gid.map(Ok).unwrap_or_else(|| h.gid()).map_err(|source| UnpackError::Read { source })?;
+        let mtime = pax.mtime.unwrap_or((h.mtime().unwrap_or(0) as i64, 0));
+        let (uid, gid, squashed) = self.owner(uid, gid);
+        Ok(Meta { mode, uid, gid, mtime, xattrs: pax.xattrs, squashed })
+    }
+
+    /// The layer root itself ("./"): only a directory, only metadata.
+    fn layer_root(&mut self, kind: tar::EntryType, mut meta: Meta, name: String) -> Result<()> {
+        if kind != tar::EntryType::Directory {
+            return Err(UnpackError::Refused { entry: name, reason: "a non-directory cannot replace the layer root" });
         }
-        at::fchmod(f.as_fd(), mode).map_err(self.create_err(name))?;
-        self.set_xattrs(f.as_fd(), OsStr::new(""), Some(f), xattrs);
-        at::futimens(f.as_fd(), mtime).map_err(self.create_err(name))?;
+        self.dirs.insert(OsString::new(), DirMeta { mode: meta.mode, mtime: Some(meta.mtime) });
+        if at::fchown(self.root(), meta.uid, meta.gid).is_err() {
+            meta.squashed = true;
+        }
+        self.squash_count(meta.squashed);
+        Ok(())
+    }
+
+    /// A directory at `rel`; one already there only gets new metadata
+    /// (its mode and time wait for `finish_dirs`).
+    fn directory(&mut self, dir: BorrowedFd<'_>, last: &OsStr, rel: OsString, meta: &mut Meta, name: &str) -> Result<()> {
+        let exists = self.clear(dir, last, true, name)?;
+        if !exists {
+            at::mkdir(dir, last, 0o700).map_err(self.create_err(name))?;
+        }
+        if at::chown_nofollow(dir, last, meta.uid, meta.gid).is_err() {
+            meta.squashed = true;
+        }
+        self.set_xattrs(dir, last, None, &meta.xattrs);
+        self.dirs.insert(rel, DirMeta { mode: meta.mode, mtime: Some(meta.mtime) });
+        Ok(())
+    }
+
+    /// A device node: an empty file recording its numbers in `RDEV_XATTR`.
+    fn device(&mut self, h: &tar::Header, dir: BorrowedFd<'_>, last: &OsStr, meta: &mut Meta, name: &str) -> Result<()> {
+        let major = h.device_major().ok().flatten().unwrap_or(0);
+        let minor = h.device_minor().ok().flatten().unwrap_or(0);
+        let letter = if h.entry_type() == tar::EntryType::Char { 'c' } else { 'b' };
+        self.clear(dir, last, false, name)?;
+        let f = at::create_file(dir, last).map_err(self.create_err(name))?;
+        self.counts.devices += 1;
+        if let Ok(k) = CString::new(RDEV_XATTR) {
+            meta.xattrs.push((k, format!("{letter} {major} {minor}").into_bytes()));
+        }
+        self.finish_file(&f, meta, name)
+    }
+
+    fn symlink(&mut self, target: &[u8], dir: BorrowedFd<'_>, last: &OsStr, meta: &mut Meta, name: &str) -> Result<()> {
+        if target.is_empty() {
+            return Err(UnpackError::Refused { entry: name.to_string(), reason: "symlink without a target" });
+        }
+        self.clear(dir, last, false, name)?;
+        at::symlink(target, dir, last).map_err(self.create_err(name))?;
+        if at::chown_nofollow(dir, last, meta.uid, meta.gid).is_err() {
+            meta.squashed = true;
+        }
+        self.set_xattrs(dir, last, None, &meta.xattrs);
+        let _ = at::utimes_nofollow(dir, last, meta.mtime);
+        Ok(())
+    }
+
+    fn fifo(&mut self, dir: BorrowedFd<'_>, last: &OsStr, meta: &mut Meta, name: &str) -> Result<()> {
+        self.clear(dir, last, false, name)?;
+        at::mkfifo(dir, last, 0o600).map_err(self.create_err(name))?;
+        if at::chown_nofollow(dir, last, meta.uid, meta.gid).is_err() {
+            meta.squashed = true;
+        }
+        at::chmod_at(dir, last, meta.mode).map_err(self.create_err(name))?;
+        self.set_xattrs(dir, last, None, &meta.xattrs);
+        let _ = at::utimes_nofollow(dir, last, meta.mtime);
+        Ok(())
+    }
+
+    /// Owner, mode, xattrs and time of a file just written.
+    fn finish_file(&mut self, f: &fs::File, meta: &mut Meta, name: &str) -> Result<()> {
+        if at::fchown(f.as_fd(), meta.uid, meta.gid).is_err() {
+            meta.squashed = true;
+        }
+        at::fchmod(f.as_fd(), meta.mode).map_err(self.create_err(name))?;
+        self.set_xattrs(f.as_fd(), OsStr::new(""), Some(f), &meta.xattrs);
+        at::futimens(f.as_fd(), meta.mtime).map_err(self.create_err(name))?;
         Ok(())
     }
 
