@@ -146,6 +146,11 @@ fn bad_builds_fail_with_locations_and_tag_nothing() {
         ("FROM busybox\nRUN echo bad-output; exit 3\n", "non-zero code: 3"),
         ("FROM busybox\nCOPY missing.txt /x\n", "missing.txt: not found"),
         ("FROM busybox\nCOPY ../outside /x\n", "outside the build context"),
+        ("FROM busybox\nCOPY --chown=nosuchuser Dockerfile /x\n", "Dockerfile:2:1: --chown=nosuchuser: unable to find user nosuchuser"),
+        ("FROM busybox\nCOPY --chmod=9z Dockerfile /x\n", "Dockerfile:2:1: invalid --chmod \"9z\": give octal bits"),
+        ("FROM busybox\nARG V\nWORKDIR ${V:?give V}\n", "Dockerfile:3:1: V: give V"),
+        // The pull's own causes follow the engine's message.
+        ("FROM localhost:1/nope\n", "cannot get the base image localhost:1/nope: cannot reach registry localhost:1"),
     ];
     for (dockerfile, msg) in cases {
         let _ = std::fs::remove_dir_all(&ctx);

@@ -185,6 +185,16 @@ pub enum Error {
     /// `--target` names no stage.
     #[error("{file}: target stage {target:?} not found: {}", known_stages(stages))]
     NoTarget { file: String, target: String, stages: Vec<String> },
+    /// An ONBUILD trigger (as a base image's config keeps it) that does
+    /// not parse; the place is within the trigger's own text.
+    #[error("{message}")]
+    TriggerSyntax { line: usize, column: usize, message: String },
+    /// A trigger's text holds no instruction or more than one.
+    #[error("a trigger must be one instruction, not {count}")]
+    TriggerCount { count: usize },
+    /// An instruction that cannot be a trigger.
+    #[error("{keyword} cannot be a trigger: FROM, ONBUILD and MAINTAINER never are")]
+    TriggerKind { keyword: &'static str },
 }
 
 fn known_stages(stages: &[String]) -> String {
@@ -200,7 +210,7 @@ impl Error {
     pub fn span(&self) -> Option<Span> {
         match self {
             Error::At { line, column, .. } => Some(Span { line: *line, column: *column }),
-            Error::NoTarget { .. } => None,
+            Error::NoTarget { .. } | Error::TriggerSyntax { .. } | Error::TriggerCount { .. } | Error::TriggerKind { .. } => None,
         }
     }
 }
@@ -221,16 +231,20 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile> {
 
 /// Parses an ONBUILD trigger stored in a base image's config (its text
 /// as written after ONBUILD, heredoc bodies following on their lines).
-pub fn parse_trigger(text: &str, escape: char) -> Result<Instruction, String> {
-    let lexed = lex::lex(text).map_err(|e| e.message)?;
+pub fn parse_trigger(text: &str, escape: char) -> Result<Instruction> {
+    let syntax = |e: Located| Error::TriggerSyntax { line: e.span.line, column: e.span.column, message: e.message };
+    let lexed = lex::lex(text).map_err(syntax)?;
     let [line] = lexed.lines.as_slice() else {
-        return Err("a trigger must be one instruction".into());
+        return Err(Error::TriggerCount { count: lexed.lines.len() });
     };
-    let ins = instr::parse_line(line, escape).map_err(|e| e.message)?;
-    if matches!(ins.kind, Kind::From { .. } | Kind::OnBuild(_) | Kind::Maintainer(_)) {
-        return Err("FROM, ONBUILD and MAINTAINER cannot be triggers".into());
-    }
-    Ok(ins)
+    let ins = instr::parse_line(line, escape).map_err(syntax)?;
+    let keyword = match ins.kind {
+        Kind::From { .. } => "FROM",
+        Kind::OnBuild(_) => "ONBUILD",
+        Kind::Maintainer(_) => "MAINTAINER",
+        _ => return Ok(ins),
+    };
+    Err(Error::TriggerKind { keyword })
 }
 
 /// An error before the file name is attached.

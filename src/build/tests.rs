@@ -235,3 +235,19 @@ fn errors_display_file_line_column() {
     assert_eq!(e.span(), Some(Span { line: 3, column: 3 }));
     assert!(e.to_string().starts_with("ctx/Dockerfile.dev:3:3: unknown instruction \"FOO\""));
 }
+
+#[test]
+fn a_trigger_is_one_instruction_a_child_may_run() {
+    let ins = parse_trigger("COPY <<EOF /f\nhello\nEOF", '\\').unwrap();
+    assert!(matches!(&ins.kind, Kind::Copy(c) if c.heredocs.len() == 1), "{ins:?}");
+    assert_eq!(parse_trigger("RUN a\nRUN b", '\\').unwrap_err(), Error::TriggerCount { count: 2 });
+    assert_eq!(parse_trigger("", '\\').unwrap_err(), Error::TriggerCount { count: 0 });
+    let e = parse_trigger("FROM busybox", '\\').unwrap_err();
+    assert_eq!(e, Error::TriggerKind { keyword: "FROM" });
+    assert_eq!(e.to_string(), "FROM cannot be a trigger: FROM, ONBUILD and MAINTAINER never are");
+    assert_eq!(parse_trigger("ONBUILD RUN x", '\\').unwrap_err(), Error::TriggerKind { keyword: "ONBUILD" });
+    let e = parse_trigger("FOO bar", '\\').unwrap_err();
+    assert!(matches!(&e, Error::TriggerSyntax { line: 1, column: 1, .. }), "{e:?}");
+    assert!(e.to_string().starts_with("unknown instruction \"FOO\""), "{e}");
+    assert_eq!(e.span(), None);
+}

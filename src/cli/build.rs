@@ -83,9 +83,11 @@ pub fn build(paths: &Paths, args: BuildArgs) -> anyhow::Result<()> {
         network,
     };
     super::enter(false)?;
-    let pull = |name: &str| -> Result<burrow::image::Image, String> {
-        let store = Store::open(paths).map_err(|e| e.to_string())?;
-        super::registry::pull_for_run(&store, name).map_err(|e| super::describe(&e))
+    // The pull's error keeps its causes: `describe` prints them after the
+    // engine's "cannot get the base image".
+    let pull = |name: &str| -> Result<burrow::image::Image, burrow::build::driver::PullError> {
+        let store = Store::open(paths)?;
+        Ok(super::registry::pull_for_run(&store, name)?)
     };
     let mut progress: Box<dyn std::io::Write> = if args.quiet { Box::new(std::io::sink()) } else { Box::new(std::io::stderr()) };
     let id = burrow::build::driver::build(paths, &opts, &pull, &mut progress)?;

@@ -8,10 +8,13 @@ use std::io::Write;
 
 use super::{cache, expand, set, sources, Build, Error, StageState};
 use crate::build::steps;
-use crate::build::{Command, Instruction, Kind};
+use crate::build::{Command, CopySpec, Instruction, Kind};
 
 /// A metadata instruction's change to the image config.
 type ConfigChange = Box<dyn FnOnce(&mut serde_json::Value)>;
+
+/// `$VAR` substitution with the instruction's variables, errors placed.
+type Expand<'a> = dyn Fn(&str) -> Result<String, Error> + 'a;
 
 /// The variables an instruction sees: the stage's ARGs, then the image's
 /// Env (ENV wins over ARG, as docker has it).
@@ -55,10 +58,9 @@ pub(super) fn argv(command: &Command, shell: &[String]) -> Vec<String> {
 /// Run one instruction; true when it came from the cache.
 pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut dyn Write) -> Result<bool, Error> {
     let line = ins.span;
-    let err_at = |m: String| b.at(line, m);
     let v = vars(st);
-    let x = |w: &str| expand(w, &v, b.df.escape).map_err(err_at);
-    let meta: (String, ConfigChange) = match &ins.kind {
+    let x = |w: &str| expand(w, &v, b.df.escape).map_err(|e| b.subst(line, e));
+    match &ins.kind {
         Kind::Arg(decls) => {
             for a in decls {
                 let default = a.default.as_deref().map(&x).transpose()?;
@@ -66,74 +68,64 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
                     st.args.insert(a.name.clone(), val);
                 }
             }
-            return Ok(false);
+            Ok(false)
         }
         Kind::Shell(words) => {
             st.shell = words.clone();
-            return Ok(false);
+            Ok(false)
         }
-        Kind::Run { command, network, mounts, heredocs } => {
-            return super::run::run(b, st, ins, command, network.as_deref(), mounts, heredocs, out)
+        Kind::Run { command, network, mounts, heredocs } => super::run::run(b, st, ins, command, network.as_deref(), mounts, heredocs, out),
+        Kind::Copy(spec) | Kind::Add(spec) => copy(b, st, ins, spec, &x),
+        Kind::From { .. } => Err(b.at(line, "FROM inside a stage".into())),
+        _ => {
+            let (text, change) = config_change(st, &ins.kind, &x)?;
+            commit_config(b, st, ins, &text, change)
         }
-        Kind::Copy(spec) | Kind::Add(spec) => {
-            let is_add = matches!(ins.kind, Kind::Add(_));
-            let scratch = sources::scratch(b)?;
-            let items = sources::items(b, st, spec, &x, is_add, scratch.path(), line)?;
-            let chown = spec.chown.as_deref().map(&x).transpose()?.map(|c| sources::owner(st, &c)).transpose().map_err(err_at)?;
-            let chmod = spec
-                .chmod
-                .as_deref()
-                .map(|m| u32::from_str_radix(m, 8).map_err(|_| format!("invalid --chmod {m:?}: give octal bits such as 755")))
-                .transpose()
-                .map_err(err_at)?;
-            let mut digests = Vec::new();
-            for i in &items {
-                let d = cache::content_digest(&i.source).map_err(|e| err_at(format!("{}: {e}", i.source.display())))?;
-                digests.push(format!("{}={d}{}", i.dest, if i.unpack { " unpacked" } else { "" }));
-            }
-            let key = cache::key(
-                st.image.as_ref(),
-                &[if is_add { "ADD" } else { "COPY" }, &digests.join("\u{0}"), &format!("{chown:?}{chmod:?}")],
-            );
-            if let Some(hit) = cache::get(b, &key) {
-                st.image = Some(hit);
-                return Ok(true);
-            }
-            let id =
-                steps::copy(&b.store, st.image.as_ref(), &items, chown, chmod, &ins.original).map_err(|source| b.step(line, source))?;
-            cache::put(b, &key, &id);
-            st.image = Some(b.store.resolve(&id.to_string())?);
-            return Ok(false);
-        }
-        Kind::Env(pairs) => {
-            let mut set_env = Vec::new();
-            for (k, val) in pairs {
-                set_env.push((k.clone(), x(val)?));
-            }
-            let text = set_env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-            (
-                format!("ENV {text}"),
-                Box::new(move |c| {
-                    let mut list: Vec<String> = c["config"]["Env"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|e| e.as_str().map(str::to_string))
-                        .collect();
-                    for (k, v) in set_env {
-                        list.retain(|e| e.split('=').next() != Some(k.as_str()));
-                        list.push(format!("{k}={v}"));
-                    }
-                    set(c, &["config", "Env"], serde_json::json!(list));
-                }),
-            )
-        }
+    }
+}
+
+/// COPY or ADD: the items, their content digests for the cache key, then
+/// `steps::copy`.
+fn copy(b: &Build, st: &mut StageState, ins: &Instruction, spec: &CopySpec, x: &Expand) -> Result<bool, Error> {
+    let line = ins.span;
+    let is_add = matches!(ins.kind, Kind::Add(_));
+    let scratch = sources::scratch(b)?;
+    let items = sources::items(b, st, spec, x, is_add, scratch.path(), line)?;
+    let chown = match spec.chown.as_deref().map(x).transpose()? {
+        Some(spec) => Some(sources::owner(st, &spec).map_err(|source| Error::Chown { file: b.df.file.clone(), at: line, spec, source })?),
+        None => None,
+    };
+    let chmod = spec
+        .chmod
+        .as_deref()
+        .map(|m| u32::from_str_radix(m, 8).map_err(|_| Error::Chmod { file: b.df.file.clone(), at: line, value: m.to_string() }))
+        .transpose()?;
+    let mut digests = Vec::new();
+    for i in &items {
+        let d = cache::content_digest(&i.source).map_err(|e| b.at(line, format!("{}: {e}", i.source.display())))?;
+        digests.push(format!("{}={d}{}", i.dest, if i.unpack { " unpacked" } else { "" }));
+    }
+    let key = cache::key(st.image.as_ref(), &[if is_add { "ADD" } else { "COPY" }, &digests.join("\u{0}"), &format!("{chown:?}{chmod:?}")]);
+    if let Some(hit) = cache::get(b, &key) {
+        st.image = Some(hit);
+        return Ok(true);
+    }
+    let id = steps::copy(&b.store, st.image.as_ref(), &items, chown, chmod, &ins.original).map_err(|source| b.step(line, source))?;
+    cache::put(b, &key, &id);
+    st.image = Some(b.store.resolve(&id.to_string())?);
+    Ok(false)
+}
+
+/// A metadata instruction's cache text (its values expanded) and its change
+/// to the config.
+fn config_change(st: &StageState, kind: &Kind, x: &Expand) -> Result<(String, ConfigChange), Error> {
+    let single = |keyword: &str, field: &'static str, value: String| -> (String, ConfigChange) {
+        (format!("{keyword} {value}"), Box::new(move |c| set(c, &["config", field], serde_json::json!(value))))
+    };
+    Ok(match kind {
+        Kind::Env(pairs) => env_change(pairs.iter().map(|(k, v)| Ok((k.clone(), x(v)?))).collect::<Result<_, Error>>()?),
         Kind::Label(pairs) => {
-            let mut labels = Vec::new();
-            for (k, val) in pairs {
-                labels.push((x(k)?, x(val)?));
-            }
+            let labels: Vec<(String, String)> = pairs.iter().map(|(k, v)| Ok((x(k)?, x(v)?))).collect::<Result<_, Error>>()?;
             (
                 format!("LABEL {labels:?}"),
                 Box::new(move |c| {
@@ -143,30 +135,14 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
                 }),
             )
         }
-        Kind::Cmd(command) | Kind::Entrypoint(command) => {
-            let field = if matches!(ins.kind, Kind::Cmd(_)) { "Cmd" } else { "Entrypoint" };
-            let words = argv(command, &st.shell);
-            let reset_cmd = field == "Entrypoint";
-            (
-                format!("{field} {words:?}"),
-                Box::new(move |c| {
-                    set(c, &["config", field], serde_json::json!(words));
-                    if reset_cmd {
-                        // docker: a new ENTRYPOINT drops the CMD inherited from the base.
-                        set(c, &["config", "Cmd"], serde_json::Value::Null);
-                    }
-                }),
-            )
-        }
+        Kind::Cmd(command) => command_change("Cmd", argv(command, &st.shell)),
+        Kind::Entrypoint(command) => command_change("Entrypoint", argv(command, &st.shell)),
         Kind::Workdir(dir) => {
             let dir = x(dir)?;
-            let full = if dir.starts_with('/') { dir } else { format!("{}/{dir}", workdir(st).trim_end_matches('/')) };
-            (format!("WORKDIR {full}"), Box::new(move |c| set(c, &["config", "WorkingDir"], serde_json::json!(full))))
+            single("WORKDIR", "WorkingDir", if dir.starts_with('/') { dir } else { format!("{}/{dir}", workdir(st).trim_end_matches('/')) })
         }
-        Kind::User(u) => {
-            let u = x(u)?;
-            (format!("USER {u}"), Box::new(move |c| set(c, &["config", "User"], serde_json::json!(u))))
-        }
+        Kind::User(u) => single("USER", "User", x(u)?),
+        Kind::StopSignal(s) => single("STOPSIGNAL", "StopSignal", x(s)?),
         Kind::Expose(ports) => {
             let mut list = Vec::new();
             for p in ports {
@@ -174,33 +150,9 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
                 let (n, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
                 list.push(format!("{n}/{proto}"));
             }
-            (
-                format!("EXPOSE {list:?}"),
-                Box::new(move |c| {
-                    for p in list {
-                        set(c, &["config", "ExposedPorts", &p], serde_json::json!({}));
-                    }
-                }),
-            )
+            set_change("EXPOSE", "ExposedPorts", list)
         }
-        Kind::Volume(vols) => {
-            let mut list = Vec::new();
-            for p in vols {
-                list.push(x(p)?);
-            }
-            (
-                format!("VOLUME {list:?}"),
-                Box::new(move |c| {
-                    for p in list {
-                        set(c, &["config", "Volumes", &p], serde_json::json!({}));
-                    }
-                }),
-            )
-        }
-        Kind::StopSignal(s) => {
-            let s = x(s)?;
-            (format!("STOPSIGNAL {s}"), Box::new(move |c| set(c, &["config", "StopSignal"], serde_json::json!(s))))
-        }
+        Kind::Volume(vols) => set_change("VOLUME", "Volumes", vols.iter().map(|p| x(p)).collect::<Result<_, Error>>()?),
         Kind::Maintainer(m) => {
             let m = m.clone();
             (format!("MAINTAINER {m}"), Box::new(move |c| c["author"] = serde_json::json!(m)))
@@ -220,24 +172,69 @@ pub(super) fn run(b: &Build, st: &mut StageState, ins: &Instruction, out: &mut d
             let value = health_json(spec.as_ref());
             (format!("HEALTHCHECK {value}"), Box::new(move |c| set(c, &["config", "Healthcheck"], value)))
         }
-        Kind::From { .. } => return Err(err_at("FROM inside a stage".into())),
-    };
-    let (text, change) = meta;
-    let image = match &st.image {
-        Some(i) => i.clone(),
-        None => {
-            return Err(err_at(format!(
-                "{} needs a base image with FROM scratch: add a file first (COPY)",
-                text.split(' ').next().unwrap_or("this")
-            )))
+        Kind::Arg(_) | Kind::Shell(_) | Kind::Run { .. } | Kind::Copy(_) | Kind::Add(_) | Kind::From { .. } => {
+            unreachable!("run handles the instructions that are not a config change")
         }
+    })
+}
+
+/// ENV: the pairs replace the variables of the same names, in order.
+fn env_change(pairs: Vec<(String, String)>) -> (String, ConfigChange) {
+    let text = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+    (
+        format!("ENV {text}"),
+        Box::new(move |c| {
+            let mut list: Vec<String> =
+                c["config"]["Env"].as_array().cloned().unwrap_or_default().iter().filter_map(|e| e.as_str().map(str::to_string)).collect();
+            for (k, v) in pairs {
+                list.retain(|e| e.split('=').next() != Some(k.as_str()));
+                list.push(format!("{k}={v}"));
+            }
+            set(c, &["config", "Env"], serde_json::json!(list));
+        }),
+    )
+}
+
+/// CMD or ENTRYPOINT (`field`) as an argv.
+fn command_change(field: &'static str, words: Vec<String>) -> (String, ConfigChange) {
+    (
+        format!("{field} {words:?}"),
+        Box::new(move |c| {
+            set(c, &["config", field], serde_json::json!(words));
+            if field == "Entrypoint" {
+                // docker: a new ENTRYPOINT drops the CMD inherited from the base.
+                set(c, &["config", "Cmd"], serde_json::Value::Null);
+            }
+        }),
+    )
+}
+
+/// EXPOSE or VOLUME: each entry a key of the config's `field` object.
+fn set_change(keyword: &str, field: &'static str, list: Vec<String>) -> (String, ConfigChange) {
+    (
+        format!("{keyword} {list:?}"),
+        Box::new(move |c| {
+            for p in list {
+                set(c, &["config", field, &p], serde_json::json!({}));
+            }
+        }),
+    )
+}
+
+/// A config change as the next image, cached on its text.
+fn commit_config(b: &Build, st: &mut StageState, ins: &Instruction, text: &str, change: ConfigChange) -> Result<bool, Error> {
+    let Some(image) = st.image.clone() else {
+        return Err(b.at(
+            ins.span,
+            format!("{} needs a base image with FROM scratch: add a file first (COPY)", text.split(' ').next().unwrap_or("this")),
+        ));
     };
-    let key = cache::key(Some(&image), &[&text]);
+    let key = cache::key(Some(&image), &[text]);
     if let Some(hit) = cache::get(b, &key) {
         st.image = Some(hit);
         return Ok(true);
     }
-    let id = steps::config(&b.store, &image, Some(&ins.original), change).map_err(|source| b.step(line, source))?;
+    let id = steps::config(&b.store, &image, Some(&ins.original), change).map_err(|source| b.step(ins.span, source))?;
     cache::put(b, &key, &id);
     st.image = Some(b.store.resolve(&id.to_string())?);
     Ok(false)

@@ -48,15 +48,65 @@ pub enum Error {
     Step { file: String, at: Span, source: Box<steps::Error> },
     #[error("{file}:{}:{}: {source}", at.line, at.column)]
     Fetch { file: String, at: Span, source: super::fetch::Error },
+    /// A `$VAR` substitution that fails (`${X:?message}`, a bad `${...}`).
+    #[error("{file}:{}:{}: {source}", at.line, at.column)]
+    Subst { file: String, at: Span, source: super::subst::SubstError },
+    /// `FROM --platform` names a platform this machine cannot run natively.
+    #[error(
+        "{file}:{}:{}: FROM --platform={given}: burrow builds for this machine's platform only ({host}); building for another one needs an emulator, which burrow does not use",
+        at.line,
+        at.column
+    )]
+    Platform { file: String, at: Span, given: String, host: String },
+    /// One of the base image's ONBUILD triggers (`text`) cannot run.
+    #[error("{file}:{}:{}: the base image's ONBUILD trigger {text:?}: {source}", at.line, at.column)]
+    Trigger { file: String, at: Span, text: String, source: Box<super::Error> },
+    /// `--chown` names a user or group the image does not have.
+    #[error("{file}:{}:{}: --chown={spec}: {source}", at.line, at.column)]
+    Chown { file: String, at: Span, spec: String, source: crate::container::passwd::Error },
+    /// `--chmod` is not octal mode bits.
+    #[error("{file}:{}:{}: invalid --chmod {value:?}: give octal bits such as 755", at.line, at.column)]
+    Chmod { file: String, at: Span, value: String },
+    /// A COPY or ADD source `pattern` the context does not give.
+    #[error("{file}:{}:{}: {pattern}: {refusal}", at.line, at.column)]
+    CopySource { file: String, at: Span, pattern: String, refusal: ContextRefusal },
+    /// A `RUN --mount=type=bind` source `path` the context does not give.
+    #[error("{file}:{}:{}: RUN --mount=type=bind,source={path}: {refusal}", at.line, at.column)]
+    BindSource { file: String, at: Span, path: String, refusal: ContextRefusal },
+    /// The context (or `.dockerignore`) cannot be read for a step.
+    #[error("{file}:{}:{}: {source}", at.line, at.column)]
+    ContextAt { file: String, at: Span, source: super::context::Error },
+    /// RUN with here-documents in the exec form.
+    #[error("{file}:{}:{}: a heredoc needs the shell form of RUN (RUN <<EOF, not RUN [\"...\"])", at.line, at.column)]
+    HeredocExecForm { file: String, at: Span },
     #[error(transparent)]
     Context(#[from] super::context::Error),
     #[error(transparent)]
     Image(#[from] crate::image::Error),
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("cannot get the base image {image}: {reason}")]
-    Base { image: String, reason: String },
+    /// The caller's `pull` could not get a base image.
+    #[error("cannot get the base image {image}: {source}")]
+    Base { image: String, source: PullError },
 }
+
+/// Why a path or pattern is not one a step may take from the build context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ContextRefusal {
+    #[error("outside the build context")]
+    Outside,
+    #[error("not found in the build context")]
+    Missing,
+    /// No file matches, or `.dockerignore` excludes what does.
+    #[error("not found in the build context (or excluded by .dockerignore)")]
+    NoMatch,
+    /// A bind mount would show what `.dockerignore` excludes.
+    #[error(".dockerignore excludes files under it, which a bind mount would show: bind a directory with nothing excluded, or COPY")]
+    HidesExcluded,
+}
+
+/// Why the caller's `pull` failed: its own error, whatever its kind.
+pub type PullError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The build's flags.
 #[derive(Debug, Clone, Default)]
@@ -110,6 +160,12 @@ impl Build<'_> {
     fn step(&self, at: Span, source: steps::Error) -> Error {
         Error::Step { file: self.df.file.clone(), at, source: Box::new(source) }
     }
+    fn subst(&self, at: Span, source: super::subst::SubstError) -> Error {
+        Error::Subst { file: self.df.file.clone(), at, source }
+    }
+    fn context_at(&self, at: Span, source: super::context::Error) -> Error {
+        Error::ContextAt { file: self.df.file.clone(), at, source }
+    }
     /// Every path of the context that `.dockerignore` leaves (relative,
     /// directories before what they hold); the context does not change
     /// during a build, so it is walked once.
@@ -127,7 +183,7 @@ const TOP: Span = Span { line: 1, column: 1 };
 
 /// Build; returns the final image's id. `pull` fetches an image that is
 /// not stored; `out` receives the progress.
-pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image, String>, out: &mut dyn Write) -> Result<Digest, Error> {
+pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image, PullError>, out: &mut dyn Write) -> Result<Digest, Error> {
     let file = opts.file.clone().unwrap_or_else(|| opts.context.join("Dockerfile"));
     let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Dockerfile".into());
@@ -144,7 +200,7 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         context_files: Default::default(),
     };
     for a in &df.global_args {
-        let default = a.default.as_deref().map(|d| expand(d, &b.global, df.escape)).transpose().map_err(|m| b.at(TOP, m))?;
+        let default = a.default.as_deref().map(|d| expand(d, &b.global, df.escape)).transpose().map_err(|e| b.subst(TOP, e))?;
         if let Some(v) = opts.build_args.get(&a.name).cloned().or(default) {
             b.global.insert(a.name.clone(), v);
         }
@@ -155,9 +211,9 @@ pub fn build(paths: &Paths, opts: &Options, pull: &dyn Fn(&str) -> Result<Image,
         let stage = &df.stages[si];
         step_no += 1;
         let t = Instant::now();
-        let base_name = expand(&stage.base, &b.global, df.escape).map_err(|m| b.at(stage.span, m))?;
+        let base_name = expand(&stage.base, &b.global, df.escape).map_err(|e| b.subst(stage.span, e))?;
         if let Some(p) = &stage.platform {
-            check_platform(&expand(p, &b.global, df.escape).map_err(|m| b.at(stage.span, m))?).map_err(|m| b.at(stage.span, m))?;
+            check_platform(&b, stage.span, &expand(p, &b.global, df.escape).map_err(|e| b.subst(stage.span, e))?)?;
         }
         let base = resolve_base(&b, &base_name, pull)?;
         let _ = writeln!(
@@ -219,8 +275,8 @@ fn set(v: &mut serde_json::Value, path: &[&str], value: serde_json::Value) {
 }
 
 /// `$VAR` substitution with these values.
-fn expand(word: &str, vars: &BTreeMap<String, String>, escape: char) -> Result<String, String> {
-    super::subst::expand(word, &|k| vars.get(k).cloned(), escape).map_err(|e| e.to_string())
+fn expand(word: &str, vars: &BTreeMap<String, String>, escape: char) -> Result<String, super::subst::SubstError> {
+    super::subst::expand(word, &|k| vars.get(k).cloned(), escape)
 }
 
 /// This machine's platform as OCI names it (`linux/amd64`), and its
@@ -249,9 +305,10 @@ fn platform_args() -> BTreeMap<String, String> {
     m
 }
 
-/// `FROM --platform=P` is accepted when P is this machine's platform.
-fn check_platform(given: &str) -> Result<(), String> {
-    let (host, _) = host_platform();
+/// Whether `FROM --platform=P` names this machine's platform (`host`):
+/// the OS may be left out, the architecture spelled as uname does, and
+/// amd64/v1 and arm64/v8 are the plain architectures.
+fn is_native(given: &str, host: &str) -> bool {
     let norm = given.to_ascii_lowercase();
     let mut parts: Vec<&str> = norm.split('/').collect();
     if parts.len() == 1 {
@@ -262,19 +319,23 @@ fn check_platform(given: &str) -> Result<(), String> {
         "aarch64" => "arm64",
         a => a,
     };
-    // amd64/v1 and arm64/v8 are the plain architectures.
     let variant_ok = match parts.get(2) {
         None => true,
         Some(v) => (arch == "amd64" && *v == "v1") || (arch == "arm64" && *v == "v8"),
     };
-    if parts.len() <= 3 && variant_ok && format!("{}/{arch}", parts[0]) == host {
-        Ok(())
-    } else {
-        Err(format!("FROM --platform={given}: burrow builds for this machine's platform only ({host}); building for another one needs an emulator, which burrow does not use"))
-    }
+    parts.len() <= 3 && variant_ok && format!("{}/{arch}", parts[0]) == host
 }
 
-fn resolve_base(b: &Build, name: &str, pull: &dyn Fn(&str) -> Result<Image, String>) -> Result<Option<Image>, Error> {
+/// `FROM --platform=P` is accepted when P is this machine's platform.
+fn check_platform(b: &Build, at: Span, given: &str) -> Result<(), Error> {
+    let (host, _) = host_platform();
+    if is_native(given, &host) {
+        return Ok(());
+    }
+    Err(Error::Platform { file: b.df.file.clone(), at, given: given.to_string(), host })
+}
+
+fn resolve_base(b: &Build, name: &str, pull: &dyn Fn(&str) -> Result<Image, PullError>) -> Result<Option<Image>, Error> {
     if name.eq_ignore_ascii_case("scratch") {
         return Ok(None);
     }
@@ -288,7 +349,7 @@ fn resolve_base(b: &Build, name: &str, pull: &dyn Fn(&str) -> Result<Image, Stri
             return Ok(Some(img));
         }
     }
-    pull(name).map(Some).map_err(|reason| Error::Base { image: name.to_string(), reason })
+    pull(name).map(Some).map_err(|source| Error::Base { image: name.to_string(), source })
 }
 
 /// The base image's ONBUILD triggers, parsed, after the stage's image is
@@ -304,8 +365,12 @@ fn onbuild_triggers(b: &Build, st: &mut StageState, line: Span) -> Result<Vec<su
     }
     let mut triggers = Vec::new();
     for text in &texts {
-        let mut ins =
-            super::parse_trigger(text, b.df.escape).map_err(|m| b.at(line, format!("the base image's ONBUILD trigger {text:?}: {m}")))?;
+        let mut ins = super::parse_trigger(text, b.df.escape).map_err(|source| Error::Trigger {
+            file: b.df.file.clone(),
+            at: line,
+            text: text.clone(),
+            source: Box::new(source),
+        })?;
         ins.span = line;
         triggers.push(ins);
     }
@@ -329,14 +394,39 @@ mod tests {
     #[test]
     fn only_this_machines_platform_is_accepted() {
         let (host, arch) = host_platform();
-        assert!(check_platform(&host).is_ok());
-        assert!(check_platform(arch).is_ok());
-        assert!(check_platform(&host.to_uppercase()).is_ok());
-        let other = if arch == "amd64" { "linux/arm64" } else { "linux/amd64" };
-        let e = check_platform(other).unwrap_err();
-        assert!(e.contains("emulator") && e.contains(&host), "{e}");
-        assert!(check_platform("windows/amd64").is_err());
+        assert!(is_native(&host, &host));
+        assert!(is_native(arch, &host));
+        assert!(is_native(&host.to_uppercase(), &host));
+        assert!(is_native("linux/x86_64", "linux/amd64") && is_native("linux/amd64/v1", "linux/amd64"));
+        assert!(is_native("aarch64", "linux/arm64") && is_native("linux/arm64/v8", "linux/arm64"));
+        assert!(!is_native("linux/arm64", "linux/amd64") && !is_native("linux/amd64/v3", "linux/amd64"));
+        assert!(!is_native("windows/amd64", "linux/amd64") && !is_native("linux/amd64/v1/x", "linux/amd64"));
         assert_eq!(platform_args()["TARGETPLATFORM"], host);
         assert_eq!(platform_args()["BUILDARCH"], arch);
+    }
+
+    #[test]
+    fn errors_name_the_place_and_what_to_do() {
+        let at = Span { line: 2, column: 1 };
+        let file = "Dockerfile".to_string();
+        let e = Error::Platform { file: file.clone(), at, given: "linux/s390x".into(), host: "linux/amd64".into() };
+        assert_eq!(
+            e.to_string(),
+            "Dockerfile:2:1: FROM --platform=linux/s390x: burrow builds for this machine's platform only (linux/amd64); building for another one needs an emulator, which burrow does not use"
+        );
+        let e = Error::CopySource { file: file.clone(), at, pattern: "../x".into(), refusal: ContextRefusal::Outside };
+        assert_eq!(e.to_string(), "Dockerfile:2:1: ../x: outside the build context");
+        let e = Error::BindSource { file: file.clone(), at, path: "src".into(), refusal: ContextRefusal::HidesExcluded };
+        assert!(e.to_string().starts_with("Dockerfile:2:1: RUN --mount=type=bind,source=src: .dockerignore excludes"), "{e}");
+        let e = Error::HeredocExecForm { file, at };
+        assert_eq!(e.to_string(), "Dockerfile:2:1: a heredoc needs the shell form of RUN (RUN <<EOF, not RUN [\"...\"])");
+    }
+
+    #[test]
+    fn a_pull_failure_keeps_its_causes() {
+        let inner = std::io::Error::new(std::io::ErrorKind::NotFound, "manifest unknown");
+        let e = Error::Base { image: "nope:1".into(), source: Box::new(inner) };
+        assert_eq!(e.to_string(), "cannot get the base image nope:1: manifest unknown");
+        assert_eq!(std::error::Error::source(&e).map(|s| s.to_string()).as_deref(), Some("manifest unknown"));
     }
 }

@@ -26,7 +26,7 @@ use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest as _, Sha256};
 
 use super::instruction::{argv, image_env, workdir};
-use super::{cache, expand, Build, Error, StageState};
+use super::{cache, expand, Build, ContextRefusal, Error, StageState};
 use crate::build::context::Ignore;
 use crate::build::steps::{self, RunStep};
 use crate::build::{Command, Heredoc, Instruction, RunMount};
@@ -57,7 +57,7 @@ pub(super) fn run(
     let line = ins.span;
     let err = |m: String| b.at(line, m);
     let image = st.image.clone().ok_or_else(|| err("RUN needs a base image: there is nothing to run in FROM scratch".into()))?;
-    let argv = script(command, heredocs, &st.shell).map_err(err)?;
+    let argv = script(command, heredocs, &st.shell).ok_or_else(|| Error::HeredocExecForm { file: b.df.file.clone(), at: line })?;
     let env_names: Vec<String> = image_env(st).iter().filter_map(|e| e.split('=').next().map(str::to_string)).collect();
     let env: Vec<String> = st.args.iter().filter(|(k, _)| !env_names.contains(k)).map(|(k, v)| format!("{k}={v}")).collect();
     let network = match network {
@@ -66,7 +66,7 @@ pub(super) fn run(
         _ => b.opts.network.clone(),
     };
     let vars = super::instruction::vars(st);
-    let x = |w: &str| expand(w, &vars, b.df.escape).map_err(err);
+    let x = |w: &str| expand(w, &vars, b.df.escape).map_err(|e| b.subst(line, e));
     let m = prepare_mounts(b, st, mounts, &x, line)?;
     let key = cache::key(Some(&image), &["RUN", &argv.join("\u{0}"), &env.join("\u{0}"), &network.to_string(), &m.described.join("\u{0}")]);
     if let Some(hit) = cache::get(b, &key) {
@@ -88,13 +88,14 @@ pub(super) fn run(
     Ok(false)
 }
 
-/// The argv of a RUN, heredocs included (see the module comment).
-fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Result<Vec<String>, String> {
+/// The argv of a RUN, heredocs included (see the module comment); `None`
+/// for heredocs with the exec form, which has no shell to read them.
+fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Option<Vec<String>> {
     if heredocs.is_empty() {
-        return Ok(argv(command, shell));
+        return Some(argv(command, shell));
     }
     let Command::Shell(text) = command else {
-        return Err("a heredoc needs the shell form of RUN (RUN <<EOF, not RUN [\"...\"])".into());
+        return None;
     };
     let with = |s: String| shell.iter().cloned().chain(std::iter::once(s)).collect::<Vec<_>>();
     let lone = match heredocs {
@@ -112,9 +113,9 @@ fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Result<V
             while script.lines().any(|l| l == delim) {
                 delim.push('_');
             }
-            return Ok(with(format!("{} <<'{delim}'\n{script}{delim}\n", interpreter.trim())));
+            return Some(with(format!("{} <<'{delim}'\n{script}{delim}\n", interpreter.trim())));
         }
-        return Ok(with(body.clone()));
+        return Some(with(body.clone()));
     }
     let mut s = text.clone();
     for h in heredocs {
@@ -122,7 +123,7 @@ fn script(command: &Command, heredocs: &[Heredoc], shell: &[String]) -> Result<V
         s.push_str(&h.body);
         s.push_str(&h.name);
     }
-    Ok(with(s))
+    Some(with(s))
 }
 
 fn prepare_mounts(
@@ -166,7 +167,7 @@ fn prepare_mounts(
                     return refuse("rw bind mounts are not supported: burrow mounts the build context read-only; drop rw");
                 }
                 let source = x(spec.source.as_deref().unwrap_or("."))?;
-                let (rel, path) = context_path(b, &source).map_err(|why| b.at(line, format!("{what},source={source}: {why}")))?;
+                let (rel, path) = context_path(b, &source, line)?;
                 let digest = cache::content_digest(&path).map_err(|e| b.at(line, format!("{what}: {}: {e}", path.display())))?;
                 m.checked.push(crate::volume::host::check(&path, false).map_err(|e| b.at(line, format!("{what}: {e}")))?);
                 m.described.push(format!("bind {rel} {digest} target={target}"));
@@ -233,23 +234,22 @@ fn cache_dir(b: &Build, spec: &RunMount, id: &str, m: &mut Mounts, line: crate::
 
 /// A bind source in the context: relative name and path. Refused when it
 /// leaves the context or `.dockerignore` would hide something under it.
-fn context_path(b: &Build, source: &str) -> Result<(String, PathBuf), String> {
+fn context_path(b: &Build, source: &str, line: crate::build::Span) -> Result<(String, PathBuf), Error> {
+    let refuse = |refusal| Error::BindSource { file: b.df.file.clone(), at: line, path: source.to_string(), refusal };
     let parts: Vec<&str> = source.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     if parts.contains(&"..") {
-        return Err("outside the build context".into());
+        return Err(refuse(ContextRefusal::Outside));
     }
     let rel = parts.join("/");
     let path = b.opts.context.join(&rel);
     if !path.exists() {
-        return Err("not found in the build context".into());
+        return Err(refuse(ContextRefusal::Missing));
     }
     let under = |p: &String| rel.is_empty() || p == &rel || p.starts_with(&format!("{rel}/"));
-    let everything = Ignore::default().walk(&b.opts.context, &[]).map_err(|e| e.to_string())?;
-    let kept = b.context_files().map_err(|e| e.to_string())?;
+    let everything = Ignore::default().walk(&b.opts.context, &[]).map_err(|e| b.context_at(line, e))?;
+    let kept = b.context_files().map_err(|e| b.context_at(line, e))?;
     if everything.iter().filter(|p| under(p)).count() != kept.iter().filter(|p| under(p)).count() {
-        return Err(
-            ".dockerignore excludes files under it, which a bind mount would show: bind a directory with nothing excluded, or COPY".into(),
-        );
+        return Err(refuse(ContextRefusal::HidesExcluded));
     }
     Ok((rel, path))
 }
@@ -275,6 +275,7 @@ mod tests {
         assert_eq!(shebang[2], "/usr/bin/env python3 <<'BURROW_SCRIPT'\nprint(1)\nBURROW_SCRIPT\n");
         let inline = script(&Command::Shell("cat <<A >/a && cat <<B >/b".into()), &[doc("A", "1\n"), doc("B", "2\n")], &sh()).unwrap();
         assert_eq!(inline[2], "cat <<A >/a && cat <<B >/b\n1\nA\n2\nB");
-        assert!(script(&Command::Exec(vec!["cat".into()]), &[doc("EOF", "x\n")], &sh()).is_err());
+        assert!(script(&Command::Exec(vec!["cat".into()]), &[doc("EOF", "x\n")], &sh()).is_none());
+        assert_eq!(script(&Command::Exec(vec!["cat".into()]), &[], &sh()).unwrap(), ["cat"]);
     }
 }

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use super::instruction::workdir;
-use super::{Build, Error, StageState};
+use super::{Build, ContextRefusal, Error, StageState};
 use crate::build::context::Ignore;
 use crate::build::fetch;
 use crate::build::steps::{archive_compression, CopyItem};
@@ -29,11 +29,10 @@ pub(super) fn scratch(b: &Build) -> Result<tempfile::TempDir, Error> {
 }
 
 /// `--chown` as numeric ids, names looked up in the image's own files.
-pub(super) fn owner(st: &StageState, spec: &str) -> Result<(u32, u32), String> {
+pub(super) fn owner(st: &StageState, spec: &str) -> Result<(u32, u32), crate::container::passwd::Error> {
     let layers = st.layer_dirs();
     let read = |p: &str| crate::container::rootfs::read_merged(&layers, p);
-    let id =
-        crate::container::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group")).map_err(|e| format!("--chown={spec}: {e}"))?;
+    let id = crate::container::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group"))?;
     Ok((id.uid, id.gid))
 }
 
@@ -73,7 +72,7 @@ pub(super) fn items(
                 spec.heredocs.iter().find(|h| h.name == name).ok_or_else(|| err(format!("{kw} {s}: no here-document named {name}")))?;
             let vars = super::instruction::vars(st);
             let body = if doc.expand {
-                crate::build::subst::expand_heredoc(&doc.body, &|k| vars.get(k).cloned()).map_err(|e| err(e.to_string()))?
+                crate::build::subst::expand_heredoc(&doc.body, &|k| vars.get(k).cloned()).map_err(|e| b.subst(line, e))?
             } else {
                 doc.body.clone()
             };
@@ -114,7 +113,7 @@ pub(super) fn items(
                 sources.push((rel.rsplit('/').next().unwrap_or(rel).to_string(), found, false));
             }
             None => {
-                for (name, path) in context_matches(b, &s).map_err(err)? {
+                for (name, path) in context_matches(b, &s, line)? {
                     let unpack = is_add && path.is_file() && archive_compression(&path).is_some();
                     sources.push((name, path, unpack));
                 }
@@ -129,7 +128,7 @@ pub(super) fn items(
             continue;
         }
         if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-            directory_items(b, spec, path, &dest, &mut items).map_err(err)?;
+            directory_items(b, spec, path, &dest, &mut items).map_err(|e| b.context_at(line, e))?;
             continue;
         }
         let target = if into_dir { format!("{}/{name}", dest.trim_end_matches('/')) } else { dest.clone() };
@@ -139,24 +138,25 @@ pub(super) fn items(
 }
 
 /// What a pattern names in the context: (base name, path) pairs.
-fn context_matches(b: &Build, s: &str) -> Result<Vec<(String, PathBuf)>, String> {
+fn context_matches(b: &Build, s: &str, line: crate::build::Span) -> Result<Vec<(String, PathBuf)>, Error> {
+    let refuse = |refusal| Error::CopySource { file: b.df.file.clone(), at: line, pattern: s.to_string(), refusal };
     let pat = s.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
     let norm: Vec<&str> = pat.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     if norm.contains(&"..") {
-        return Err(format!("{s}: outside the build context"));
+        return Err(refuse(ContextRefusal::Outside));
     }
     if norm.is_empty() {
         return Ok(vec![(String::new(), b.opts.context.clone())]);
     }
-    let walk = b.context_files().map_err(|e| e.to_string())?;
-    let one = Ignore::parse(&norm.join("/")).map_err(|e| e.to_string())?;
+    let walk = b.context_files().map_err(|e| b.context_at(line, e))?;
+    let one = Ignore::parse(&norm.join("/")).map_err(|e| b.context_at(line, e))?;
     let hits: Vec<(String, PathBuf)> = walk
         .iter()
         .filter(|p| p.split('/').count() == norm.len() && one.excluded(p))
         .map(|h| (h.rsplit('/').next().unwrap_or(h).to_string(), b.opts.context.join(h)))
         .collect();
     if hits.is_empty() {
-        return Err(format!("{s}: not found in the build context (or excluded by .dockerignore)"));
+        return Err(refuse(ContextRefusal::NoMatch));
     }
     Ok(hits)
 }
@@ -164,14 +164,20 @@ fn context_matches(b: &Build, s: &str) -> Result<Vec<(String, PathBuf)>, String>
 /// A directory's content under `dest`: from the context exactly what
 /// `.dockerignore` leaves (the walk lists directories before what they
 /// hold), from a stage its whole tree.
-fn directory_items(b: &Build, spec: &CopySpec, path: PathBuf, dest: &str, items: &mut Vec<CopyItem>) -> Result<(), String> {
+fn directory_items(
+    b: &Build,
+    spec: &CopySpec,
+    path: PathBuf,
+    dest: &str,
+    items: &mut Vec<CopyItem>,
+) -> Result<(), crate::build::context::Error> {
     let d = dest.trim_end_matches('/').to_string();
     if spec.from.is_some() {
         items.push(CopyItem { source: path, dest: d, recursive: true, unpack: false });
         return Ok(());
     }
     let prefix = path.strip_prefix(&b.opts.context).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-    for p in b.context_files().map_err(|e| e.to_string())? {
+    for p in b.context_files()? {
         let below = if prefix.is_empty() { Some(p.as_str()) } else { p.strip_prefix(&format!("{prefix}/")) };
         if let Some(rel) = below {
             items.push(CopyItem { source: b.opts.context.join(p), dest: format!("{d}/{rel}"), recursive: false, unpack: false });
