@@ -28,6 +28,7 @@ use super::restart::Policy;
 use super::{passwd, rootfs, state, Error, Result};
 use crate::lock::StoreLock;
 use crate::paths::Paths;
+use crate::volume::CheckedBind;
 use crate::process::{self, caps, seccomp, Detached, FileMount, Spec};
 pub use crate::model::run::{ImageDefaults, KeepId, RunOptions};
 
@@ -126,20 +127,15 @@ pub fn parse_env_file(text: &str) -> Vec<String> {
 
 /// Create a container: check the flags, write its record (status
 /// created) and directory. Nothing runs yet.
-pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<Record> {
-    create_as(paths, opts, image, defaults, |_| Ok(())).map(|(r, ())| r)
+pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, binds: &[CheckedBind]) -> Result<Record> {
+    create_as(paths, opts, image, binds, |_| Ok(())).map(|(r, ())| r)
 }
 
 /// `create` for a `run`, which holds the container's creator lock until it
 /// has handed the container on (see `state`): should it die first, the
 /// next command removes a `--rm` container it left.
-pub fn create_for_run(
-    paths: &Paths,
-    opts: &RunOptions,
-    image: &crate::image::Image,
-    defaults: &ImageDefaults,
-) -> Result<(Record, state::Held)> {
-    create_as(paths, opts, image, defaults, state::claim_creator)
+pub fn create_for_run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, binds: &[CheckedBind]) -> Result<(Record, state::Held)> {
+    create_as(paths, opts, image, binds, state::claim_creator)
 }
 
 /// `create`, with `claim` run on the new directory before the record is written.
@@ -147,9 +143,10 @@ fn create_as<T>(
     paths: &Paths,
     opts: &RunOptions,
     image: &crate::image::Image,
-    defaults: &ImageDefaults,
+    binds: &[CheckedBind],
     claim: impl FnOnce(&Path) -> Result<T>,
 ) -> Result<(Record, T)> {
+    let defaults = &ImageDefaults::of(image);
     let id = ContainerId::random();
     let _span = super::span(&id).entered();
     let args = command_line(defaults, opts.entrypoint.as_deref(), &opts.command);
@@ -194,7 +191,7 @@ fn create_as<T>(
         None => record::fresh_name(paths)?,
     };
     let mut record = Record::created(id, name, opts.image.clone(), image.id.clone(), args, opts.rm);
-    let prepared = prepare_mounts(paths, opts, image, defaults)?;
+    let prepared = prepare_mounts(paths, opts, image, defaults, binds)?;
     record.mounts = prepared.points;
     record.user_mounts = prepared.mounts;
     record.config = Some(config);
@@ -212,9 +209,9 @@ fn create_as<T>(
 }
 
 /// Run a container in the foreground; returns its exit code.
-pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, defaults: &ImageDefaults) -> Result<i32> {
+pub fn run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, binds: &[CheckedBind]) -> Result<i32> {
     // The creator lock is held until the container is removed.
-    let (record, _creator) = create_for_run(paths, opts, image, defaults)?;
+    let (record, _creator) = create_for_run(paths, opts, image, binds)?;
     let dir = record.dir(paths);
     let outcome = match state::claim_monitor(&dir)? {
         Some(_monitor) => start(paths, record.clone(), Io::Caller, &mut || {}),
@@ -522,6 +519,7 @@ fn prepare_mounts(
     opts: &RunOptions,
     image: &crate::image::Image,
     defaults: &ImageDefaults,
+    binds: &[CheckedBind],
 ) -> Result<crate::volume::attach::Prepared> {
     let mut sources = Vec::new();
     for f in &opts.volumes_from {
@@ -530,7 +528,7 @@ fn prepare_mounts(
     let from: Vec<crate::volume::plan::From<'_>> =
         sources.iter().map(|(m, ro)| crate::volume::plan::From { mounts: m, read_only: *ro }).collect();
     let planned = crate::volume::plan::plan(&opts.mounts, &from, &defaults.volumes)?;
-    Ok(crate::volume::attach::prepare(paths, &planned, &opts.checked_binds, &image.layer_dirs_top_first())?)
+    Ok(crate::volume::attach::prepare(paths, &planned, binds, &image.layer_dirs_top_first())?)
 }
 
 /// How many gids burrow's own namespace maps.

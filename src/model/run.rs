@@ -10,7 +10,7 @@ use super::limits::Request;
 use super::logs::LogConfig;
 use super::net::NetworkRequest;
 use super::restart::Policy;
-use super::volume::{CheckedBind, MountRequest, VolumesFrom};
+use super::volume::{MountRequest, VolumesFrom};
 
 /// What the image's config says about running it.
 #[derive(Debug, Clone, Default)]
@@ -70,12 +70,6 @@ pub struct RunOptions {
     pub mounts: Vec<MountRequest>,
     #[serde(default)]
     pub volumes_from: Vec<VolumesFrom>,
-    /// Bind sources checked with the caller's permissions before burrow
-    /// entered its user namespace (`volume::host`); used by `create`,
-    /// which records each source's identity with the container's mounts
-    /// (the container's first process refuses a source replaced since).
-    #[serde(skip)]
-    pub checked_binds: Vec<CheckedBind>,
     /// The healthcheck (flags over the image's HEALTHCHECK), if any.
     #[serde(default)]
     pub health: Option<Check>,

@@ -91,6 +91,38 @@ fn maps_in(dir: &Path) -> Mapping {
     Mapping::parse(&read("uid_map"), &read("gid_map"))
 }
 
+/// What entering burrow's namespace decided.
+#[derive(Debug)]
+pub struct Entered {
+    /// The plan in force (detected even when the process was inside already).
+    pub plan: Plan,
+    /// Why only the user's own ids are mapped, when the user should be
+    /// told (the single-id fallback, not forced by `BURROW_USERNS`, for a
+    /// caller who is not root and was not inside already).
+    pub fallback: Option<String>,
+    pub proof: InUserns,
+}
+
+/// Enter burrow's user namespace, once per process and before any thread
+/// exists: the subordinate ranges when the helpers can map them, else the
+/// single-id fallback (forced with `BURROW_USERNS=single-id`). A process
+/// already inside stays where it is.
+pub fn enter_burrow() -> Result<Entered> {
+    let force_single = std::env::var("BURROW_USERNS").is_ok_and(|v| v == "single-id");
+    let plan = detect(force_single);
+    let mut fallback = None;
+    if !inside() {
+        if let MappingKind::SingleId { reason } = &plan.kind {
+            if !force_single && !getuid().is_root() {
+                fallback = Some(reason.clone());
+            }
+        }
+        enter(&plan)?;
+    }
+    let proof = InUserns::here().ok_or(Error::NotEntered)?;
+    Ok(Entered { plan, fallback, proof })
+}
+
 /// Move this process into a new user namespace with `plan`'s maps and
 /// become root there.
 pub fn enter(plan: &Plan) -> Result<()> {

@@ -18,7 +18,7 @@ mod enter;
 mod plan;
 mod subid;
 
-pub use enter::{current, detect, enter, find_helper, inside, of_process, write_nested_maps, InUserns};
+pub use enter::{current, detect, enter, enter_burrow, find_helper, inside, of_process, write_nested_maps, Entered, InUserns};
 pub use plan::{keep_id, plan, HostIds, IdMap, Mapping, MappingKind, Plan};
 pub use subid::{parse_subid, SubidRange};
 
@@ -44,6 +44,8 @@ pub enum Error {
     Fork { source: nix::Error },
     #[error("--userns=keep-id needs a subordinate id range: {reason}")]
     KeepIdNeedsRange { reason: String },
+    #[error("the user namespace was entered but this process still sees the host's id maps (an engine bug)")]
+    NotEntered,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
