@@ -372,7 +372,7 @@ pub struct CpArgs {
 pub fn cp(paths: &Paths, args: &CpArgs) -> anyhow::Result<()> {
     use burrow::container::cp;
     let opts = cp::Options { archive: args.archive, follow: args.follow_link };
-    let enter = || super::enter(true).map(|_| ()).map_err(|e| super::describe(&e));
+    let enter = || super::enter_userns(true).map(|_| ());
     cp::copy(paths, &cp::parse_location(&args.src), &cp::parse_location(&args.dest), opts, &enter)?;
     Ok(())
 }

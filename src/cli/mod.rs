@@ -401,6 +401,12 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
 /// Enter burrow's user namespace (once); `BURROW_USERNS=single-id` forces
 /// the single-id mapping. Returns the plan in force.
 pub(crate) fn enter(quiet: bool) -> anyhow::Result<burrow::userns::Plan> {
+    Ok(enter_userns(quiet)?)
+}
+
+/// `enter` with its error typed, for a caller that reports it itself
+/// (`cp`'s child process).
+pub(crate) fn enter_userns(quiet: bool) -> burrow::userns::Result<burrow::userns::Plan> {
     let force_single = std::env::var("BURROW_USERNS").is_ok_and(|v| v == "single-id");
     let plan = burrow::userns::detect(force_single);
     if burrow::userns::inside() {

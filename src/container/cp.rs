@@ -75,6 +75,20 @@ pub enum CpError {
     DirOntoFile { path: String },
     #[error("{message}")]
     Inside { message: String },
+    #[error(transparent)]
+    Enter(crate::userns::Error),
+    #[error(transparent)]
+    Join(crate::process::Error),
+    #[error("the image of container {name} ({image}) is no longer in the store")]
+    ImageGone { name: String, image: String },
+    #[error(transparent)]
+    Layout(super::rootfs::Error),
+    #[error("cannot {step}: {source}")]
+    Sys { step: &'static str, source: nix::Error },
+    #[error("cannot mount the container's root: {source}")]
+    Mount { source: burrow_fs::Error },
+    #[error("the copy inside the container's root failed ({status:?})")]
+    CopyFailed { status: nix::Result<nix::sys::wait::WaitStatus> },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CpError + '_ {
@@ -90,7 +104,7 @@ pub fn copy(
     src: &Location,
     dst: &Location,
     opts: Options,
-    enter: &dyn Fn() -> std::result::Result<(), String>,
+    enter: &dyn Fn() -> std::result::Result<(), crate::userns::Error>,
 ) -> Result<()> {
     let (key, out_of_container) = match (src, dst) {
         (Location::Container { key, .. }, Location::Host(_)) => (key, true),
@@ -114,27 +128,25 @@ pub fn copy(
     match unsafe { nix::unistd::fork() }.map_err(|e| CpError::Io { path: "fork".into(), source: e.into() })? {
         nix::unistd::ForkResult::Child => {
             drop(err_read);
-            let side = |read_end: std::os::fd::OwnedFd, write_end: std::os::fd::OwnedFd| -> std::result::Result<(), String> {
+            let side = |read_end: std::os::fd::OwnedFd, write_end: std::os::fd::OwnedFd| -> std::result::Result<(), CpError> {
                 if out_of_container {
                     drop(read_end);
                     let Location::Container { path, .. } = src else { unreachable!("checked above") };
-                    archive(Path::new(&absolute(path)), fs::File::from(write_end), opts).map_err(|e| e.to_string())
+                    archive(Path::new(&absolute(path)), fs::File::from(write_end), opts)
                 } else {
                     drop(write_end);
                     let Location::Container { path, .. } = dst else { unreachable!("checked above") };
-                    extract(fs::File::from(read_end), Path::new(&absolute(path)), opts.archive).map_err(|e| e.to_string())
+                    extract(fs::File::from(read_end), Path::new(&absolute(path)), opts.archive)
                 }
             };
             let outcome = match running {
-                Some(pid) => {
-                    crate::process::join::enter(pid, r.pid_start).map_err(|e| e.to_string()).and_then(|_| side(read_end, write_end))
-                }
-                None => enter().and_then(|_| stopped_side(paths, &r, || side(read_end, write_end))),
+                Some(pid) => crate::process::join::enter(pid, r.pid_start).map_err(CpError::Join).and_then(|_| side(read_end, write_end)),
+                None => enter().map_err(CpError::Enter).and_then(|_| stopped_side(paths, &r, || side(read_end, write_end))),
             };
             let code = match outcome {
                 Ok(()) => 0,
-                Err(msg) => {
-                    let _ = fs::File::from(err_write).write_all(msg.as_bytes());
+                Err(e) => {
+                    let _ = fs::File::from(err_write).write_all(e.to_string().as_bytes());
                     1
                 }
             };
@@ -174,23 +186,23 @@ pub fn copy(
 fn stopped_side(
     paths: &Paths,
     r: &record::Record,
-    side: impl FnOnce() -> std::result::Result<(), String>,
-) -> std::result::Result<(), String> {
+    side: impl FnOnce() -> std::result::Result<(), CpError>,
+) -> std::result::Result<(), CpError> {
     use nix::mount::{mount, MsFlags};
     let image = crate::image::Store::open(paths)
         .and_then(|s| s.resolve(r.image_id.as_str()))
-        .map_err(|_| format!("the image of container {} ({}) is no longer in the store", r.name, r.image))?;
+        .map_err(|_| CpError::ImageGone { name: r.name.clone(), image: r.image.clone() })?;
     let layers: Vec<PathBuf> = image.layers.iter().map(|l| l.dir.clone()).collect();
     let layout = super::rootfs::Layout::of(&r.dir(paths), &layers);
     if !layout.upper.exists() {
-        layout.create().map_err(|e| e.to_string())?;
+        layout.create().map_err(CpError::Layout)?;
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| format!("cannot make a private mount namespace: {e}"))?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| format!("cannot make mounts private: {e}"))?;
+    let sys = |step| move |source| CpError::Sys { step, source };
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(sys("make a private mount namespace"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(sys("make mounts private"))?;
     let cfg = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
-    let mounted = burrow_fs::spawn_mount(cfg, &layout.rootfs).map_err(|e| format!("cannot mount the container's root: {e}"))?;
-    let (msg_read, msg_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let mounted = burrow_fs::spawn_mount(cfg, &layout.rootfs).map_err(|source| CpError::Mount { source })?;
+    let (msg_read, msg_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
     // SAFETY: the grandchild only chroots, runs the copy (which allocates:
     // glibc's malloc is fork-safe) and leaves with _exit.
     let result = match unsafe { nix::unistd::fork() } {
@@ -198,12 +210,12 @@ fn stopped_side(
             drop(msg_read);
             let r = nix::unistd::chroot(&layout.rootfs)
                 .and_then(|_| nix::unistd::chdir("/"))
-                .map_err(|e| format!("cannot enter the container's root: {e}"))
+                .map_err(sys("enter the container's root"))
                 .and_then(|_| side());
             let code = match r {
                 Ok(()) => 0,
-                Err(msg) => {
-                    let _ = fs::File::from(msg_write).write_all(msg.as_bytes());
+                Err(e) => {
+                    let _ = fs::File::from(msg_write).write_all(e.to_string().as_bytes());
                     1
                 }
             };
@@ -217,11 +229,11 @@ fn stopped_side(
             let _ = fs::File::from(msg_read).read_to_string(&mut msg);
             match status {
                 Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
-                _ if !msg.is_empty() => Err(msg),
-                other => Err(format!("the copy inside the container's root failed ({other:?})")),
+                _ if !msg.is_empty() => Err(CpError::Inside { message: msg }),
+                status => Err(CpError::CopyFailed { status }),
             }
         }
-        Err(e) => Err(format!("cannot fork: {e}")),
+        Err(source) => Err(CpError::Sys { step: "fork", source }),
     };
     drop(mounted);
     result

@@ -5,11 +5,16 @@
 //! `ErrorPipe` is close-on-exec: a successful `execve` closes it with
 //! nothing written, a failure writes one [`Failure`] (JSON) before exiting,
 //! so the parent learns which case happened by reading to end of file. A
-//! socketpair carries the terminal's master fd with SCM_RIGHTS.
+//! socketpair carries descriptors with SCM_RIGHTS (the root's FUSE
+//! descriptor, then the TAP device, on one; the terminal's master on
+//! another), each labelled with its [`FdRole`] in the message's one data
+//! byte: the receiver names the role it expects and refuses another, so a
+//! change in the order of what the child sends is an error that names
+//! both, never a descriptor served as the wrong thing.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 
@@ -84,35 +89,85 @@ pub fn read_report(end: &mut File) -> Option<(ExitClass, String)> {
     }
 }
 
-/// A socketpair for passing the terminal master.
+/// What a descriptor sent over an fd channel is, carried in the
+/// message's data byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FdRole {
+    /// The container's network device (`tap`).
+    Tap,
+    /// The master side of the container's terminal (`tty`).
+    Terminal,
+    /// The FUSE connection of the container's root (`fuse_root`).
+    FuseRoot,
+}
+
+impl FdRole {
+    const ALL: [FdRole; 3] = [FdRole::Tap, FdRole::Terminal, FdRole::FuseRoot];
+
+    fn byte(self) -> u8 {
+        match self {
+            FdRole::Tap => b't',
+            FdRole::Terminal => b'm',
+            FdRole::FuseRoot => b'r',
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<FdRole> {
+        FdRole::ALL.into_iter().find(|r| r.byte() == b)
+    }
+}
+
+impl std::fmt::Display for FdRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FdRole::Tap => "the network device",
+            FdRole::Terminal => "the terminal",
+            FdRole::FuseRoot => "the root",
+        })
+    }
+}
+
+/// A socketpair for passing descriptors.
 pub fn fd_channel() -> Result<(OwnedFd, OwnedFd)> {
     socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).map_err(|e| Error::Channel { source: e.into() })
 }
 
-pub fn send_fd(sock: &OwnedFd, fd: RawFd) -> Result<()> {
-    let fds = [fd];
-    let iov = [std::io::IoSlice::new(b"m")];
+/// Send `fd` labelled as `role`.
+pub fn send_fd(sock: &OwnedFd, role: FdRole, fd: impl AsFd) -> Result<()> {
+    let fds = [fd.as_fd().as_raw_fd()];
+    let byte = [role.byte()];
+    let iov = [std::io::IoSlice::new(&byte)];
     sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
         .map(|_| ())
         .map_err(|e| Error::Channel { source: e.into() })
 }
 
-/// Receive one fd; `None` when the peer closed without sending.
-pub fn recv_fd(sock: &OwnedFd) -> Result<Option<OwnedFd>> {
+/// Receive one fd, which must be the `expected` one; `None` when the peer
+/// closed without sending. A descriptor of another role is closed and
+/// refused (`Error::FdRole`).
+pub fn recv_fd(sock: &OwnedFd, expected: FdRole) -> Result<Option<OwnedFd>> {
     let mut buf = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!(RawFd);
     let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
         .map_err(|e| Error::Channel { source: e.into() })?;
+    let mut received = None;
     for c in msg.cmsgs().map_err(|e| Error::Channel { source: e.into() })? {
         if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
-                // SAFETY: the kernel just installed this fd for us.
-                return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+            for &fd in &fds {
+                // SAFETY: the kernel just installed this fd for us; owning
+                // it closes every one but the first when dropped.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                received.get_or_insert(fd);
             }
         }
     }
-    Ok(None)
+    let Some(fd) = received else { return Ok(None) };
+    match FdRole::from_byte(buf[0]) {
+        Some(found) if found == expected => Ok(Some(fd)),
+        Some(found) => Err(Error::FdRole { expected, found }),
+        None => Err(Error::FdUnlabelled { expected, byte: buf[0] }),
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +184,35 @@ mod tests {
         let ErrorPipe { mut read_end, write_end } = ErrorPipe::new().unwrap();
         drop(write_end);
         assert_eq!(read_report(&mut read_end), None, "nothing written: the exec succeeded");
+    }
+
+    #[test]
+    fn a_descriptor_arrives_only_in_the_role_expected() {
+        let (parent, child) = fd_channel().unwrap();
+        let sent = std::fs::File::open("/dev/null").unwrap();
+        send_fd(&child, FdRole::Tap, &sent).unwrap();
+        let got = recv_fd(&parent, FdRole::Tap).unwrap().expect("a descriptor");
+        let same = |a: &dyn AsRawFd, b: &dyn AsRawFd| {
+            let (x, y) = (nix::sys::stat::fstat(a.as_raw_fd()).unwrap(), nix::sys::stat::fstat(b.as_raw_fd()).unwrap());
+            (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino)
+        };
+        assert!(same(&got, &sent), "the very file sent");
+
+        send_fd(&child, FdRole::Terminal, &sent).unwrap();
+        let err = recv_fd(&parent, FdRole::FuseRoot).unwrap_err();
+        assert!(matches!(err, Error::FdRole { expected: FdRole::FuseRoot, found: FdRole::Terminal }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("the root") && text.contains("the terminal"), "names both roles: {text}");
+
+        drop(child);
+        assert!(recv_fd(&parent, FdRole::Tap).unwrap().is_none(), "closed without sending");
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_byte() {
+        for r in FdRole::ALL {
+            assert_eq!(FdRole::from_byte(r.byte()), Some(r));
+        }
+        assert_eq!(FdRole::from_byte(b'x'), None);
     }
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
+use super::setup_error::SetupError;
 use super::ExitClass;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -116,19 +117,19 @@ pub fn drop_privileges(
     uid: u32,
     gid: u32,
     groups: &[u32],
-) -> Result<(), String> {
-    super::caps::drop_bounding(caps).map_err(|e| e.to_string())?;
+) -> Result<(), SetupError> {
+    super::caps::drop_bounding(caps)?;
     if let Some(filter) = seccomp {
-        filter.load().map_err(|e| e.to_string())?;
+        filter.load()?;
     }
     if no_new_privs {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(format!("cannot set no_new_privs: {}", std::io::Error::last_os_error()));
+            return Err(SetupError::NoNewPrivs { source: std::io::Error::last_os_error() });
         }
     }
-    super::caps::switch_ids(uid, gid, groups).map_err(|e| e.to_string())?;
-    super::caps::apply_final(caps, uid == 0).map_err(|e| e.to_string())
+    super::caps::switch_ids(uid, gid, groups)?;
+    Ok(super::caps::apply_final(caps, uid == 0)?)
 }
 
 #[cfg(test)]

@@ -26,14 +26,15 @@
 //!    connection, and the container dies by PR_SET_PDEATHSIG: nothing is
 //!    left mounted anywhere.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 
-use super::channel;
+use super::channel::{self, FdRole};
+use super::setup_error::SetupError;
 
 /// Why the container's root could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -45,16 +46,15 @@ pub enum Error {
 }
 
 /// Child side, steps 1 and 2. `root_mode` is the root directory's mode.
-pub fn mount_and_send(root: &Path, root_mode: u32, sock: &OwnedFd) -> Result<(), String> {
-    let fd = nix::fcntl::open("/dev/fuse", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
-        format!("cannot open /dev/fuse: {e}; burrow serves every container's root with FUSE: ask an administrator to run `chmod 0666 /dev/fuse` (see `burrow info`)")
-    })?;
+pub fn mount_and_send(root: &Path, root_mode: u32, sock: &OwnedFd) -> Result<(), SetupError> {
+    let fd =
+        nix::fcntl::open("/dev/fuse", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| SetupError::OpenFuse { source })?;
     // SAFETY: open returned a new descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let data = burrow_fs::mount_data(fd.as_fd(), root_mode);
     mount(Some("burrow"), root, Some("fuse.burrow"), MsFlags::empty(), Some(data.as_str()))
-        .map_err(|e| format!("cannot mount the container's root at {}: {e}", root.display()))?;
-    channel::send_fd(sock, fd.as_raw_fd()).map_err(|e| format!("cannot hand the root to burrow: {e}"))
+        .map_err(|source| SetupError::MountRoot { path: root.to_path_buf(), source })?;
+    channel::send_fd(sock, FdRole::FuseRoot, &fd).map_err(|source| SetupError::Hand { role: FdRole::FuseRoot, source })
 }
 
 /// The root while burrow-fs serves it.
@@ -65,7 +65,7 @@ pub struct Serving {
 /// Parent side, step 3: `None` when the child closed the socket without
 /// sending (it failed, and says why on the error pipe).
 pub fn receive_and_serve(sock: &OwnedFd, config: burrow_fs::Config) -> Result<Option<Serving>, Error> {
-    let Some(fd) = channel::recv_fd(sock).map_err(|e| Error::Receive { source: Box::new(e) })? else {
+    let Some(fd) = channel::recv_fd(sock, FdRole::FuseRoot).map_err(|e| Error::Receive { source: Box::new(e) })? else {
         return Ok(None);
     };
     let server = burrow_fs::serve(fd, config, burrow_fs::default_threads()).map_err(|source| Error::Serve { source })?;

@@ -25,7 +25,8 @@ use std::os::fd::OwnedFd;
 
 use nix::unistd::{sethostname, setsid};
 
-use super::channel::{self, report};
+use super::channel::{self, report, FdRole};
+use super::setup_error::{Result as SetupResult, SetupError};
 use super::{caps, exec, mounts, pid1, tty, ExitClass, Spec};
 
 /// Everything the child holds of the parent's channels.
@@ -49,8 +50,8 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
     }
     drop(gate);
     if let Some(d) = &spec.detached {
-        if let Err(msg) = detached_stdio(d) {
-            fail(&mut ends.errors, ExitClass::Engine, &msg);
+        if let Err(e) = detached_stdio(d) {
+            fail(&mut ends.errors, ExitClass::Engine, &e.to_string());
         }
     }
     // The parent has moved us into the container's cgroup by now: a new
@@ -61,8 +62,8 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
         fail(&mut ends.errors, ExitClass::Engine, &format!("cannot root the cgroup namespace at the container's cgroup: {e}"));
     }
     let fuse = ends.fuse.take();
-    if let Err(msg) = fuse.ok_or_else(|| "no channel for the root's descriptor".to_string()).and_then(|f| setup(&spec, f)) {
-        fail(&mut ends.errors, ExitClass::Engine, &msg);
+    if let Err(e) = fuse.ok_or(SetupError::NoChannel { role: FdRole::FuseRoot }).and_then(|f| setup(&spec, f)) {
+        fail(&mut ends.errors, ExitClass::Engine, &e.to_string());
     }
     // Before a --init fork, so the init and the workload share them.
     if let Some(Err(e)) = spec.rlimits.iter().map(|r| r.apply()).find(|r| r.is_err()) {
@@ -91,35 +92,34 @@ pub fn child_main(spec: Spec, mut gate: File, mut ends: ChildEnds) -> ! {
 
 /// Point fds 0, 1 and 2 at a detached container's streams (before the
 /// `--init` fork, so PID 1 and the workload share them).
-fn detached_stdio(d: &super::Detached) -> Result<(), String> {
+fn detached_stdio(d: &super::Detached) -> SetupResult<()> {
     use std::os::fd::AsRawFd;
     let null;
     let stdin = match &d.stdin {
         Some(fd) => fd.as_raw_fd(),
         None => {
-            null = File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+            null = File::open("/dev/null").map_err(|source| SetupError::Open { path: "/dev/null".into(), source })?;
             null.as_raw_fd()
         }
     };
     for (from, to) in [(stdin, 0), (d.stdout.as_raw_fd(), 1), (d.stderr.as_raw_fd(), 2)] {
         // SAFETY: dup2 between descriptors this process owns.
         if unsafe { libc::dup2(from, to) } < 0 {
-            return Err(format!("cannot set up the container's output: {}", std::io::Error::last_os_error()));
+            return Err(SetupError::Output { source: std::io::Error::last_os_error() });
         }
     }
     Ok(())
 }
 
-fn setup(spec: &Spec, sock: OwnedFd) -> Result<(), String> {
-    sethostname(&spec.hostname).map_err(|e| format!("cannot set the hostname: {e}"))?;
+fn setup(spec: &Spec, sock: OwnedFd) -> SetupResult<()> {
+    sethostname(&spec.hostname).map_err(|source| SetupError::Hostname { source })?;
     mounts::make_private()?;
     super::fuse_root::mount_and_send(&spec.rootfs, spec.root_mode, &sock)?;
     // The network device is made while /dev/net/tun is still the host's;
     // its descriptor follows the root's on the same socket.
     if let super::NetSpec::Tap(plan) = &spec.network {
         let tap = super::tap::create(plan)?;
-        channel::send_fd(&sock, std::os::fd::AsRawFd::as_raw_fd(&tap))
-            .map_err(|e| format!("cannot hand the network device to burrow: {e}"))?;
+        channel::send_fd(&sock, FdRole::Tap, &tap).map_err(|source| SetupError::Hand { role: FdRole::Tap, source })?;
     }
     drop(sock);
     mounts::prepare_root(&spec.rootfs, &spec.files, &spec.mounts, spec.devpts_gid)?;
@@ -150,8 +150,8 @@ fn workload(spec: Spec, mut ends: ChildEnds) -> ! {
     } else {
         Ok(())
     };
-    if let Err(msg) = stdio {
-        fail(errors, ExitClass::Engine, &msg);
+    if let Err(e) = stdio {
+        fail(errors, ExitClass::Engine, &e.to_string());
     }
     if let Err(e) = std::fs::create_dir_all(&spec.cwd).and_then(|_| std::env::set_current_dir(&spec.cwd)) {
         fail(errors, ExitClass::Engine, &format!("cannot change to the working directory {}: {e}", spec.cwd));
@@ -160,14 +160,14 @@ fn workload(spec: Spec, mut ends: ChildEnds) -> ! {
         Ok(c) => c,
         Err((class, msg)) => fail(errors, class, &msg),
     };
-    if let Err(msg) = become_workload(&spec) {
-        fail(errors, ExitClass::Engine, &msg);
+    if let Err(e) = become_workload(&spec) {
+        fail(errors, ExitClass::Engine, &e.to_string());
     }
     let (class, msg) = command.execute();
     fail(errors, class, &msg)
 }
 
 /// Drop privileges in the order the module comment explains.
-fn become_workload(spec: &Spec) -> Result<(), String> {
+fn become_workload(spec: &Spec) -> SetupResult<()> {
     exec::drop_privileges(&spec.caps, spec.seccomp.as_ref(), spec.no_new_privs, spec.uid, spec.gid, &spec.groups)
 }

@@ -53,7 +53,8 @@ use nix::unistd::{fork, setsid, ForkResult, Pid};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::iterator::Signals;
 
-use super::channel::{self, report, ErrorPipe, Gate};
+use super::channel::{self, report, ErrorPipe, FdRole, Gate};
+use super::setup_error::{Result as SetupResult, SetupError};
 use super::{caps, exec, seccomp, tty, Error, Exit, ExitClass, Result};
 
 /// The namespaces joined by `enter`, in order (pid is `spawn`'s).
@@ -283,8 +284,8 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
     // SAFETY: naming the process is a plain prctl.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-exec".as_ptr(), 0, 0, 0) };
     let _ = setsid();
-    if let Err(msg) = null_stdio() {
-        fail(&mut errors, ExitClass::Engine, &msg);
+    if let Err(e) = null_stdio() {
+        fail(&mut errors, ExitClass::Engine, &e.to_string());
     }
     if let Some(ns) = &pidns {
         if let Err(e) = setns(ns.as_fd(), CloneFlags::CLONE_NEWPID) {
@@ -329,7 +330,7 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
     // With -t the command sends its terminal's master here: keep it open
     // and drain what the command prints until it closes its side.
     let master = match &tty_parent {
-        Some(sock) => match channel::recv_fd(sock) {
+        Some(sock) => match channel::recv_fd(sock, FdRole::Terminal) {
             Ok(Some(m)) => {
                 let _ = nix::unistd::write(sock, b"1");
                 Some(m)
@@ -356,12 +357,16 @@ fn keeper(pidns: Option<OwnedFd>, spec: ExecSpec, procs: Vec<File>, mut errors: 
     unsafe { libc::_exit(0) }
 }
 
-fn null_stdio() -> std::result::Result<(), String> {
-    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+fn null_stdio() -> SetupResult<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|source| SetupError::Open { path: "/dev/null".into(), source })?;
     for fd in 0..3 {
         // SAFETY: dup2 onto the standard descriptors.
         if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
-            return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+            return Err(SetupError::Dup { source: std::io::Error::last_os_error() });
         }
     }
     Ok(())
@@ -391,12 +396,12 @@ fn command(spec: ExecSpec, mut gate: File, mut errors: File, tty_sock: Option<Ow
         Stdio::Shared { stdin: true } | Stdio::Detached { tty: false, .. } => Ok(()),
         Stdio::Detached { tty: true, .. } => tty::attach_child(tty_sock.as_ref()),
     };
-    if let Err(msg) = connected {
-        fail(&mut errors, ExitClass::Engine, &msg);
+    if let Err(e) = connected {
+        fail(&mut errors, ExitClass::Engine, &e.to_string());
     }
     drop(tty_sock);
-    if let Err(msg) = become_user(&spec) {
-        fail(&mut errors, ExitClass::Engine, &msg);
+    if let Err(e) = become_user(&spec) {
+        fail(&mut errors, ExitClass::Engine, &e.to_string());
     }
     // As the user, so a directory it may not enter stays closed (docker
     // answers a bad -w with 126 as well).
@@ -411,7 +416,7 @@ fn command(spec: ExecSpec, mut gate: File, mut errors: File, tty_sock: Option<Ow
 }
 
 /// The container workload's order (`exec::drop_privileges`).
-fn become_user(spec: &ExecSpec) -> std::result::Result<(), String> {
+fn become_user(spec: &ExecSpec) -> SetupResult<()> {
     exec::drop_privileges(&spec.caps, spec.seccomp.as_ref(), spec.no_new_privs, spec.uid, spec.gid, &spec.groups)
 }
 

@@ -22,7 +22,7 @@ use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::iterator::Signals;
 
-use super::channel::{self, ErrorPipe, Gate};
+use super::channel::{self, ErrorPipe, FdRole, Gate};
 use super::init::{child_main, ChildEnds};
 use super::{tty, Error, Exit, Result, Spec};
 
@@ -141,7 +141,7 @@ fn open_netns(child: Pid) -> Result<std::fs::File> {
 /// in `netns`; `None` when the child failed first (it says why on the
 /// error pipe).
 fn serve_network(sock: &OwnedFd, net: NetStart, netns: std::fs::File) -> Result<Option<burrow_netstack::Handle>> {
-    let Some(tap) = channel::recv_fd(sock)? else {
+    let Some(tap) = channel::recv_fd(sock, FdRole::Tap)? else {
         return Ok(None);
     };
     Ok(Some(burrow_netstack::start(tap, Some(netns), net.options, net.published)?))
@@ -195,7 +195,7 @@ pub(super) fn supervise(
     let mut master = None;
     let Terminal { sock: tty_parent, stdin: stdin_on, tty: tty_on, sink, source } = terminal;
     if let Some(sock) = &tty_parent {
-        if let Some(m) = channel::recv_fd(sock)? {
+        if let Some(m) = channel::recv_fd(sock, FdRole::Terminal)? {
             if sink.is_none() {
                 tty::copy_winsize(&m);
             }

@@ -9,7 +9,8 @@
 //! `execve` (`exec`). With `--init` the child stays as a small PID 1
 //! (`pid1`) that reaps orphans and forwards signals. Failures in the child
 //! travel back over a close-on-exec pipe (`channel`) as an exit class and a
-//! message, so the parent can answer with docker's exit codes: 125 for an
+//! message (`setup_error` has the child's typed failures), so the parent
+//! can answer with docker's exit codes: 125 for an
 //! engine error, 126 when the command cannot be executed, 127 when it is
 //! not found. `join` is `burrow exec`: a new process in the namespaces of
 //! a running container, with the same identity, capabilities and seccomp.
@@ -25,6 +26,7 @@ mod mounts;
 mod pid1;
 pub mod seccomp;
 mod seccomp_profile;
+mod setup_error;
 mod tap;
 mod tty;
 mod volumes;
@@ -33,6 +35,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use crate::model::{UserMount, UserMountKind};
+pub use channel::FdRole;
 pub use exec::DEFAULT_PATH;
 pub use launch::{launch, NetStart};
 pub use tap::TapPlan;
@@ -46,6 +49,10 @@ pub enum Error {
     Clone { source: nix::Error },
     #[error("cannot set up the container's channel: {source}")]
     Channel { source: std::io::Error },
+    #[error("the container's process sent {found} where burrow expected {expected} (a bug in burrow)")]
+    FdRole { expected: FdRole, found: FdRole },
+    #[error("the container's process sent a descriptor labelled {byte:#04x} where burrow expected {expected} (a bug in burrow)")]
+    FdUnlabelled { expected: FdRole, byte: u8 },
     #[error("{message}")]
     Child { class: ExitClass, message: String },
     #[error(transparent)]

@@ -15,18 +15,22 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
+use super::setup_error::{Result, SetupError};
 use super::FileMount;
 
-type R = std::result::Result<(), String>;
+type R = Result<()>;
 
 fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> R {
-    mount(src, target, fstype, flags, data)
-        .map_err(|e| format!("cannot mount {} on {}: {e}", fstype.or(src).unwrap_or("-"), target.display()))
+    mount(src, target, fstype, flags, data).map_err(|source| SetupError::Mount {
+        what: fstype.or(src).unwrap_or("-").to_string(),
+        target: target.to_path_buf(),
+        source,
+    })
 }
 
 const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
@@ -58,7 +62,7 @@ pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount
     mnt(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
     for name in DEVICES {
         let target = dev.join(name);
-        fs::write(&target, b"").map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+        fs::write(&target, b"").map_err(|source| SetupError::Create { path: target.clone(), source })?;
         mnt(Some(&format!("/dev/{name}")), &target, None, MsFlags::MS_BIND, None)?;
     }
     for (link, to) in [
@@ -69,7 +73,7 @@ pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount
         ("ptmx", "pts/ptmx"),
         ("core", "/proc/kcore"),
     ] {
-        symlink(to, dev.join(link)).map_err(|e| format!("cannot create /dev/{link}: {e}"))?;
+        symlink(to, dev.join(link)).map_err(|source| SetupError::Create { path: Path::new("/dev").join(link), source })?;
     }
     let pts = ensure_dir(&dev, "pts")?;
     let mut pts_opts = String::from("newinstance,ptmxmode=0666,mode=0620");
@@ -90,7 +94,7 @@ pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount
     for f in files.iter().filter(|f| !mounts.iter().any(|m| m.target == f.target)) {
         let target = root.join(f.target.trim_start_matches('/'));
         if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            fs::create_dir_all(parent).map_err(|source| SetupError::Create { path: parent.to_path_buf(), source })?;
         }
         // A symlink here (Debian's /etc/resolv.conf can be one) would make
         // the bind follow it, possibly out of the root: replace it.
@@ -98,29 +102,32 @@ pub fn prepare_root(root: &Path, files: &[FileMount], mounts: &[super::UserMount
             let _ = fs::remove_file(&target);
         }
         if !target.exists() {
-            fs::write(&target, b"").map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+            fs::write(&target, b"").map_err(|source| SetupError::Create { path: target.clone(), source })?;
         }
         mnt(Some(f.source.to_str().unwrap_or("")), &target, None, MsFlags::MS_BIND, None)?;
     }
     Ok(())
 }
 
-fn ensure_dir(parent: &Path, name: &str) -> std::result::Result<std::path::PathBuf, String> {
+fn ensure_dir(parent: &Path, name: &str) -> Result<PathBuf> {
     let p = parent.join(name);
     match fs::symlink_metadata(&p) {
         Ok(m) if m.is_dir() => Ok(p),
-        Ok(_) => Err(format!("{} is not a directory in the image", p.display())),
-        Err(_) => fs::create_dir(&p).map(|_| p.clone()).map_err(|e| format!("cannot create {}: {e}", p.display())),
+        Ok(_) => Err(SetupError::NotADirectory { path: p }),
+        Err(_) => match fs::create_dir(&p) {
+            Ok(()) => Ok(p),
+            Err(source) => Err(SetupError::Create { path: p, source }),
+        },
     }
 }
 
 /// Switch to `root` and detach the old root (pivot_root(2), "new_root and
 /// put_old may be the same directory").
 pub fn pivot(root: &Path) -> R {
-    nix::unistd::chdir(root).map_err(|e| format!("cannot enter {}: {e}", root.display()))?;
-    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root failed: {e}"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("cannot detach the old root: {e}"))?;
-    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+    nix::unistd::chdir(root).map_err(|source| SetupError::Enter { path: root.to_path_buf(), source })?;
+    nix::unistd::pivot_root(".", ".").map_err(|source| SetupError::PivotRoot { source })?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|source| SetupError::DetachOldRoot { source })?;
+    nix::unistd::chdir("/").map_err(|source| SetupError::Enter { path: PathBuf::from("/"), source })
 }
 
 /// /proc and /sys paths docker hides (masked) or freezes (read-only).
@@ -163,7 +170,7 @@ pub fn harden(read_only_root: bool) -> R {
 
 /// Remount a bind mount read-only, repeating the flags the kernel locked.
 pub(super) fn remount_ro(path: &Path) -> R {
-    let st = statvfs(path).map_err(|e| format!("statvfs {}: {e}", path.display()))?;
+    let st = statvfs(path).map_err(|source| SetupError::Statvfs { path: path.to_path_buf(), source })?;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     for (f, m) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
@@ -187,7 +194,7 @@ pub fn loopback_up() -> R {
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {
-            return Err(format!("socket: {}", std::io::Error::last_os_error()));
+            return Err(SetupError::Socket { source: std::io::Error::last_os_error() });
         }
         let mut req: libc::ifreq = std::mem::zeroed();
         for (i, b) in b"lo\0".iter().enumerate() {
@@ -201,7 +208,7 @@ pub fn loopback_up() -> R {
         let err = std::io::Error::last_os_error();
         libc::close(fd);
         if rc != 0 {
-            return Err(format!("cannot bring up lo: {err}"));
+            return Err(SetupError::Loopback { source: err });
         }
     }
     Ok(())

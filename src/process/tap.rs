@@ -17,6 +17,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use super::setup_error::{Result as R, SetupError};
+
 /// What the device gets.
 #[derive(Debug, Clone)]
 pub struct TapPlan {
@@ -30,8 +32,6 @@ pub struct TapPlan {
 }
 
 const DEVICE: &str = "eth0";
-
-type R<T> = Result<T, String>;
 
 fn ifreq(name: &str) -> libc::ifreq {
     // SAFETY: ifreq is plain data; zero is a valid value.
@@ -53,10 +53,10 @@ fn sockaddr_in(a: Ipv4Addr) -> libc::sockaddr {
     unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
 }
 
-fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T, what: &str) -> R<()> {
+fn ioctl<T>(fd: &OwnedFd, req: libc::c_ulong, arg: &mut T, step: &'static str) -> R<()> {
     // SAFETY: `arg` is the structure this request expects.
     if unsafe { libc::ioctl(fd.as_raw_fd(), req as _, arg as *mut T) } != 0 {
-        return Err(format!("cannot {what} on {DEVICE}: {}", std::io::Error::last_os_error()));
+        return Err(SetupError::Tap { step, device: DEVICE, source: std::io::Error::last_os_error() });
     }
     Ok(())
 }
@@ -65,7 +65,7 @@ fn socket(family: libc::c_int) -> R<OwnedFd> {
     // SAFETY: socket(2) returns a new descriptor or -1.
     let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(format!("socket: {}", std::io::Error::last_os_error()));
+        return Err(SetupError::Socket { source: std::io::Error::last_os_error() });
     }
     // SAFETY: new descriptor, ours.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -109,14 +109,31 @@ struct In6RtMsg {
 /// Create and configure the device; returns the TAP descriptor. IPv6 is
 /// configured when planned and the kernel has it.
 pub fn create(plan: &TapPlan) -> R<OwnedFd> {
+    let tun = open_device()?;
+    let s4 = socket(libc::AF_INET)?;
+    configure_ipv4(&s4, plan)?;
+    // IPv6: no duplicate address detection, no router advertisements.
+    let conf = format!("/proc/sys/net/ipv6/conf/{DEVICE}");
+    let ipv6 = plan.ipv6.is_some()
+        && std::path::Path::new(&conf).exists()
+        && std::fs::write(format!("{conf}/accept_dad"), "0").is_ok()
+        && std::fs::write(format!("{conf}/accept_ra"), "0").is_ok();
+    bring_up(&s4)?;
+    default_route_v4(&s4, plan.gateway)?;
+    if let (true, Some((addr, prefix, gateway))) = (ipv6, plan.ipv6) {
+        configure_ipv6(addr, prefix, gateway)?;
+    }
+    let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+    Ok(tun)
+}
+
+/// Open /dev/net/tun and attach it to a new persistent TAP device.
+fn open_device() -> R<OwnedFd> {
     let path = c"/dev/net/tun";
     // SAFETY: open(2) on a constant path.
     let tun = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     if tun < 0 {
-        return Err(format!(
-            "cannot open /dev/net/tun: {}; burrow's container network needs it: ask an administrator to run `chmod 0666 /dev/net/tun`, or run with --network none",
-            std::io::Error::last_os_error()
-        ));
+        return Err(SetupError::OpenTun { source: std::io::Error::last_os_error() });
     }
     // SAFETY: new descriptor, ours.
     let tun = unsafe { OwnedFd::from_raw_fd(tun) };
@@ -129,13 +146,16 @@ pub fn create(plan: &TapPlan) -> R<OwnedFd> {
     // (about 20 ms of RCU grace periods on every container's exit).
     // SAFETY: TUNSETPERSIST takes an integer argument.
     if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETPERSIST as _, 1 as libc::c_ulong) } != 0 {
-        return Err(format!("cannot keep {DEVICE} past its descriptor: {}", std::io::Error::last_os_error()));
+        return Err(SetupError::TapPersist { device: DEVICE, source: std::io::Error::last_os_error() });
     }
+    Ok(tun)
+}
 
-    let s4 = socket(libc::AF_INET)?;
+/// MTU, hardware address, IPv4 address and netmask.
+fn configure_ipv4(s4: &OwnedFd, plan: &TapPlan) -> R<()> {
     let mut req = ifreq(DEVICE);
     req.ifr_ifru.ifru_mtu = plan.mtu as libc::c_int;
-    ioctl(&s4, libc::SIOCSIFMTU, &mut req, "set the MTU")?;
+    ioctl(s4, libc::SIOCSIFMTU, &mut req, "set the MTU")?;
     let mut req = ifreq(DEVICE);
     // SAFETY: writing the hardware address into the union's sockaddr.
     unsafe {
@@ -144,32 +164,29 @@ pub fn create(plan: &TapPlan) -> R<OwnedFd> {
             req.ifr_ifru.ifru_hwaddr.sa_data[i] = *b as libc::c_char;
         }
     }
-    ioctl(&s4, libc::SIOCSIFHWADDR, &mut req, "set the hardware address")?;
+    ioctl(s4, libc::SIOCSIFHWADDR, &mut req, "set the hardware address")?;
     let mut req = ifreq(DEVICE);
     req.ifr_ifru.ifru_addr = sockaddr_in(plan.addr);
-    ioctl(&s4, libc::SIOCSIFADDR, &mut req, "set the address")?;
+    ioctl(s4, libc::SIOCSIFADDR, &mut req, "set the address")?;
     let mut req = ifreq(DEVICE);
     let mask = u32::MAX.checked_shl(32 - u32::from(plan.prefix_len)).unwrap_or(0);
     req.ifr_ifru.ifru_netmask = sockaddr_in(Ipv4Addr::from(mask));
-    ioctl(&s4, libc::SIOCSIFNETMASK, &mut req, "set the netmask")?;
+    ioctl(s4, libc::SIOCSIFNETMASK, &mut req, "set the netmask")
+}
 
-    // IPv6: no duplicate address detection, no router advertisements.
-    let conf = format!("/proc/sys/net/ipv6/conf/{DEVICE}");
-    let ipv6 = plan.ipv6.is_some()
-        && std::path::Path::new(&conf).exists()
-        && std::fs::write(format!("{conf}/accept_dad"), "0").is_ok()
-        && std::fs::write(format!("{conf}/accept_ra"), "0").is_ok();
-
+fn bring_up(s4: &OwnedFd) -> R<()> {
     let mut req = ifreq(DEVICE);
-    ioctl(&s4, libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
+    ioctl(s4, libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
     // SAFETY: the flags member was just filled by the kernel.
     unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
-    ioctl(&s4, libc::SIOCSIFFLAGS, &mut req, "bring up")?;
+    ioctl(s4, libc::SIOCSIFFLAGS, &mut req, "bring up")
+}
 
+fn default_route_v4(s4: &OwnedFd, gateway: Ipv4Addr) -> R<()> {
     let mut rt = RtEntry {
         rt_pad1: 0,
         rt_dst: sockaddr_in(Ipv4Addr::UNSPECIFIED),
-        rt_gateway: sockaddr_in(plan.gateway),
+        rt_gateway: sockaddr_in(gateway),
         rt_genmask: sockaddr_in(Ipv4Addr::UNSPECIFIED),
         rt_flags: libc::RTF_UP | libc::RTF_GATEWAY,
         rt_pad2: 0,
@@ -185,34 +202,30 @@ pub fn create(plan: &TapPlan) -> R<OwnedFd> {
         rt_window: 0,
         rt_irtt: 0,
     };
-    ioctl(&s4, libc::SIOCADDRT, &mut rt, "add the default route")?;
+    ioctl(s4, libc::SIOCADDRT, &mut rt, "add the default route")
+}
 
-    if let (true, Some((addr, prefix, gateway))) = (ipv6, plan.ipv6) {
-        let s6 = socket(libc::AF_INET6)?;
-        let mut req = ifreq(DEVICE);
-        ioctl(&s6, libc::SIOCGIFINDEX, &mut req, "find the interface index")?;
-        // SAFETY: the index member was just filled by the kernel.
-        let index = unsafe { req.ifr_ifru.ifru_ifindex };
-        let mut a = libc::in6_ifreq {
-            ifr6_addr: libc::in6_addr { s6_addr: addr.octets() },
-            ifr6_prefixlen: u32::from(prefix),
-            ifr6_ifindex: index,
-        };
-        ioctl(&s6, libc::SIOCSIFADDR, &mut a, "set the IPv6 address")?;
-        let mut rt = In6RtMsg {
-            dst: libc::in6_addr { s6_addr: [0; 16] },
-            src: libc::in6_addr { s6_addr: [0; 16] },
-            gateway: libc::in6_addr { s6_addr: gateway.octets() },
-            kind: 0,
-            dst_len: 0,
-            src_len: 0,
-            metric: 1,
-            info: 0,
-            flags: u32::from(libc::RTF_UP | libc::RTF_GATEWAY),
-            ifindex: index,
-        };
-        ioctl(&s6, libc::SIOCADDRT, &mut rt, "add the IPv6 default route")?;
-    }
-    let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
-    Ok(tun)
+/// The IPv6 address and default route (the caller turned off DAD first).
+fn configure_ipv6(addr: Ipv6Addr, prefix: u8, gateway: Ipv6Addr) -> R<()> {
+    let s6 = socket(libc::AF_INET6)?;
+    let mut req = ifreq(DEVICE);
+    ioctl(&s6, libc::SIOCGIFINDEX, &mut req, "find the interface index")?;
+    // SAFETY: the index member was just filled by the kernel.
+    let index = unsafe { req.ifr_ifru.ifru_ifindex };
+    let mut a =
+        libc::in6_ifreq { ifr6_addr: libc::in6_addr { s6_addr: addr.octets() }, ifr6_prefixlen: u32::from(prefix), ifr6_ifindex: index };
+    ioctl(&s6, libc::SIOCSIFADDR, &mut a, "set the IPv6 address")?;
+    let mut rt = In6RtMsg {
+        dst: libc::in6_addr { s6_addr: [0; 16] },
+        src: libc::in6_addr { s6_addr: [0; 16] },
+        gateway: libc::in6_addr { s6_addr: gateway.octets() },
+        kind: 0,
+        dst_len: 0,
+        src_len: 0,
+        metric: 1,
+        info: 0,
+        flags: u32::from(libc::RTF_UP | libc::RTF_GATEWAY),
+        ifindex: index,
+    };
+    ioctl(&s6, libc::SIOCADDRT, &mut rt, "add the IPv6 default route")
 }

@@ -18,7 +18,8 @@ use nix::fcntl::OFlag;
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
-use super::channel;
+use super::channel::{self, FdRole};
+use super::setup_error::{Result as SetupResult, SetupError};
 
 /// docker's rule for `-i -t` in the foreground: the caller's stdin must be
 /// a terminal, since a pipe cannot give a terminal's keys (and raw mode)
@@ -32,14 +33,16 @@ pub fn check_stdin(interactive: bool, tty: bool, detached: bool, stdin_is_termin
 
 /// Child side: allocate a pty, send the master, make the slave our
 /// controlling terminal and stdio. Runs after setsid().
-pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
-    let sock = sock.ok_or("no terminal channel")?;
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY).map_err(|e| format!("cannot open /dev/ptmx: {e}"))?;
-    grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
-    unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
-    let name = ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
-    let slave = std::fs::OpenOptions::new().read(true).write(true).open(&name).map_err(|e| format!("cannot open {name}: {e}"))?;
-    channel::send_fd(sock, master.as_raw_fd()).map_err(|e| e.to_string())?;
+pub fn attach_child(sock: Option<&OwnedFd>) -> SetupResult<()> {
+    let role = FdRole::Terminal;
+    let sock = sock.ok_or(SetupError::NoChannel { role })?;
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY).map_err(|source| SetupError::OpenPtmx { source })?;
+    grantpt(&master).map_err(|source| SetupError::Pty { call: "grantpt", source })?;
+    unlockpt(&master).map_err(|source| SetupError::Pty { call: "unlockpt", source })?;
+    let name = ptsname_r(&master).map_err(|source| SetupError::Pty { call: "ptsname", source })?;
+    let slave =
+        std::fs::OpenOptions::new().read(true).write(true).open(&name).map_err(|source| SetupError::Open { path: name.into(), source })?;
+    channel::send_fd(sock, role, &master).map_err(|source| SetupError::Hand { role, source })?;
     drop(master);
     // Wait until the parent has copied its window size to the pty, so the
     // workload never sees a 0x0 terminal.
@@ -48,11 +51,11 @@ pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
     // SAFETY: ioctl and dup2 on fds we own.
     unsafe {
         if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
-            return Err(format!("cannot set the controlling terminal: {}", std::io::Error::last_os_error()));
+            return Err(SetupError::ControllingTerminal { source: std::io::Error::last_os_error() });
         }
         for fd in 0..3 {
             if libc::dup2(slave.as_raw_fd(), fd) < 0 {
-                return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+                return Err(SetupError::Dup { source: std::io::Error::last_os_error() });
             }
         }
     }
@@ -60,11 +63,11 @@ pub fn attach_child(sock: Option<&OwnedFd>) -> Result<(), String> {
 }
 
 /// Child side without `-i`: stdin reads nothing.
-pub fn null_stdin() -> Result<(), String> {
-    let null = File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+pub fn null_stdin() -> SetupResult<()> {
+    let null = File::open("/dev/null").map_err(|source| SetupError::Open { path: "/dev/null".into(), source })?;
     // SAFETY: dup2 onto fd 0.
     if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
-        return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+        return Err(SetupError::Dup { source: std::io::Error::last_os_error() });
     }
     Ok(())
 }

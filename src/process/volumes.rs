@@ -17,16 +17,15 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, readlinkat, AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
 
+use super::setup_error::{Result as R, SetupError};
 use crate::model::{UserMount, UserMountKind};
-
-type R<T> = std::result::Result<T, String>;
 
 fn proc_fd(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
@@ -55,7 +54,7 @@ fn open_in_root(root: &OwnedFd, path: &str, flags: i32) -> nix::Result<OwnedFd> 
 /// Resolve `target` inside `root`, creating what is missing (a directory,
 /// or an empty file when `dir` is false); returns an O_PATH descriptor.
 fn resolve_create(root: &OwnedFd, target: &str, dir: bool) -> R<OwnedFd> {
-    let err = |what: &str, e: Errno| format!("cannot prepare the mount point {target}: {what}: {e}");
+    let err = |at: &str, source: Errno| SetupError::MountPoint { target: target.to_string(), at: at.to_string(), source };
     let mut todo: Vec<String> = target.split('/').rev().filter(|p| !p.is_empty()).map(str::to_string).collect();
     let mut done: Vec<String> = Vec::new();
     let mut links = 0;
@@ -75,7 +74,7 @@ fn resolve_create(root: &OwnedFd, target: &str, dir: bool) -> R<OwnedFd> {
             Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK => {
                 links += 1;
                 if links > 40 {
-                    return Err(err("too many symbolic links", Errno::ELOOP));
+                    return Err(SetupError::TooManyLinks { target: target.to_string() });
                 }
                 let to = readlinkat(Some(parent.as_raw_fd()), part.as_str()).map_err(|e| err(&part, e))?;
                 let to = to.to_string_lossy().into_owned();
@@ -86,7 +85,10 @@ fn resolve_create(root: &OwnedFd, target: &str, dir: bool) -> R<OwnedFd> {
             }
             Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => done.push(part),
             Ok(_) if last => done.push(part),
-            Ok(_) => return Err(format!("cannot mount on {target}: /{}/{part} is not a directory in the container", done.join("/"))),
+            Ok(_) => {
+                let at = PathBuf::from(format!("/{}", done.join("/"))).join(&part);
+                return Err(SetupError::NotADirectoryOnTheWay { target: target.to_string(), at });
+            }
             Err(Errno::ENOENT) => {
                 if last && !dir {
                     let fd = nix::fcntl::openat(
@@ -109,8 +111,8 @@ fn resolve_create(root: &OwnedFd, target: &str, dir: bool) -> R<OwnedFd> {
     let st = fstat(fd.as_raw_fd()).map_err(|e| err("stat", e))?;
     let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
     match (dir, is_dir) {
-        (true, false) => Err(format!("cannot mount a directory on {target}: it is a file in the container")),
-        (false, true) => Err(format!("cannot mount a file on {target}: it is a directory in the container")),
+        (true, false) => Err(SetupError::DirOntoFile { target: target.to_string() }),
+        (false, true) => Err(SetupError::FileOntoDir { target: target.to_string() }),
         _ => Ok(fd),
     }
 }
@@ -144,7 +146,7 @@ fn read_only(top: &OwnedFd) -> R<()> {
     match rc {
         0 => Ok(()),
         _ if Errno::last() == Errno::ENOSYS => super::mounts::remount_ro(Path::new(&proc_fd(top))),
-        _ => Err(format!("mount_setattr: {}", Errno::last())),
+        _ => Err(SetupError::MountSetattr { source: Errno::last() }),
     }
 }
 
@@ -155,16 +157,16 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> R<()> {
     }
     let root_fd = open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map(owned)
-        .map_err(|e| format!("cannot open the container root {}: {e}", root.display()))?;
+        .map_err(|source| SetupError::OpenRoot { path: root.to_path_buf(), source })?;
     for m in mounts {
         match &m.kind {
             UserMountKind::Bind { source, dev, ino, is_dir } => {
                 let src = open(source.as_path(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
                     .map(owned)
-                    .map_err(|e| format!("cannot open the mount source {}: {e}", source.display()))?;
-                let st = fstat(src.as_raw_fd()).map_err(|e| format!("cannot stat {}: {e}", source.display()))?;
+                    .map_err(|e| SetupError::OpenSource { path: source.clone(), source: e })?;
+                let st = fstat(src.as_raw_fd()).map_err(|e| SetupError::StatSource { path: source.clone(), source: e })?;
                 if st.st_dev != *dev || st.st_ino != *ino {
-                    return Err(format!("the mount source {} changed after it was checked; refusing to mount it", source.display()));
+                    return Err(SetupError::SourceChanged { path: source.clone() });
                 }
                 let target = resolve_create(&root_fd, &m.target, *is_dir)?;
                 mount(
@@ -174,12 +176,17 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> R<()> {
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None::<&str>,
                 )
-                .map_err(|e| format!("cannot mount {} on {}: {e}", source.display(), m.target))?;
+                .map_err(|e| SetupError::Mount {
+                    what: source.display().to_string(),
+                    target: PathBuf::from(&m.target),
+                    source: e,
+                })?;
                 if m.read_only {
                     // The descriptor above is the directory under the new
                     // mount; resolve again to reach the mount itself.
-                    let top = open_in_root(&root_fd, &m.target, libc::O_PATH).map_err(|e| format!("cannot reopen {}: {e}", m.target))?;
-                    read_only(&top).map_err(|e| format!("cannot make {} read-only: {e}", m.target))?;
+                    let top = open_in_root(&root_fd, &m.target, libc::O_PATH)
+                        .map_err(|source| SetupError::Reopen { target: m.target.clone(), source })?;
+                    read_only(&top).map_err(|e| SetupError::ReadOnly { target: m.target.clone(), source: Box::new(e) })?;
                 }
             }
             UserMountKind::Tmpfs { data, noexec } => {
@@ -192,8 +199,11 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> R<()> {
                     flags |= MsFlags::MS_RDONLY;
                 }
                 let data = (!data.is_empty()).then_some(data.as_str());
-                mount(Some("tmpfs"), proc_fd(&target).as_str(), Some("tmpfs"), flags, data)
-                    .map_err(|e| format!("cannot mount a tmpfs on {}: {e}", m.target))?;
+                mount(Some("tmpfs"), proc_fd(&target).as_str(), Some("tmpfs"), flags, data).map_err(|source| SetupError::Mount {
+                    what: "a tmpfs".to_string(),
+                    target: PathBuf::from(&m.target),
+                    source,
+                })?;
             }
         }
     }
