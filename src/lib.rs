@@ -27,6 +27,7 @@ pub mod limits;
 pub mod lock;
 pub mod model;
 pub mod network;
+pub mod passwd;
 pub mod paths;
 pub mod private_dir;
 pub mod process;

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use burrow::container::{net::NetworkRequest, record, run::ImageDefaults, run::KeepId, run::RunOptions, Status};
+use burrow::container::lifecycle::{self, Checked, Ready};
+use burrow::container::{record, Status};
+use burrow::model::net::NetworkRequest;
+use burrow::model::RunOptions;
 use burrow::image::Store;
 use burrow::paths::Paths;
 use burrow::process;
@@ -157,9 +160,9 @@ impl RunArgs {
     }
 }
 
-/// The image and the engine's options for `run` and `create`. Enters
-/// burrow's user namespace.
-fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::Image, ImageDefaults, RunOptions)> {
+/// The image and the engine's options for `run` and `create`, and the
+/// lifecycle's `Ready` (bind sources checked, burrow's namespace entered).
+fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::Image, RunOptions, Ready)> {
     let (image_name, command) = args.image_and_command();
     let keep_id = match args.userns.as_deref() {
         None | Some("") => false,
@@ -167,12 +170,10 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         Some(other) => anyhow::bail!("unsupported --userns value {other:?}: use keep-id, or leave it out"),
     };
     let limits = super::limits::prepare(&args.limits)?;
-    // Mount flags are checked, and bind sources opened and checked with
-    // the caller's own permissions, before burrow enters its namespace.
     let mounts = burrow::volume::spec::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
     let volumes_from = args.volumes_from.iter().map(|v| burrow::volume::spec::parse_volumes_from(v)).collect::<Result<Vec<_>, _>>()?;
-    let checked_binds = burrow::volume::host::check_all(&mounts, &record::mounts_from(paths, &volumes_from)?)?;
-    let plan = super::enter(false)?;
+    let ready = Checked::new_container(paths, &mounts, &volumes_from)?.enter()?;
+    super::warn_fallback(ready.fallback());
     let store = Store::open(paths)?;
     let image = match (args.pull.as_str(), store.resolve(&image_name)) {
         ("always", _) => super::registry::pull_for_run(&store, &image_name)?,
@@ -182,7 +183,6 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         }
         (_, r) => r?,
     };
-    let defaults = ImageDefaults::of(&image);
     let network = NetworkRequest {
         mode: match &args.network {
             Some(m) => m.parse().map_err(|e| anyhow::anyhow!("--network: {e}"))?,
@@ -214,13 +214,7 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         cap_drop: args.cap_drop,
         security_opt: args.security_opt,
         init: args.init,
-        // After enter() this process is root; the caller's host ids are
-        // what burrow's namespace maps to root.
-        keep_id: keep_id.then(|| KeepId {
-            uid: plan.mapping.uid_outside(0).unwrap_or(0),
-            gid: plan.mapping.gid_outside(0).unwrap_or(0),
-            outer: plan.mapping.clone(),
-        }),
+        keep_id: keep_id.then(|| ready.keep_id()),
         network,
         restart: match &args.restart {
             Some(p) => p.parse()?,
@@ -247,10 +241,9 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         )?,
         mounts,
         volumes_from,
-        checked_binds,
         limits,
     };
-    Ok((image, defaults, opts))
+    Ok((image, opts, ready))
 }
 
 pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
@@ -262,25 +255,28 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<i32> {
     if detach && args.rm && args.restart.as_deref().is_some_and(|r| r != "no") {
         anyhow::bail!("conflicting options: --restart and --rm");
     }
-    let (image, defaults, opts) = prepare(paths, args)?;
+    let (image, opts, ready) = prepare(paths, args)?;
     if detach || opts.restart != Default::default() {
         if !detach && (opts.tty || opts.interactive) {
             anyhow::bail!("a foreground container with a --restart policy cannot be attached to a terminal here: add -d, and use `burrow exec -it` or `burrow logs -f`");
         }
-        // Held until the monitor has the container (or failed to start it).
-        let (record, _creator) = burrow::container::run::create_for_run(paths, &opts, &image, &defaults)?;
-        let follower = burrow::container::logs::Follower::at_end(&record.dir(paths));
-        if let Err(e) = burrow::container::monitor::spawn(paths, &record) {
-            eprintln!("Error: {e}");
-            return Ok(e.exit_code());
-        }
+        let record = match lifecycle::run_detached(paths, &ready, &opts, &image) {
+            Ok(r) => r,
+            Err(lifecycle::StartError::Container(e)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return Ok(e.exit_code());
+            }
+        };
+        // The container's first lines are in its log from the start.
+        let follower = lifecycle::Follower::at_start(&record.dir(paths));
         if detach {
             println!("{}", record.id);
             return Ok(0);
         }
         return super::lifecycle::follow_until_exit(paths, &record, follower);
     }
-    match burrow::container::run::run(paths, &opts, &image, &defaults) {
+    match lifecycle::run(paths, &ready, &opts, &image) {
         Ok(code) => Ok(code),
         Err(burrow::container::Error::Process(process::Error::Child { class, message })) => {
             eprintln!("Error: {}", burrow::text::shorten(&message));
@@ -295,8 +291,8 @@ pub fn create(paths: &Paths, args: RunArgs) -> anyhow::Result<()> {
     if args.detach {
         anyhow::bail!("--detach does not apply to create: the container is not started");
     }
-    let (image, defaults, opts) = prepare(paths, args)?;
-    let record = burrow::container::run::create(paths, &opts, &image, &defaults)?;
+    let (image, opts, ready) = prepare(paths, args)?;
+    let record = lifecycle::create(paths, &ready, &opts, &image)?;
     println!("{}", record.id);
     Ok(())
 }
@@ -505,7 +501,6 @@ pub struct RmArgs {
 /// namespace (which may delete their files), everything is removed
 /// (`container::remove`).
 pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
-    use burrow::container::remove;
     let mut failed = false;
     let mut report = |key: &str, e: anyhow::Error| {
         eprintln!("Error: {}", super::describe(&e.context(format!("cannot remove {key}"))));
@@ -513,7 +508,7 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
     };
     let mut claimed = Vec::new();
     for key in &args.containers {
-        match remove::claim(paths, key, args.force) {
+        match lifecycle::claim(paths, key, args.force) {
             Ok(c) => claimed.push((key, c)),
             Err(e) => report(key, e.into()),
         }
@@ -521,10 +516,10 @@ pub fn rm(paths: &Paths, args: &RmArgs) -> anyhow::Result<()> {
     // All killed first, then waited for: their teardowns overlap.
     claimed.iter().for_each(|(_, c)| c.wait());
     if !claimed.is_empty() {
-        super::enter(false)?;
-        let ns = burrow::userns::InUserns::here().context("cannot enter burrow's user namespace")?;
+        let ready = Checked::nothing().enter()?;
+        super::warn_fallback(ready.fallback());
         for (key, c) in claimed {
-            match remove::remove(paths, c, args.volumes, &ns) {
+            match lifecycle::remove(paths, &ready, c, args.volumes) {
                 Ok(_) => println!("{key}"),
                 Err(e) => report(key, e.into()),
             }
@@ -621,13 +616,15 @@ pub struct CommitArgs {
 }
 
 pub fn commit(paths: &Paths, args: &CommitArgs) -> anyhow::Result<()> {
-    let opts = burrow::container::commit::CommitOptions {
+    let opts = lifecycle::CommitOptions {
         message: args.message.clone(),
         author: args.author.clone(),
         changes: args.change.clone(),
         created_by: None,
     };
-    let r = burrow::container::commit::commit(paths, &args.container, args.reference.as_deref(), &opts)
+    let ready = Checked::nothing().enter()?;
+    super::warn_fallback(ready.fallback());
+    let r = lifecycle::commit(paths, &ready, &args.container, args.reference.as_deref(), &opts)
         .with_context(|| format!("cannot commit {}", args.container))?;
     println!("{}", r.id);
     Ok(())
@@ -661,7 +658,9 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     if !args.confirm.go_ahead("WARNING! This will remove all stopped containers.\n")? {
         return Ok(());
     }
-    let report = burrow::container::prune::prune(paths)?;
+    let ready = Checked::nothing().enter()?;
+    super::warn_fallback(ready.fallback());
+    let report = lifecycle::prune(paths, &ready)?;
     let ids: Vec<String> = report.deleted.iter().map(|id| id.to_string()).collect();
     super::print_deleted("Containers", &ids);
     println!("Total reclaimed space: {}", super::images::human_size(report.reclaimed));

@@ -2,16 +2,16 @@
 //! kill, restart, wait, rename, logs, attach, top, cp, and the hidden
 //! `__monitor` that `run -d` and `start` spawn.
 //!
-//! `stop`, `kill`, `wait`, `logs` and `rename` stay in the caller's own
-//! user namespace (see `container::lifecycle` for why signals must come
-//! from there); `start` and `restart` enter burrow's namespace because the
-//! supervisor they spawn serves the container's files.
+//! Each is parsing, one call of the lifecycle service
+//! (`container::lifecycle`, which says which namespace each runs in and
+//! why) and rendering.
 
 use std::io::Write;
 use std::time::Duration;
 
 use burrow::container::logs::{self, Entry, Follower, Stream};
-use burrow::container::{lifecycle, record, state};
+use burrow::container::lifecycle::{self, Checked};
+use burrow::container::record;
 use burrow::paths::Paths;
 
 /// Print log entries to stdout or stderr as they were written.
@@ -48,9 +48,8 @@ fn follow_every(
     timestamps: bool,
     every: Duration,
 ) -> i32 {
-    let dir = r.dir(paths);
     loop {
-        let alive = state::monitor_alive(&dir);
+        let alive = lifecycle::running(paths, r);
         let new: Vec<Entry> = follower.poll().into_iter().filter(|e| after.is_none_or(|a| e.time > a)).collect();
         print(&new, timestamps);
         if !alive {
@@ -86,12 +85,12 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
     if args.attach && args.containers.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
     }
-    check_binds(paths, &args.containers)?;
-    super::enter(false)?;
+    let ready = Checked::existing(paths, &args.containers)?.enter()?;
+    super::warn_fallback(ready.fallback());
     let mut failed = false;
     for key in &args.containers {
         let follower = record::find(paths, key).ok().map(|r| Follower::at_end(&r.dir(paths)));
-        match burrow::container::monitor::start(paths, key) {
+        match lifecycle::start(paths, &ready, key) {
             Ok(r) if args.attach => {
                 let follower = follower.unwrap_or_else(|| Follower::at_end(&r.dir(paths)));
                 return attach_to(paths, &r, follower, args.interactive);
@@ -111,19 +110,6 @@ pub fn start(paths: &Paths, args: &StartArgs) -> anyhow::Result<i32> {
         anyhow::bail!("some containers could not be started");
     }
     Ok(0)
-}
-
-/// Check the containers' bind sources again with the caller's own
-/// permissions, before entering burrow's namespace (see `volume::host`).
-fn check_binds(paths: &Paths, keys: &[String]) -> anyhow::Result<()> {
-    for key in keys {
-        if let Ok(r) = record::find(paths, key) {
-            for m in r.mounts.iter().filter(|m| m.kind == burrow::volume::MountType::Bind) {
-                burrow::volume::host::check(std::path::Path::new(&m.source), false)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -157,12 +143,13 @@ pub fn restart(paths: &Paths, args: &RestartArgs) -> anyhow::Result<()> {
         stopped.push(key.to_string());
         Ok(())
     });
-    check_binds(paths, &stopped)?;
-    if !stopped.is_empty() {
-        super::enter(false)?;
+    if stopped.is_empty() {
+        return stop;
     }
+    let ready = Checked::existing(paths, &stopped)?.enter()?;
+    super::warn_fallback(ready.fallback());
     let quiet = |_: &str| {};
-    let start = each_quiet(&stopped, "start", quiet, |key| burrow::container::monitor::start(paths, key).map(|_| ()).map_err(Into::into));
+    let start = each_quiet(&stopped, "start", quiet, |key| lifecycle::start(paths, &ready, key).map(|_| ()).map_err(Into::into));
     stop.and(start)
 }
 
@@ -372,8 +359,7 @@ pub struct CpArgs {
 pub fn cp(paths: &Paths, args: &CpArgs) -> anyhow::Result<()> {
     use burrow::container::cp;
     let opts = cp::Options { archive: args.archive, follow: args.follow_link };
-    let enter = || super::enter_userns(true).map(|_| ());
-    cp::copy(paths, &cp::parse_location(&args.src), &cp::parse_location(&args.dest), opts, &enter)?;
+    lifecycle::cp(paths, &cp::parse_location(&args.src), &cp::parse_location(&args.dest), opts)?;
     Ok(())
 }
 
@@ -382,9 +368,9 @@ pub struct MonitorArgs {
     id: String,
 }
 
-/// The hidden `__monitor ID` (see `burrow::monitor`).
+/// The hidden `__monitor ID` (see `container::monitor`).
 pub fn monitor(paths: &Paths, args: &MonitorArgs) -> i32 {
-    burrow::container::monitor::main(paths, &args.id)
+    lifecycle::supervise(paths, &args.id)
 }
 
 /// Run `op` for every key, printing each key done (docker's output) and

@@ -361,7 +361,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),
         C::Port(a) | C::Container(ContainerCommand::Port(a)) => done(container::port(paths, &a)),
-        C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(enter(false).and_then(|_| container::commit(paths, &a))),
+        C::Commit(a) | C::Container(ContainerCommand::Commit(a)) => done(container::commit(paths, &a)),
         C::Diff(a) | C::Container(ContainerCommand::Diff(a)) => done(enter(false).and_then(|_| container::diff(paths, &a))),
         C::Build(a) | C::Builder(BuilderCommand::Build(a)) => done(build::build(paths, *a)),
         C::Builder(BuilderCommand::Prune(a)) => done(enter(false).and_then(|_| build::prune(paths, &a))),
@@ -382,7 +382,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::System(SystemCommand::Check(a)) => done(enter(false).and_then(|_| system::check(paths, &a))),
         C::System(SystemCommand::Df(a)) => done(system::df(paths, &a)),
         C::System(SystemCommand::Prune(a)) => done(enter(false).and_then(|_| system::prune(paths, &a))),
-        C::Container(ContainerCommand::Prune(a)) => done(enter(false).and_then(|_| container::prune(paths, &a))),
+        C::Container(ContainerCommand::Prune(a)) => done(container::prune(paths, &a)),
         C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
@@ -398,27 +398,21 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
     }
 }
 
-/// Enter burrow's user namespace (once); `BURROW_USERNS=single-id` forces
-/// the single-id mapping. Returns the plan in force.
+/// Enter burrow's user namespace (once; `userns::enter_burrow`), telling
+/// the user unless `quiet` when only their own ids are mapped.
 pub(crate) fn enter(quiet: bool) -> anyhow::Result<burrow::userns::Plan> {
-    Ok(enter_userns(quiet)?)
+    let entered = burrow::userns::enter_burrow()?;
+    if !quiet {
+        warn_fallback(entered.fallback.as_deref());
+    }
+    Ok(entered.plan)
 }
 
-/// `enter` with its error typed, for a caller that reports it itself
-/// (`cp`'s child process).
-pub(crate) fn enter_userns(quiet: bool) -> burrow::userns::Result<burrow::userns::Plan> {
-    let force_single = std::env::var("BURROW_USERNS").is_ok_and(|v| v == "single-id");
-    let plan = burrow::userns::detect(force_single);
-    if burrow::userns::inside() {
-        return Ok(plan);
+/// The one line that says burrow fell back to mapping the user alone.
+pub(crate) fn warn_fallback(reason: Option<&str>) {
+    if let Some(reason) = reason {
+        eprintln!("warning: mapping only your own uid and gid into containers ({reason}); files owned by other users in images will belong to root");
     }
-    if let burrow::userns::MappingKind::SingleId { reason } = &plan.kind {
-        if !quiet && !force_single && !nix::unistd::getuid().is_root() {
-            eprintln!("warning: mapping only your own uid and gid into containers ({reason}); files owned by other users in images will belong to root");
-        }
-    }
-    burrow::userns::enter(&plan)?;
-    Ok(plan)
 }
 
 /// Ask before a destructive command (docker's prompt); false means no.

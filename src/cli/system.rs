@@ -152,7 +152,8 @@ pub fn prune(paths: &Paths, args: &PruneArgs) -> anyhow::Result<()> {
     if !args.confirm.go_ahead(&format!("WARNING! This will remove:\n  - all stopped containers\n{vols}  - {what}\n  - all build cache\n  - what interrupted commands left in the store's tmp/\n"))? {
         return Ok(());
     }
-    let containers = burrow::container::prune::prune(paths)?;
+    let ready = burrow::container::lifecycle::Checked::nothing().enter()?;
+    let containers = burrow::container::lifecycle::prune(paths, &ready)?;
     let ids: Vec<String> = containers.deleted.iter().map(|id| id.to_string()).collect();
     super::print_deleted("Containers", &ids);
     let mut reclaimed = containers.reclaimed;

@@ -27,7 +27,7 @@ pub struct CommitOptions {
 
 /// Commit container `key` (name or id prefix) as image `name` (untagged
 /// when `None`).
-pub fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions) -> Result<ImportResult> {
+pub(crate) fn commit(paths: &Paths, key: &str, name: Option<&str>, opts: &CommitOptions) -> Result<ImportResult> {
     let rec = record::find(paths, key)?;
     let upper = rec.dir(paths).join("upper");
     if !upper.is_dir() {

@@ -99,7 +99,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CpError + '_ {
 /// before any thread exists, in the caller's own user namespace (a child
 /// joins the container's namespaces); `enter` moves a process into
 /// burrow's user namespace (for a container that is not running).
-pub fn copy(
+pub(crate) fn copy(
     paths: &Paths,
     src: &Location,
     dst: &Location,

@@ -31,16 +31,16 @@ mod layer_tar;
 pub mod lifecycle;
 mod live;
 pub mod logs;
-pub mod monitor;
+pub(crate) mod monitor;
 pub mod net;
-pub mod passwd;
+pub use crate::passwd;
 pub mod prune;
 pub mod record;
-pub mod remove;
+pub(crate) mod remove;
 pub mod restart;
 pub mod rootfs;
-pub mod run;
-pub mod state;
+pub(crate) mod run;
+pub(crate) mod state;
 pub mod top;
 
 use std::path::PathBuf;
@@ -73,6 +73,8 @@ pub enum Error {
     Image(#[from] crate::image::Error),
     #[error(transparent)]
     Process(#[from] crate::process::Error),
+    #[error(transparent)]
+    UserNs(#[from] crate::userns::Error),
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error(transparent)]

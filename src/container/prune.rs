@@ -28,7 +28,7 @@ pub struct PruneReport {
 
 /// Remove every container that is not running. Call inside burrow's
 /// user namespace (their files belong to container ids).
-pub fn prune(paths: &Paths) -> Result<PruneReport> {
+pub(crate) fn prune(paths: &Paths) -> Result<PruneReport> {
     let store = StoreLock::exclusive(&paths.lock_file())?;
     record::reconcile(paths, &store)?;
     let mut staged = Vec::new();

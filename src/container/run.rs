@@ -30,7 +30,7 @@ use crate::lock::StoreLock;
 use crate::paths::Paths;
 use crate::volume::CheckedBind;
 use crate::process::{self, caps, seccomp, Detached, FileMount, Spec};
-pub use crate::model::run::{ImageDefaults, KeepId, RunOptions};
+pub use crate::model::run::{ImageDefaults, RunOptions};
 
 impl ImageDefaults {
     pub fn of(image: &crate::image::Image) -> ImageDefaults {
@@ -301,7 +301,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         layout.create()?;
     }
     tracing::debug!(elapsed = ?t0.elapsed(), "root filesystem laid out");
-    let read = |p: &str| rootfs::read_merged(layout.image_layers(), p);
+    let read = |p: &str| crate::image::merged::read_merged(layout.image_layers(), p);
     let user_spec = opts.user.clone().unwrap_or_else(|| defaults.user.clone());
     let mut identity = passwd::resolve(&user_spec, &read("etc/passwd"), &read("etc/group"))?;
     if let (Some(k), None) = (&opts.keep_id, &opts.user) {

@@ -31,6 +31,7 @@ mod fsutil;
 pub mod import;
 pub mod ingest;
 mod inspect;
+pub mod merged;
 pub mod layout;
 mod prune;
 pub mod reference;

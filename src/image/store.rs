@@ -82,7 +82,7 @@ pub struct Image {
 
 impl Image {
     /// The unpacked layer directories, the top one first (the order
-    /// `rootfs::find` and the overlay read them in).
+    /// `image::merged::find` and the overlay read them in).
     pub fn layer_dirs_top_first(&self) -> Vec<PathBuf> {
         self.layers.iter().rev().map(|l| l.dir.clone()).collect()
     }

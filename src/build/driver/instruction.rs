@@ -265,7 +265,7 @@ fn health_json(spec: Option<&crate::build::HealthSpec>) -> serde_json::Value {
         Command::Exec(w) => std::iter::once("CMD".to_string()).chain(w.iter().cloned()).collect(),
         Command::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
     };
-    let ns = |d: &Option<String>| d.as_deref().and_then(crate::container::health::parse_duration).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let ns = |d: &Option<String>| d.as_deref().and_then(crate::model::health::parse_duration).map(|d| d.as_nanos() as u64).unwrap_or(0);
     serde_json::json!({
         "Test": test,
         "Interval": ns(&h.interval),

@@ -63,7 +63,7 @@ pub enum Error {
     Trigger { file: String, at: Span, text: String, source: Box<super::Error> },
     /// `--chown` names a user or group the image does not have.
     #[error("{file}:{}:{}: --chown={spec}: {source}", at.line, at.column)]
-    Chown { file: String, at: Span, spec: String, source: crate::container::passwd::Error },
+    Chown { file: String, at: Span, spec: String, source: crate::passwd::Error },
     /// `--chmod` is not octal mode bits.
     #[error("{file}:{}:{}: invalid --chmod {value:?}: give octal bits such as 755", at.line, at.column)]
     Chmod { file: String, at: Span, value: String },

@@ -75,7 +75,7 @@ pub(super) fn run(
     }
     let step = RunStep { argv, env, network, mounts: m.requests.clone(), checked_binds: m.checked.clone() };
     let quiet = b.opts.quiet;
-    let mut show = |e: &crate::container::logs::Entry| {
+    let mut show = |e: &crate::container::lifecycle::Entry| {
         if !quiet {
             let _ = write!(out, "{}", e.log);
         }

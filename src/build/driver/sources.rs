@@ -29,10 +29,10 @@ pub(super) fn scratch(b: &Build) -> Result<tempfile::TempDir, Error> {
 }
 
 /// `--chown` as numeric ids, names looked up in the image's own files.
-pub(super) fn owner(st: &StageState, spec: &str) -> Result<(u32, u32), crate::container::passwd::Error> {
+pub(super) fn owner(st: &StageState, spec: &str) -> Result<(u32, u32), crate::passwd::Error> {
     let layers = st.layer_dirs();
-    let read = |p: &str| crate::container::rootfs::read_merged(&layers, p);
-    let id = crate::container::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group"))?;
+    let read = |p: &str| crate::image::merged::read_merged(&layers, p);
+    let id = crate::passwd::resolve(spec, &read("etc/passwd"), &read("etc/group"))?;
     Ok((id.uid, id.gid))
 }
 
@@ -53,7 +53,7 @@ pub(super) fn items(
     // `.` names no entry: a last one (`COPY f .`) means a directory, as a
     // trailing `/` does; so does a directory the image already has.
     let dir_like =
-        dest.ends_with("/.") || dest.ends_with('/') || crate::container::rootfs::is_dir(&st.layer_dirs(), dest.trim_start_matches('/'));
+        dest.ends_with("/.") || dest.ends_with('/') || crate::image::merged::is_dir(&st.layer_dirs(), dest.trim_start_matches('/'));
     let mut dest = dest.split('/').filter(|p| *p != ".").collect::<Vec<_>>().join("/");
     if dir_like && !dest.ends_with('/') {
         dest.push('/');
@@ -108,7 +108,7 @@ pub(super) fn items(
                 };
                 let layers = image.layer_dirs_top_first();
                 let rel = s.trim_start_matches('/').trim_end_matches('/');
-                let found = crate::container::rootfs::find(&layers, rel)
+                let found = crate::image::merged::find(&layers, rel)
                     .ok_or_else(|| err(format!("COPY --from={from}: {s}: no such file or directory in that stage")))?;
                 sources.push((rel.rsplit('/').next().unwrap_or(rel).to_string(), found, false));
             }

@@ -70,7 +70,7 @@ fn write_items<W: Write>(
         let mut parent = String::new();
         for part in &parts[..dirs] {
             parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
-            if made.contains(&parent) || crate::container::rootfs::is_dir(layers, &parent) {
+            if made.contains(&parent) || crate::image::merged::is_dir(layers, &parent) {
                 continue;
             }
             directory(b, &parent).map_err(io)?;

@@ -37,7 +37,7 @@ pub enum Error {
     #[error(transparent)]
     Container(#[from] crate::container::Error),
     #[error(transparent)]
-    Monitor(#[from] crate::container::monitor::Error),
+    Monitor(#[from] crate::container::lifecycle::StartError),
     #[error(transparent)]
     Image(#[from] crate::image::Error),
     #[error("{path}: {source}")]

@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::Error;
-use crate::container::logs::{Entry, Follower};
-use crate::container::run::{ImageDefaults, RunOptions};
-use crate::container::{record, remove, run as container_run, state};
+use crate::container::lifecycle::{self, Entry, Follower, Ready};
 use crate::image::{Digest, Image};
+use crate::model::net::NetworkRequest;
+use crate::model::RunOptions;
 use crate::paths::Paths;
 use crate::volume::{CheckedBind, MountRequest};
 
@@ -35,18 +35,19 @@ pub struct RunStep {
 
 /// RUN: see the module comment. `show` receives each line of output.
 pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show: &mut dyn FnMut(&Entry)) -> Result<Digest, Error> {
-    let defaults = ImageDefaults::of(image);
     let opts = RunOptions {
         image: image.id.to_string(),
         command: step.argv.clone(),
         entrypoint: Some(String::new()),
         env: step.env.clone(),
-        network: crate::container::net::NetworkRequest { mode: step.network.clone(), ..Default::default() },
+        network: NetworkRequest { mode: step.network.clone(), ..Default::default() },
         mounts: step.mounts.clone(),
-        checked_binds: step.checked_binds.clone(),
         ..Default::default()
     };
-    let record = container_run::create(paths, &opts, image, &defaults)?;
+    // The build runs inside burrow's namespace; the step's binds were
+    // checked as it read the Dockerfile.
+    let ready = Ready::here(step.checked_binds.clone())?;
+    let record = lifecycle::create(paths, &ready, &opts, image)?;
     let dir = record.dir(paths);
     let outcome = (|| -> Result<Digest, Error> {
         let mut follower = Follower::at_end(&dir);
@@ -58,8 +59,8 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
                 tail.pop_front();
             }
         };
-        crate::container::monitor::spawn(paths, &record).map_err(|e| match e {
-            crate::container::monitor::Error::Failed { code, message } => {
+        lifecycle::start(paths, &ready, record.id.as_str()).map_err(|e| match e {
+            lifecycle::StartError::Failed { code, message } => {
                 Error::RunFailed { command: step.argv.join(" "), code, tail: format!(": {message}") }
             }
             other => other.into(),
@@ -69,7 +70,7 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
         // does); a fixed 20 ms added 10 ms to every step on average.
         let mut pause = Duration::from_millis(1);
         loop {
-            let alive = state::monitor_alive(&dir);
+            let alive = lifecycle::running(paths, &record);
             for e in follower.poll() {
                 keep(&e, show);
             }
@@ -79,21 +80,20 @@ pub fn run(paths: &Paths, image: &Image, step: &RunStep, created_by: &str, show:
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(10));
         }
-        let done = record::find(paths, record.id.as_str())?;
-        let code = done.exit_code.unwrap_or(0);
+        let code = lifecycle::wait(paths, record.id.as_str())?;
         if code != 0 {
             let tail = if tail.is_empty() { String::new() } else { format!("; its last output:\n  {}", Vec::from(tail).join("\n  ")) };
             return Err(Error::RunFailed { command: step.argv.join(" "), code, tail });
         }
-        let commit = crate::container::commit::CommitOptions { created_by: Some(created_by.to_string()), ..Default::default() };
-        Ok(crate::container::commit::commit(paths, record.id.as_str(), None, &commit)?.id)
+        let commit = lifecycle::CommitOptions { created_by: Some(created_by.to_string()), ..Default::default() };
+        Ok(lifecycle::commit(paths, &ready, record.id.as_str(), None, &commit)?.id)
     })();
     // A step that failed half-way may leave its container running.
-    if record.monitor_alive(paths) {
-        let _ = crate::container::lifecycle::kill(paths, record.id.as_str(), nix::sys::signal::Signal::SIGKILL);
-        state::wait_monitor_gone(&dir, None);
+    if lifecycle::running(paths, &record) {
+        let _ = lifecycle::kill(paths, record.id.as_str(), nix::sys::signal::Signal::SIGKILL);
+        let _ = lifecycle::wait(paths, record.id.as_str());
     }
-    let removed = remove::in_userns().and_then(|ns| remove::remove_now(paths, &record, false, &ns));
+    let removed = lifecycle::remove_stopped(paths, &ready, &record);
     if let Err(e) = removed {
         tracing::warn!(%e, "cannot remove the build step's container");
     }

@@ -1,5 +1,4 @@
-//! Changing a container's life from a command: start, stop, kill, wait,
-//! rename.
+//! Signalling a container from a command: stop, kill, wait, rename.
 //!
 //! Each takes the container's lifecycle lock (`state`), so two commands
 //! on one container run one after the other. Stop and kill signal the
@@ -16,9 +15,9 @@ use std::time::Duration;
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 
-use super::record::{self, Record, Status};
-use super::run::ImageDefaults;
-use super::{state, Error, Result};
+use crate::container::record::{self, Record, Status};
+use crate::container::run::ImageDefaults;
+use crate::container::{state, Error, Result};
 use crate::lock::StoreLock;
 use crate::paths::Paths;
 

@@ -70,6 +70,12 @@ impl Follower {
         Follower { dir: dir.to_path_buf(), file, partial: Vec::new() }
     }
 
+    /// Start at the beginning of the live file (for a container that
+    /// has just started: everything it wrote is new).
+    pub fn at_start(dir: &Path) -> Follower {
+        Follower { dir: dir.to_path_buf(), file: None, partial: Vec::new() }
+    }
+
     /// Entries written since the last call.
     pub fn poll(&mut self) -> Vec<Entry> {
         let mut out = Vec::new();
