@@ -9,8 +9,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use burrow::container::logs::{self, Entry, Follower, Stream};
 use burrow::container::lifecycle::{self, Checked};
+use burrow::container::logs::{self, Entry, Follower, Stream};
 use burrow::container::record;
 use burrow::paths::Paths;
 

@@ -21,14 +21,13 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-
 use super::passwd::{self, Identity};
 use super::record::{self, Status};
 use super::run::{check_env, environment, parse_env_file};
 use super::{Error, Result};
+pub use crate::model::exec::ExecDefaults;
 use crate::paths::Paths;
 use crate::process::join::{self, ExecSpec, Stdio};
-pub use crate::model::exec::ExecDefaults;
 
 impl ExecDefaults {
     /// Built by `run` from the container's final settings; `sources` are

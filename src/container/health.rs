@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use crate::model::health::{parse_duration, Check};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-pub use crate::model::health::{parse_duration, Check};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -129,8 +129,10 @@ mod tests {
 
     #[test]
     fn ports_as_docker_shows_them() {
-        let ports: Vec<PublishedPort> =
-            ["80/tcp -> 0.0.0.0:8080", "80/tcp -> [::]:8080", "53/udp -> 127.0.0.1:5353"].iter().map(|t| PublishedPort::parse(t).unwrap()).collect();
+        let ports: Vec<PublishedPort> = ["80/tcp -> 0.0.0.0:8080", "80/tcp -> [::]:8080", "53/udp -> 127.0.0.1:5353"]
+            .iter()
+            .map(|t| PublishedPort::parse(t).unwrap())
+            .collect();
         let v = port_map(&ports);
         assert_eq!(v["80/tcp"][0], json!({"HostIp": "0.0.0.0", "HostPort": "8080"}));
         assert_eq!(v["80/tcp"][1]["HostIp"], "::");

@@ -16,9 +16,9 @@ use burrow_netstack::ports::{self, PortMapping};
 use burrow_netstack::{Limits, Options, Plan};
 
 use super::Error;
+pub use crate::model::net::NetworkRequest;
 use crate::network::{hosts, resolv};
 use crate::process::{NetSpec, NetStart, TapPlan};
-pub use crate::model::net::NetworkRequest;
 
 /// Everything decided.
 pub struct Prepared {

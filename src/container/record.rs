@@ -14,7 +14,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-
 use super::live::{self, Live};
 use super::{Error, Result};
 use crate::paths::Paths;
@@ -73,8 +72,8 @@ impl Record {
             pid: self.pid,
             pid_start: self.pid_start,
             exit_code: self.exit_code,
-            started_at: self.started_at.clone(),
-            finished_at: self.finished_at.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
             restart_count: self.restart_count,
             error: self.error.clone(),
             oom_killed: self.oom_killed,
@@ -163,7 +162,7 @@ pub fn list(paths: &Paths) -> Result<Vec<Record>> {
             Err(err) => tracing::debug!(%err, "skipping container directory"),
         }
     }
-    out.sort_by(|a, b| a.created.cmp(&b.created));
+    out.sort_by_key(|r| r.created);
     Ok(out)
 }
 
@@ -359,7 +358,14 @@ mod tests {
     fn save_list_find() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), crate::model::Digest::of_bytes(b"image"), vec!["true".into()], false);
+        let r = Record::created(
+            ContainerId::random(),
+            "web".into(),
+            "busybox".into(),
+            crate::model::Digest::of_bytes(b"image"),
+            vec!["true".into()],
+            false,
+        );
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         assert_eq!(find(&paths, "web").unwrap().id, r.id);
@@ -372,7 +378,14 @@ mod tests {
     fn live_changes_leave_container_json_alone() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let r = Record::created(ContainerId::random(), "web".into(), "busybox".into(), crate::model::Digest::of_bytes(b"image"), vec!["true".into()], false);
+        let r = Record::created(
+            ContainerId::random(),
+            "web".into(),
+            "busybox".into(),
+            crate::model::Digest::of_bytes(b"image"),
+            vec!["true".into()],
+            false,
+        );
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         let json = fs::read(r.dir(&paths).join("container.json")).unwrap();
@@ -393,7 +406,14 @@ mod tests {
     fn a_record_without_live_file_is_read_from_container_json() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let mut r = Record::created(ContainerId::random(), "old".into(), "busybox".into(), crate::model::Digest::of_bytes(b"image"), vec!["true".into()], false);
+        let mut r = Record::created(
+            ContainerId::random(),
+            "old".into(),
+            "busybox".into(),
+            crate::model::Digest::of_bytes(b"image"),
+            vec!["true".into()],
+            false,
+        );
         r.exit_code = Some(3);
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();

@@ -131,6 +131,7 @@ fn copy_attrs(src: &Path, dst: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::merged::read_merged;
 
     fn layers(t: &Path) -> (PathBuf, PathBuf) {
         let (l0, l1) = (t.join("l0"), t.join("l1"));

@@ -27,10 +27,10 @@ use super::record::{self, ContainerId, Record, Status};
 use super::restart::Policy;
 use super::{passwd, rootfs, state, Error, Result};
 use crate::lock::StoreLock;
-use crate::paths::Paths;
-use crate::volume::CheckedBind;
-use crate::process::{self, caps, seccomp, Detached, FileMount, Spec};
 pub use crate::model::run::{ImageDefaults, RunOptions};
+use crate::paths::Paths;
+use crate::process::{self, caps, seccomp, Detached, FileMount, Spec};
+use crate::volume::CheckedBind;
 
 impl ImageDefaults {
     pub fn of(image: &crate::image::Image) -> ImageDefaults {
@@ -134,7 +134,12 @@ pub fn create(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, bin
 /// `create` for a `run`, which holds the container's creator lock until it
 /// has handed the container on (see `state`): should it die first, the
 /// next command removes a `--rm` container it left.
-pub fn create_for_run(paths: &Paths, opts: &RunOptions, image: &crate::image::Image, binds: &[CheckedBind]) -> Result<(Record, state::Held)> {
+pub fn create_for_run(
+    paths: &Paths,
+    opts: &RunOptions,
+    image: &crate::image::Image,
+    binds: &[CheckedBind],
+) -> Result<(Record, state::Held)> {
     create_as(paths, opts, image, binds, state::claim_creator)
 }
 
@@ -283,7 +288,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let opts = record.config.clone().ok_or_else(|| Error::NoConfig { name: record.name.clone() })?;
     let opts = &opts;
     let store = crate::image::Store::open(paths)?;
-    let image = store.resolve(record.image_id.as_str()).map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
+    let image =
+        store.resolve(record.image_id.as_str()).map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
     let image = &image;
     let defaults = &ImageDefaults::of(image);
     let Security { caps, seccomp, no_new_privs } = Security::of(opts, paths)?;

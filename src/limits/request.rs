@@ -5,7 +5,6 @@
 //! `--cpus`, `--blkio-weight`). Nothing here looks at the host: whether a
 //! limit can be enforced is `plan`'s question.
 
-
 use super::{Error, Result};
 pub use crate::model::limits::{DeviceRate, Request, Swap, Throttle, Ulimit};
 

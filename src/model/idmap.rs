@@ -5,8 +5,6 @@
 //! in the container's record, so they live here with the other recorded
 //! values; choosing maps is `userns::plan`'s business.
 
-
-
 /// One line of `/proc/PID/uid_map`: `count` ids starting at `inside` in the
 /// namespace are `outside` and on in the parent namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -32,7 +32,7 @@ pub mod volume;
 pub use digest::Digest;
 pub use id::ContainerId;
 pub use mount::{UserMount, UserMountKind};
-pub use record::{Record, Status};
 pub use port::PublishedPort;
+pub use record::{Record, Status};
 pub use run::RunOptions;
 pub use time::Timestamp;

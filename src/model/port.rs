@@ -38,7 +38,12 @@ impl PublishedPort {
         let (port, proto) = private.split_once('/')?;
         let (ip, host_port) = host.rsplit_once(':')?;
         let ip = ip.trim_start_matches('[').trim_end_matches(']');
-        Some(PublishedPort { container_port: port.parse().ok()?, proto: proto_text::parse(proto)?, host_ip: ip.parse().ok()?, host_port: host_port.parse().ok()? })
+        Some(PublishedPort {
+            container_port: port.parse().ok()?,
+            proto: proto_text::parse(proto)?,
+            host_ip: ip.parse().ok()?,
+            host_port: host_port.parse().ok()?,
+        })
     }
 }
 
@@ -76,8 +81,12 @@ impl<'de> Deserialize<'de> for PublishedPort {
             Printed(String),
         }
         match Either::deserialize(d)? {
-            Either::Fields(f) => Ok(PublishedPort { container_port: f.container_port, proto: f.proto, host_ip: f.host_ip, host_port: f.host_port }),
-            Either::Printed(text) => PublishedPort::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("invalid published port {text:?}"))),
+            Either::Fields(f) => {
+                Ok(PublishedPort { container_port: f.container_port, proto: f.proto, host_ip: f.host_ip, host_port: f.host_port })
+            }
+            Either::Printed(text) => {
+                PublishedPort::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("invalid published port {text:?}")))
+            }
         }
     }
 }

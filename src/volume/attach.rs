@@ -15,13 +15,12 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-
 use super::host::CheckedBind;
 use super::spec::{MountKind, MountRequest};
 use super::{fill, io, store, Error, Result};
+pub use crate::model::volume::{MountPoint, MountType};
 use crate::model::{UserMount, UserMountKind};
 use crate::paths::Paths;
-pub use crate::model::volume::{MountPoint, MountType};
 
 /// What `prepare` made.
 #[derive(Debug, Default)]

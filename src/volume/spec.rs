@@ -12,7 +12,6 @@
 
 use std::path::PathBuf;
 
-
 use super::{Error, Result};
 pub use crate::model::volume::{MountKind, MountRequest, TmpfsOptions, VolumesFrom};
 

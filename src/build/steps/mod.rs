@@ -35,7 +35,7 @@ pub enum Error {
     #[error("{archive}: entry {entry:?} would land outside the destination: ADD refuses archives with .. in their paths")]
     ArchiveEscape { archive: PathBuf, entry: String },
     #[error(transparent)]
-    Container(#[from] crate::container::Error),
+    Container(#[from] crate::container::lifecycle::Error),
     #[error(transparent)]
     Monitor(#[from] crate::container::lifecycle::StartError),
     #[error(transparent)]

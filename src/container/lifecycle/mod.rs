@@ -31,9 +31,10 @@
 mod ready;
 mod signal;
 
+pub use super::Error;
 pub use ready::{Checked, Ready};
-pub use signal::{kill, parse_signal, rename, stop, wait};
 pub(crate) use signal::kill_locked;
+pub use signal::{kill, parse_signal, rename, stop, wait};
 
 use super::cp::{Location, Options as CopyOptions};
 use super::monitor;

@@ -54,7 +54,8 @@ pub fn stop(paths: &Paths, key: &str, timeout: Option<u32>) -> Result<Record> {
     mark_stopped(paths, &r)?;
     let r = record::find(paths, key)?;
     let config = r.config.clone().unwrap_or_default();
-    let defaults = crate::image::Store::open(paths).and_then(|s| s.resolve(r.image_id.as_str())).map(|i| ImageDefaults::of(&i)).unwrap_or_default();
+    let defaults =
+        crate::image::Store::open(paths).and_then(|s| s.resolve(r.image_id.as_str())).map(|i| ImageDefaults::of(&i)).unwrap_or_default();
     let signal = parse_signal(&config.stop_signal(&defaults)).unwrap_or(Signal::SIGTERM);
     let secs = timeout.or(config.stop_timeout).unwrap_or(10);
     if let Some(pid) = live_pid(&r) {

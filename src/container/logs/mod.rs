@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::logs::LogConfig;
 pub use reader::{read_all, select, Follower};
 pub use writer::{pump, LogWriter};
-pub use crate::model::logs::LogConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
