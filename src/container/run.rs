@@ -288,13 +288,12 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let opts = record.config.clone().ok_or_else(|| Error::NoConfig { name: record.name.clone() })?;
     let opts = &opts;
     let store = crate::image::Store::open(paths)?;
-    let image =
-        store.resolve(record.image_id.as_str()).map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
-    let image = &image;
+    let image = &store
+        .resolve(record.image_id.as_str())
+        .map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
     let defaults = &ImageDefaults::of(image);
     let Security { caps, seccomp, no_new_privs } = Security::of(opts, paths)?;
-    let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
-    let hostname = hostname.as_str();
+    let hostname = &opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
     let args = record.command.clone();
     // `create` folded the env files into `opts.env`.
     let env_file_lines: &[String] = &[];
@@ -307,29 +306,9 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         layout.create()?;
     }
     tracing::debug!(elapsed = ?t0.elapsed(), "root filesystem laid out");
-    let read = |p: &str| crate::image::merged::read_merged(layout.image_layers(), p);
-    let user_spec = opts.user.clone().unwrap_or_else(|| defaults.user.clone());
-    let mut identity = passwd::resolve(&user_spec, &read("etc/passwd"), &read("etc/group"))?;
-    if let (Some(k), None) = (&opts.keep_id, &opts.user) {
-        identity = passwd::resolve(&k.uid.to_string(), &read("etc/passwd"), &read("etc/group"))?;
-        if identity.name.is_none() {
-            identity.gid = k.gid;
-            identity.groups = vec![k.gid];
-        }
-    }
-    // The container's user namespace is burrow's own, or keep-id's nested one.
-    passwd::check_mapped(&identity, &nested.clone().unwrap_or_else(crate::userns::current))?;
+    let identity = identity(opts, defaults, &layout, nested.as_ref())?;
     let env = environment(&defaults.env, env_file_lines, &opts.env, &|k| std::env::var(k).ok(), hostname, &identity.home, opts.tty);
-    let cwd = opts.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
-        if defaults.workdir.is_empty() {
-            "/".into()
-        } else {
-            defaults.workdir.clone()
-        }
-    });
-    if !cwd.starts_with('/') {
-        return Err(Error::RelativeWorkdir { dir: cwd });
-    }
+    let cwd = working_dir(opts, defaults)?;
     record.exec = Some(super::exec::ExecDefaults::capture(&env, &[&defaults.env, env_file_lines, &opts.env], &identity, &cwd, opts));
 
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -350,7 +329,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         fs::metadata(&layout.upper).map(|m| m.mode()).unwrap_or(libc::S_IFDIR | 0o755)
     };
     let limits = crate::limits::setup(&opts.limits, record.id.as_str())?;
-    let spec = Spec {
+    let mut spec = Spec {
         rootfs: layout.rootfs.clone(),
         root_mode,
         args,
@@ -376,14 +355,148 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         cgroup: limits.cgroup.clone(),
         rlimits: limits.rlimits,
     };
+    let Wiring { mut pumps_from, stdin_hold: _stdin_hold, log } = wire(io, opts, &dir, &mut spec)?;
+    let mut companions = Companions::default();
+    let _ = fs::remove_file(dir.join("health.json"));
 
-    // A detached container writes into pipes that the log pumps read; its
-    // stdin (with -i) is a pipe held open here, so a shell waits for input
-    // as it would on an attached terminal.
-    let mut spec = spec;
+    let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
+    tracing::debug!(elapsed = ?t0.elapsed(), "launching");
+    let result = process::launch(spec, fs_config, net.start, &mut |pid| {
+        // Threads may exist only after the clone.
+        companions.start(paths, &record, opts, log.as_ref(), pumps_from.drain(..), _stdin_hold.as_ref());
+        let saved = record.update(paths, |r| {
+            r.status = Status::Running;
+            r.started_at = Some(crate::model::Timestamp::now());
+            r.pid = Some(pid.as_raw());
+            r.pid_start = record::process_start(pid.as_raw());
+            r.error = None;
+        });
+        match saved {
+            Ok(r) => record = r,
+            Err(e) => tracing::warn!(%e, "could not record the container's pid"),
+        }
+        started();
+    });
+    tracing::debug!(elapsed = ?t0.elapsed(), "container exited");
+    drop(pumps_from);
+    companions.finish(&dir);
+    record_exit(paths, &record, opts, &result, limits.cgroup.as_ref())?;
+    Ok(result?.code)
+}
+
+/// The threads that live as long as the container's command: the log
+/// pumps, the healthcheck, the attach server. They start once the command
+/// was cloned (a clone needs a single-threaded process) and are joined
+/// when it exited.
+#[derive(Default)]
+struct Companions {
+    pumps: Vec<std::thread::JoinHandle<()>>,
+    checker: Option<std::thread::JoinHandle<()>>,
+    attach: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Companions {
+    fn start(
+        &mut self,
+        paths: &Paths,
+        record: &Record,
+        opts: &RunOptions,
+        log: Option<&Arc<Mutex<LogWriter>>>,
+        pumps_from: impl Iterator<Item = (std::fs::File, Stream, Option<std::fs::File>)>,
+        stdin_hold: Option<&OwnedFd>,
+    ) {
+        let dir = record.dir(paths);
+        if let Some(w) = log {
+            for (from, stream, mirror) in pumps_from {
+                self.pumps.push(logs::pump(from, stream, w.clone(), mirror, opts.tty));
+            }
+        }
+        if let Some(w) = stdin_hold.and_then(|w| w.try_clone().ok()) {
+            match super::attach::serve(&dir, w, self.stop.clone()) {
+                Ok(h) => self.attach = Some(h),
+                Err(e) => tracing::warn!(%e, "cannot listen for attach"),
+            }
+        }
+        if let Some(check) = opts.health.clone() {
+            let (root, id, stop) = (paths.root.clone(), record.id.to_string(), self.stop.clone());
+            let span = tracing::Span::current();
+            self.checker = Some(std::thread::spawn(move || span.in_scope(|| super::health::run_checker(root, dir, id, check, stop))));
+        }
+    }
+
+    /// Join them all (the pumps end with the command's output).
+    fn finish(self, dir: &Path) {
+        for p in self.pumps {
+            let _ = p.join();
+        }
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = self.checker {
+            let _ = c.join();
+        }
+        if let Some(a) = self.attach {
+            let _ = a.join();
+            let _ = fs::remove_file(dir.join("attach.sock"));
+        }
+    }
+}
+
+/// Who the command runs as: `--user`, else the image's USER, resolved in
+/// the container's own passwd and group files; with keep-id and no
+/// `--user`, the caller's own ids. Each id must be mapped in the
+/// container's user namespace (burrow's own, or keep-id's nested one).
+fn identity(
+    opts: &RunOptions,
+    defaults: &ImageDefaults,
+    layout: &rootfs::Layout,
+    nested: Option<&crate::userns::Mapping>,
+) -> Result<passwd::Identity> {
+    let read = |p: &str| crate::image::merged::read_merged(layout.image_layers(), p);
+    let user_spec = opts.user.clone().unwrap_or_else(|| defaults.user.clone());
+    let mut identity = passwd::resolve(&user_spec, &read("etc/passwd"), &read("etc/group"))?;
+    if let (Some(k), None) = (&opts.keep_id, &opts.user) {
+        identity = passwd::resolve(&k.uid.to_string(), &read("etc/passwd"), &read("etc/group"))?;
+        if identity.name.is_none() {
+            identity.gid = k.gid;
+            identity.groups = vec![k.gid];
+        }
+    }
+    passwd::check_mapped(&identity, &nested.cloned().unwrap_or_else(crate::userns::current))?;
+    Ok(identity)
+}
+
+/// `--workdir`, else the image's WORKDIR, else `/`; it must be absolute.
+fn working_dir(opts: &RunOptions, defaults: &ImageDefaults) -> Result<String> {
+    let cwd = opts.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
+        if defaults.workdir.is_empty() {
+            "/".into()
+        } else {
+            defaults.workdir.clone()
+        }
+    });
+    if !cwd.starts_with('/') {
+        return Err(Error::RelativeWorkdir { dir: cwd });
+    }
+    Ok(cwd)
+}
+
+/// Where a container's standard streams go: the pipes the log pumps read
+/// (each with the caller's descriptor to copy to, in the foreground), the
+/// write end of a detached `-i` container's stdin held open, and the log.
+struct Wiring {
+    pumps_from: Vec<(std::fs::File, Stream, Option<std::fs::File>)>,
+    stdin_hold: Option<OwnedFd>,
+    log: Option<Arc<Mutex<LogWriter>>>,
+}
+
+/// Wire the container's streams for `io` into `spec.detached`. A detached
+/// container writes into pipes that the log pumps read; its stdin (with
+/// -i) is a pipe held open here, so a shell waits for input as it would
+/// on an attached terminal.
+fn wire(io: Io, opts: &RunOptions, dir: &Path, spec: &mut Spec) -> Result<Wiring> {
     let mut pumps_from: Vec<(std::fs::File, Stream, Option<std::fs::File>)> = Vec::new();
     let mut _stdin_hold: Option<OwnedFd> = None;
-    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.clone(), source: e.into() });
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e.into() });
     let log = match io {
         // A foreground container without a terminal is logged too (as
         // docker does), its output copied to the caller as it comes; one
@@ -404,7 +517,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             pumps_from.push((out_r.into(), Stream::Stdout, Some(dup(1)?.into())));
             pumps_from.push((err_r.into(), Stream::Stderr, Some(dup(2)?.into())));
             spec.detached = Some(Detached { stdin, stdout: out_w, stderr: err_w });
-            Some(Arc::new(Mutex::new(LogWriter::open(&dir, opts.log.clone())?)))
+            Some(Arc::new(Mutex::new(LogWriter::open(dir, opts.log.clone())?)))
         }
         Io::Caller => None,
         Io::Detached => {
@@ -421,7 +534,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
                 pumps_from.push((out_r.into(), Stream::Stdout, None));
                 pumps_from.push((err_r.into(), Stream::Stderr, None));
                 spec.detached = Some(Detached { stdin, stdout: out_w, stderr: err_w });
-                Some(Arc::new(Mutex::new(LogWriter::open(&dir, opts.log.clone())?)))
+                Some(Arc::new(Mutex::new(LogWriter::open(dir, opts.log.clone())?)))
             } else {
                 let null = || {
                     fs::OpenOptions::new()
@@ -435,68 +548,27 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
             }
         }
     };
-    let mut pumps = Vec::new();
-    // The healthcheck and attach threads start with the command and stop
-    // with it.
-    let health_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut checker = None;
-    let mut attach_server = None;
-    let _ = fs::remove_file(dir.join("health.json"));
+    Ok(Wiring { pumps_from, stdin_hold: _stdin_hold, log })
+}
 
-    let fs_config = burrow_fs::Config { lowers: layout.lowers.clone(), upper: layout.upper.clone(), work: layout.work.clone() };
-    tracing::debug!(elapsed = ?t0.elapsed(), "launching");
-    let result = process::launch(spec, fs_config, net.start, &mut |pid| {
-        // Threads may exist only after the clone.
-        if let Some(w) = &log {
-            for (from, stream, mirror) in pumps_from.drain(..) {
-                pumps.push(logs::pump(from, stream, w.clone(), mirror, opts.tty));
-            }
-        }
-        if let Some(w) = _stdin_hold.as_ref().and_then(|w| w.try_clone().ok()) {
-            match super::attach::serve(&dir, w, health_stop.clone()) {
-                Ok(h) => attach_server = Some(h),
-                Err(e) => tracing::warn!(%e, "cannot listen for attach"),
-            }
-        }
-        if let Some(check) = opts.health.clone() {
-            let (root, dir, id, stop) = (paths.root.clone(), dir.clone(), record.id.to_string(), health_stop.clone());
-            let span = tracing::Span::current();
-            checker = Some(std::thread::spawn(move || span.in_scope(|| super::health::run_checker(root, dir, id, check, stop))));
-        }
-        let saved = record.update(paths, |r| {
-            r.status = Status::Running;
-            r.started_at = Some(crate::model::Timestamp::now());
-            r.pid = Some(pid.as_raw());
-            r.pid_start = record::process_start(pid.as_raw());
-            r.error = None;
-        });
-        match saved {
-            Ok(r) => record = r,
-            Err(e) => tracing::warn!(%e, "could not record the container's pid"),
-        }
-        started();
-    });
-    tracing::debug!(elapsed = ?t0.elapsed(), "container exited");
-    drop(pumps_from);
-    for p in pumps {
-        let _ = p.join();
-    }
-    health_stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    if let Some(c) = checker {
-        let _ = c.join();
-    }
-    if let Some(a) = attach_server {
-        let _ = a.join();
-        let _ = fs::remove_file(dir.join("attach.sock"));
-    }
+/// Record how a life ended: exited, its code (docker's for a start that
+/// failed), the error, whether the OOM killer struck; the cgroup goes.
+/// A `--rm` container about to be removed may fail to record it.
+fn record_exit(
+    paths: &Paths,
+    record: &Record,
+    opts: &RunOptions,
+    result: &std::result::Result<process::Exit, process::Error>,
+    cgroup: Option<&crate::limits::Cgroup>,
+) -> Result<()> {
     let mut oom_killed = false;
-    if let Some(cg) = &limits.cgroup {
+    if let Some(cg) = cgroup {
         oom_killed = cg.oom_killed();
         if let Err(e) = cg.remove() {
             tracing::warn!(%e, "could not remove the container's cgroup");
         }
     }
-    let code = match &result {
+    let code = match result {
         Ok(exit) => exit.code,
         Err(process::Error::Child { class, .. }) => class.code(),
         Err(_) => 125,
@@ -514,7 +586,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     if !opts.rm {
         update?;
     }
-    Ok(result?.code)
+    Ok(())
 }
 
 /// The container's mounts: the flags, the `--volumes-from` containers'
