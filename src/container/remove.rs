@@ -2,15 +2,7 @@
 //! prune`, `reconcile` (a `--rm` container whose supervisor or creator is
 //! gone), an undone create and a build's RUN steps.
 //!
-//! Lock order, the same for every command that changes containers:
-//!
-//! 1. the container's `lifecycle.lock` (`state::lifecycle`), waited for;
-//! 2. the store lock (`lock::StoreLock`), waited for;
-//! 3. the container's `record.lock`, only for the moment of an update.
-//!
-//! A command that holds the store lock and wants a container's lifecycle
-//! lock (prune) takes it without waiting and skips a busy container, so
-//! no two commands ever wait on each other in opposite orders.
+//! The locks are taken in the one order `container::lifecycle` states.
 //!
 //! Removal proper ([`remove_locked`]) needs the store lock, which it takes
 //! as an argument, so that calling it without the lock does not compile:
