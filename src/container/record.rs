@@ -354,18 +354,23 @@ mod tests {
         assert_eq!(id.short().len(), 12);
     }
 
-    #[test]
-    fn save_list_find() {
-        let t = tempfile::tempdir().unwrap();
-        let paths = Paths::resolve(Some(t.path()));
-        let r = Record::created(
+    /// A created busybox container named `name`.
+    fn sample(name: &str) -> Record {
+        Record::created(
             ContainerId::random(),
-            "web".into(),
+            name.into(),
             "busybox".into(),
             crate::model::Digest::of_bytes(b"image"),
             vec!["true".into()],
             false,
-        );
+        )
+    }
+
+    #[test]
+    fn save_list_find() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(Some(t.path()));
+        let r = sample("web");
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         assert_eq!(find(&paths, "web").unwrap().id, r.id);
@@ -378,14 +383,7 @@ mod tests {
     fn live_changes_leave_container_json_alone() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let r = Record::created(
-            ContainerId::random(),
-            "web".into(),
-            "busybox".into(),
-            crate::model::Digest::of_bytes(b"image"),
-            vec!["true".into()],
-            false,
-        );
+        let r = sample("web");
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
         let json = fs::read(r.dir(&paths).join("container.json")).unwrap();
@@ -406,14 +404,7 @@ mod tests {
     fn a_record_without_live_file_is_read_from_container_json() {
         let t = tempfile::tempdir().unwrap();
         let paths = Paths::resolve(Some(t.path()));
-        let mut r = Record::created(
-            ContainerId::random(),
-            "old".into(),
-            "busybox".into(),
-            crate::model::Digest::of_bytes(b"image"),
-            vec!["true".into()],
-            false,
-        );
+        let mut r = sample("old");
         r.exit_code = Some(3);
         fs::create_dir_all(r.dir(&paths)).unwrap();
         r.save(&paths).unwrap();
