@@ -131,7 +131,11 @@ pub fn broken(paths: &Paths) -> Vec<Broken> {
             Err(err) => Some(Broken {
                 id: e.file_name().to_string_lossy().into_owned(),
                 path: e.path().join("container.json"),
-                reason: err.to_string(),
+                // The path is a field of its own: keep only why.
+                reason: match err {
+                    Error::Corrupt { reason, .. } => reason,
+                    other => other.to_string(),
+                },
             }),
         })
         .collect();
