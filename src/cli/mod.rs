@@ -116,6 +116,9 @@ enum Command {
     /// The supervisor of a detached container (started by burrow itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(lifecycle::MonitorArgs),
+    /// The process that holds burrow's user namespace (started by burrow itself)
+    #[command(name = "__pause", hide = true)]
+    Pause { gate: std::path::PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -280,6 +283,7 @@ impl Command {
                 | Command::Login(_)
                 | Command::Logout(_)
                 | Command::Later(_)
+                | Command::Pause { .. }
                 | Command::System(SystemCommand::Check(_))
         )
     }
@@ -357,6 +361,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, *a),
         C::Life(l) | C::Container(ContainerCommand::Life(l)) => dispatch_lifecycle(paths, l),
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
+        C::Pause { gate } => Ok(burrow::userns::pause::main(&gate)),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),

@@ -45,7 +45,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn container_ip(mode: &NetworkMode) -> Option<IpAddr> {
     match mode {
         NetworkMode::Burrow(o) => Some(IpAddr::V4(o.cidr.container())),
-        NetworkMode::None | NetworkMode::Host => None,
+        NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => None,
     }
 }
 
@@ -56,7 +56,7 @@ pub fn host_gateway(mode: &NetworkMode) -> Option<IpAddr> {
     match mode {
         NetworkMode::Burrow(o) => Some(IpAddr::V4(o.cidr.gateway())),
         NetworkMode::Host => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        NetworkMode::None => None,
+        NetworkMode::None | NetworkMode::Container(_) => None,
     }
 }
 
