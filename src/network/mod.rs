@@ -19,6 +19,7 @@
 //! built-in `bridge`, `host` and `none`.
 
 pub mod hosts;
+pub mod inspect;
 pub mod ipam;
 pub mod resolv;
 pub mod store;
