@@ -224,3 +224,16 @@ fn bad_input_is_refused_naming_the_conflict_and_creates_nothing() {
     assert_eq!(e.ok(&["network", "ls", "--no-trunc"]), before, "ls unchanged");
     assert_eq!(e.store_listing(), listing, "nothing written");
 }
+
+#[test]
+fn concurrent_creates_get_distinct_subnets() {
+    let e = Env::new();
+    let children: Vec<_> =
+        (0..8).map(|i| e.cmd(&["network", "create", &format!("n{i}")]).stdout(std::process::Stdio::null()).spawn().unwrap()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let subnets: std::collections::BTreeSet<String> =
+        (0..8).map(|i| inspect(&e, &format!("n{i}"))["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string()).collect();
+    assert_eq!(subnets.len(), 8, "{subnets:?}");
+}
