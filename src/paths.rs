@@ -48,6 +48,10 @@ impl Paths {
     pub fn containers(&self) -> PathBuf {
         self.root.join("containers")
     }
+    /// User-defined networks (`network::store`).
+    pub fn networks(&self) -> PathBuf {
+        self.root.join("networks")
+    }
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }

@@ -15,6 +15,7 @@ mod images;
 mod info;
 mod lifecycle;
 mod limits;
+mod network;
 mod registry;
 mod system;
 mod template;
@@ -103,6 +104,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -111,8 +115,6 @@ enum Command {
     Version,
     /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
     Unshare(UnshareArgs),
-    #[command(flatten)]
-    Later(Later),
     /// The supervisor of a detached container (started by burrow itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(lifecycle::MonitorArgs),
@@ -250,14 +252,6 @@ fn dispatch_lifecycle(paths: &Paths, command: Lifecycle) -> anyhow::Result<i32> 
     }
 }
 
-/// docker verbs burrow knows but does not do yet. Each refuses clearly
-/// instead of pretending.
-#[derive(Subcommand, Debug)]
-enum Later {
-    /// Manage networks (not yet available)
-    Network(Rest),
-}
-
 #[derive(clap::Args, Debug)]
 struct UnshareArgs {
     /// Command and arguments (default: $SHELL)
@@ -265,8 +259,10 @@ struct UnshareArgs {
     command: Vec<String>,
 }
 
+/// Whatever follows a verb burrow refuses, so the refusal is its own
+/// clear error rather than a usage error about the arguments.
 #[derive(clap::Args, Debug)]
-struct Rest {
+pub(crate) struct Rest {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     args: Vec<String>,
 }
@@ -282,16 +278,9 @@ impl Command {
                 | Command::Version
                 | Command::Login(_)
                 | Command::Logout(_)
-                | Command::Later(_)
                 | Command::Pause { .. }
                 | Command::System(SystemCommand::Check(_))
         )
-    }
-}
-
-impl Later {
-    fn name(&self) -> String {
-        format!("{self:?}").split('(').next().unwrap_or("").to_lowercase()
     }
 }
 
@@ -389,6 +378,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::System(SystemCommand::Prune(a)) => done(enter(false).and_then(|_| system::prune(paths, &a))),
         C::Container(ContainerCommand::Prune(a)) => done(container::prune(paths, &a)),
         C::Volume(v) => done(volume::dispatch(paths, v)),
+        C::Network(n) => done(network::dispatch(paths, n)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
@@ -396,10 +386,6 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         C::Unshare(a) => unshare(a),
-        C::Later(l) => anyhow::bail!(
-            "`burrow {}` is not available in this version of burrow yet; see `burrow --help` for the commands that are",
-            l.name()
-        ),
     }
 }
 

@@ -268,6 +268,15 @@ pub fn mounters(paths: &Paths) -> Result<Vec<crate::volume::Mounter>> {
     Ok(list(paths)?.into_iter().map(|r| crate::volume::Mounter { container: r.id.short().to_string(), mounts: r.mounts }).collect())
 }
 
+/// users: every container on a user-defined network, as (container name,
+/// network name) pairs, for `network rm` and `network prune`. Records do
+/// not join user-defined networks yet (`RunOptions.network` holds a mode:
+/// burrow, host or none), so nobody uses one and the list is empty; the
+/// step that adds `run --network NAME` fills it here from the records.
+pub fn network_users(_paths: &Paths) -> Result<Vec<(String, String)>> {
+    Ok(Vec::new())
+}
+
 /// The mounts of the `--volumes-from` containers, in order (for
 /// `volume::host::check_all`, which checks their binds as the user).
 pub fn mounts_from(paths: &Paths, from: &[crate::volume::VolumesFrom]) -> Result<Vec<crate::volume::MountPoint>> {

@@ -11,9 +11,18 @@
 //! bind-mounting the results is `container::run`'s job, and nothing here
 //! opens a socket. The small helpers below map a `NetworkMode` to the
 //! addresses these files name.
+//!
+//! User-defined networks (`network create`): `ipam` decides their
+//! addressing (the subnet pool, the checks of `--subnet`, `--gateway` and
+//! `--ip-range`, a container's address and MAC) as pure functions, and
+//! `store` keeps them as `networks/<name>/network.json` beside the
+//! built-in `bridge`, `host` and `none`.
 
 pub mod hosts;
+pub mod inspect;
+pub mod ipam;
 pub mod resolv;
+pub mod store;
 
 use std::net::{IpAddr, Ipv4Addr};
 
