@@ -11,7 +11,11 @@
 //! bind-mounting the results is `container::run`'s job, and nothing here
 //! opens a socket. The small helpers below map a `NetworkMode` to the
 //! addresses these files name.
+//!
+//! `dns` is the exception that does open sockets: the responder that a
+//! user-defined network's holder runs on the network's gateway.
 
+pub mod dns;
 pub mod hosts;
 pub mod resolv;
 
