@@ -341,11 +341,8 @@ pub fn fresh_name(paths: &Paths) -> Result<String> {
     unreachable!("the name loop only ends by returning")
 }
 
-/// Check a user-given name as docker does: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
+/// docker's container name rule (shared with networks: `model::name`).
+pub use crate::model::name::valid_name;
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,10 @@
 //! `--ip-range`, a container's address and MAC) as pure functions, and
 //! `store` keeps them as `networks/<name>/network.json` beside the
 //! built-in `bridge`, `host` and `none`.
+//! `dns` is the exception that does open sockets: the responder that a
+//! user-defined network's holder runs on the network's gateway.
 
+pub mod dns;
 pub mod hosts;
 pub mod inspect;
 pub mod ipam;
