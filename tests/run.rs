@@ -313,6 +313,31 @@ fn single_id_fallback_works_and_says_so() {
 }
 
 #[test]
+fn every_command_shares_one_user_namespace_held_by_a_pause_process() {
+    let Some(e) = env() else { return };
+    e.ok(&["run", "-d", "--name", "holder", "busybox", "sleep", "1000"]);
+    // The container's supervisor, a later command and the pause process
+    // are in one namespace, and the command needed no new one.
+    let needle = format!("--root {} __monitor", e.root.display());
+    let monitor = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find(|p| std::fs::read(p.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(&needle)))
+        .expect("the container's monitor runs");
+    let of = |dir: &std::path::Path| std::fs::read_link(dir.join("ns/user")).unwrap();
+    let ns = of(&monitor.path());
+    assert_eq!(e.ok(&["unshare", "readlink", "/proc/self/ns/user"]).trim(), ns.to_str().unwrap());
+    let pauses: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| std::fs::read(p.path().join("cmdline")).is_ok_and(|c| c.windows(7).any(|w| w == b"__pause")))
+        .filter(|p| std::fs::read_link(p.path().join("ns/user")).is_ok_and(|n| n == ns))
+        .collect();
+    assert_eq!(pauses.len(), 1, "one pause process holds the namespace");
+    e.ok(&["rm", "-f", "holder"]);
+}
+
+#[test]
 fn writes_stay_private() {
     let Some(e) = env() else { return };
     let run = |script: &str| {

@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(parse("host:mtu=1500"), Err(Error::OptionsNotAllowed { mode: "host".into() }));
         assert_eq!(parse("bridge:mtu=1500"), Err(Error::OptionsNotAllowed { mode: "bridge".into() }));
         let msg = parse("slirp4netns").unwrap_err().to_string();
-        assert!(msg.contains("none, host, burrow"), "{msg}");
+        assert!(msg.contains("none, host, container:NAME, burrow"), "{msg}");
     }
 
     #[test]
