@@ -12,7 +12,9 @@
 //! opens a socket. The small helpers below map a `NetworkMode` to the
 //! addresses these files name.
 
+pub mod holder;
 pub mod hosts;
+pub mod link;
 pub mod resolv;
 
 use std::net::{IpAddr, Ipv4Addr};
