@@ -218,9 +218,8 @@ impl NetnsHolder {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotReady { dir: dir.to_path_buf() }),
             Err(source) => return Err(Error::Io { path: pid_path, source }),
         };
-        let ns = |kind: &str| {
-            File::open(format!("/proc/{pid}/ns/{kind}")).map(OwnedFd::from).map_err(|source| Error::Namespace { pid, source })
-        };
+        let ns =
+            |kind: &str| File::open(format!("/proc/{pid}/ns/{kind}")).map(OwnedFd::from).map_err(|source| Error::Namespace { pid, source });
         Ok(Some(NetnsHolder { pid, netns: ns("net")?, userns: ns("user")? }))
     }
 

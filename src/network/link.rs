@@ -26,11 +26,9 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
-};
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
@@ -141,10 +139,8 @@ impl Netlink {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(checked(v.name)?.to_string()));
         msg.attributes.push(LinkAttribute::Mtu(v.mtu));
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
-        ]));
+        msg.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer)))]));
         self.ack(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, "create the veth pair", v.name)
     }
 
@@ -250,30 +246,32 @@ impl Netlink {
             if n > rx.len() {
                 return Err(Error::NoAnswer { op, device: device.to_string() });
             }
-            let mut at = 0;
-            while at < rx.len() {
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rx[at..])
-                    .map_err(|source| Error::Decode { op, device: device.to_string(), source })?;
-                let len = reply.header.length as usize;
-                if reply.header.sequence_number == self.seq {
-                    match reply.payload {
-                        NetlinkPayload::Error(e) => {
-                            return match e.code {
-                                None => Ok(answer),
-                                Some(_) => Err(kernel(e.to_io())),
-                            };
-                        }
-                        NetlinkPayload::InnerMessage(m) => answer = Some(m),
-                        _ => {}
-                    }
+            let replies = split(&rx).map_err(|source| Error::Decode { op, device: device.to_string(), source })?;
+            for reply in replies.into_iter().filter(|r| r.header.sequence_number == self.seq) {
+                match reply.payload {
+                    NetlinkPayload::Error(e) if e.code.is_none() => return Ok(answer),
+                    NetlinkPayload::Error(e) => return Err(kernel(e.to_io())),
+                    NetlinkPayload::InnerMessage(m) => answer = Some(m),
+                    _ => {}
                 }
-                if len == 0 {
-                    break;
-                }
-                at += len.next_multiple_of(4);
             }
         }
     }
+}
+
+/// The netlink messages of one datagram (each padded to 4 bytes).
+fn split(mut rx: &[u8]) -> std::result::Result<Vec<NetlinkMessage<RouteNetlinkMessage>>, netlink_packet_core::DecodeError> {
+    let mut out = Vec::new();
+    while !rx.is_empty() {
+        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rx)?;
+        let len = (msg.header.length as usize).next_multiple_of(4);
+        out.push(msg);
+        if len == 0 || len >= rx.len() {
+            break;
+        }
+        rx = &rx[len..];
+    }
+    Ok(out)
 }
 
 fn family(addr: IpAddr) -> AddressFamily {
@@ -283,35 +281,27 @@ fn family(addr: IpAddr) -> AddressFamily {
     }
 }
 
-/// Run `f` with the calling thread in the network namespace `netns`, then
-/// put the thread back where it was (also when `f` panics).
+/// Run `f` in the network namespace `netns`, on a short-lived thread of
+/// its own that enters it; the calling thread never changes namespace.
 ///
 /// A network namespace is a property of a thread, not of the process
 /// (setns(2) with CLONE_NEWNET changes only the caller's), so the other
-/// threads of the process keep theirs while `f` runs, and the sockets `f`
-/// opens stay in `netns` for their whole life, wherever they are used
-/// later. `f` runs synchronously on this thread, so no other code of the
-/// program runs here in the wrong namespace. The one thing that cannot be
-/// undone is a failed return, which would leave later code of this thread
-/// (the container's port forwarding, its DNS) silently working in a
-/// container's namespace: that aborts the process instead.
-pub fn in_netns<T>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> Result<T> {
-    let home = std::fs::File::open("/proc/thread-self/ns/net").map_err(|source| Error::OwnNetns { source })?;
-    nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|source| Error::Setns { source })?;
-    let _back = Back(OwnedFd::from(home));
-    Ok(f())
-}
-
-/// Returns the thread to its own network namespace when dropped.
-struct Back(OwnedFd);
-
-impl Drop for Back {
-    fn drop(&mut self) {
-        if let Err(e) = nix::sched::setns(self.0.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET) {
-            eprintln!("burrow: cannot return to the original network namespace ({e}); stopping");
-            std::process::abort();
-        }
-    }
+/// threads keep theirs while `f` runs, and the sockets `f` opens stay in
+/// `netns` for their whole life, whichever thread uses them later. The
+/// thread cannot simply switch back instead: burrow's commands run in the
+/// host's network namespace, which belongs to the initial user namespace,
+/// where burrow has no CAP_SYS_ADMIN, so setns(2) back into it fails
+/// (EPERM, verified). A thread that has entered `netns` therefore ends
+/// with `f`, and nothing else ever runs on it.
+pub fn in_netns<T: Send>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|source| Error::Setns { source })?;
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
 }
 
 /// A new, empty network namespace (only `lo`, down), owned by the calling
