@@ -88,6 +88,8 @@ pub enum Error {
     Namespace { pid: i32, source: std::io::Error },
     #[error("cannot turn on IP forwarding in the network's namespace ({path}): {source}; containers on it could not reach the outside")]
     Forwarding { path: &'static str, source: std::io::Error },
+    #[error("cannot signal the network's holder (pid {pid}): {source}")]
+    Signal { pid: i32, source: nix::Error },
     #[error("cannot wait for signals: {source}")]
     Signals { source: nix::Error },
 }
@@ -195,7 +197,7 @@ impl NetnsHolder {
     /// descriptor on it (this one included) closes.
     pub fn stop(&self) -> Result<()> {
         let pid = nix::unistd::Pid::from_raw(self.pid);
-        nix::sys::signal::kill(pid, Signal::SIGTERM).map_err(|e| Error::Namespace { pid: self.pid, source: e.into() })
+        nix::sys::signal::kill(pid, Signal::SIGTERM).map_err(|source| Error::Signal { pid: self.pid, source })
     }
 
     /// The live holder of the network in `dir`; `None` when none runs
