@@ -26,8 +26,17 @@ impl Paths {
             .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("burrow")))
             .or_else(|| env("HOME").map(|h| h.join(".local/share/burrow")))
             .unwrap_or_else(|| PathBuf::from(format!("/tmp/burrow-{uid}/store")));
-        let runtime = env("XDG_RUNTIME_DIR").map(|d| d.join("burrow")).unwrap_or_else(|| PathBuf::from(format!("/tmp/burrow-{uid}")));
-        Paths { root, runtime }
+        Paths { root, runtime: Paths::runtime_dir() }
+    }
+
+    /// The runtime directory alone: `$XDG_RUNTIME_DIR/burrow`, else
+    /// `/tmp/burrow-$UID` (it does not depend on the store root).
+    pub fn runtime_dir() -> PathBuf {
+        let uid = nix::unistd::getuid().as_raw();
+        match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d).join("burrow"),
+            None => PathBuf::from(format!("/tmp/burrow-{uid}")),
+        }
     }
 
     pub fn blobs(&self) -> PathBuf {
@@ -38,6 +47,10 @@ impl Paths {
     }
     pub fn containers(&self) -> PathBuf {
         self.root.join("containers")
+    }
+    /// User-defined networks (`network::store`).
+    pub fn networks(&self) -> PathBuf {
+        self.root.join("networks")
     }
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")

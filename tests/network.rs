@@ -651,3 +651,42 @@ fn debian_apt_get_update_and_udp_both_ways() {
     };
     assert_eq!(reply, format!("hello from 127.0.0.2:{}", me.port()));
 }
+
+#[test]
+fn container_mode_joins_the_other_containers_network() {
+    let Some(e) = env() else { return };
+    let web = e.ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "while true; do echo shared | nc -l -p 9000; done"]);
+    let web_host = e.ok(&["exec", "web", "hostname"]);
+    // Its loopback service is the joined container's loopback service,
+    // and the hostname and /etc/hosts come with the network.
+    let script =
+        "hostname; for i in $(seq 100); do nc 127.0.0.1 9000 </dev/null && break; sleep 0.1; done; ls /sys/class/net | tr '\\n' ' '";
+    let out = e.ok(&["run", "--rm", "--network", "container:web", "busybox", "sh", "-c", script]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first().copied(), Some(web_host.trim()), "{out}");
+    assert_eq!(lines.get(1).copied(), Some("shared"), "{out}");
+    assert_eq!(lines.get(2).map(|l| l.trim()), Some(e.ok(&["exec", "web", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '"]).trim()));
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "container:web", "busybox", "cat", "/etc/hosts"]),
+        e.ok(&["exec", "web", "cat", "/etc/hosts"])
+    );
+    assert!(e.ok(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "web"]).trim() == "burrow" || !web.is_empty());
+    // What would change the joined network is refused, as docker does.
+    for flags in [&["-p", "8080:80"][..], &["--dns", "1.1.1.1"], &["--add-host", "a:1.2.3.4"], &["-h", "other"], &["--expose", "80"]] {
+        let mut args = vec!["run", "--rm", "--network", "container:web"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "true"]);
+        let o = e.run(&args);
+        assert_eq!(o.status.code(), Some(125), "{flags:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("conflicting options"), "{flags:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = e.run(&["run", "--rm", "--network", "container:nosuch", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such container"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A stopped container has no network to join.
+    e.ok(&["rm", "-f", "web"]);
+    e.ok(&["create", "--name", "idle", "busybox", "true"]);
+    let o = e.run(&["run", "--rm", "--network", "container:idle", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not running"), "{}", String::from_utf8_lossy(&o.stderr));
+}

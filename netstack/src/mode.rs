@@ -17,8 +17,10 @@
 //! - `pcap=PATH`: write the container's traffic to a capture file. Since
 //!   options are separated by `,`, the path cannot contain one.
 //!
-//! `slirp4netns` and `pasta` are refused (burrow carries the traffic itself),
-//! and `container:NAME` is not supported yet. Parsing only.
+//! `container:NAME` (or an id) joins another container's network namespace:
+//! same interfaces, addresses and published ports, as docker and podman
+//! pods do. `slirp4netns` and `pasta` are refused (burrow carries the
+//! traffic itself). Parsing only.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -26,7 +28,7 @@ use std::str::FromStr;
 
 use crate::config::{self, VirtualNetwork};
 
-const MODES: &str = "none, host, burrow (also bridge or default) or burrow:KEY=VALUE,...";
+const MODES: &str = "none, host, container:NAME, burrow (also bridge or default) or burrow:KEY=VALUE,...";
 const KEYS: &str =
     "allow_host_loopback=true|false, cidr=A.B.C.D/N, mtu=1280..65520, enable_ipv6=true|false, dns_forward=IP[:PORT], pcap=PATH";
 
@@ -39,8 +41,8 @@ pub enum Error {
     UnknownMode { text: String },
     #[error("network mode {name} is not used by burrow, which carries container traffic itself: use --network burrow (the default); accepted values are {modes}", modes = MODES)]
     Foreign { name: String },
-    #[error("--network container:{name} is not supported yet; accepted values are {modes}", modes = MODES)]
-    ContainerNotSupported { name: String },
+    #[error("--network container: needs a container name or id (container:NAME)")]
+    NoContainer,
     #[error("network mode {mode} takes no options: only burrow:KEY=VALUE,... does")]
     OptionsNotAllowed { mode: String },
     #[error("empty option in {text:?}: write burrow:KEY=VALUE,KEY=VALUE; valid keys are {keys}", keys = KEYS)]
@@ -68,6 +70,8 @@ pub enum NetworkMode {
     Host,
     /// A private namespace on burrow's userspace network.
     Burrow(BurrowOptions),
+    /// Another container's namespace (its name or id).
+    Container(String),
 }
 
 impl Default for NetworkMode {
@@ -109,7 +113,8 @@ impl FromStr for NetworkMode {
             None => (text, None),
         };
         match (name, options) {
-            ("container", Some(other)) => Err(Error::ContainerNotSupported { name: other.into() }),
+            ("container", Some("")) => Err(Error::NoContainer),
+            ("container", Some(other)) => Ok(NetworkMode::Container(other.into())),
             ("slirp4netns" | "pasta", _) => Err(Error::Foreign { name: name.into() }),
             ("none" | "host" | "bridge" | "default", Some(_)) => Err(Error::OptionsNotAllowed { mode: name.into() }),
             ("none", None) => Ok(NetworkMode::None),
@@ -198,6 +203,7 @@ impl fmt::Display for NetworkMode {
         let o = match self {
             NetworkMode::None => return f.write_str("none"),
             NetworkMode::Host => return f.write_str("host"),
+            NetworkMode::Container(name) => return write!(f, "container:{name}"),
             NetworkMode::Burrow(o) => o,
         };
         let d = BurrowOptions::default();
@@ -283,7 +289,9 @@ mod tests {
         assert_eq!(parse("slirp4netns"), Err(Error::Foreign { name: "slirp4netns".into() }));
         assert_eq!(parse("slirp4netns:mtu=1500"), Err(Error::Foreign { name: "slirp4netns".into() }));
         assert_eq!(parse("pasta"), Err(Error::Foreign { name: "pasta".into() }));
-        assert_eq!(parse("container:web"), Err(Error::ContainerNotSupported { name: "web".into() }));
+        assert_eq!(parse("container:web"), Ok(NetworkMode::Container("web".into())));
+        assert_eq!(parse("container:web").unwrap().to_string(), "container:web");
+        assert_eq!(parse("container:"), Err(Error::NoContainer));
         assert_eq!(parse("Host"), Err(Error::UnknownMode { text: "Host".into() }));
         assert_eq!(parse(""), Err(Error::UnknownMode { text: "".into() }));
         assert_eq!(parse("container"), Err(Error::UnknownMode { text: "container".into() }));
@@ -292,7 +300,6 @@ mod tests {
         assert_eq!(parse("bridge:mtu=1500"), Err(Error::OptionsNotAllowed { mode: "bridge".into() }));
         let msg = parse("slirp4netns").unwrap_err().to_string();
         assert!(msg.contains("none, host, burrow"), "{msg}");
-        assert!(parse("container:x").unwrap_err().to_string().contains("not supported yet"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod images;
 mod info;
 mod lifecycle;
 mod limits;
+mod network;
 mod registry;
 mod system;
 mod template;
@@ -104,6 +105,9 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -112,11 +116,12 @@ enum Command {
     Version,
     /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
     Unshare(UnshareArgs),
-    #[command(flatten)]
-    Later(Later),
     /// The supervisor of a detached container (started by burrow itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(lifecycle::MonitorArgs),
+    /// The process that holds burrow's user namespace (started by burrow itself)
+    #[command(name = "__pause", hide = true)]
+    Pause { gate: std::path::PathBuf },
     /// The holder of a user-defined network's namespace (started by burrow itself)
     #[command(name = "__network-holder", hide = true)]
     NetworkHolder(bridge::HolderArgs),
@@ -254,14 +259,6 @@ fn dispatch_lifecycle(paths: &Paths, command: Lifecycle) -> anyhow::Result<i32> 
     }
 }
 
-/// docker verbs burrow knows but does not do yet. Each refuses clearly
-/// instead of pretending.
-#[derive(Subcommand, Debug)]
-enum Later {
-    /// Manage networks (not yet available)
-    Network(Rest),
-}
-
 #[derive(clap::Args, Debug)]
 struct UnshareArgs {
     /// Command and arguments (default: $SHELL)
@@ -269,8 +266,10 @@ struct UnshareArgs {
     command: Vec<String>,
 }
 
+/// Whatever follows a verb burrow refuses, so the refusal is its own
+/// clear error rather than a usage error about the arguments.
 #[derive(clap::Args, Debug)]
-struct Rest {
+pub(crate) struct Rest {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     args: Vec<String>,
 }
@@ -286,17 +285,11 @@ impl Command {
                 | Command::Version
                 | Command::Login(_)
                 | Command::Logout(_)
-                | Command::Later(_)
+                | Command::Pause { .. }
                 | Command::NetworkHolder(_)
                 | Command::BridgeSelftest(_)
                 | Command::System(SystemCommand::Check(_))
         )
-    }
-}
-
-impl Later {
-    fn name(&self) -> String {
-        format!("{self:?}").split('(').next().unwrap_or("").to_lowercase()
     }
 }
 
@@ -366,6 +359,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Run(a) | C::Container(ContainerCommand::Run(a)) => container::run(paths, *a),
         C::Life(l) | C::Container(ContainerCommand::Life(l)) => dispatch_lifecycle(paths, l),
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
+        C::Pause { gate } => Ok(burrow::userns::pause::main(&gate)),
         C::NetworkHolder(a) => Ok(bridge::holder(&a)),
         C::BridgeSelftest(a) => bridge::selftest(&a),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
@@ -395,6 +389,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::System(SystemCommand::Prune(a)) => done(enter(false).and_then(|_| system::prune(paths, &a))),
         C::Container(ContainerCommand::Prune(a)) => done(container::prune(paths, &a)),
         C::Volume(v) => done(volume::dispatch(paths, v)),
+        C::Network(n) => done(network::dispatch(paths, n)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
@@ -402,10 +397,6 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         C::Unshare(a) => unshare(a),
-        C::Later(l) => anyhow::bail!(
-            "`burrow {}` is not available in this version of burrow yet; see `burrow --help` for the commands that are",
-            l.name()
-        ),
     }
 }
 

@@ -85,7 +85,7 @@ pub fn dispatch(paths: &Paths, cmd: VolumeCommand) -> anyhow::Result<()> {
     }
 }
 
-fn labels(list: &[String]) -> BTreeMap<String, String> {
+pub(crate) fn labels(list: &[String]) -> BTreeMap<String, String> {
     list.iter()
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));

@@ -97,6 +97,10 @@ pub enum Error {
     NetStack(#[from] burrow_netstack::Error),
     #[error("ports cannot be published with --network {mode}: the container uses {}; leave out -p/-P or use the default network", if *mode == "host" { "the host's network directly, so its ports are the host's" } else { "no network" })]
     PublishConflict { mode: &'static str },
+    #[error("conflicting options: {flag} cannot be used with --network container: (the joined container's network applies)")]
+    JoinConflict { flag: &'static str },
+    #[error("cannot join the network of container {name}: it is not running (start it first)")]
+    JoinNotRunning { name: String },
     #[error("no command specified: give one after the image name, or use an image with CMD or ENTRYPOINT")]
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]

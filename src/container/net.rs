@@ -15,9 +15,11 @@ use burrow_netstack::mode::NetworkMode;
 use burrow_netstack::ports::{self, PortMapping};
 use burrow_netstack::{Limits, Options, Plan};
 
+use super::record::{self, Status};
 use super::Error;
 pub use crate::model::net::NetworkRequest;
 use crate::network::{hosts, resolv};
+use crate::paths::Paths;
 use crate::process::{NetSpec, NetStart, TapPlan};
 
 /// Everything decided.
@@ -32,6 +34,60 @@ pub struct Prepared {
 
 /// The container's hardware address on the virtual link.
 pub const CONTAINER_MAC: [u8; 6] = [0x02, 0xb0, 0xb0, 0x00, 0x00, 0x64];
+
+/// `--network container:NAME` takes the joined container's network as it
+/// is: the flags that would change it are refused, as docker refuses them
+/// ("conflicting options"), and the container must exist.
+pub fn check(paths: &Paths, req: &NetworkRequest, hostname: Option<&str>) -> Result<(), Error> {
+    let NetworkMode::Container(key) = &req.mode else { return Ok(()) };
+    let flag = if !req.publish.is_empty() || req.publish_all {
+        Some("-p/--publish and -P/--publish-all")
+    } else if !req.expose.is_empty() {
+        Some("--expose")
+    } else if !req.dns.is_empty() || !req.dns_search.is_empty() || !req.dns_option.is_empty() {
+        Some("--dns, --dns-search and --dns-option")
+    } else if !req.add_host.is_empty() {
+        Some("--add-host")
+    } else if hostname.is_some() {
+        Some("-h/--hostname")
+    } else {
+        None
+    };
+    if let Some(flag) = flag {
+        return Err(Error::JoinConflict { flag });
+    }
+    record::find(paths, key)?;
+    Ok(())
+}
+
+/// Join a running container's network namespace (`--network
+/// container:NAME`): its namespace, held open from now on, and its
+/// hostname and `/etc/hosts` and `/etc/resolv.conf` as it has them. The
+/// namespace is opened through the container's first process and that
+/// process checked again afterwards, so a pid reused meanwhile cannot
+/// hand over a stranger's namespace.
+pub fn join(paths: &Paths, key: &str) -> Result<(Prepared, String), Error> {
+    let target = record::observed(paths, record::find(paths, key)?);
+    let running = || target.status == Status::Running && record::is_alive(&target) && target.monitor_alive(paths);
+    let not_running = || Error::JoinNotRunning { name: target.name.clone() };
+    let pid = target.pid.filter(|_| running()).ok_or_else(not_running)?;
+    let ns_path = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let ns = std::fs::File::open(&ns_path).map_err(|_| not_running())?;
+    if record::process_start(pid) != target.pid_start {
+        return Err(not_running());
+    }
+    let dir = target.dir(paths);
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).map_err(|source| Error::Io { path: dir.join(file), source });
+    let hostname = read("hostname")?.trim().to_string();
+    let prepared = Prepared {
+        spec: NetSpec::Join(std::sync::Arc::new(ns.into())),
+        start: None,
+        ports: Vec::new(),
+        hosts: read("hosts")?,
+        resolv: read("resolv.conf")?,
+    };
+    Ok((prepared, hostname))
+}
 
 /// The ports to publish: `-p` values, then (with `-P`) every exposed port
 /// of the image and of `--expose` on a free host port.

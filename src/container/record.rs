@@ -131,7 +131,11 @@ pub fn broken(paths: &Paths) -> Vec<Broken> {
             Err(err) => Some(Broken {
                 id: e.file_name().to_string_lossy().into_owned(),
                 path: e.path().join("container.json"),
-                reason: err.to_string(),
+                // The path is a field of its own: keep only why.
+                reason: match err {
+                    Error::Corrupt { reason, .. } => reason,
+                    other => other.to_string(),
+                },
             }),
         })
         .collect();
@@ -262,6 +266,15 @@ pub fn observed(paths: &Paths, mut r: Record) -> Record {
 /// learns who uses a volume (`volume::attach::users`).
 pub fn mounters(paths: &Paths) -> Result<Vec<crate::volume::Mounter>> {
     Ok(list(paths)?.into_iter().map(|r| crate::volume::Mounter { container: r.id.short().to_string(), mounts: r.mounts }).collect())
+}
+
+/// users: every container on a user-defined network, as (container name,
+/// network name) pairs, for `network rm` and `network prune`. Records do
+/// not join user-defined networks yet (`RunOptions.network` holds a mode:
+/// burrow, host or none), so nobody uses one and the list is empty; the
+/// step that adds `run --network NAME` fills it here from the records.
+pub fn network_users(_paths: &Paths) -> Result<Vec<(String, String)>> {
+    Ok(Vec::new())
 }
 
 /// The mounts of the `--volumes-from` containers, in order (for

@@ -164,6 +164,7 @@ fn create_as<T>(
     // Bad capability or seccomp flags fail now, before anything exists
     // (this also compiles the filter into the cache for `start`).
     Security::of(opts, paths)?;
+    super::net::check(paths, &opts.network, opts.hostname.as_deref())?;
     // The env files are read now, and a bare `-e NAME` takes the caller's
     // value now, as docker does: the record needs neither later.
     let mut env = Vec::new();
@@ -293,7 +294,8 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         .map_err(|_| Error::ImageGone { name: record.name.clone(), image: record.image.clone() })?;
     let defaults = &ImageDefaults::of(image);
     let Security { caps, seccomp, no_new_privs } = Security::of(opts, paths)?;
-    let hostname = &opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
+    let (net, hostname) = network(paths, opts, &record, defaults)?;
+    let hostname = &hostname;
     let args = record.command.clone();
     // `create` folded the env files into `opts.env`.
     let env_file_lines: &[String] = &[];
@@ -311,8 +313,6 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
     let cwd = working_dir(opts, defaults)?;
     record.exec = Some(super::exec::ExecDefaults::capture(&env, &[&defaults.env, env_file_lines, &opts.env], &identity, &cwd, opts));
 
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let net = super::net::prepare(&opts.network, &defaults.exposed, hostname, &host_resolv)?;
     let files = write_etc_files(&dir, hostname, &net.hosts, &net.resolv)?;
     record.ports = net.ports.iter().map(crate::model::PublishedPort::from).collect();
     // What `exec` and `port` read is recorded before the command runs
@@ -439,6 +439,17 @@ impl Companions {
             let _ = fs::remove_file(dir.join("attach.sock"));
         }
     }
+}
+
+/// The container's network and hostname: decided from its flags, or with
+/// `--network container:` the joined container's (see `net`).
+fn network(paths: &Paths, opts: &RunOptions, record: &Record, defaults: &ImageDefaults) -> Result<(super::net::Prepared, String)> {
+    if let burrow_netstack::mode::NetworkMode::Container(key) = &opts.network.mode {
+        return super::net::join(paths, key);
+    }
+    let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    Ok((super::net::prepare(&opts.network, &defaults.exposed, &hostname, &host_resolv)?, hostname))
 }
 
 /// Who the command runs as: `--user`, else the image's USER, resolved in

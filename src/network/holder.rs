@@ -35,12 +35,12 @@
 //!
 //! Capabilities: the process that attaches needs CAP_NET_ADMIN over both
 //! namespaces, that is root of a user namespace that owns (or is an
-//! ancestor of the owner of) both. Each burrow command makes a user
-//! namespace of its own, and a sibling has no rights over another's; so a
-//! container that joins a network must be created in the holder's user
-//! namespace (`burrow run --network` joins it with setns, from the host,
-//! where the user owns it, instead of making a new one), or the attach is
-//! refused with EPERM.
+//! ancestor of the owner of) both. burrow's user namespace is one for all
+//! of the user's processes (held by `__pause`, see `userns::pause`), so
+//! the holder, the containers and the command that attaches them are all
+//! in it. A command that could not join it and made a namespace of its
+//! own (the fallback there) is refused with EPERM, as a sibling namespace
+//! has no rights over another's.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};

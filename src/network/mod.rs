@@ -11,11 +11,20 @@
 //! bind-mounting the results is `container::run`'s job, and nothing here
 //! opens a socket. The small helpers below map a `NetworkMode` to the
 //! addresses these files name.
+//!
+//! User-defined networks (`network create`): `ipam` decides their
+//! addressing (the subnet pool, the checks of `--subnet`, `--gateway` and
+//! `--ip-range`, a container's address and MAC) as pure functions, and
+//! `store` keeps them as `networks/<name>/network.json` beside the
+//! built-in `bridge`, `host` and `none`.
 
 pub mod holder;
 pub mod hosts;
+pub mod inspect;
+pub mod ipam;
 pub mod link;
 pub mod resolv;
+pub mod store;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -47,7 +56,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn container_ip(mode: &NetworkMode) -> Option<IpAddr> {
     match mode {
         NetworkMode::Burrow(o) => Some(IpAddr::V4(o.cidr.container())),
-        NetworkMode::None | NetworkMode::Host => None,
+        NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => None,
     }
 }
 
@@ -58,7 +67,7 @@ pub fn host_gateway(mode: &NetworkMode) -> Option<IpAddr> {
     match mode {
         NetworkMode::Burrow(o) => Some(IpAddr::V4(o.cidr.gateway())),
         NetworkMode::Host => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        NetworkMode::None => None,
+        NetworkMode::None | NetworkMode::Container(_) => None,
     }
 }
 

@@ -125,8 +125,9 @@ fn setup(spec: &Spec, sock: OwnedFd) -> SetupResult<()> {
     mounts::prepare_root(&spec.rootfs, &spec.files, &spec.mounts, spec.devpts_gid)?;
     mounts::pivot(&spec.rootfs)?;
     mounts::harden(spec.read_only)?;
-    if matches!(spec.network, super::NetSpec::Host) {
-        // The host's loopback is up and not ours to touch.
+    if matches!(spec.network, super::NetSpec::Host | super::NetSpec::Join(_)) {
+        // The host's loopback, or the joined container's, is up and not
+        // ours to touch.
         return Ok(());
     }
     mounts::loopback_up()

@@ -46,25 +46,14 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     } else {
         (None, None)
     };
-    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP;
-    if !matches!(spec.network, super::NetSpec::Host) {
-        flags |= libc::CLONE_NEWNET;
-    }
-    if spec.nested_userns.is_some() {
-        flags |= libc::CLONE_NEWUSER;
-    }
+    let flags = clone_flags(&spec);
+    let joined = match &spec.network {
+        super::NetSpec::Join(fd) => Some(fd.clone()),
+        _ => None,
+    };
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
-    // A detached container's terminal output goes to its log pipe, and
-    // its input (with -i) comes from its stdin pipe (what `attach` writes).
-    let tty_sink = match (&spec.detached, spec.tty) {
-        (Some(d), true) => Some(d.stdout.try_clone().map_err(|source| Error::Channel { source })?),
-        _ => None,
-    };
-    let tty_source = match (&spec.detached, spec.tty) {
-        (Some(super::Detached { stdin: Some(i), .. }), true) => Some(i.try_clone().map_err(|source| Error::Channel { source })?),
-        _ => None,
-    };
+    let (tty_sink, tty_source) = terminal_ends(&spec)?;
     let threads = thread_count();
     if threads > 1 {
         return Err(Error::Threads { count: threads });
@@ -76,6 +65,14 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]).map_err(|source| Error::Channel { source })?;
     let nested = spec.nested_userns.clone();
     let cgroup = spec.cgroup.clone();
+    // `--network container:`: the child is cloned from inside the other
+    // container's namespace, so it is born there, even into a nested
+    // keep-id user namespace that could not join it later. This process
+    // stays there too: it serves no network for this container, and it
+    // could not go back (the host's namespace is not burrow's to enter).
+    if let Some(target) = &joined {
+        nix::sched::setns(target, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|source| Error::Join { ns: "net", source })?;
+    }
     // SAFETY: clone without CLONE_VM and without a new stack duplicates the
     // process like fork(2); burrow is single-threaded at this point.
     let ret = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
@@ -129,6 +126,34 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         s.finish();
     }
     result
+}
+
+/// The namespaces the container's first process is cloned into: all but
+/// the network with `--network host` or `container:` (it shares one), and
+/// a nested user namespace for keep-id.
+fn clone_flags(spec: &Spec) -> libc::c_int {
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP;
+    if !matches!(spec.network, super::NetSpec::Host | super::NetSpec::Join(_)) {
+        flags |= libc::CLONE_NEWNET;
+    }
+    if spec.nested_userns.is_some() {
+        flags |= libc::CLONE_NEWUSER;
+    }
+    flags
+}
+
+/// A detached container's terminal output goes to its log pipe, and its
+/// input (with -i) comes from its stdin pipe (what `attach` writes).
+fn terminal_ends(spec: &Spec) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    let sink = match (&spec.detached, spec.tty) {
+        (Some(d), true) => Some(d.stdout.try_clone().map_err(|source| Error::Channel { source })?),
+        _ => None,
+    };
+    let source = match (&spec.detached, spec.tty) {
+        (Some(super::Detached { stdin: Some(i), .. }), true) => Some(i.try_clone().map_err(|source| Error::Channel { source })?),
+        _ => None,
+    };
+    Ok((sink, source))
 }
 
 /// The network namespace `child` was cloned into; only while the child

@@ -167,6 +167,9 @@ pub enum NetSpec {
     Loopback,
     /// A new namespace with a TAP device served by burrow-netstack.
     Tap(TapPlan),
+    /// Another container's namespace (`--network container:NAME`), held
+    /// open by this descriptor from before its container was found alive.
+    Join(std::sync::Arc<std::os::fd::OwnedFd>),
 }
 
 /// How the container ended.

@@ -108,6 +108,12 @@ pub struct Entered {
 /// single-id fallback (forced with `BURROW_USERNS=single-id`). A process
 /// already inside stays where it is.
 pub fn enter_burrow() -> Result<Entered> {
+    enter_burrow_at(&crate::paths::Paths::runtime_dir())
+}
+
+/// `enter_burrow`, with the shared namespace's files in `runtime` (see
+/// `pause`).
+pub fn enter_burrow_at(runtime: &Path) -> Result<Entered> {
     let force_single = std::env::var("BURROW_USERNS").is_ok_and(|v| v == "single-id");
     let plan = detect(force_single);
     let mut fallback = None;
@@ -117,7 +123,7 @@ pub fn enter_burrow() -> Result<Entered> {
                 fallback = Some(reason.clone());
             }
         }
-        enter(&plan)?;
+        super::pause::join_or_create(runtime, &plan)?;
     }
     let proof = InUserns::here().ok_or(Error::NotEntered)?;
     Ok(Entered { plan, fallback, proof })

@@ -15,6 +15,7 @@
 //! See user_namespaces(7), newuidmap(1), subuid(5).
 
 mod enter;
+pub mod pause;
 mod plan;
 mod subid;
 
@@ -46,6 +47,8 @@ pub enum Error {
     KeepIdNeedsRange { reason: String },
     #[error("the user namespace was entered but this process still sees the host's id maps (an engine bug)")]
     NotEntered,
+    #[error("cannot lock the shared user namespace's gate file: {source}")]
+    Gate { source: nix::Error },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,239 @@
+//! User-defined networks in the store, as an unprivileged user: `network
+//! create`, `ls`, `inspect`, `rm` and `prune` with docker's JSON fields,
+//! the built-in `bridge`, `host` and `none`, and bad input refused (125)
+//! with the conflict named and nothing created. No container joins a
+//! network yet; `connect` and `disconnect` say so.
+
+mod common;
+
+use common::{stderr, Env};
+
+fn ls_names(e: &Env) -> Vec<String> {
+    e.ok(&["network", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
+}
+
+fn inspect(e: &Env, key: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&e.ok(&["network", "inspect", key])).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    v[0].clone()
+}
+
+/// Run, expect 125 and a message containing `says`; returns stderr.
+fn refused(e: &Env, args: &[&str], says: &str) -> String {
+    let o = e.run(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(125), "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: expected {says:?} in: {err}");
+    err
+}
+
+#[test]
+fn create_ls_inspect_rm_prune_round_trip() {
+    let e = Env::new();
+    assert_eq!(ls_names(&e), ["bridge", "host", "none"], "only the built-in networks at first");
+    let id = e.ok(&["network", "create", "--label", "tier=db", "--label", "keep", "-o", "mtu=1400", "app"]).trim().to_string();
+    assert!(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    let web = e
+        .ok(&[
+            "network",
+            "create",
+            "-d",
+            "bridge",
+            "--subnet",
+            "10.123.0.0/16",
+            "--gateway",
+            "10.123.0.254",
+            "--ip-range",
+            "10.123.1.0/24",
+            "--ipv6",
+            "--internal",
+            "web",
+        ])
+        .trim()
+        .to_string();
+    let other = e.ok(&["network", "create", "other"]).trim().to_string();
+
+    let app = inspect(&e, "app");
+    assert_eq!(app["Name"], "app");
+    assert_eq!(app["Id"], id.as_str());
+    assert!(app["Created"].as_str().unwrap().ends_with('Z'), "{app}");
+    assert_eq!(app["Scope"], "local");
+    assert_eq!(app["Driver"], "bridge");
+    assert_eq!(app["EnableIPv6"], false);
+    assert_eq!(app["Internal"], false);
+    assert_eq!(app["Attachable"], false);
+    assert_eq!(app["Ingress"], false);
+    assert_eq!(app["Containers"], serde_json::json!({}));
+    assert_eq!(app["Options"], serde_json::json!({"mtu": "1400"}));
+    assert_eq!(app["Labels"], serde_json::json!({"tier": "db", "keep": ""}));
+    assert_eq!(app["IPAM"]["Driver"], "default");
+    let config = app["IPAM"]["Config"].as_array().unwrap();
+    assert_eq!(config.len(), 1, "{app}");
+    let subnet = config[0]["Subnet"].as_str().unwrap();
+    assert!(subnet.starts_with("10.89.") && subnet.ends_with(".0/24"), "from the pool: {subnet}");
+    assert_eq!(config[0]["Gateway"].as_str().unwrap(), subnet.replace(".0/24", ".1"));
+    let o = inspect(&e, "other");
+    assert_eq!(o["Id"], other.as_str());
+    let other_subnet = o["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string();
+    assert_ne!(other_subnet, subnet, "the next network gets the next free /24");
+
+    let w = inspect(&e, &web[..12]);
+    assert_eq!(w["Name"], "web", "found by id prefix");
+    assert_eq!(w["EnableIPv6"], true);
+    assert_eq!(w["Internal"], true);
+    let c = &w["IPAM"]["Config"];
+    assert_eq!(c[0], serde_json::json!({"Subnet": "10.123.0.0/16", "Gateway": "10.123.0.254", "IPRange": "10.123.1.0/24"}));
+    let v6 = c[1]["Subnet"].as_str().unwrap();
+    assert!(v6.starts_with("fd") && v6.ends_with("::/64"), "a ULA /64: {v6}");
+    assert_eq!(c[1]["Gateway"].as_str().unwrap(), v6.replace("::/64", "::1"));
+    assert_eq!(
+        e.ok(&["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Internal}}", "web", "app"]),
+        "web bridge true\napp bridge false\n"
+    );
+
+    // ls: docker's table, -q, --no-trunc, filters, json and templates
+    let table = e.ok(&["network", "ls"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("NETWORK ID") && lines[0].contains("NAME") && lines[0].contains("DRIVER") && lines[0].ends_with("SCOPE"),
+        "{table}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&id[..12]) && l.contains(" app ") && l.contains("bridge") && l.ends_with("local")),
+        "{table}"
+    );
+    assert!(lines.iter().any(|l| l.contains(" none ") && l.contains("null")), "{table}");
+    assert_eq!(ls_names(&e), ["app", "bridge", "host", "none", "other", "web"]);
+    let quiet = e.ok(&["network", "ls", "-q"]);
+    assert_eq!(quiet.lines().count(), 6);
+    assert!(quiet.lines().any(|l| l == &id[..12]), "{quiet}");
+    assert!(e.ok(&["network", "ls", "-q", "--no-trunc"]).lines().any(|l| l == id), "full ids");
+    let filtered = |f: &[&str]| {
+        let mut args = vec!["network", "ls", "--format", "{{.Name}}"];
+        for x in f {
+            args.extend(["--filter", x]);
+        }
+        e.ok(&args).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(filtered(&["label=tier=db"]), ["app"]);
+    assert_eq!(filtered(&["label=tier"]), ["app"]);
+    assert_eq!(filtered(&["name=e"]), ["bridge", "none", "other", "web"]);
+    assert_eq!(filtered(&["driver=bridge", "type=custom"]), ["app", "other", "web"]);
+    assert_eq!(filtered(&["driver=bridge"]), ["app", "bridge", "other", "web"]);
+    assert_eq!(filtered(&["driver=null"]), ["none"]);
+    assert_eq!(filtered(&[&format!("id={}", &web[..8])]), ["web"]);
+    let json: Vec<serde_json::Value> =
+        e.ok(&["network", "ls", "--format", "json", "--filter", "name=web"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(json.len(), 1);
+    assert_eq!(json[0]["ID"], &web[..12]);
+    assert_eq!(json[0]["IPv6"], "true");
+    assert_eq!(json[0]["Internal"], "true");
+    assert_eq!(json[0]["Scope"], "local");
+    let t = e.ok(&["network", "ls", "--format", "table {{.ID}}\\t{{.Name}}", "--filter", "name=app"]);
+    assert_eq!(t, format!("NETWORK ID\tNAME\n{}\tapp\n", &id[..12]));
+    refused(&e, &["network", "ls", "--filter", "color=red"], "invalid filter");
+
+    // rm by name and by id; prune honours its label filter and -f
+    assert_eq!(e.ok(&["network", "rm", "other"]), "other\n");
+    refused(&e, &["network", "prune"], "pass -f");
+    assert_eq!(e.ok(&["network", "prune", "-f", "--filter", "label=keep"]), "Deleted Networks:\napp\n\n");
+    assert_eq!(e.ok(&["network", "prune", "-f"]), "Deleted Networks:\nweb\n\n");
+    assert_eq!(e.ok(&["network", "prune", "-f"]), "", "nothing left to prune");
+    assert_eq!(ls_names(&e), ["bridge", "host", "none"]);
+    assert_eq!(std::fs::read_dir(e.root.join("networks")).unwrap().count(), 0, "no leftovers");
+    let id2 = e.ok(&["network", "create", "again"]).trim().to_string();
+    assert_eq!(e.ok(&["network", "rm", &id2]), format!("{id2}\n"));
+    refused(&e, &["network", "rm", "again"], "network again not found");
+}
+
+#[test]
+fn builtin_networks_are_listed_and_inspected_but_never_created_or_removed() {
+    let e = Env::new();
+    let bridge = inspect(&e, "bridge");
+    assert_eq!(bridge["Driver"], "bridge");
+    assert_eq!(bridge["IPAM"]["Config"][0]["Subnet"], "10.0.2.0/24", "each container's own network");
+    assert_eq!(inspect(&e, "host")["Driver"], "host");
+    let none = inspect(&e, "none");
+    assert_eq!(none["Driver"], "null");
+    assert_eq!(inspect(&e, none["Id"].as_str().unwrap())["Name"], "none", "a built-in's id finds it");
+    assert_eq!(bridge["Id"], inspect(&Env::new(), "bridge")["Id"], "the same id in every store");
+    for name in ["bridge", "host", "none"] {
+        refused(&e, &["network", "rm", name], &format!("{name} is a pre-defined network and cannot be removed"));
+    }
+    assert_eq!(ls_names(&e), ["bridge", "host", "none"]);
+}
+
+/// The first non-default IPv4 route of this host, as CIDR text.
+fn a_host_route() -> Option<(String, String)> {
+    let text = std::fs::read_to_string("/proc/net/route").ok()?;
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let word = |s: &str| u32::from_str_radix(s, 16).ok().map(|w| std::net::Ipv4Addr::from(w.to_ne_bytes()));
+        let (dest, mask) = (word(f.get(1)?)?, word(f.get(7)?)?);
+        let prefix = u32::from(mask).leading_ones();
+        (prefix > 0).then(|| (format!("{dest}/{prefix}"), f[0].to_string()))
+    })
+}
+
+#[test]
+fn bad_input_is_refused_naming_the_conflict_and_creates_nothing() {
+    let e = Env::new();
+    e.ok(&["network", "create", "--subnet", "10.77.0.0/16", "one"]);
+    e.ok(&["network", "create", "--ipv6", "--subnet", "10.78.0.0/24", "--subnet", "fd00:77::/64", "six"]);
+    let before = e.ok(&["network", "ls", "--no-trunc"]);
+    let listing = e.store_listing();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--subnet", "10.77.3.0/24", "x"], "subnet 10.77.3.0/24 overlaps network one (10.77.0.0/16)"),
+        (&["--subnet", "10.0.0.0/8", "x"], "overlaps network one (10.77.0.0/16)"),
+        (&["--ipv6", "--subnet", "10.79.0.0/24", "--subnet", "fd00:77::/48", "x"], "overlaps network six (fd00:77::/64)"),
+        (&["--subnet", "10.80.0.0/24", "--gateway", "10.81.0.1", "x"], "--gateway 10.81.0.1 is outside subnet 10.80.0.0/24"),
+        (&["--subnet", "10.80.0.0/24", "--gateway", "10.80.0.255", "x"], "is the broadcast address of subnet 10.80.0.0/24"),
+        (&["--gateway", "10.80.0.1", "x"], "--gateway 10.80.0.1 has no --subnet"),
+        (&["--subnet", "10.80.0.0/24", "--ip-range", "10.90.0.0/25", "x"], "--ip-range 10.90.0.0/25 is outside subnet 10.80.0.0/24"),
+        (&["--subnet", "10.80.0.1/24", "x"], "write it as 10.80.0.0/24"),
+        (&["--subnet", "fd00:99::/64", "x"], "add --ipv6"),
+        (&["one"], "network with name one already exists"),
+        (&["-bad"], "unexpected argument"),
+        (&["_bad"], "invalid network name \"_bad\""),
+        (&["bad/name"], "invalid network name \"bad/name\""),
+        (&["-d", "macvlan", "x"], "network driver \"macvlan\" is not supported"),
+        (&["-o", "parent=eth0", "x"], "unknown network option \"parent\""),
+        (&["-o", "mtu=big", "x"], "invalid mtu \"big\""),
+        (&["--subnet", "not-a-cidr", "x"], "invalid value 'not-a-cidr'"),
+    ];
+    for (args, says) in cases {
+        let mut full = vec!["network", "create"];
+        full.extend_from_slice(args);
+        refused(&e, &full, says);
+    }
+    for name in ["bridge", "host", "none", "burrow", "default"] {
+        refused(&e, &["network", "create", name], &format!("network name \"{name}\" is reserved"));
+    }
+    if let Some((route, dev)) = a_host_route() {
+        refused(&e, &["network", "create", "--subnet", &route, "x"], &format!("overlaps the host's route to {route} on {dev}"));
+    } else {
+        common::require(false, "a non-default IPv4 route on this host");
+    }
+    for verb in [vec!["connect", "one", "c1"], vec!["connect", "--alias", "db", "one", "c1"], vec!["disconnect", "-f", "one", "c1"]] {
+        let mut full = vec!["network"];
+        full.extend(verb);
+        refused(&e, &full, "not supported yet");
+    }
+    refused(&e, &["network", "rm", "nope"], "network nope not found");
+    refused(&e, &["network", "inspect", "nope"], "network nope not found");
+    assert_eq!(e.ok(&["network", "ls", "--no-trunc"]), before, "ls unchanged");
+    assert_eq!(e.store_listing(), listing, "nothing written");
+}
+
+#[test]
+fn concurrent_creates_get_distinct_subnets() {
+    let e = Env::new();
+    let children: Vec<_> =
+        (0..8).map(|i| e.cmd(&["network", "create", &format!("n{i}")]).stdout(std::process::Stdio::null()).spawn().unwrap()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let subnets: std::collections::BTreeSet<String> =
+        (0..8).map(|i| inspect(&e, &format!("n{i}"))["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string()).collect();
+    assert_eq!(subnets.len(), 8, "{subnets:?}");
+}
