@@ -7,6 +7,7 @@
 //! (`userns::enter`), before any thread exists.
 
 mod archive;
+mod bridge;
 mod build;
 mod container;
 mod exec;
@@ -121,6 +122,12 @@ enum Command {
     /// The process that holds burrow's user namespace (started by burrow itself)
     #[command(name = "__pause", hide = true)]
     Pause { gate: std::path::PathBuf },
+    /// The holder of a user-defined network's namespace (started by burrow itself)
+    #[command(name = "__network-holder", hide = true)]
+    NetworkHolder(bridge::HolderArgs),
+    /// Internal: prove the bridge plumbing with real namespaces (tests/bridge.rs)
+    #[command(name = "__bridge-selftest", hide = true)]
+    BridgeSelftest(bridge::SelftestArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -279,6 +286,8 @@ impl Command {
                 | Command::Login(_)
                 | Command::Logout(_)
                 | Command::Pause { .. }
+                | Command::NetworkHolder(_)
+                | Command::BridgeSelftest(_)
                 | Command::System(SystemCommand::Check(_))
         )
     }
@@ -351,6 +360,8 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Life(l) | C::Container(ContainerCommand::Life(l)) => dispatch_lifecycle(paths, l),
         C::Monitor(a) => Ok(lifecycle::monitor(paths, &a)),
         C::Pause { gate } => Ok(burrow::userns::pause::main(&gate)),
+        C::NetworkHolder(a) => Ok(bridge::holder(&a)),
+        C::BridgeSelftest(a) => bridge::selftest(&a),
         C::Ps(a) | C::Container(ContainerCommand::Ls(a)) => done(container::ps(paths, &a)),
         C::Rm(a) | C::Container(ContainerCommand::Rm(a)) => done(container::rm(paths, &a)),
         C::Inspect(a) | C::Container(ContainerCommand::Inspect(a)) => done(container::inspect(paths, &a)),

@@ -21,9 +21,11 @@
 //! user-defined network's holder runs on the network's gateway.
 
 pub mod dns;
+pub mod holder;
 pub mod hosts;
 pub mod inspect;
 pub mod ipam;
+pub mod link;
 pub mod resolv;
 pub mod store;
 
