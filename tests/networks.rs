@@ -1,12 +1,13 @@
 //! User-defined networks in the store, as an unprivileged user: `network
 //! create`, `ls`, `inspect`, `rm` and `prune` with docker's JSON fields,
 //! the built-in `bridge`, `host` and `none`, and bad input refused (125)
-//! with the conflict named and nothing created. No container joins a
-//! network yet; `connect` and `disconnect` say so.
+//! with the conflict named and nothing created; containers on an
+//! `--internal` network finding each other by name, in the kernel, and
+//! nothing across networks. `connect` and `disconnect` are refused.
 
 mod common;
 
-use common::{stderr, Env};
+use common::{rootless_ready, stderr, Env};
 
 fn ls_names(e: &Env) -> Vec<String> {
     e.ok(&["network", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
@@ -236,4 +237,107 @@ fn concurrent_creates_get_distinct_subnets() {
     let subnets: std::collections::BTreeSet<String> =
         (0..8).map(|i| inspect(&e, &format!("n{i}"))["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string()).collect();
     assert_eq!(subnets.len(), 8, "{subnets:?}");
+}
+
+fn containers() -> Option<Env> {
+    rootless_ready().then(|| Env::new().with_busybox())
+}
+
+/// `script` in a throwaway container on `network`.
+fn on(e: &Env, network: &str, script: &str) -> String {
+    e.ok(&["run", "--rm", "--network", network, "busybox", "sh", "-c", script])
+}
+
+/// Connect to NAME:PORT, retrying while the server starts; prints what it says.
+fn ask(name: &str, port: u16) -> String {
+    format!("for i in $(seq 100); do nc {name} {port} </dev/null && exit 0; sleep 0.1; done; exit 1")
+}
+
+#[test]
+fn containers_on_a_network_find_each_other_by_name_and_no_one_else() {
+    let Some(e) = containers() else { return };
+    e.ok(&["network", "create", "--internal", "inner"]);
+    e.ok(&["network", "create", "--internal", "other"]);
+    let db = e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "inner",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo db-says-hi | nc -l -p 5000; done",
+    ]);
+    let db_id = db.trim();
+    let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.inner.IPAddress}}", "db"]).trim().to_string();
+    assert!(ip.starts_with("10.89."), "{ip}");
+    // By name and by short id, over TCP, in the kernel; the resolver is the gateway.
+    assert_eq!(on(&e, "inner", &ask("db", 5000)).trim(), "db-says-hi");
+    assert_eq!(on(&e, "inner", &ask(&db_id[..12], 5000)).trim(), "db-says-hi");
+    let resolv = on(&e, "inner", "cat /etc/resolv.conf");
+    assert!(resolv.lines().any(|l| l.starts_with("nameserver 10.89.")), "{resolv}");
+    let looked = on(&e, "inner", "nslookup db");
+    assert!(looked.contains(&ip), "{looked}");
+    // ICMP by name too (and UDP: every lookup above crossed the bridge to
+    // the gateway's resolver over UDP; busybox has no UDP client).
+    e.ok(&["run", "-d", "--name", "echo", "--network", "inner", "busybox", "sleep", "1000"]);
+    let pinged = on(&e, "inner", "ping -c 1 -W 2 echo");
+    assert!(pinged.contains("1 packets received"), "{pinged}");
+    // Another network neither resolves nor reaches it.
+    let o = e.run(&["run", "--rm", "--network", "other", "busybox", "nslookup", "db"]);
+    assert!(!o.status.success(), "db resolved from another network: {}", common::stdout(&o));
+    let o = e.run(&["run", "--rm", "--network", "other", "busybox", "sh", "-c", &format!("nc -w 2 {ip} 5000 </dev/null")]);
+    assert!(!o.status.success() || common::stdout(&o).is_empty(), "another network reached db");
+    // Outside names are refused on an internal network, and there is no way out.
+    let o = e.run(&["run", "--rm", "--network", "inner", "busybox", "nslookup", "deb.debian.org"]);
+    assert!(!o.status.success());
+    // In use: not removed, the container named.
+    refused(&e, &["network", "rm", "inner"], "db");
+    e.ok(&["rm", "-f", "db", "echo"]);
+    e.ok(&["network", "rm", "inner", "other"]);
+}
+
+#[test]
+fn what_cannot_work_yet_is_refused_and_addresses_stay_distinct() {
+    let Some(e) = containers() else { return };
+    e.ok(&["network", "create", "open"]);
+    refused(&e, &["run", "--rm", "--network", "open", "busybox", "true"], "--internal");
+    e.ok(&["network", "create", "--internal", "inner"]);
+    refused(&e, &["run", "--rm", "--network", "inner", "-p", "8080:80", "busybox", "true"], "published");
+    refused(&e, &["run", "--rm", "--network", "nosuch", "busybox", "true"], "nosuch");
+    // Twenty containers created at once get twenty addresses.
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            e.cmd(&["create", "--name", &format!("c{i}"), "--network", "inner", "busybox", "true"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let addresses: std::collections::BTreeSet<String> = (0..20)
+        .map(|i| e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.inner.IPAddress}}", &format!("c{i}")]).trim().to_string())
+        .collect();
+    assert_eq!(addresses.len(), 20, "{addresses:?}");
+}
+
+#[test]
+fn a_killed_network_holder_is_replaced_by_the_next_run() {
+    let Some(e) = containers() else { return };
+    e.ok(&["network", "create", "--internal", "inner"]);
+    e.ok(&["run", "-d", "--name", "a", "--network", "inner", "busybox", "sleep", "1000"]);
+    let pid_file = e.root.join("networks/inner/holder.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let t0 = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    e.ok(&["run", "-d", "--name", "b", "--network", "inner", "busybox", "sh", "-c", "while true; do echo b-here | nc -l -p 7000; done"]);
+    assert_eq!(on(&e, "inner", &ask("b", 7000)).trim(), "b-here");
+    e.ok(&["rm", "-f", "a", "b"]);
 }

@@ -28,7 +28,7 @@ use std::str::FromStr;
 
 use crate::config::{self, VirtualNetwork};
 
-const MODES: &str = "none, host, container:NAME, burrow (also bridge or default) or burrow:KEY=VALUE,...";
+const MODES: &str = "none, host, container:NAME, a network's name, burrow (also bridge or default) or burrow:KEY=VALUE,...";
 const KEYS: &str =
     "allow_host_loopback=true|false, cidr=A.B.C.D/N, mtu=1280..65520, enable_ipv6=true|false, dns_forward=IP[:PORT], pcap=PATH";
 
@@ -72,6 +72,14 @@ pub enum NetworkMode {
     Burrow(BurrowOptions),
     /// Another container's namespace (its name or id).
     Container(String),
+    /// A user-defined network (`network create NAME`), by name or id.
+    Named(String),
+}
+
+/// docker's network name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn is_network_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 impl Default for NetworkMode {
@@ -121,6 +129,7 @@ impl FromStr for NetworkMode {
             ("host", None) => Ok(NetworkMode::Host),
             ("bridge" | "default" | "burrow", None) => Ok(NetworkMode::default()),
             ("burrow", Some(opts)) => Ok(NetworkMode::Burrow(BurrowOptions::parse(opts)?)),
+            (name, None) if is_network_name(name) => Ok(NetworkMode::Named(name.into())),
             _ => Err(Error::UnknownMode { text: text.into() }),
         }
     }
@@ -204,6 +213,7 @@ impl fmt::Display for NetworkMode {
             NetworkMode::None => return f.write_str("none"),
             NetworkMode::Host => return f.write_str("host"),
             NetworkMode::Container(name) => return write!(f, "container:{name}"),
+            NetworkMode::Named(name) => return f.write_str(name),
             NetworkMode::Burrow(o) => o,
         };
         let d = BurrowOptions::default();
@@ -292,14 +302,16 @@ mod tests {
         assert_eq!(parse("container:web"), Ok(NetworkMode::Container("web".into())));
         assert_eq!(parse("container:web").unwrap().to_string(), "container:web");
         assert_eq!(parse("container:"), Err(Error::NoContainer));
-        assert_eq!(parse("Host"), Err(Error::UnknownMode { text: "Host".into() }));
+        assert_eq!(parse("Host"), Ok(NetworkMode::Named("Host".into())));
+        assert_eq!(parse("app_net.1"), Ok(NetworkMode::Named("app_net.1".into())));
+        assert_eq!(parse("-app"), Err(Error::UnknownMode { text: "-app".into() }));
         assert_eq!(parse(""), Err(Error::UnknownMode { text: "".into() }));
-        assert_eq!(parse("container"), Err(Error::UnknownMode { text: "container".into() }));
+        assert_eq!(parse("container"), Ok(NetworkMode::Named("container".into())));
         assert_eq!(parse("ns:/proc/1/ns/net"), Err(Error::UnknownMode { text: "ns:/proc/1/ns/net".into() }));
         assert_eq!(parse("host:mtu=1500"), Err(Error::OptionsNotAllowed { mode: "host".into() }));
         assert_eq!(parse("bridge:mtu=1500"), Err(Error::OptionsNotAllowed { mode: "bridge".into() }));
         let msg = parse("slirp4netns").unwrap_err().to_string();
-        assert!(msg.contains("none, host, container:NAME, burrow"), "{msg}");
+        assert!(msg.contains("none, host, container:NAME, a network"), "{msg}");
     }
 
     #[test]

@@ -25,6 +25,32 @@ use anyhow::{bail, Context};
 use burrow::network::holder::{self, Endpoint, HolderPlan, NetnsHolder};
 use burrow::network::link::{self, in_netns, Netlink};
 
+/// The names a network's DNS answers: every running container on it, by
+/// name, short and full id and alias, read from the records at each
+/// query. The holder's directory is `<store>/networks/<name>`.
+fn names_of(dir: &Path) -> holder::NameTable {
+    let network = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let root = dir.parent().and_then(Path::parent).map(Path::to_path_buf);
+    Box::new(move |name: &str| {
+        let Some(root) = &root else { return Vec::new() };
+        let paths = burrow::paths::Paths::resolve(Some(root));
+        let Ok(records) = burrow::container::record::list(&paths) else { return Vec::new() };
+        let mut out = Vec::new();
+        for r in records.iter().filter(|r| r.monitor_alive(&paths)) {
+            let Some(e) = r.endpoints.iter().find(|e| e.network == network) else { continue };
+            let id = r.id.as_str();
+            let known = r.name.eq_ignore_ascii_case(name)
+                || (name.len() >= 12 && id.starts_with(name))
+                || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
+            if known {
+                out.push(IpAddr::V4(e.ipv4));
+                out.extend(e.ipv6.map(IpAddr::V6));
+            }
+        }
+        out
+    })
+}
+
 #[derive(clap::Args, Debug)]
 pub struct HolderArgs {
     dir: PathBuf,
@@ -35,7 +61,7 @@ pub struct HolderArgs {
 /// The holder's life; its exit code.
 pub fn holder(a: &HolderArgs) -> i32 {
     match serde_json::from_str::<HolderPlan>(&a.plan) {
-        Ok(plan) => holder::serve(&a.dir, &plan),
+        Ok(plan) => holder::serve_with(&a.dir, &plan, Some(names_of(&a.dir))),
         Err(e) => {
             eprintln!("Error: invalid network plan {:?}: {e}", a.plan);
             125

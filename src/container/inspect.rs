@@ -23,6 +23,24 @@ fn port_map(ports: &[PublishedPort]) -> Value {
     Value::Object(map)
 }
 
+/// docker's `NetworkSettings.Networks` for the user-defined networks a
+/// container is on: its address and MAC on each.
+fn networks(r: &Record) -> Value {
+    let mut map = Map::new();
+    for e in &r.endpoints {
+        map.insert(
+            e.network.clone(),
+            json!({
+                "IPAddress": e.ipv4.to_string(),
+                "GlobalIPv6Address": e.ipv6.map(|a| a.to_string()).unwrap_or_default(),
+                "MacAddress": e.mac.to_string(),
+                "Aliases": e.aliases,
+            }),
+        );
+    }
+    Value::Object(map)
+}
+
 /// docker's zero time, for a container that never started or finished.
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
@@ -100,6 +118,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
         },
         "NetworkSettings": {
             "Ports": port_map(&r.ports),
+            "Networks": networks(r),
         },
     })
 }

@@ -20,6 +20,7 @@ pub fn span(id: &record::ContainerId) -> tracing::Span {
 }
 
 pub mod attach;
+pub(crate) mod bridge;
 pub mod commit;
 pub mod cp;
 pub mod diff;
@@ -101,6 +102,20 @@ pub enum Error {
     JoinConflict { flag: &'static str },
     #[error("cannot join the network of container {name}: it is not running (start it first)")]
     JoinNotRunning { name: String },
+    #[error("{name} is a built-in network mode, not a user-defined network")]
+    BuiltinNetwork { name: String },
+    #[error("network {name} has a way out, which containers on user-defined networks cannot use yet (burrow-netstack does not serve them): create it with `burrow network create --internal {name}`, or use the default network")]
+    NetworkWayOut { name: String },
+    #[error("ports cannot be published from network {name} yet: publish from a container on the default network")]
+    NetworkPublish { name: String },
+    #[error("container {name} has no address on network {network} (it was created before it joined): remove it and create it again")]
+    NoEndpoint { name: String, network: String },
+    #[error(transparent)]
+    NetworkStore(#[from] crate::network::store::Error),
+    #[error(transparent)]
+    Ipam(#[from] crate::network::ipam::Error),
+    #[error(transparent)]
+    Holder(#[from] crate::network::holder::Error),
     #[error("no command specified: give one after the image name, or use an image with CMD or ENTRYPOINT")]
     NoCommand,
     #[error("the working directory {dir:?} is invalid: it must be an absolute path")]

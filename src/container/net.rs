@@ -39,6 +39,7 @@ pub const CONTAINER_MAC: [u8; 6] = [0x02, 0xb0, 0xb0, 0x00, 0x00, 0x64];
 /// is: the flags that would change it are refused, as docker refuses them
 /// ("conflicting options"), and the container must exist.
 pub fn check(paths: &Paths, req: &NetworkRequest, hostname: Option<&str>) -> Result<(), Error> {
+    super::bridge::check(paths, req)?;
     let NetworkMode::Container(key) = &req.mode else { return Ok(()) };
     let flag = if !req.publish.is_empty() || req.publish_all {
         Some("-p/--publish and -P/--publish-all")

@@ -268,13 +268,11 @@ pub fn mounters(paths: &Paths) -> Result<Vec<crate::volume::Mounter>> {
     Ok(list(paths)?.into_iter().map(|r| crate::volume::Mounter { container: r.id.short().to_string(), mounts: r.mounts }).collect())
 }
 
-/// users: every container on a user-defined network, as (container name,
-/// network name) pairs, for `network rm` and `network prune`. Records do
-/// not join user-defined networks yet (`RunOptions.network` holds a mode:
-/// burrow, host or none), so nobody uses one and the list is empty; the
-/// step that adds `run --network NAME` fills it here from the records.
-pub fn network_users(_paths: &Paths) -> Result<Vec<(String, String)>> {
-    Ok(Vec::new())
+/// Every container on a user-defined network, as (container name, network
+/// name) pairs, from the records' endpoints: for `network rm` and
+/// `network prune`, which refuse a network in use.
+pub fn network_users(paths: &Paths) -> Result<Vec<(String, String)>> {
+    Ok(list(paths)?.into_iter().flat_map(|r| r.endpoints.into_iter().map(move |e| (r.name.clone(), e.network))).collect())
 }
 
 /// The mounts of the `--volumes-from` containers, in order (for

@@ -197,6 +197,9 @@ fn create_as<T>(
         None => record::fresh_name(paths)?,
     };
     let mut record = Record::created(id, name, opts.image.clone(), image.id.clone(), args, opts.rm);
+    if let Some(network) = super::bridge::named(&opts.network) {
+        record.endpoints = vec![super::bridge::endpoint(paths, network)?];
+    }
     let prepared = prepare_mounts(paths, opts, image, defaults, binds)?;
     record.mounts = prepared.points;
     record.user_mounts = prepared.mounts;
@@ -448,6 +451,9 @@ fn network(paths: &Paths, opts: &RunOptions, record: &Record, defaults: &ImageDe
         return super::net::join(paths, key);
     }
     let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
+    if super::bridge::named(&opts.network).is_some() {
+        return Ok((super::bridge::prepare(paths, record, &opts.network, &hostname)?, hostname));
+    }
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     Ok((super::net::prepare(&opts.network, &defaults.exposed, &hostname, &host_resolv)?, hostname))
 }

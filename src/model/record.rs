@@ -9,6 +9,7 @@ use super::digest::Digest;
 use super::exec::ExecDefaults;
 use super::id::ContainerId;
 use super::mount::UserMount;
+use super::network::Endpoint;
 use super::port::PublishedPort;
 use super::run::RunOptions;
 use super::time::Timestamp;
@@ -81,6 +82,10 @@ pub struct Record {
     /// What `burrow exec` gives a command in this container (set when it starts).
     #[serde(default)]
     pub exec: Option<ExecDefaults>,
+    /// Its place on each user-defined network it joins (address, MAC),
+    /// chosen when it is created.
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl Record {
@@ -108,6 +113,7 @@ impl Record {
             user_mounts: Vec::new(),
             oom_killed: false,
             exec: None,
+            endpoints: Vec::new(),
         }
     }
 }

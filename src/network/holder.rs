@@ -268,9 +268,31 @@ enum Report {
     Failed { message: String },
 }
 
+/// The names a holder's DNS responder answers (container names, short
+/// ids and aliases on this network, looked up in the records at each
+/// query by the caller, which may read them).
+pub type NameTable = Box<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>;
+
+/// How often an idle holder looks whether a container is still attached.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// The file commands hold (shared) from finding the holder until their
+/// container is attached, and the holder takes (exclusively) to leave.
+pub const START_LOCK: &str = "holder-start.lock";
+
 /// The holder's whole life (the hidden `__network-holder` verb); returns
-/// its exit code.
+/// its exit code. With `names`, it answers DNS on the gateway (port 53,
+/// UDP and TCP) from them; it leaves on a signal, or once no container
+/// has been attached for a while (no `vb*` port on its bridge).
+pub fn serve_with(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
+    serve_inner(dir, plan, names)
+}
+
+/// `serve_with` without DNS.
 pub fn serve(dir: &Path, plan: &HolderPlan) -> i32 {
+    serve_inner(dir, plan, None)
+}
+
+fn serve_inner(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
     // SAFETY: PR_SET_NAME with a NUL-terminated name of under 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-netns".as_ptr(), 0, 0, 0) };
     let mut signals = SigSet::empty();
@@ -292,10 +314,66 @@ pub fn serve(dir: &Path, plan: &HolderPlan) -> i32 {
         unsafe { libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO) };
     }
     let Ok(_lock) = ready else { return 125 };
-    let signal = signals.wait();
-    tracing::info!(?signal, "network holder exits");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(names) = names {
+        if let Err(e) = start_dns(plan.gateway, names, stop.clone()) {
+            tracing::warn!(%e, "the network's DNS responder cannot start");
+        }
+    }
+    let mut idle = 0;
+    loop {
+        let timeout = nix::sys::time::TimeSpec::from_duration(IDLE_CHECK);
+        // SAFETY: sigtimedwait with a valid set and timeout; the signals
+        // are blocked in this thread (and in the DNS threads, which
+        // inherit the mask).
+        let got = unsafe { libc::sigtimedwait(signals.as_ref(), std::ptr::null_mut(), timeout.as_ref()) };
+        if got > 0 {
+            tracing::info!(signal = got, "network holder exits");
+            break;
+        }
+        idle = if attached() { 0 } else { idle + 1 };
+        if idle >= 2 && may_leave(dir) {
+            tracing::info!("no container left on the network: holder exits");
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = std::fs::remove_file(dir.join(PID));
     0
+}
+
+/// Whether a container is attached: a bridge port (`vb…`) in this
+/// namespace (`/proc/self/net/dev` lists this namespace's devices). A
+/// port goes with its container's namespace.
+fn attached() -> bool {
+    std::fs::read_to_string("/proc/self/net/dev").map_or(true, |t| t.lines().any(|l| l.trim_start().starts_with("vb")))
+}
+
+/// Whether no command is between finding this holder and attaching its
+/// container (they hold the start lock shared).
+fn may_leave(dir: &Path) -> bool {
+    let Ok(file) = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(START_LOCK)) else { return false };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        // Kept until the process exits: a command then finds no holder.
+        Ok(held) => {
+            std::mem::forget(held);
+            !attached()
+        }
+        Err(_) => false,
+    }
+}
+
+/// The DNS responder on the gateway, UDP and TCP, in threads. An internal
+/// network has no upstream: outside names are refused.
+fn start_dns(gateway: Ipv4Addr, names: NameTable, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::io::Result<()> {
+    let at = std::net::SocketAddr::new(IpAddr::V4(gateway), 53);
+    let udp = std::net::UdpSocket::bind(at)?;
+    let tcp = std::net::TcpListener::bind(at)?;
+    let responder = std::sync::Arc::new(super::dns::Responder::new(names, None, Vec::new()).map_err(std::io::Error::other)?);
+    let (r, s) = (responder.clone(), stop.clone());
+    std::thread::spawn(move || super::dns::serve_udp(udp, &r, &s));
+    std::thread::spawn(move || super::dns::serve_tcp(tcp, &responder, &stop));
+    Ok(())
 }
 
 /// Take the lock, make the namespace and bridge, publish the pid; the

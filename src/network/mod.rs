@@ -59,7 +59,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn container_ip(mode: &NetworkMode) -> Option<IpAddr> {
     match mode {
         NetworkMode::Burrow(o) => Some(IpAddr::V4(o.cidr.container())),
-        NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => None,
+        NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) | NetworkMode::Named(_) => None,
     }
 }
 
@@ -70,7 +70,7 @@ pub fn host_gateway(mode: &NetworkMode) -> Option<IpAddr> {
     match mode {
         NetworkMode::Burrow(o) => Some(IpAddr::V4(o.cidr.gateway())),
         NetworkMode::Host => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        NetworkMode::None | NetworkMode::Container(_) => None,
+        NetworkMode::None | NetworkMode::Container(_) | NetworkMode::Named(_) => None,
     }
 }
 

@@ -41,7 +41,7 @@ impl DnsMode {
         match mode {
             NetworkMode::Burrow(o) => DnsMode::Burrow { dns: IpAddr::V4(o.cidr.dns()) },
             NetworkMode::Host => DnsMode::Host,
-            NetworkMode::None | NetworkMode::Container(_) => DnsMode::None,
+            NetworkMode::None | NetworkMode::Container(_) | NetworkMode::Named(_) => DnsMode::None,
         }
     }
 }

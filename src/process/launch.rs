@@ -51,6 +51,10 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         super::NetSpec::Join(fd) => Some(fd.clone()),
         _ => None,
     };
+    let bridge = match &spec.network {
+        super::NetSpec::Bridge(b) => Some(b.clone()),
+        _ => None,
+    };
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
     let (tty_sink, tty_source) = terminal_ends(&spec)?;
@@ -94,6 +98,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     let prepared = cgroup
         .as_ref()
         .map_or(Ok(()), |c| c.attach(child.as_raw()).map_err(Error::from))
+        .and_then(|_| bridge.map_or(Ok(()), |b| plug(child, &b)))
         .and_then(|_| net.as_ref().map(|_| open_netns(child)).transpose());
     let netns = match prepared {
         Ok(ns) => ns,
@@ -126,6 +131,15 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         s.finish();
     }
     result
+}
+
+/// Plug the waiting child's namespace into its network's bridge: its
+/// `eth0` exists, addressed and routed, before its command runs.
+fn plug(child: Pid, b: &super::BridgeJoin) -> Result<()> {
+    use std::os::fd::AsFd;
+    let ns = open_netns(child)?;
+    crate::network::holder::attach(b.holder.as_fd(), ns.as_fd(), &b.endpoint)?;
+    Ok(())
 }
 
 /// The namespaces the container's first process is cloned into: all but

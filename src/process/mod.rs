@@ -69,6 +69,8 @@ pub enum Error {
     Threads { count: usize },
     #[error(transparent)]
     Limits(#[from] crate::limits::Error),
+    #[error("cannot plug the container into its network: {0}")]
+    Bridge(#[from] crate::network::holder::Error),
     #[error("the container's process {pid} is gone: the container is not running any more")]
     Gone { pid: i32 },
     #[error("cannot join the container's {ns} namespace: {source}")]
@@ -170,6 +172,20 @@ pub enum NetSpec {
     /// Another container's namespace (`--network container:NAME`), held
     /// open by this descriptor from before its container was found alive.
     Join(std::sync::Arc<std::os::fd::OwnedFd>),
+    /// A new namespace plugged into a user-defined network's bridge
+    /// before the container runs (`network::holder::attach`).
+    Bridge(std::sync::Arc<BridgeJoin>),
+}
+
+/// What plugging a container into a network's bridge takes.
+#[derive(Debug)]
+pub struct BridgeJoin {
+    /// The network holder's namespace.
+    pub holder: std::os::fd::OwnedFd,
+    pub endpoint: crate::network::holder::Endpoint,
+    /// The holder's start lock, held (shared) until the container is
+    /// attached, so an idle holder does not leave in between.
+    pub hold: Option<std::fs::File>,
 }
 
 /// How the container ended.

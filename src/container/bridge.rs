@@ -1,0 +1,151 @@
+//! A container on a user-defined network (`run --network NAME`).
+//!
+//! `check` (at create) refuses what cannot work yet: a network with a
+//! way out (burrow-netstack does not serve user-defined networks yet, so
+//! only `--internal` ones are accepted, rather than silently giving no
+//! outside access) and published ports. `endpoint` (at create, under the
+//! store lock, so twenty containers created at once get twenty addresses)
+//! picks the container's address and MAC with `network::ipam` among the
+//! addresses the records already hold. `prepare` (at each start) finds
+//! the network's holder or starts it (`network::holder`, under the
+//! network's start lock, kept shared until the container is plugged in so
+//! an idle holder does not leave meanwhile), and says what `launch`
+//! plugs: a veth from the holder's bridge into the container's namespace
+//! as `eth0`. The container's `/etc/resolv.conf` names the gateway, where
+//! the holder answers the network's container names.
+
+use std::collections::BTreeSet;
+use std::fs::OpenOptions;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use burrow_netstack::mode::NetworkMode;
+
+use super::net::Prepared;
+use super::record::{self, Record};
+use super::{Error, Result};
+use crate::model::net::NetworkRequest;
+use crate::model::network::{Endpoint, Network};
+use crate::network::holder::{self, HolderPlan, NetnsHolder};
+use crate::network::{hosts, ipam, resolv, store};
+use crate::paths::Paths;
+use crate::process::{BridgeJoin, NetSpec};
+
+/// The user-defined network a request names, if it names one.
+pub fn named(req: &NetworkRequest) -> Option<&str> {
+    match &req.mode {
+        NetworkMode::Named(n) => Some(n.as_str()),
+        _ => None,
+    }
+}
+
+fn network(paths: &Paths, key: &str) -> Result<Network> {
+    match store::find(paths, key)? {
+        store::Found::User(n) => Ok(*n),
+        store::Found::Builtin(b) => Err(Error::BuiltinNetwork { name: b.name.to_string() }),
+    }
+}
+
+/// What `create` checks for `--network NAME`.
+pub fn check(paths: &Paths, req: &NetworkRequest) -> Result<()> {
+    let Some(key) = named(req) else { return Ok(()) };
+    let net = network(paths, key)?;
+    if !net.internal {
+        return Err(Error::NetworkWayOut { name: net.name });
+    }
+    if !req.publish.is_empty() || req.publish_all {
+        return Err(Error::NetworkPublish { name: net.name });
+    }
+    Ok(())
+}
+
+/// The container's place on the network `key`: the first free address
+/// (and IPv6 address) and its MAC. Call with the store lock held.
+pub fn endpoint(paths: &Paths, key: &str) -> Result<Endpoint> {
+    let net = network(paths, key)?;
+    let records = record::list(paths)?;
+    let on_it = || records.iter().flat_map(|r| r.endpoints.iter()).filter(|e| e.network == net.name);
+    let used4: BTreeSet<_> = on_it().map(|e| e.ipv4).collect();
+    let used6: BTreeSet<_> = on_it().filter_map(|e| e.ipv6).collect();
+    let ipv4 = ipam::allocate_v4(&net, &used4, None)?;
+    let ipv6 = match &net.ipv6 {
+        Some(_) => Some(ipam::allocate_v6(&net, &used6, None)?),
+        None => None,
+    };
+    Ok(Endpoint { network: net.name, ipv4, ipv6, mac: ipam::mac_for(ipv4), aliases: Vec::new() })
+}
+
+fn mtu(net: &Network) -> u32 {
+    net.options.get("mtu").and_then(|m| m.parse().ok()).unwrap_or(1500)
+}
+
+/// What the holder of `net` makes.
+fn plan(net: &Network) -> HolderPlan {
+    let g = net.ipv4.gateway.octets();
+    HolderPlan {
+        gateway: net.ipv4.gateway,
+        prefix_len: net.ipv4.subnet.prefix_len(),
+        gateway6: net.ipv6.as_ref().map(|c| (c.gateway, c.subnet.prefix_len())),
+        mtu: mtu(net),
+        mac: [0x02, 0x42, g[0], g[1], g[2], g[3]],
+    }
+}
+
+/// Each start: the holder found or started, and what `launch` plugs.
+pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) -> Result<Prepared> {
+    let key = named(req).unwrap_or_default();
+    let net = network(paths, key)?;
+    let ep = r
+        .endpoints
+        .iter()
+        .find(|e| e.network == net.name)
+        .ok_or_else(|| Error::NoEndpoint { name: r.name.clone(), network: net.name.clone() })?;
+    let dir = store::root(paths).join(&net.name);
+    // The start lock, exclusive while finding or starting the holder, then
+    // shared until the container is plugged in (it travels in the plan,
+    // which `launch` drops after plugging): an idle holder takes it
+    // exclusively before it leaves.
+    let start = dir.join(holder::START_LOCK);
+    let io = |source| Error::Io { path: start.clone(), source };
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    let hold = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&start).map_err(io)?;
+    flock(&hold, libc::LOCK_EX).map_err(io)?;
+    let found = match NetnsHolder::find(&dir)? {
+        Some(h) => h,
+        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(&net))?,
+    };
+    flock(&hold, libc::LOCK_SH).map_err(io)?;
+    let holder_ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
+    let endpoint = holder::Endpoint {
+        host_ifname: holder::Endpoint::host_ifname_for(r.id.as_str()),
+        ifname: "eth0".into(),
+        mac: ep.mac.0,
+        mtu: mtu(&net),
+        addr: ep.ipv4,
+        prefix_len: net.ipv4.subnet.prefix_len(),
+        gateway: net.ipv4.gateway,
+        ipv6: ep.ipv6.zip(net.ipv6.as_ref()).map(|(a, c)| (a, c.subnet.prefix_len(), c.gateway)),
+        default_route: true,
+    };
+    let mut extra = Vec::new();
+    for h in &req.add_host {
+        extra.push(hosts::parse_add_host(h, None)?);
+    }
+    let hosts = hosts::hosts_file(hostname, Some(IpAddr::V4(ep.ipv4)), &extra);
+    let dns =
+        resolv::DnsPlan::new(resolv::DnsMode::Burrow { dns: IpAddr::V4(net.ipv4.gateway) }, &req.dns, &req.dns_search, &req.dns_option)?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = resolv::resolv_conf(&host_resolv, dns);
+    let spec = NetSpec::Bridge(Arc::new(BridgeJoin { holder: holder_ns, endpoint, hold: Some(hold) }));
+    Ok(Prepared { spec, start: None, ports: Vec::new(), hosts, resolv })
+}
+
+/// flock(2) on a file of this module's (`op`: LOCK_EX or LOCK_SH; a
+/// conversion keeps the file locked in one of the two modes).
+fn flock(file: &std::fs::File, op: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: flock on a descriptor the borrowed file keeps open.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(file), op) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
