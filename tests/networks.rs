@@ -341,3 +341,46 @@ fn a_killed_network_holder_is_replaced_by_the_next_run() {
     assert_eq!(on(&e, "inner", &ask("b", 7000)).trim(), "b-here");
     e.ok(&["rm", "-f", "a", "b"]);
 }
+
+#[test]
+fn aliases_fixed_addresses_and_links() {
+    let Some(e) = containers() else { return };
+    e.ok(&["network", "create", "--internal", "--subnet", "10.201.7.0/24", "fixed"]);
+    e.ok(&["network", "create", "--internal", "elsewhere"]);
+    let serve = "while true; do echo web-here | nc -l -p 8000; done";
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "fixed",
+        "--ip",
+        "10.201.7.50",
+        "--network-alias",
+        "www",
+        "busybox",
+        "sh",
+        "-c",
+        serve,
+    ]);
+    assert_eq!(e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.fixed.IPAddress}}", "web"]).trim(), "10.201.7.50");
+    // The alias resolves to the fixed address, for every container of the network.
+    let looked = on(&e, "fixed", "nslookup www");
+    assert!(looked.contains("10.201.7.50"), "{looked}");
+    assert_eq!(on(&e, "fixed", &ask("www", 8000)).trim(), "web-here");
+    // A link gives the linking container one more name for it.
+    let hosts = e.ok(&["run", "--rm", "--network", "fixed", "--link", "web:site", "busybox", "cat", "/etc/hosts"]);
+    assert!(hosts.lines().any(|l| l.starts_with("10.201.7.50") && l.split_whitespace().any(|w| w == "site")), "{hosts}");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "fixed", "--link", "web:site", "busybox", "sh", "-c", &ask("site", 8000)]).trim(),
+        "web-here"
+    );
+    // Refused, naming why, with nothing created.
+    refused(&e, &["run", "--rm", "--network", "fixed", "--ip", "10.201.7.50", "busybox", "true"], "10.201.7.50");
+    refused(&e, &["run", "--rm", "--network", "fixed", "--ip", "10.9.9.9", "busybox", "true"], "10.9.9.9");
+    refused(&e, &["run", "--rm", "--ip", "10.201.7.60", "busybox", "true"], "user-defined network");
+    refused(&e, &["run", "--rm", "--network-alias", "x", "busybox", "true"], "user-defined network");
+    refused(&e, &["run", "--rm", "--network", "elsewhere", "--link", "web", "busybox", "true"], "not on network elsewhere");
+    e.ok(&["rm", "-f", "web"]);
+}

@@ -126,6 +126,15 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (HOST:IP; IP may be host-gateway)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     add_host: Vec<String>,
+    /// Another name for the container on its user-defined network
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    network_alias: Vec<String>,
+    /// The container's IPv4 address on its user-defined network
+    #[arg(long, value_name = "IP")]
+    ip: Option<std::net::Ipv4Addr>,
+    /// Know another container of the network by NAME and ALIAS: NAME[:ALIAS]
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    link: Vec<String>,
     /// Bind mount a host path or mount a volume: [SOURCE:]TARGET[:ro|rw|nocopy] (SOURCE an absolute host path or a volume name; none makes an anonymous volume)
     #[arg(short, long, value_name = "SPEC")]
     volume: Vec<String>,
@@ -195,6 +204,9 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         dns_search: args.dns_search,
         dns_option: args.dns_option,
         add_host: args.add_host,
+        aliases: args.network_alias,
+        ip: args.ip,
+        links: args.link,
     };
     let opts = RunOptions {
         image: image_name,

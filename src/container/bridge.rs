@@ -48,7 +48,26 @@ fn network(paths: &Paths, key: &str) -> Result<Network> {
 
 /// What `create` checks for `--network NAME`.
 pub fn check(paths: &Paths, req: &NetworkRequest) -> Result<()> {
-    let Some(key) = named(req) else { return Ok(()) };
+    let Some(key) = named(req) else {
+        let flag = if !req.aliases.is_empty() {
+            Some("--network-alias")
+        } else if req.ip.is_some() {
+            Some("--ip")
+        } else if !req.links.is_empty() {
+            Some("--link")
+        } else {
+            None
+        };
+        return match flag {
+            Some(flag) => Err(Error::NeedsUserNetwork { flag }),
+            None => Ok(()),
+        };
+    };
+    for a in &req.aliases {
+        if !crate::model::name::valid_name(a) {
+            return Err(Error::InvalidName { name: a.clone() });
+        }
+    }
     let net = network(paths, key)?;
     if !net.internal {
         return Err(Error::NetworkWayOut { name: net.name });
@@ -61,18 +80,38 @@ pub fn check(paths: &Paths, req: &NetworkRequest) -> Result<()> {
 
 /// The container's place on the network `key`: the first free address
 /// (and IPv6 address) and its MAC. Call with the store lock held.
-pub fn endpoint(paths: &Paths, key: &str) -> Result<Endpoint> {
-    let net = network(paths, key)?;
+pub fn endpoint(paths: &Paths, req: &NetworkRequest) -> Result<Endpoint> {
+    let net = network(paths, named(req).unwrap_or_default())?;
     let records = record::list(paths)?;
     let on_it = || records.iter().flat_map(|r| r.endpoints.iter()).filter(|e| e.network == net.name);
     let used4: BTreeSet<_> = on_it().map(|e| e.ipv4).collect();
     let used6: BTreeSet<_> = on_it().filter_map(|e| e.ipv6).collect();
-    let ipv4 = ipam::allocate_v4(&net, &used4, None)?;
+    let ipv4 = ipam::allocate_v4(&net, &used4, req.ip)?;
+    // A linked container must be on this network (it is known by its
+    // address there).
+    for link in &req.links {
+        linked(&records, &net.name, link)?;
+    }
     let ipv6 = match &net.ipv6 {
         Some(_) => Some(ipam::allocate_v6(&net, &used6, None)?),
         None => None,
     };
-    Ok(Endpoint { network: net.name, ipv4, ipv6, mac: ipam::mac_for(ipv4), aliases: Vec::new() })
+    Ok(Endpoint { network: net.name, ipv4, ipv6, mac: ipam::mac_for(ipv4), aliases: req.aliases.clone() })
+}
+
+/// `--link NAME[:ALIAS]`: the linked container's address on `network`,
+/// under its name and the alias.
+fn linked(records: &[Record], network: &str, link: &str) -> Result<Vec<(String, IpAddr)>> {
+    let (name, alias) = link.split_once(':').unwrap_or((link, link));
+    let r = records.iter().find(|r| r.name == name || (name.len() >= 12 && r.id.as_str().starts_with(name)));
+    let r = r.ok_or_else(|| Error::NoSuchContainer { key: name.to_string() })?;
+    let e = r
+        .endpoints
+        .iter()
+        .find(|e| e.network == network)
+        .ok_or_else(|| Error::LinkElsewhere { name: r.name.clone(), network: network.to_string() })?;
+    let ip = IpAddr::V4(e.ipv4);
+    Ok(vec![(alias.to_string(), ip), (r.name.clone(), ip)])
 }
 
 fn mtu(net: &Network) -> u32 {
@@ -130,6 +169,10 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) 
     let mut extra = Vec::new();
     for h in &req.add_host {
         extra.push(hosts::parse_add_host(h, None)?);
+    }
+    let records = record::list(paths)?;
+    for link in &req.links {
+        extra.extend(linked(&records, &net.name, link)?);
     }
     let hosts = hosts::hosts_file(hostname, Some(IpAddr::V4(ep.ipv4)), &extra);
     let dns =

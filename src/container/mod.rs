@@ -102,6 +102,10 @@ pub enum Error {
     JoinConflict { flag: &'static str },
     #[error("cannot join the network of container {name}: it is not running (start it first)")]
     JoinNotRunning { name: String },
+    #[error("{flag} applies to containers on a user-defined network only: add --network NAME (see `burrow network create`)")]
+    NeedsUserNetwork { flag: &'static str },
+    #[error("cannot link to container {name}: it is not on network {network}")]
+    LinkElsewhere { name: String, network: String },
     #[error("{name} is a built-in network mode, not a user-defined network")]
     BuiltinNetwork { name: String },
     #[error("network {name} has a way out, which containers on user-defined networks cannot use yet (burrow-netstack does not serve them): create it with `burrow network create --internal {name}`, or use the default network")]

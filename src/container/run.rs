@@ -197,8 +197,8 @@ fn create_as<T>(
         None => record::fresh_name(paths)?,
     };
     let mut record = Record::created(id, name, opts.image.clone(), image.id.clone(), args, opts.rm);
-    if let Some(network) = super::bridge::named(&opts.network) {
-        record.endpoints = vec![super::bridge::endpoint(paths, network)?];
+    if super::bridge::named(&opts.network).is_some() {
+        record.endpoints = vec![super::bridge::endpoint(paths, &opts.network)?];
     }
     let prepared = prepare_mounts(paths, opts, image, defaults, binds)?;
     record.mounts = prepared.points;

@@ -16,6 +16,16 @@ pub struct NetworkRequest {
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
     pub add_host: Vec<String>,
+    /// `--network-alias`: more names for the container on its network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `--ip`: the address asked for on its network.
+    #[serde(default)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--link NAME[:ALIAS]`: containers of its network that it (alone)
+    /// knows by another name too.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 /// The mode as `--network` spells it.
