@@ -30,13 +30,12 @@ use burrow::network::link::{self, in_netns, Netlink};
 /// query. The holder's directory is `<store>/networks/<name>`.
 fn names_of(dir: &Path) -> holder::NameTable {
     let network = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let root = dir.parent().and_then(Path::parent).map(Path::to_path_buf);
+    let paths = dir.parent().and_then(Path::parent).map(|root| burrow::paths::Paths::resolve(Some(root)));
     Box::new(move |name: &str| {
-        let Some(root) = &root else { return Vec::new() };
-        let paths = burrow::paths::Paths::resolve(Some(root));
-        let Ok(records) = burrow::container::record::list(&paths) else { return Vec::new() };
+        let Some(paths) = &paths else { return Vec::new() };
+        let Ok(records) = burrow::container::record::list(paths) else { return Vec::new() };
         let mut out = Vec::new();
-        for r in records.iter().filter(|r| r.monitor_alive(&paths)) {
+        for r in records.iter().filter(|r| r.monitor_alive(paths)) {
             let Some(e) = r.endpoints.iter().find(|e| e.network == network) else { continue };
             let id = r.id.as_str();
             let known = r.name.eq_ignore_ascii_case(name)
@@ -61,7 +60,7 @@ pub struct HolderArgs {
 /// The holder's life; its exit code.
 pub fn holder(a: &HolderArgs) -> i32 {
     match serde_json::from_str::<HolderPlan>(&a.plan) {
-        Ok(plan) => holder::serve_with(&a.dir, &plan, Some(names_of(&a.dir))),
+        Ok(plan) => holder::serve(&a.dir, &plan, Some(names_of(&a.dir))),
         Err(e) => {
             eprintln!("Error: invalid network plan {:?}: {e}", a.plan);
             125

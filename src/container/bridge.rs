@@ -170,9 +170,11 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) 
     for h in &req.add_host {
         extra.push(hosts::parse_add_host(h, None)?);
     }
-    let records = record::list(paths)?;
-    for link in &req.links {
-        extra.extend(linked(&records, &net.name, link)?);
+    if !req.links.is_empty() {
+        let records = record::list(paths)?;
+        for link in &req.links {
+            extra.extend(linked(&records, &net.name, link)?);
+        }
     }
     let hosts = hosts::hosts_file(hostname, Some(IpAddr::V4(ep.ipv4)), &extra);
     let dns =

@@ -9,9 +9,11 @@
 //! `InUserns` proof), unshares a network namespace of its own, and makes
 //! there `br0` with the network's gateway addresses, `lo` up and IP
 //! forwarding on (for the traffic to the outside that will leave through
-//! a TAP in the same namespace). Then it waits for SIGTERM, SIGINT or
-//! SIGHUP; the namespace, bridge and every veth end in it go when it
-//! exits (descriptors others hold on the namespace keep it a little
+//! a TAP in the same namespace). Then it answers the network's names on
+//! the gateway (`dns`, from a table its caller gives) until SIGTERM,
+//! SIGINT or SIGHUP, or until no container has been attached for two
+//! checks and no command is about to attach one (`START_LOCK`); the
+//! namespace, bridge and every veth end in it go when it exits (descriptors others hold on the namespace keep it a little
 //! longer).
 //!
 //! Later commands find it by its directory (`networks/<name>/`):
@@ -283,16 +285,7 @@ pub const START_LOCK: &str = "holder-start.lock";
 /// its exit code. With `names`, it answers DNS on the gateway (port 53,
 /// UDP and TCP) from them; it leaves on a signal, or once no container
 /// has been attached for a while (no `vb*` port on its bridge).
-pub fn serve_with(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
-    serve_inner(dir, plan, names)
-}
-
-/// `serve_with` without DNS.
-pub fn serve(dir: &Path, plan: &HolderPlan) -> i32 {
-    serve_inner(dir, plan, None)
-}
-
-fn serve_inner(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
+pub fn serve(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
     // SAFETY: PR_SET_NAME with a NUL-terminated name of under 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-netns".as_ptr(), 0, 0, 0) };
     let mut signals = SigSet::empty();
