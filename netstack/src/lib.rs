@@ -27,6 +27,7 @@ pub mod inbound;
 pub mod mode;
 mod pcap;
 pub mod ports;
+pub mod publish;
 mod splice;
 pub mod stack;
 pub mod stats;

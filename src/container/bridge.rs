@@ -27,6 +27,7 @@ use super::{Error, Result};
 use crate::model::net::NetworkRequest;
 use crate::model::network::{Endpoint, Network};
 use crate::network::holder::{self, HolderPlan, NetnsHolder};
+use crate::network::uplink::UplinkPlan;
 use crate::network::{hosts, ipam, resolv, store};
 use crate::paths::Paths;
 use crate::process::{BridgeJoin, NetSpec};
@@ -69,11 +70,8 @@ pub fn check(paths: &Paths, req: &NetworkRequest) -> Result<()> {
         }
     }
     let net = network(paths, key)?;
-    if !net.internal {
-        return Err(Error::NetworkWayOut { name: net.name });
-    }
-    if !req.publish.is_empty() || req.publish_all {
-        return Err(Error::NetworkPublish { name: net.name });
+    if net.internal && (!req.publish.is_empty() || req.publish_all) {
+        return Err(Error::InternalPublish { name: net.name });
     }
     Ok(())
 }
@@ -118,20 +116,26 @@ fn mtu(net: &Network) -> u32 {
     net.options.get("mtu").and_then(|m| m.parse().ok()).unwrap_or(1500)
 }
 
-/// What the holder of `net` makes.
-fn plan(net: &Network) -> HolderPlan {
+/// What the holder of `net` makes: a way out unless it is internal,
+/// with DNS forwarded to the host's first nameserver.
+fn plan(net: &Network, host_resolv: &str) -> HolderPlan {
     let g = net.ipv4.gateway.octets();
+    let (subnet, prefix_len) = (net.ipv4.subnet.addr(), net.ipv4.subnet.prefix_len());
+    let ipv6 = net.ipv6.is_some() && std::path::Path::new("/proc/sys/net/ipv6").exists();
+    let upstream = resolv::host_nameservers(host_resolv).into_iter().next().map(|ip| std::net::SocketAddr::new(ip, 53));
     HolderPlan {
         gateway: net.ipv4.gateway,
-        prefix_len: net.ipv4.subnet.prefix_len(),
+        prefix_len,
         gateway6: net.ipv6.as_ref().map(|c| (c.gateway, c.subnet.prefix_len())),
         mtu: mtu(net),
         mac: [0x02, 0x42, g[0], g[1], g[2], g[3]],
+        uplink: (!net.internal).then(|| UplinkPlan::new(subnet, prefix_len, upstream, ipv6)),
     }
 }
 
-/// Each start: the holder found or started, and what `launch` plugs.
-pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) -> Result<Prepared> {
+/// Each start: the holder found or started, the published ports bound,
+/// and what `launch` plugs.
+pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, image_exposed: &[String], hostname: &str) -> Result<Prepared> {
     let key = named(req).unwrap_or_default();
     let net = network(paths, key)?;
     let ep = r
@@ -149,9 +153,13 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) 
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
     let hold = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&start).map_err(io)?;
     flock(&hold, libc::LOCK_EX).map_err(io)?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let wanted = super::net::mappings(req, image_exposed)?;
+    let published = burrow_netstack::bind(&wanted)?;
+    let ports = published.iter().map(|p| p.mapping).collect();
     let found = match NetnsHolder::find(&dir)? {
         Some(h) => h,
-        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(&net))?,
+        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(&net, &host_resolv))?,
     };
     flock(&hold, libc::LOCK_SH).map_err(io)?;
     let holder_ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
@@ -179,10 +187,10 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) 
     let hosts = hosts::hosts_file(hostname, Some(IpAddr::V4(ep.ipv4)), &extra);
     let dns =
         resolv::DnsPlan::new(resolv::DnsMode::Burrow { dns: IpAddr::V4(net.ipv4.gateway) }, &req.dns, &req.dns_search, &req.dns_option)?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = resolv::resolv_conf(&host_resolv, dns);
-    let spec = NetSpec::Bridge(Arc::new(BridgeJoin { holder: holder_ns, endpoint, hold: Some(hold) }));
-    Ok(Prepared { spec, start: None, ports: Vec::new(), hosts, resolv })
+    let published = std::sync::Mutex::new(published);
+    let spec = NetSpec::Bridge(Arc::new(BridgeJoin { holder: holder_ns, endpoint, hold: Some(hold), dir, published }));
+    Ok(Prepared { spec, start: None, ports, hosts, resolv })
 }
 
 /// flock(2) on a file of this module's (`op`: LOCK_EX or LOCK_SH; a

@@ -26,8 +26,10 @@ pub mod hosts;
 pub mod inspect;
 pub mod ipam;
 pub mod link;
+pub mod publish;
 pub mod resolv;
 pub mod store;
+pub mod uplink;
 
 use std::net::{IpAddr, Ipv4Addr};
 
