@@ -1,9 +1,7 @@
 //! A container on a user-defined network (`run --network NAME`).
 //!
-//! `check` (at create) refuses what cannot work yet: a network with a
-//! way out (burrow-netstack does not serve user-defined networks yet, so
-//! only `--internal` ones are accepted, rather than silently giving no
-//! outside access) and published ports. `endpoint` (at create, under the
+//! `check` (at create) refuses the flags that need a user-defined network
+//! elsewhere, and published ports on an `--internal` one. `endpoint` (at create, under the
 //! store lock, so twenty containers created at once get twenty addresses)
 //! picks the container's address and MAC with `network::ipam` among the
 //! addresses the records already hold. `prepare` (at each start) finds
@@ -12,7 +10,10 @@
 //! an idle holder does not leave meanwhile), and says what `launch`
 //! plugs: a veth from the holder's bridge into the container's namespace
 //! as `eth0`. The container's `/etc/resolv.conf` names the gateway, where
-//! the holder answers the network's container names.
+//! the holder answers the network's container names. `prepare` also binds
+//! the published ports, which `launch` hands to the holder once the
+//! container is plugged in (`network::publish`); a network without
+//! `--internal` gets its way out from the holder (`network::uplink`).
 
 use std::collections::BTreeSet;
 use std::fs::OpenOptions;

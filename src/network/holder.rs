@@ -8,9 +8,13 @@
 //! the user namespace of that command, which must be burrow's (the
 //! `InUserns` proof), unshares a network namespace of its own, and makes
 //! there `br0` with the network's gateway addresses, `lo` up and IP
-//! forwarding on (for the traffic to the outside that will leave through
-//! a TAP in the same namespace). Then it answers the network's names on
-//! the gateway (`dns`, from a table its caller gives) until SIGTERM,
+//! forwarding on. A network with a way out also gets `tap0` there, served
+//! by burrow-netstack, which a thread left behind in the host's namespace
+//! starts (`HostSide`; `uplink` says how the link is planned), and a
+//! control socket through which containers publish ports on that stack
+//! (`publish`). Then it answers the network's names on
+//! the gateway (`dns`, from a table its caller gives; outside names go
+//! through the stack) until SIGTERM,
 //! SIGINT or SIGHUP, or until no container has been attached for two
 //! checks and no command is about to attach one (`START_LOCK`); the
 //! namespace, bridge and every veth end in it go when it exits (descriptors others hold on the namespace keep it a little

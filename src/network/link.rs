@@ -16,7 +16,8 @@
 //! ip-address(8), ip-route(8)): create a bridge, create a veth pair whose
 //! peer is made directly in another namespace (`IFLA_NET_NS_FD`) or moved
 //! there later, enslave a port to a bridge, bring a device up, add an
-//! address, add a default route, delete a device.
+//! address, add a default route, delete a device; and `open_tap`, the
+//! one device rtnetlink cannot make (a TAP belongs to its descriptor).
 //!
 //! Permissions: every request needs CAP_NET_ADMIN in the user namespace
 //! that owns the socket's network namespace, and one that names a second

@@ -18,7 +18,11 @@
 //! `store` keeps them as `networks/<name>/network.json` beside the
 //! built-in `bridge`, `host` and `none`.
 //! `dns` is the exception that does open sockets: the responder that a
-//! user-defined network's holder runs on the network's gateway.
+//! user-defined network's holder runs on the network's gateway. `link`,
+//! `holder`, `uplink` and `publish` are the kernel plumbing of those
+//! networks: devices over netlink, the process that holds a network's
+//! namespace, its way out through burrow-netstack, and the control socket
+//! through which containers publish ports on it.
 
 pub mod dns;
 pub mod holder;

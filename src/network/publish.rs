@@ -262,3 +262,63 @@ fn receive(conn: &OwnedFd, owner: u64, stack: &dyn Stack) -> std::result::Result
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records what the holder's side asks of the stack.
+    #[derive(Default)]
+    struct Recorder {
+        events: Mutex<Vec<String>>,
+        kept: Mutex<Vec<Published>>,
+    }
+
+    impl Stack for Recorder {
+        fn publish(&self, owner: u64, target: IpAddr, ports: Vec<Published>) -> std::result::Result<(), burrow_netstack::Error> {
+            for p in &ports {
+                self.events.lock().unwrap().push(format!("publish {owner} {target} {}", p.mapping));
+            }
+            self.kept.lock().unwrap().extend(ports);
+            Ok(())
+        }
+        fn withdraw(&self, owner: u64) {
+            self.kept.lock().unwrap().clear();
+            self.events.lock().unwrap().push(format!("withdraw {owner}"));
+        }
+    }
+
+    #[test]
+    fn ports_travel_with_their_sockets_and_are_withdrawn_when_the_publication_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Arc::new(Recorder::default());
+        serve(dir.path(), stack.clone()).unwrap();
+        let mut wanted: Vec<PortMapping> = (0..PER_MESSAGE + 2)
+            .map(|_| PortMapping { host_ip: Some("127.0.0.1".parse().unwrap()), host_port: 0, container_port: 80, proto: Proto::Tcp })
+            .collect();
+        wanted.push(PortMapping { host_ip: Some("127.0.0.1".parse().unwrap()), host_port: 0, container_port: 53, proto: Proto::Udp });
+        let bound = burrow_netstack::bind(&wanted).unwrap();
+        let first = bound[0].mapping.host_port;
+        let publication = publish(dir.path(), "10.89.0.5".parse().unwrap(), bound).unwrap();
+        let events = stack.events.lock().unwrap().clone();
+        assert_eq!(events.len(), PER_MESSAGE + 3, "two messages, every port: {events:?}");
+        assert!(events[0].starts_with("publish 1 10.89.0.5 80/tcp -> 127.0.0.1:"), "{events:?}");
+        assert!(events.last().unwrap().starts_with("publish 1 10.89.0.5 53/udp"), "{events:?}");
+        // The holder's copy is the one that listens now.
+        let kept = stack.kept.lock().unwrap();
+        let Bound::Tcp(l) = &kept[0].socket else { panic!("a TCP port came back as UDP") };
+        assert_eq!(l.local_addr().unwrap().port(), first);
+        drop(kept);
+        drop(publication);
+        assert_eq!(stack.events.lock().unwrap().last().unwrap(), "withdraw 1");
+        assert!(std::net::TcpListener::bind(("127.0.0.1", first)).is_ok(), "the port is free once the publication is dropped");
+    }
+
+    #[test]
+    fn a_missing_holder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = publish(dir.path(), "10.89.0.5".parse().unwrap(), Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("holder.sock"), "{err}");
+    }
+}
