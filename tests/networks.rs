@@ -453,3 +453,36 @@ fn ports_published_from_a_network_keep_the_clients_address() {
     e.ok(&["rm", "-f", "web"]);
     assert!(std::net::TcpListener::bind(format!("0.0.0.0:{fixed}")).is_ok(), "host port {fixed} still held after rm");
 }
+
+#[test]
+fn ipv6_shared_aliases_and_a_full_subnet() {
+    let Some(e) = containers() else { return };
+    if !require(std::path::Path::new("/proc/sys/net/ipv6").exists(), "the kernel has IPv6") {
+        return;
+    }
+    e.ok(&["network", "create", "--internal", "--ipv6", "--subnet", "10.202.0.0/29", "six"]);
+    let serve = |name: &str, reply: &str| {
+        let script = format!("while true; do echo {reply} | nc -l -p 8000; done");
+        e.ok(&["run", "-d", "--name", name, "--network", "six", "--network-alias", "pool", "busybox", "sh", "-c", &script]);
+    };
+    serve("one", "one-here");
+    serve("two", "two-here");
+    let v6 = e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.six.GlobalIPv6Address}}", "one"]).trim().to_string();
+    assert!(v6.contains(':'), "one has no IPv6 address: {v6:?}");
+    // AAAA by name, and TCP over IPv6 in the kernel.
+    let looked = on(&e, "six", "nslookup -type=AAAA one");
+    assert!(looked.contains(&v6), "{looked}");
+    assert_eq!(on(&e, "six", &ask(&v6, 8000)).trim(), "one-here");
+    // A name two containers share answers with both.
+    let looked = on(&e, "six", "nslookup -type=A pool");
+    let v4 = |n: &str| e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.six.IPAddress}}", n]).trim().to_string();
+    assert!(looked.contains(&v4("one")) && looked.contains(&v4("two")), "{looked}");
+    // A /29 has five addresses for containers besides the gateway: the
+    // sixth is refused, naming the network, and nothing is created.
+    for i in 0..3 {
+        e.ok(&["create", "--name", &format!("fill{i}"), "--network", "six", "busybox", "true"]);
+    }
+    refused(&e, &["create", "--name", "late", "--network", "six", "busybox", "true"], "no free address left on network six");
+    assert!(!e.ok(&["ps", "-a", "--format", "{{.Names}}"]).lines().any(|l| l == "late"));
+    e.ok(&["rm", "-f", "one", "two", "fill0", "fill1", "fill2"]);
+}
