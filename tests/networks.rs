@@ -415,6 +415,14 @@ fn a_network_with_a_way_out_reaches_the_host_and_the_mirror() {
         let out = on(&e, "open", "nslookup deb.debian.org && wget -q -O- http://deb.debian.org/debian/dists/bookworm/Release | head -n 3");
         assert!(out.contains("Server:\t\t10.89."), "the network's resolver answered: {out}");
         assert!(out.contains("Origin: Debian"), "{out}");
+        // With --dns, outside names go to that server (here one that
+        // never answers) while the network's names still resolve.
+        let args = ["run", "--rm", "--network", "open", "--dns", "192.0.2.254", "busybox", "sh", "-c"];
+        let o = e.run(&[&args[..], &["cat /etc/resolv.conf; nslookup peer && nslookup deb.debian.org"]].concat());
+        let out = common::stdout(&o);
+        assert!(out.contains("nameserver 10.89.") && !out.contains("192.0.2.254"), "{out}");
+        assert!(out.contains("Name:\tpeer"), "{out}");
+        assert!(!o.status.success(), "deb.debian.org resolved although its --dns server never answers: {out}");
     }
     e.ok(&["rm", "-f", "peer"]);
 }

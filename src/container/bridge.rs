@@ -186,8 +186,13 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, image_exposed: &
         }
     }
     let hosts = hosts::hosts_file(hostname, Some(IpAddr::V4(ep.ipv4)), &extra);
-    let dns =
+    let mut dns =
         resolv::DnsPlan::new(resolv::DnsMode::Burrow { dns: IpAddr::V4(net.ipv4.gateway) }, &req.dns, &req.dns_search, &req.dns_option)?;
+    // `--dns` servers are the network resolver's upstreams for this
+    // container (the holder reads them from its record), as docker's
+    // embedded DNS does: the container keeps asking the gateway, so the
+    // network's names still resolve.
+    dns.servers.clear();
     let resolv = resolv::resolv_conf(&host_resolv, dns);
     let published = std::sync::Mutex::new(published);
     let spec = NetSpec::Bridge(Arc::new(BridgeJoin { holder: holder_ns, endpoint, hold: Some(hold), dir, published }));

@@ -105,6 +105,13 @@ pub trait Names: Sync {
     /// without trailing dot or search domain; empty if the name is not on
     /// the network. Implementations compare names lowercased.
     fn lookup(&self, name: &str) -> Vec<IpAddr>;
+
+    /// The resolvers the container at `client` asked for (`--dns`), which
+    /// its outside names go to instead of the network's; empty: the
+    /// network's.
+    fn upstreams_for(&self, _client: IpAddr) -> Vec<SocketAddr> {
+        Vec::new()
+    }
 }
 
 impl<F: Fn(&str) -> Vec<IpAddr> + Sync> Names for F {
@@ -295,10 +302,18 @@ impl<N: Names> Responder<N> {
         }
     }
 
-    /// The upstreams' answer to a UDP query, or SERVFAIL.
-    pub fn forward_udp(&self, packet: &[u8]) -> Option<Vec<u8>> {
-        let share = self.share();
-        for upstream in &self.upstreams {
+    /// The upstreams of `client`: its own (`--dns`) or the network's.
+    fn upstreams_of(&self, client: IpAddr) -> (Vec<SocketAddr>, Duration) {
+        let own = self.names.upstreams_for(client);
+        let upstreams = if own.is_empty() { self.upstreams.clone() } else { own };
+        let n = u32::try_from(upstreams.len()).unwrap_or(u32::MAX).max(1);
+        (upstreams, self.timeout / n)
+    }
+
+    /// The upstreams' answer to `client`'s UDP query, or SERVFAIL.
+    pub fn forward_udp(&self, packet: &[u8], client: IpAddr) -> Option<Vec<u8>> {
+        let (upstreams, share) = self.upstreams_of(client);
+        for upstream in &upstreams {
             match ask_udp(*upstream, packet, share) {
                 Ok(answer) => return Some(answer),
                 Err(error) => tracing::debug!(%upstream, %error, "upstream dns resolver did not answer over udp"),
@@ -307,22 +322,16 @@ impl<N: Names> Responder<N> {
         self.servfail(packet)
     }
 
-    /// The upstreams' answer to a TCP query, or SERVFAIL.
-    pub fn forward_tcp(&self, packet: &[u8]) -> Option<Vec<u8>> {
-        let share = self.share();
-        for upstream in &self.upstreams {
+    /// The upstreams' answer to `client`'s TCP query, or SERVFAIL.
+    pub fn forward_tcp(&self, packet: &[u8], client: IpAddr) -> Option<Vec<u8>> {
+        let (upstreams, share) = self.upstreams_of(client);
+        for upstream in &upstreams {
             match ask_tcp(*upstream, packet, share) {
                 Ok(answer) => return Some(answer),
                 Err(error) => tracing::debug!(%upstream, %error, "upstream dns resolver did not answer over tcp"),
             }
         }
         self.servfail(packet)
-    }
-
-    /// Each upstream's share of the time budget.
-    fn share(&self) -> Duration {
-        let n = u32::try_from(self.upstreams.len()).unwrap_or(u32::MAX).max(1);
-        self.timeout / n
     }
 }
 
@@ -438,7 +447,7 @@ pub fn serve_udp<N: Names>(socket: UdpSocket, responder: &Responder<N>, stop: &A
                     in_flight.fetch_add(1, Ordering::Relaxed);
                     let query = packet.to_vec();
                     let spawned = thread::Builder::new().name("dns-forward".into()).spawn_scoped(scope, move || {
-                        if let Some(answer) = responder.forward_udp(&query) {
+                        if let Some(answer) = responder.forward_udp(&query, peer.ip()) {
                             send_udp(socket, &answer, peer);
                         }
                         in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -517,6 +526,7 @@ fn wait_readable(listener: &TcpListener) -> io::Result<()> {
 /// Queries on one TCP connection, answered in order, until the client
 /// closes it, stays idle for `TCP_IDLE`, or `stop` is set.
 fn serve_connection<N: Names>(mut stream: TcpStream, responder: &Responder<N>, stop: &AtomicBool) -> io::Result<()> {
+    let client = stream.peer_addr()?.ip();
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(POLL))?;
     stream.set_write_timeout(Some(UPSTREAM_TIMEOUT))?;
@@ -532,7 +542,7 @@ fn serve_connection<N: Names>(mut stream: TcpStream, responder: &Responder<N>, s
         }
         let reply = match responder.decide(&packet, Transport::Tcp) {
             Action::Reply(bytes) => Some(bytes),
-            Action::Forward => responder.forward_tcp(&packet),
+            Action::Forward => responder.forward_tcp(&packet, client),
             Action::Drop => None,
         };
         if let Some(reply) = reply {

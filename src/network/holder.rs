@@ -285,10 +285,23 @@ enum Report {
     Failed { message: String },
 }
 
-/// The names a holder's DNS responder answers (container names, short
-/// ids and aliases on this network, looked up in the records at each
-/// query by the caller, which may read them).
-pub type NameTable = Box<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>;
+/// What a holder's DNS responder answers from, looked up in the records
+/// at each query by the caller, which may read them: the addresses of a
+/// name on this network (container names, short ids and aliases), and the
+/// resolvers a container asked for with `--dns` (by its address).
+pub struct NameTable {
+    pub lookup: Box<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>,
+    pub upstreams: Box<dyn Fn(IpAddr) -> Vec<std::net::SocketAddr> + Send + Sync>,
+}
+
+impl super::dns::Names for NameTable {
+    fn lookup(&self, name: &str) -> Vec<IpAddr> {
+        (self.lookup)(name)
+    }
+    fn upstreams_for(&self, client: IpAddr) -> Vec<std::net::SocketAddr> {
+        (self.upstreams)(client)
+    }
+}
 
 /// How often an idle holder looks whether a container is still attached.
 const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
