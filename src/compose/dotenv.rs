@@ -21,7 +21,7 @@ pub enum DotenvError {
     #[error("{path}:{line}: {reason}")]
     Syntax { path: PathBuf, line: usize, reason: &'static str },
     #[error("{path}:{line}: {source}")]
-    Interpolate { path: PathBuf, line: usize, source: super::interpolate::InterpolateError },
+    Interpolate { path: PathBuf, line: usize, source: Box<super::interpolate::InterpolateError> },
 }
 
 /// Read and parse an env file; `lookup` answers variables the file uses
@@ -132,5 +132,5 @@ fn unescape(s: &str) -> String {
 fn interpolate(s: &str, known: &Vars, path: &Path, line: usize) -> Result<String, DotenvError> {
     substitute(s, known, "value")
         .map(|d| d.text)
-        .map_err(|source| DotenvError::Interpolate { path: path.to_path_buf(), line, source })
+        .map_err(|source| DotenvError::Interpolate { path: path.to_path_buf(), line, source: Box::new(source) })
 }

@@ -40,13 +40,16 @@ pub fn dependencies(s: &Service) -> Vec<(String, bool)> {
     out
 }
 
+/// The services that are on and those that are off.
+pub type OnOff = (BTreeMap<String, Service>, BTreeMap<String, Service>);
+
 /// Split the services into (on, off) by the active profiles and the
 /// services named explicitly; check what the services that are on need.
 pub fn select(
     mut services: BTreeMap<String, Service>,
     profiles: &[String],
     named: &[String],
-) -> Result<(BTreeMap<String, Service>, BTreeMap<String, Service>), GraphError> {
+) -> Result<OnOff, GraphError> {
     for n in named {
         if !services.contains_key(n) {
             return Err(GraphError::NoSuchService { name: n.clone() });

@@ -55,7 +55,7 @@ pub fn service(v: &Value, path: &str, working_dir: &Path) -> Result<Service> {
             "read_only" => s.read_only = boolean(v, p)?,
             "tmpfs" => s.tmpfs = strings(v, p)?,
             "extra_hosts" => s.extra_hosts = extra_hosts(v, p)?,
-            "dns" => s.dns = list(v, p, |v, p| ip(v, p))?,
+            "dns" => s.dns = list(v, p, ip)?,
             "cap_add" => s.cap_add = string_list(v, p)?,
             "cap_drop" => s.cap_drop = string_list(v, p)?,
             "stop_signal" => s.stop_signal = Some(signal(v, p)?),
