@@ -19,6 +19,7 @@
 
 pub mod atomic;
 pub mod build;
+pub mod compose;
 pub mod container;
 pub mod du;
 pub mod image;

@@ -9,6 +9,7 @@
 mod archive;
 mod bridge;
 mod build;
+mod compose;
 mod container;
 mod exec;
 mod history;
@@ -108,6 +109,8 @@ enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Define and run multi-container applications (compose files)
+    Compose(Box<compose::ComposeArgs>),
     /// Display low-level information on containers or images (JSON)
     Inspect(container::InspectArgs),
     /// Show what this host allows and how to fix what it does not
@@ -285,6 +288,8 @@ impl Command {
                 | Command::Version
                 | Command::Login(_)
                 | Command::Logout(_)
+                // Only `compose config` works yet, and it reads files only.
+                | Command::Compose(_)
                 | Command::Pause { .. }
                 | Command::NetworkHolder(_)
                 | Command::BridgeSelftest(_)
@@ -390,6 +395,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Container(ContainerCommand::Prune(a)) => done(container::prune(paths, &a)),
         C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Network(n) => done(network::dispatch(paths, n)),
+        C::Compose(a) => done(compose::compose(*a)),
         C::Info(a) => done(info::info(paths, &a)),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
