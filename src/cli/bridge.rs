@@ -26,8 +26,8 @@ use burrow::network::holder::{self, Endpoint, HolderPlan, NetnsHolder};
 use burrow::network::link::{self, in_netns, Netlink};
 
 /// The names a network's DNS answers: every running container on it, by
-/// name, short and full id and alias, read from the records at each
-/// query. The holder's directory is `<store>/networks/<name>`.
+/// name, id, alias and hostname (`Record::answers_to`), read from the
+/// records at each query. The holder's directory is `<store>/networks/<name>`.
 fn names_of(dir: &Path) -> holder::NameTable {
     let network = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let paths = dir.parent().and_then(Path::parent).map(|root| burrow::paths::Paths::resolve(Some(root)));
@@ -37,11 +37,7 @@ fn names_of(dir: &Path) -> holder::NameTable {
         let mut out = Vec::new();
         for r in records.iter().filter(|r| r.monitor_alive(paths)) {
             let Some(e) = r.endpoints.iter().find(|e| e.network == network) else { continue };
-            let id = r.id.as_str();
-            let known = r.name.eq_ignore_ascii_case(name)
-                || (name.len() >= 12 && id.starts_with(name))
-                || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
-            if known {
+            if r.answers_to(e, name) {
                 out.push(IpAddr::V4(e.ipv4));
                 out.extend(e.ipv6.map(IpAddr::V6));
             }

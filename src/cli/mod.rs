@@ -266,13 +266,6 @@ struct UnshareArgs {
     command: Vec<String>,
 }
 
-/// Whatever follows a verb burrow refuses, so the refusal is its own
-/// clear error rather than a usage error about the arguments.
-#[derive(clap::Args, Debug)]
-pub(crate) struct Rest {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
-}
 
 impl Command {
     /// Whether the command closes an open store root before it runs: every

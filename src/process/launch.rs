@@ -133,12 +133,15 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     result
 }
 
-/// Plug the waiting child's namespace into its network's bridge: its
-/// `eth0` exists, addressed and routed, before its command runs.
+/// Plug the waiting child's namespace into its networks' bridges: its
+/// `eth0` (and `eth1`... on further networks) exist, addressed and
+/// routed, before its command runs.
 fn plug(child: Pid, b: &super::BridgeJoin) -> Result<()> {
     use std::os::fd::AsFd;
     let ns = open_netns(child)?;
-    crate::network::holder::attach(b.holder.as_fd(), ns.as_fd(), &b.endpoint)?;
+    for p in &b.plugs {
+        crate::network::holder::attach(p.holder.as_fd(), ns.as_fd(), &p.endpoint)?;
+    }
     Ok(())
 }
 

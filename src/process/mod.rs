@@ -126,6 +126,8 @@ pub struct Spec {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub hostname: String,
+    /// `--domainname`: the UTS namespace's NIS domain name.
+    pub domainname: Option<String>,
     pub read_only: bool,
     pub files: Vec<FileMount>,
     /// Volumes, binds and tmpfs (`-v`, `--mount`, `--tmpfs`), parents first.
@@ -177,9 +179,18 @@ pub enum NetSpec {
     Bridge(std::sync::Arc<BridgeJoin>),
 }
 
-/// What plugging a container into a network's bridge takes.
+/// What plugging a container into its user-defined networks takes: one
+/// plug per network, the first (`eth0`, the default route) first. None
+/// at all leaves the container with loopback only (it was disconnected
+/// from every network).
 #[derive(Debug)]
 pub struct BridgeJoin {
+    pub plugs: Vec<BridgePlug>,
+}
+
+/// What plugging a container into one network's bridge takes.
+#[derive(Debug)]
+pub struct BridgePlug {
     /// The network holder's namespace.
     pub holder: std::os::fd::OwnedFd,
     pub endpoint: crate::network::holder::Endpoint,
