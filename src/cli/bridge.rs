@@ -25,24 +25,18 @@ use anyhow::{bail, Context};
 use burrow::network::holder::{self, Endpoint, HolderPlan, NetnsHolder};
 use burrow::network::link::{self, in_netns, Netlink};
 
-/// The names a network's DNS answers: every running container on it, by
-/// name, id, alias and hostname (`Record::answers_to`), read from the
-/// records at each query. The holder's directory is `<store>/networks/<name>`.
+/// The names a network's DNS answers: every running container on it (and
+/// on the asking container's other networks), by name, id, alias and
+/// hostname (`burrow::network::names`), read from the records at each
+/// query. The holder's directory is `<store>/networks/<name>`.
 fn names_of(dir: &Path) -> holder::NameTable {
     let network = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let paths = dir.parent().and_then(Path::parent).map(|root| burrow::paths::Paths::resolve(Some(root)));
-    Box::new(move |name: &str| {
+    Box::new(move |client: Option<IpAddr>, name: &str| {
         let Some(paths) = &paths else { return Vec::new() };
-        let Ok(records) = burrow::container::record::list(paths) else { return Vec::new() };
-        let mut out = Vec::new();
-        for r in records.iter().filter(|r| r.monitor_alive(paths)) {
-            let Some(e) = r.endpoints.iter().find(|e| e.network == network) else { continue };
-            if r.answers_to(e, name) {
-                out.push(IpAddr::V4(e.ipv4));
-                out.extend(e.ipv6.map(IpAddr::V6));
-            }
-        }
-        out
+        let Ok(mut records) = burrow::container::record::list(paths) else { return Vec::new() };
+        records.retain(|r| r.monitor_alive(paths));
+        burrow::network::names::lookup(&records, &network, client, name)
     })
 }
 

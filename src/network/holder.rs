@@ -271,9 +271,10 @@ enum Report {
 }
 
 /// The names a holder's DNS responder answers (container names, short
-/// ids and aliases on this network, looked up in the records at each
-/// query by the caller, which may read them).
-pub type NameTable = Box<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>;
+/// ids and aliases on this network, and on the asking container's other
+/// networks, looked up in the records at each query by the caller, which
+/// may read them): `table(client, name)`.
+pub type NameTable = Box<dyn Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Send + Sync>;
 
 /// How often an idle holder looks whether a container is still attached.
 const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -362,7 +363,7 @@ fn start_dns(gateway: Ipv4Addr, names: NameTable, stop: std::sync::Arc<std::sync
     let at = std::net::SocketAddr::new(IpAddr::V4(gateway), 53);
     let udp = std::net::UdpSocket::bind(at)?;
     let tcp = std::net::TcpListener::bind(at)?;
-    let responder = std::sync::Arc::new(super::dns::Responder::new(names, None, Vec::new()).map_err(std::io::Error::other)?);
+    let responder = std::sync::Arc::new(super::dns::Responder::new(super::dns::ByClient(names), None, Vec::new()).map_err(std::io::Error::other)?);
     let (r, s) = (responder.clone(), stop.clone());
     std::thread::spawn(move || super::dns::serve_udp(udp, &r, &s));
     std::thread::spawn(move || super::dns::serve_tcp(tcp, &responder, &stop));

@@ -18,7 +18,8 @@
 //! `store` keeps them as `networks/<name>/network.json` beside the
 //! built-in `bridge`, `host` and `none`.
 //! `dns` is the exception that does open sockets: the responder that a
-//! user-defined network's holder runs on the network's gateway.
+//! user-defined network's holder runs on the network's gateway; `names`
+//! decides what it answers to whom.
 
 pub mod dns;
 pub mod holder;
@@ -26,6 +27,7 @@ pub mod hosts;
 pub mod inspect;
 pub mod ipam;
 pub mod link;
+pub mod names;
 pub mod resolv;
 pub mod store;
 
