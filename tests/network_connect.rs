@@ -44,8 +44,21 @@ fn a_container_on_two_networks_reaches_and_resolves_both() {
     e.ok(&["run", "-d", "--name", "db", "--network", "back", "busybox", "sleep", "1000"]);
     // --ip and --network-alias apply to the first network.
     e.ok(&[
-        "run", "-d", "--name", "app", "--network", "front", "--network", "back", "--ip", "10.211.1.77", "--network-alias", "api",
-        "busybox", "sleep", "1000",
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "--network",
+        "front",
+        "--network",
+        "back",
+        "--ip",
+        "10.211.1.77",
+        "--network-alias",
+        "api",
+        "busybox",
+        "sleep",
+        "1000",
     ]);
     let links = e.ok(&["exec", "app", "ls", "/sys/class/net"]);
     assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["eth0", "eth1", "lo"], "{links}");
@@ -164,8 +177,23 @@ fn ipv6_mac_and_hostnames_on_a_user_network() {
     e.ok(&["network", "create", "--internal", "--ipv6", "--subnet", "10.214.0.0/24", "--subnet", "fd00:214::/64", "six"]);
     e.ok(&["network", "create", "--internal", "four"]);
     e.ok(&[
-        "run", "-d", "--name", "srv", "--network", "six", "--ip6", "fd00:214::99", "--mac-address", "02:aa:bb:cc:dd:ee", "--hostname",
-        "store", "--domainname", "example.test", "busybox", "sleep", "1000",
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "six",
+        "--ip6",
+        "fd00:214::99",
+        "--mac-address",
+        "02:aa:bb:cc:dd:ee",
+        "--hostname",
+        "store",
+        "--domainname",
+        "example.test",
+        "busybox",
+        "sleep",
+        "1000",
     ]);
     assert_eq!(e.ok(&["exec", "srv", "cat", "/sys/class/net/eth0/address"]).trim(), "02:aa:bb:cc:dd:ee");
     let addr = e.ok(&["exec", "srv", "ip", "addr", "show", "eth0"]);
@@ -193,7 +221,11 @@ fn ipv6_mac_and_hostnames_on_a_user_network() {
     refused(&e, &["run", "--rm", "--network", "six", "--ip6", "fd00:214::99", "busybox", "true"], "fd00:214::99");
     refused(&e, &["run", "--rm", "--mac-address", "02:00:00:00:00:01", "busybox", "true"], "user-defined network");
     refused(&e, &["run", "--rm", "--network", "six", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"], "unicast");
-    refused(&e, &["run", "--rm", "--network", "six", "--mac-address", "02:aa:bb:cc:dd:ee", "busybox", "true"], "already used by container srv");
+    refused(
+        &e,
+        &["run", "--rm", "--network", "six", "--mac-address", "02:aa:bb:cc:dd:ee", "busybox", "true"],
+        "already used by container srv",
+    );
     refused(&e, &["run", "--rm", "--network", "six", "--mac-address", "nonsense", "busybox", "true"], "invalid MAC address");
     refused(&e, &["run", "--rm", "--network", "six", "--network", "host", "busybox", "true"], "cannot be combined");
     refused(&e, &["run", "--rm", "--network", "six", "--network", "six", "busybox", "true"], "more than once");

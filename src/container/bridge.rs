@@ -115,7 +115,8 @@ pub fn check_more(paths: &Paths, req: &NetworkRequest) -> Result<()> {
         if seen.contains(&name) {
             return Err(Error::NetworkTwice { name });
         }
-        check(paths, &NetworkRequest { mode: NetworkMode::Named(key), publish: req.publish.clone(), publish_all: req.publish_all, ..Default::default() })?;
+        let ports = NetworkRequest { publish: req.publish.clone(), publish_all: req.publish_all, ..Default::default() };
+        check(paths, &NetworkRequest { mode: NetworkMode::Named(key), ..ports })?;
         seen.push(name);
     }
     Ok(())

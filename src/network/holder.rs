@@ -363,7 +363,8 @@ fn start_dns(gateway: Ipv4Addr, names: NameTable, stop: std::sync::Arc<std::sync
     let at = std::net::SocketAddr::new(IpAddr::V4(gateway), 53);
     let udp = std::net::UdpSocket::bind(at)?;
     let tcp = std::net::TcpListener::bind(at)?;
-    let responder = std::sync::Arc::new(super::dns::Responder::new(super::dns::ByClient(names), None, Vec::new()).map_err(std::io::Error::other)?);
+    let names = super::dns::ByClient(names);
+    let responder = std::sync::Arc::new(super::dns::Responder::new(names, None, Vec::new()).map_err(std::io::Error::other)?);
     let (r, s) = (responder.clone(), stop.clone());
     std::thread::spawn(move || super::dns::serve_udp(udp, &r, &s));
     std::thread::spawn(move || super::dns::serve_tcp(tcp, &responder, &stop));

@@ -21,7 +21,9 @@ use crate::model::Record;
 pub fn lookup(records: &[Record], network: &str, client: Option<IpAddr>, name: &str) -> Vec<IpAddr> {
     let mut seen = BTreeSet::from([network]);
     let asking = client.and_then(|ip| {
-        records.iter().find(|r| r.endpoints.iter().any(|e| e.network == network && (IpAddr::V4(e.ipv4) == ip || e.ipv6.map(IpAddr::V6) == Some(ip))))
+        records
+            .iter()
+            .find(|r| r.endpoints.iter().any(|e| e.network == network && (IpAddr::V4(e.ipv4) == ip || e.ipv6.map(IpAddr::V6) == Some(ip))))
     });
     if let Some(r) = asking {
         seen.extend(r.endpoints.iter().map(|e| e.network.as_str()));
@@ -45,18 +47,29 @@ mod tests {
     use crate::model::{ContainerId, Digest};
 
     fn on(name: &str, nets: &[(&str, &str)]) -> Record {
-        let mut r = Record::created(ContainerId::random(), name.into(), "busybox".into(), Digest::of_bytes(b"x"), vec!["true".into()], false);
+        let mut r =
+            Record::created(ContainerId::random(), name.into(), "busybox".into(), Digest::of_bytes(b"x"), vec!["true".into()], false);
         for (n, ip) in nets {
             let ipv4: std::net::Ipv4Addr = ip.parse().unwrap();
-            r.endpoints.push(Endpoint { network: n.to_string(), ipv4, ipv6: None, mac: crate::network::ipam::mac_for(ipv4), aliases: Vec::new() });
+            r.endpoints.push(Endpoint {
+                network: n.to_string(),
+                ipv4,
+                ipv6: None,
+                mac: crate::network::ipam::mac_for(ipv4),
+                aliases: Vec::new(),
+            });
         }
         r
     }
 
     #[test]
     fn a_client_sees_the_names_of_all_its_networks_and_no_others() {
-        let records =
-            [on("both", &[("a", "10.1.0.2"), ("b", "10.2.0.2")]), on("only-a", &[("a", "10.1.0.3")]), on("only-b", &[("b", "10.2.0.3")]), on("c", &[("c", "10.3.0.2")])];
+        let records = [
+            on("both", &[("a", "10.1.0.2"), ("b", "10.2.0.2")]),
+            on("only-a", &[("a", "10.1.0.3")]),
+            on("only-b", &[("b", "10.2.0.3")]),
+            on("c", &[("c", "10.3.0.2")]),
+        ];
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         let from_both = ip("10.1.0.2");
         assert_eq!(lookup(&records, "a", from_both, "only-b"), [ip("10.2.0.3").unwrap()], "b's name, at its address on b");
