@@ -3,12 +3,15 @@
 //! the built-in `bridge`, `host` and `none`, and bad input refused (125)
 //! with the conflict named and nothing created; containers on an
 //! `--internal` network finding each other by name, in the kernel, and
-//! nothing across networks. `connect` and `disconnect` are in
+//! nothing across networks; a network with a way out reaching the host
+//! and the package mirror, and ports published from it keeping the
+//! client's address. `connect` and `disconnect` are in
 //! `network_connect.rs`.
 
 mod common;
 
-use common::{rootless_ready, stderr, Env};
+use common::net::{ask as ask_from, host_address, http_server_on, published};
+use common::{require, rootless_ready, stderr, Env};
 
 fn ls_names(e: &Env) -> Vec<String> {
     e.ok(&["network", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
@@ -298,12 +301,10 @@ fn containers_on_a_network_find_each_other_by_name_and_no_one_else() {
 }
 
 #[test]
-fn what_cannot_work_yet_is_refused_and_addresses_stay_distinct() {
+fn bad_run_flags_are_refused_and_addresses_stay_distinct() {
     let Some(e) = containers() else { return };
-    e.ok(&["network", "create", "open"]);
-    refused(&e, &["run", "--rm", "--network", "open", "busybox", "true"], "--internal");
     e.ok(&["network", "create", "--internal", "inner"]);
-    refused(&e, &["run", "--rm", "--network", "inner", "-p", "8080:80", "busybox", "true"], "published");
+    refused(&e, &["run", "--rm", "--network", "inner", "-p", "8080:80", "busybox", "true"], "internal");
     refused(&e, &["run", "--rm", "--network", "nosuch", "busybox", "true"], "nosuch");
     // Twenty containers created at once get twenty addresses.
     let children: Vec<_> = (0..20)
@@ -381,4 +382,105 @@ fn aliases_fixed_addresses_and_links() {
     refused(&e, &["run", "--rm", "--network-alias", "x", "busybox", "true"], "user-defined network");
     refused(&e, &["run", "--rm", "--network", "elsewhere", "--link", "web", "busybox", "true"], "not on network elsewhere");
     e.ok(&["rm", "-f", "web"]);
+}
+
+#[test]
+fn a_network_with_a_way_out_reaches_the_host_and_the_mirror() {
+    let Some(e) = containers() else { return };
+    let Some(host) = host_address() else {
+        require(false, "the host has a non-loopback IPv4 address");
+        return;
+    };
+    e.ok(&["network", "create", "open"]);
+    let (port, peers) = http_server_on("0.0.0.0");
+    // Out through the network's namespace and burrow-netstack, with the
+    // user's own sockets: the server sees the host's address.
+    let got = on(&e, "open", &format!("wget -q -O- http://{host}:{port}/ && ping -c 1 -W 5 {host}"));
+    assert!(got.starts_with("hello from the host\n"), "{got}");
+    assert!(got.contains("1 packets received"), "{got}");
+    assert_eq!(peers.lock().unwrap().first().map(|p| p.ip()), Some(host));
+    // The host's loopback stays out of reach, as on the default network.
+    let (lo_port, lo_peers) = common::net::http_server();
+    let o = e.run(&["run", "--rm", "--network", "open", "busybox", "wget", "-q", "-T", "5", "-O-", &format!("http://10.0.2.2:{lo_port}/")]);
+    assert!(!o.status.success(), "a container on a user network reached the host's loopback");
+    assert!(lo_peers.lock().unwrap().is_empty());
+    // Containers still find each other by name, in the kernel.
+    e.ok(&["run", "-d", "--name", "peer", "--network", "open", "busybox", "sh", "-c", "while true; do echo peer-here | nc -l -p 7000; done"]);
+    assert_eq!(on(&e, "open", &ask("peer", 7000)).trim(), "peer-here");
+    // Outside names go upstream, through the network's resolver.
+    let resolves = std::net::ToSocketAddrs::to_socket_addrs(&("deb.debian.org", 80)).is_ok();
+    if require(resolves, "the host resolves deb.debian.org (the package mirror)") {
+        let out = on(&e, "open", "nslookup deb.debian.org && wget -q -O- http://deb.debian.org/debian/dists/bookworm/Release | head -n 3");
+        assert!(out.contains("Server:\t\t10.89."), "the network's resolver answered: {out}");
+        assert!(out.contains("Origin: Debian"), "{out}");
+    }
+    e.ok(&["rm", "-f", "peer"]);
+}
+
+#[test]
+fn ports_published_from_a_network_keep_the_clients_address() {
+    let Some(e) = containers() else { return };
+    let Some(host) = host_address() else {
+        require(false, "the host has a non-loopback IPv4 address");
+        return;
+    };
+    e.ok(&["network", "create", "open"]);
+    let fixed = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port().to_string();
+    let server = ["busybox", "nc", "-ll", "-p", "8080", "-e", "sh", "-c", "netstat -tn | grep ESTAB"];
+    let mut args = vec!["run", "-d", "--name", "web", "--network", "open", "-p", "127.0.0.1::8080", "-p"];
+    let spec = format!("{fixed}:8080");
+    args.push(&spec);
+    args.extend(server);
+    e.ok(&args);
+    let local = published(&e, "web", "8080");
+    let all = e.ok(&["port", "web"]);
+    assert!(all.contains(&format!("8080/tcp -> 0.0.0.0:{fixed}")), "{all}");
+    let gateway = inspect(&e, "open")["IPAM"]["Config"][0]["Gateway"].as_str().unwrap().to_string();
+    // From the host's address, through the stack: exactly the client.
+    let (seen, me) = ask_from(&host.to_string(), std::net::SocketAddr::new(host, fixed.parse().unwrap()));
+    assert!(seen.contains(&format!("{host}:{}", me.port())), "the container saw {seen:?}, we are {me}");
+    // From the loopback: a loopback address cannot cross the network's
+    // router, so the container sees its gateway.
+    let (seen, _) = ask_from("127.0.0.2", local);
+    assert!(seen.contains(&format!("{gateway}:")), "the container saw {seen:?}, gateway {gateway}");
+    // Stopped and started at once: the host ports were freed in time.
+    e.ok(&["stop", "-t", "1", "web"]);
+    e.ok(&["start", "web"]);
+    let (seen, me) = ask_from(&host.to_string(), std::net::SocketAddr::new(host, fixed.parse().unwrap()));
+    assert!(seen.contains(&format!("{host}:{}", me.port())), "after a restart the container saw {seen:?}, we are {me}");
+    e.ok(&["rm", "-f", "web"]);
+    assert!(std::net::TcpListener::bind(format!("0.0.0.0:{fixed}")).is_ok(), "host port {fixed} still held after rm");
+}
+
+#[test]
+fn ipv6_shared_aliases_and_a_full_subnet() {
+    let Some(e) = containers() else { return };
+    if !require(std::path::Path::new("/proc/sys/net/ipv6").exists(), "the kernel has IPv6") {
+        return;
+    }
+    e.ok(&["network", "create", "--internal", "--ipv6", "--subnet", "10.202.0.0/29", "six"]);
+    let serve = |name: &str, reply: &str| {
+        let script = format!("while true; do echo {reply} | nc -l -p 8000; done");
+        e.ok(&["run", "-d", "--name", name, "--network", "six", "--network-alias", "pool", "busybox", "sh", "-c", &script]);
+    };
+    serve("one", "one-here");
+    serve("two", "two-here");
+    let v6 = e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.six.GlobalIPv6Address}}", "one"]).trim().to_string();
+    assert!(v6.contains(':'), "one has no IPv6 address: {v6:?}");
+    // AAAA by name, and TCP over IPv6 in the kernel.
+    let looked = on(&e, "six", "nslookup -type=AAAA one");
+    assert!(looked.contains(&v6), "{looked}");
+    assert_eq!(on(&e, "six", &ask(&v6, 8000)).trim(), "one-here");
+    // A name two containers share answers with both.
+    let looked = on(&e, "six", "nslookup -type=A pool");
+    let v4 = |n: &str| e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.six.IPAddress}}", n]).trim().to_string();
+    assert!(looked.contains(&v4("one")) && looked.contains(&v4("two")), "{looked}");
+    // A /29 has five addresses for containers besides the gateway: the
+    // sixth is refused, naming the network, and nothing is created.
+    for i in 0..3 {
+        e.ok(&["create", "--name", &format!("fill{i}"), "--network", "six", "busybox", "true"]);
+    }
+    refused(&e, &["create", "--name", "late", "--network", "six", "busybox", "true"], "no free address left on network six");
+    assert!(!e.ok(&["ps", "-a", "--format", "{{.Names}}"]).lines().any(|l| l == "late"));
+    e.ok(&["rm", "-f", "one", "two", "fill0", "fill1", "fill2"]);
 }

@@ -28,12 +28,14 @@ use crate::stack::{Stack, NS_UDP};
 use crate::Error;
 
 /// A published port, bound.
+#[derive(Debug)]
 pub struct Published {
     /// The mapping with the host port actually bound.
     pub mapping: PortMapping,
     pub socket: Bound,
 }
 
+#[derive(Debug)]
 pub enum Bound {
     Tcp(std::net::TcpListener),
     Udp(std::net::UdpSocket),
@@ -100,6 +102,11 @@ pub fn bind(mappings: &[PortMapping]) -> Result<Vec<Published>, Error> {
 pub struct Listener {
     pub mapping: PortMapping,
     sock: Sock,
+    /// The container's address behind the peer, for ports published on
+    /// a user-defined network (`publish`); `None`: the peer itself.
+    pub target: Option<IpAddr>,
+    /// Who published it (`publish`), to withdraw it.
+    pub owner: Option<u64>,
 }
 
 enum Sock {
@@ -119,7 +126,14 @@ impl Listener {
                 Sock::Udp(mio::net::UdpSocket::from_std(u))
             }
         };
-        Ok(Listener { mapping: p.mapping, sock })
+        Ok(Listener { mapping: p.mapping, sock, target: None, owner: None })
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = match &mut self.sock {
+            Sock::Tcp(l) => registry.deregister(l),
+            Sock::Udp(u) => registry.deregister(u),
+        };
     }
 
     pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
@@ -157,28 +171,36 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 }
 
 impl Stack {
-    /// Where a client from `peer` goes in the container.
-    fn inbound_target(&self, peer: &SocketAddr, port: u16) -> SocketAddr {
-        let ip = self.container_ip(&peer.ip()).unwrap_or_else(|| self.plan.network.container().into());
-        SocketAddr::new(ip, port)
+    /// Where a client from `peer` of listener `l` goes in the container.
+    fn inbound_target(&self, l: &Listener, peer: &SocketAddr) -> SocketAddr {
+        let ip = l.target.or_else(|| self.container_ip(&peer.ip())).unwrap_or_else(|| self.plan.network.container().into());
+        SocketAddr::new(ip, l.mapping.container_port)
     }
 
     /// The address a loopback client is given inside the container: its
-    /// own, or 127.0.0.1's family twin when the container lacks IPv6.
-    fn loopback_source(&self, peer: SocketAddr, target: &SocketAddr) -> SocketAddr {
-        if peer.is_ipv4() == target.is_ipv4() {
+    /// own, or 127.0.0.1's family twin when the container lacks IPv6; for
+    /// a container behind the peer (`routed`), none: the kernel picks the
+    /// router's address, as a loopback address cannot cross a router.
+    fn loopback_source(&self, l: &Listener, peer: SocketAddr, target: &SocketAddr) -> SocketAddr {
+        if l.target.is_some() {
+            let any = if target.is_ipv4() { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V6(Ipv6Addr::UNSPECIFIED) };
+            SocketAddr::new(any, 0)
+        } else if peer.is_ipv4() == target.is_ipv4() {
             peer
         } else {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), peer.port())
         }
     }
 
+    fn listener(&self, i: usize) -> Option<&Listener> {
+        self.listeners.get(i).and_then(Option::as_ref)
+    }
+
     pub(crate) fn listener_ready(&mut self, i: usize, buf: &mut [u8]) {
-        let Some(l) = self.listeners.get(i) else { return };
-        let port = l.mapping.container_port;
+        let Some(l) = self.listener(i) else { return };
         match &l.sock {
             Sock::Tcp(_) => loop {
-                let Some(Listener { sock: Sock::Tcp(lst), .. }) = self.listeners.get(i) else { return };
+                let Some(l @ Listener { sock: Sock::Tcp(lst), .. }) = self.listener(i) else { return };
                 let (stream, peer) = match lst.accept() {
                     Ok(x) => x,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -189,11 +211,11 @@ impl Stack {
                     }
                 };
                 let peer = canonical(peer);
-                let target = self.inbound_target(&peer, port);
+                let target = self.inbound_target(l, &peer);
                 match (&self.netns, peer.ip().is_loopback()) {
                     (Some(ns), true) => {
                         let std_stream = std::net::TcpStream::from(stream);
-                        let src = self.loopback_source(peer, &target);
+                        let src = self.loopback_source(l, peer, &target);
                         self.stats.inbound_accepted += 1;
                         splice::spawn(ns.clone(), std_stream, src, target);
                     }
@@ -201,14 +223,14 @@ impl Stack {
                 }
             },
             Sock::Udp(_) => {
-                while let Some(Listener { sock: Sock::Udp(u), .. }) = self.listeners.get(i) {
+                while let Some(l @ Listener { sock: Sock::Udp(u), .. }) = self.listener(i) {
                     let (n, peer) = match u.recv_from(buf) {
                         Ok(x) => x,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(_) => break,
                     };
                     let peer = canonical(peer);
-                    let target = self.inbound_target(&peer, port);
+                    let target = self.inbound_target(l, &peer);
                     if peer.ip().is_loopback() && self.netns.is_some() {
                         self.ns_udp_send(i, peer, target, &buf[..n]);
                     } else if let Some(link) = self.link() {
@@ -217,7 +239,7 @@ impl Stack {
                         } else {
                             SocketAddr::new(self.gateway(&target.ip()), peer.port())
                         };
-                        self.inbound_udp.insert((port, from), i);
+                        self.inbound_udp.insert((target, from), i);
                         let len = frame::udp_frame(link, from, target, &buf[..n], &mut self.scratch);
                         self.send_scratch(len);
                     }
@@ -231,7 +253,8 @@ impl Stack {
             Some(&id) => id,
             None => {
                 let Some(ns) = self.netns.clone() else { return };
-                let src = self.loopback_source(peer, &target);
+                let Some(l) = self.listener(listener) else { return };
+                let src = self.loopback_source(l, peer, &target);
                 let made = splice::in_netns(&ns, || {
                     // Not connected: a server bound to the wildcard answers
                     // a loopback client from 127.0.0.1, not from `target`.
@@ -268,7 +291,7 @@ impl Stack {
                 Ok((n, _)) => {
                     e.last = Instant::now();
                     let (l, peer) = (e.listener, e.peer);
-                    if let Some(listener) = self.listeners.get(l) {
+                    if let Some(listener) = self.listener(l) {
                         listener.send_udp(&buf[..n], peer);
                     }
                 }

@@ -11,7 +11,11 @@
 //! host's nameserver. Published ports (`inbound`) keep the client's
 //! address, through the stack or, for clients on the host's loopback,
 //! through a socket made inside the container's namespace and spliced
-//! (`splice`). The flow table's states and bounds are in `flow`.
+//! (`splice`). The flow table's states and bounds are in `flow`. The
+//! same stack is a user-defined network's way out: its peer is then the
+//! network's namespace, a router with the network's subnets behind it
+//! (`Options::routed`), and ports are published while it runs, each
+//! towards one container's address (`publish`).
 //!
 //! Pure pieces the engine uses too: the addressing plan (`config`), the
 //! `--network` value (`mode`), the `-p` syntax (`ports`). The crate never
@@ -27,6 +31,7 @@ pub mod inbound;
 pub mod mode;
 mod pcap;
 pub mod ports;
+pub mod publish;
 mod splice;
 pub mod stack;
 pub mod stats;

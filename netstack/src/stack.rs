@@ -39,6 +39,7 @@ use crate::frame::{self, Class, Link, Unreachable};
 use crate::icmp::IcmpFlow;
 use crate::inbound::{Listener, NsUdp, Published};
 use crate::pcap::Pcap;
+use crate::publish::Controls;
 use crate::stats::Stats;
 use crate::tcp::TcpFlow;
 use crate::udp::UdpFlow;
@@ -75,11 +76,18 @@ pub struct Options {
     pub mtu: u32,
     pub limits: Limits,
     pub pcap: Option<std::path::PathBuf>,
+    /// Subnets behind the link's peer (a router: a user-defined
+    /// network's namespace), reached through the peer's address in the
+    /// plan (`container()`), whose hardware address is `peer_mac`.
+    pub routed: Vec<(IpAddr, u8)>,
+    /// The peer's hardware address, when known before its first frame.
+    pub peer_mac: Option<[u8; 6]>,
 }
 
 /// The running stack.
 pub struct Handle {
-    waker: Arc<Waker>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) controls: Controls,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<Stats>>,
 }
@@ -118,7 +126,9 @@ pub fn start(tap: OwnedFd, netns: Option<File>, options: Options, published: Vec
     let poll = Poll::new().map_err(|source| Error::Io { what: "epoll", source })?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).map_err(|source| Error::Io { what: "epoll", source })?);
     let stop = Arc::new(AtomicBool::new(false));
+    let controls = Controls::default();
     let mut stack = Stack::new(poll, tap, netns, options, published, stop.clone())?;
+    stack.controls = controls.clone();
     // The caller's span (the container's) goes with the thread, and from
     // it to every splice thread it starts.
     let span = tracing::Span::current();
@@ -132,7 +142,7 @@ pub fn start(tap: OwnedFd, netns: Option<File>, options: Options, published: Vec
             stack.finish()
         })
         .map_err(|source| Error::Io { what: "the network thread", source })?;
-    Ok(Handle { waker, stop, thread: Some(thread) })
+    Ok(Handle { waker, controls, stop, thread: Some(thread) })
 }
 
 pub(crate) struct Stack {
@@ -149,10 +159,13 @@ pub(crate) struct Stack {
     pub udp_keys: HashMap<Key, usize>,
     pub icmp: Slab<IcmpFlow>,
     pub icmp_keys: HashMap<(IpAddr, IpAddr, u16), usize>,
-    pub listeners: Vec<Listener>,
-    /// Replies of inbound UDP from non-loopback clients: (container port,
-    /// client) → listener.
-    pub inbound_udp: HashMap<(u16, SocketAddr), usize>,
+    /// Published ports by token (`LISTENER + index`); a withdrawn one
+    /// leaves its slot empty.
+    pub listeners: Vec<Option<Listener>>,
+    /// Replies of inbound UDP from non-loopback clients: (container
+    /// endpoint, client) → listener.
+    pub inbound_udp: HashMap<(SocketAddr, SocketAddr), usize>,
+    pub controls: Controls,
     pub ns_udp: Slab<NsUdp>,
     pub ns_udp_keys: HashMap<(usize, SocketAddr), usize>,
     pub netns: Option<Arc<File>>,
@@ -192,6 +205,7 @@ impl Stack {
         if plan.ipv6 {
             let _ = iface.routes_mut().add_default_ipv6_route(net.ipv6_gateway());
         }
+        add_routed(&mut iface, &plan, &options.routed);
         // Accept traffic to every address: each flow's socket listens on
         // the destination the container asked for.
         iface.set_any_ip(true);
@@ -201,7 +215,7 @@ impl Stack {
         for (i, p) in published.into_iter().enumerate() {
             let mut l = Listener::new(p).map_err(|source| Error::Io { what: "a published port", source })?;
             l.register(poll.registry(), Token(LISTENER + i)).map_err(|source| Error::Io { what: "epoll", source })?;
-            listeners.push(l);
+            listeners.push(Some(l));
         }
         // Flow buffers are large and mostly untouched: allocate them with
         // mmap so that untouched pages cost nothing.
@@ -214,7 +228,7 @@ impl Stack {
             sockets: SocketSet::new(Vec::new()),
             plan,
             limits: options.limits,
-            container_mac: None,
+            container_mac: options.peer_mac.map(EthernetAddress),
             tcp: Slab::default(),
             tcp_keys: HashMap::new(),
             udp: Slab::default(),
@@ -223,6 +237,7 @@ impl Stack {
             icmp_keys: HashMap::new(),
             listeners,
             inbound_udp: HashMap::new(),
+            controls: Controls::default(),
             ns_udp: Slab::default(),
             ns_udp_keys: HashMap::new(),
             netns: netns.map(Arc::new),
@@ -303,7 +318,7 @@ impl Stack {
                 let t = ev.token().0;
                 match t & KIND_MASK {
                     _ if ev.token() == TAP => self.tap_readable = true,
-                    _ if ev.token() == WAKE => {}
+                    _ if ev.token() == WAKE => self.apply_controls(),
                     0 if t >= LISTENER => self.listener_ready(t - LISTENER, &mut dgram),
                     TCP => self.tcp_event(t - TCP, ev),
                     UDP => self.udp_event(t - UDP, &mut dgram),
@@ -446,6 +461,24 @@ pub(crate) enum Disposition {
     Stack,
     /// Done with; back to the pool.
     Recycle,
+}
+
+/// Routes to the subnets behind the peer, through its address.
+fn add_routed(iface: &mut Interface, plan: &Plan, routed: &[(IpAddr, u8)]) {
+    let net = plan.network;
+    iface.routes_mut().update(|table| {
+        for (addr, len) in routed {
+            let (cidr, via) = match addr {
+                IpAddr::V4(a) => (IpCidr::new(IpAddress::Ipv4(*a), *len), IpAddress::Ipv4(net.container())),
+                IpAddr::V6(a) if plan.ipv6 => (IpCidr::new(IpAddress::Ipv6(*a), *len), IpAddress::Ipv6(net.ipv6_container())),
+                IpAddr::V6(_) => continue,
+            };
+            let route = smoltcp::iface::Route { cidr, via_router: via, preferred_until: None, expires_at: None };
+            if table.push(route).is_err() {
+                tracing::warn!(%cidr, "the stack's route table is full");
+            }
+        }
+    });
 }
 
 fn seed() -> u64 {

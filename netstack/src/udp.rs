@@ -32,8 +32,8 @@ pub struct UdpFlow {
 impl Stack {
     pub(crate) fn udp_datagram(&mut self, frame_bytes: &[u8], src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
         // A reply to a client of a published port?
-        if let Some(&l) = self.inbound_udp.get(&(src.port(), dst)) {
-            if let Some(listener) = self.listeners.get(l) {
+        if let Some(&l) = self.inbound_udp.get(&(src, dst)) {
+            if let Some(listener) = self.listeners.get(l).and_then(Option::as_ref) {
                 listener.send_udp(payload, dst);
             }
             return;

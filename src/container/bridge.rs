@@ -1,18 +1,30 @@
-//! A container on a user-defined network (`run --network NAME`).
+//! A container on user-defined networks (`run --network NAME`, repeated
+//! for several, and `network connect`, see `connect`).
 //!
-//! `check` (at create) refuses what cannot work yet: a network with a
-//! way out (burrow-netstack does not serve user-defined networks yet, so
-//! only `--internal` ones are accepted, rather than silently giving no
-//! outside access) and published ports. `endpoint` (at create, under the
-//! store lock, so twenty containers created at once get twenty addresses)
-//! picks the container's address and MAC with `network::ipam` among the
-//! addresses the records already hold. `prepare` (at each start) finds
-//! the network's holder or starts it (`network::holder`, under the
-//! network's start lock, kept shared until the container is plugged in so
-//! an idle holder does not leave meanwhile), and says what `launch`
-//! plugs: a veth from the holder's bridge into the container's namespace
-//! as `eth0`. The container's `/etc/resolv.conf` names the gateway, where
-//! the holder answers the network's container names.
+//! `check` (at create) refuses the flags that need a user-defined network
+//! elsewhere, and published ports on an `--internal` one; `check_more`
+//! the flags of the first network (`--ip6`, `--mac-address`) and further
+//! `--network` values. `endpoints` (at create, under the store lock, so
+//! twenty containers created at once get twenty addresses) gives the
+//! container an endpoint on each network (`allocate`: address, IPv6
+//! address and MAC, with `network::ipam`, among those the records already
+//! hold); `--ip`, `--ip6`, `--mac-address` and `--network-alias` apply to
+//! the first network, as in docker (podman applies them to the only
+//! network and refuses them with several; docker's rule keeps scripts
+//! that add a second network working). `prepare` (at each start) finds
+//! each network's holder or starts it (`holder_of`: `network::holder`,
+//! under the network's start lock, kept shared until the container is
+//! plugged in so an idle holder does not leave meanwhile; the locks are
+//! taken in name order), and says what `launch` plugs: a veth from each
+//! holder's bridge into the container's namespace, `eth0` on the first
+//! network with the default routes, `eth1`... on the others in the
+//! record's order. The container's `/etc/resolv.conf` names the first
+//! network's gateway, where the holder answers the names of all the
+//! container's networks (`network::names`). `prepare` also binds the
+//! published ports, which `launch` hands to the first network's holder
+//! once the container is plugged in (`network::publish`); a network
+//! without `--internal` gets its way out from the holder
+//! (`network::uplink`).
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -28,6 +40,7 @@ use super::{Error, Result};
 use crate::model::net::NetworkRequest;
 use crate::model::network::{Endpoint, Mac, Network};
 use crate::network::holder::{self, HolderPlan, NetnsHolder};
+use crate::network::uplink::UplinkPlan;
 use crate::network::{hosts, ipam, link, resolv, store};
 use crate::paths::Paths;
 use crate::process::{BridgeJoin, BridgePlug, NetSpec};
@@ -70,11 +83,8 @@ pub fn check(paths: &Paths, req: &NetworkRequest) -> Result<()> {
         }
     }
     let net = network(paths, key)?;
-    if !net.internal {
-        return Err(Error::NetworkWayOut { name: net.name });
-    }
-    if !req.publish.is_empty() || req.publish_all {
-        return Err(Error::NetworkPublish { name: net.name });
+    if net.internal && (!req.publish.is_empty() || req.publish_all) {
+        return Err(Error::InternalPublish { name: net.name });
     }
     Ok(())
 }
@@ -86,7 +96,8 @@ pub fn requested(req: &NetworkRequest) -> Vec<&str> {
 
 /// What `create` checks besides `check`: the flags for the first network
 /// (`--ip6`, `--mac-address`) and `--network` given more than once (each
-/// further network a user-defined one, checked as the first is).
+/// further network an existing user-defined one, given once; published
+/// ports go through the first network only, so only its kind matters).
 pub fn check_more(paths: &Paths, req: &NetworkRequest) -> Result<()> {
     if named(req).is_none() {
         if !req.more_networks.is_empty() {
@@ -115,8 +126,6 @@ pub fn check_more(paths: &Paths, req: &NetworkRequest) -> Result<()> {
         if seen.contains(&name) {
             return Err(Error::NetworkTwice { name });
         }
-        let ports = NetworkRequest { publish: req.publish.clone(), publish_all: req.publish_all, ..Default::default() };
-        check(paths, &NetworkRequest { mode: NetworkMode::Named(key), ..ports })?;
         seen.push(name);
     }
     Ok(())
@@ -193,15 +202,20 @@ fn mtu(net: &Network) -> u32 {
     net.options.get("mtu").and_then(|m| m.parse().ok()).unwrap_or(1500)
 }
 
-/// What the holder of `net` makes.
-fn plan(net: &Network) -> HolderPlan {
+/// What the holder of `net` makes: a way out unless it is internal,
+/// with DNS forwarded to the host's first nameserver.
+fn plan(net: &Network, host_resolv: &str) -> HolderPlan {
     let g = net.ipv4.gateway.octets();
+    let (subnet, prefix_len) = (net.ipv4.subnet.addr(), net.ipv4.subnet.prefix_len());
+    let ipv6 = net.ipv6.is_some() && std::path::Path::new("/proc/sys/net/ipv6").exists();
+    let upstream = resolv::host_nameservers(host_resolv).into_iter().next().map(|ip| std::net::SocketAddr::new(ip, 53));
     HolderPlan {
         gateway: net.ipv4.gateway,
-        prefix_len: net.ipv4.subnet.prefix_len(),
+        prefix_len,
         gateway6: net.ipv6.as_ref().map(|c| (c.gateway, c.subnet.prefix_len())),
         mtu: mtu(net),
         mac: [0x02, 0x42, g[0], g[1], g[2], g[3]],
+        uplink: (!net.internal).then(|| UplinkPlan::new(subnet, prefix_len, upstream, ipv6)),
     }
 }
 
@@ -216,9 +230,10 @@ pub(super) fn holder_of(paths: &Paths, net: &Network) -> Result<(OwnedFd, File)>
     let hold = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&start).map_err(io)?;
     // Exclusive while finding or starting the holder, then shared.
     flock(&hold, libc::LOCK_EX).map_err(io)?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let found = match NetnsHolder::find(&dir)? {
         Some(h) => h,
-        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(net))?,
+        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(net, &host_resolv))?,
     };
     flock(&hold, libc::LOCK_SH).map_err(io)?;
     let ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
@@ -241,11 +256,17 @@ pub(super) fn plug_endpoint(id: &str, ep: &Endpoint, net: &Network, ifname: Stri
     }
 }
 
-/// Each start: the holders found or started, and what `launch` plugs:
-/// `eth0` on the first network (with the default routes), `eth1`... on
-/// the others, in the record's order.
-pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) -> Result<Prepared> {
+/// Each start: the published ports bound, the holders found or started,
+/// and what `launch` plugs: `eth0` on the first network (with the default
+/// routes, and the published ports), `eth1`... on the others, in the
+/// record's order.
+pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, image_exposed: &[String], hostname: &str) -> Result<Prepared> {
     let nets = r.endpoints.iter().map(|e| network(paths, &e.network)).collect::<Result<Vec<_>>>()?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    // No network left (disconnected from all): nothing to publish through.
+    let wanted = if nets.is_empty() { Vec::new() } else { super::net::mappings(req, image_exposed)? };
+    let published = burrow_netstack::bind(&wanted)?;
+    let ports = published.iter().map(|p| p.mapping).collect();
     // Start locks in name order: two starts taking two networks' locks in
     // opposite orders would wait for each other.
     let mut order: Vec<usize> = (0..nets.len()).collect();
@@ -258,7 +279,7 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) 
     for (i, ((ep, net), held)) in r.endpoints.iter().zip(&nets).zip(holders).enumerate() {
         let (holder, hold) = held.expect("every holder was found above");
         let endpoint = plug_endpoint(r.id.as_str(), ep, net, format!("eth{i}"), i == 0);
-        plugs.push(BridgePlug { holder, endpoint, hold: Some(hold) });
+        plugs.push(BridgePlug { holder, endpoint, hold: Some(hold), dir: store::root(paths).join(&net.name) });
     }
     let first = r.endpoints.first().zip(nets.first());
     let mut extra = Vec::new();
@@ -274,10 +295,10 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, hostname: &str) 
     let hosts = hosts::hosts_file(hostname, first.map(|(ep, _)| IpAddr::V4(ep.ipv4)), &extra);
     let mode = first.map_or(resolv::DnsMode::None, |(_, net)| resolv::DnsMode::Burrow { dns: IpAddr::V4(net.ipv4.gateway) });
     let dns = resolv::DnsPlan::new(mode, &req.dns, &req.dns_search, &req.dns_option)?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = resolv::resolv_conf(&host_resolv, dns);
-    let spec = NetSpec::Bridge(Arc::new(BridgeJoin { plugs }));
-    Ok(Prepared { spec, start: None, ports: Vec::new(), hosts, resolv })
+    let published = std::sync::Mutex::new(published);
+    let spec = NetSpec::Bridge(Arc::new(BridgeJoin { plugs, published }));
+    Ok(Prepared { spec, start: None, ports, hosts, resolv })
 }
 
 /// The first `ethN` name free in the namespace `netns` (a running

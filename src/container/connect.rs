@@ -68,15 +68,9 @@ pub fn connect(paths: &Paths, req: &ConnectRequest, _ns: &InUserns) -> Result<()
         if r.endpoints.iter().any(|e| e.network == net.name) {
             return Err(Error::AlreadyConnected { name: r.name, network: net.name });
         }
-        // The network must be one a container can be put on now, with
-        // the container's own flags (its published ports).
-        let on_it = NetworkRequest {
-            mode: NetworkMode::Named(net.name.clone()),
-            aliases: req.aliases.clone(),
-            publish: config.network.publish.clone(),
-            publish_all: config.network.publish_all,
-            ..Default::default()
-        };
+        // The aliases as `run --network-alias` takes them (published ports
+        // stay on the container's first network).
+        let on_it = NetworkRequest { mode: NetworkMode::Named(net.name.clone()), aliases: req.aliases.clone(), ..Default::default() };
         bridge::check(paths, &on_it)?;
         let want = Wanted { ip: req.ip, ip6: req.ip6, mac: None, aliases: req.aliases.clone() };
         let ep = bridge::allocate(&record::list(paths)?, &net, &want)?;

@@ -109,10 +109,8 @@ pub enum Error {
     LinkElsewhere { name: String, network: String },
     #[error("{name} is a built-in network mode, not a user-defined network")]
     BuiltinNetwork { name: String },
-    #[error("network {name} has a way out, which containers on user-defined networks cannot use yet (burrow-netstack does not serve them): create it with `burrow network create --internal {name}`, or use the default network")]
-    NetworkWayOut { name: String },
-    #[error("ports cannot be published from network {name} yet: publish from a container on the default network")]
-    NetworkPublish { name: String },
+    #[error("network {name} is internal: it has no way out, so no port can be published from it; use a network created without --internal")]
+    InternalPublish { name: String },
     #[error("--network {mode} cannot be combined with another --network: only user-defined networks can be given more than once")]
     CombinedNetworks { mode: String },
     #[error("network {name} is given more than once with --network")]

@@ -152,6 +152,8 @@ pub fn prepare(req: &NetworkRequest, image_exposed: &[String], hostname: &str, h
         mtu: o.mtu,
         limits: Limits::default(),
         pcap: o.pcap.clone(),
+        routed: Vec::new(),
+        peer_mac: Some(CONTAINER_MAC),
     };
     Ok(Prepared { spec: NetSpec::Tap(tap), start: Some(NetStart { options, published }), ports, hosts, resolv })
 }

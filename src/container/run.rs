@@ -453,7 +453,7 @@ fn network(paths: &Paths, opts: &RunOptions, record: &Record, defaults: &ImageDe
     }
     let hostname = opts.hostname.clone().unwrap_or_else(|| record.id.short().to_string());
     if super::bridge::named(&opts.network).is_some() {
-        return Ok((super::bridge::prepare(paths, record, &opts.network, &hostname)?, hostname));
+        return Ok((super::bridge::prepare(paths, record, &opts.network, &defaults.exposed, &hostname)?, hostname));
     }
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     Ok((super::net::prepare(&opts.network, &defaults.exposed, &hostname, &host_resolv)?, hostname))

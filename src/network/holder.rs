@@ -8,9 +8,13 @@
 //! the user namespace of that command, which must be burrow's (the
 //! `InUserns` proof), unshares a network namespace of its own, and makes
 //! there `br0` with the network's gateway addresses, `lo` up and IP
-//! forwarding on (for the traffic to the outside that will leave through
-//! a TAP in the same namespace). Then it answers the network's names on
-//! the gateway (`dns`, from a table its caller gives) until SIGTERM,
+//! forwarding on. A network with a way out also gets `tap0` there, served
+//! by burrow-netstack, which a thread left behind in the host's namespace
+//! starts (`HostSide`; `uplink` says how the link is planned), and a
+//! control socket through which containers publish ports on that stack
+//! (`publish`). Then it answers the network's names on
+//! the gateway (`dns`, from a table its caller gives; outside names go
+//! through the stack) until SIGTERM,
 //! SIGINT or SIGHUP, or until no container has been attached for two
 //! checks and no command is about to attach one (`START_LOCK`); the
 //! namespace, bridge and every veth end in it go when it exits (descriptors others hold on the namespace keep it a little
@@ -56,6 +60,8 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigSet, Signal};
 
 use super::link::{self, in_netns, Netlink, Veth};
+use super::publish;
+use super::uplink::{self, UplinkPlan};
 use crate::userns::InUserns;
 
 /// The bridge's name inside a holder's namespace.
@@ -94,6 +100,12 @@ pub enum Error {
     Signal { pid: i32, source: nix::Error },
     #[error("cannot wait for signals: {source}")]
     Signals { source: nix::Error },
+    #[error("the network's way out cannot start: {0}")]
+    Stack(#[from] burrow_netstack::Error),
+    #[error(transparent)]
+    Publish(#[from] publish::Error),
+    #[error("the holder's host-side thread is gone")]
+    HostSide,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -108,6 +120,9 @@ pub struct HolderPlan {
     pub gateway6: Option<(Ipv6Addr, u8)>,
     pub mtu: u32,
     pub mac: [u8; 6],
+    /// The way out through burrow-netstack; `None` for `--internal`.
+    #[serde(default)]
+    pub uplink: Option<UplinkPlan>,
 }
 
 impl HolderPlan {
@@ -293,6 +308,7 @@ pub fn serve(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         signals.add(s);
     }
+    // Every thread, the host side's included, inherits the blocked mask.
     let ready = signals.thread_block().map_err(|source| Error::Signals { source }).and_then(|_| set_up(dir, plan));
     let report = match &ready {
         Ok(_) => Report::Ready { pid: std::process::id() as i32 },
@@ -310,7 +326,8 @@ pub fn serve(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
     let Ok(_lock) = ready else { return 125 };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(names) = names {
-        if let Err(e) = start_dns(plan.gateway, names, stop.clone()) {
+        let upstreams = plan.uplink.iter().map(UplinkPlan::dns).collect();
+        if let Err(e) = start_dns(plan.gateway, names, upstreams, stop.clone()) {
             tracing::warn!(%e, "the network's DNS responder cannot start");
         }
     }
@@ -337,8 +354,8 @@ pub fn serve(dir: &Path, plan: &HolderPlan, names: Option<NameTable>) -> i32 {
 }
 
 /// Whether a container is attached: a bridge port (`vb…`) in this
-/// namespace (`/proc/self/net/dev` lists this namespace's devices). A
-/// port goes with its container's namespace.
+/// namespace (`/proc/self/net/dev` lists the main thread's namespace's
+/// devices). A port goes with its container's namespace.
 fn attached() -> bool {
     std::fs::read_to_string("/proc/self/net/dev").map_or(true, |t| t.lines().any(|l| l.trim_start().starts_with("vb")))
 }
@@ -357,22 +374,29 @@ fn may_leave(dir: &Path) -> bool {
     }
 }
 
-/// The DNS responder on the gateway, UDP and TCP, in threads. An internal
-/// network has no upstream: outside names are refused.
-fn start_dns(gateway: Ipv4Addr, names: NameTable, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::io::Result<()> {
+/// The DNS responder on the gateway, UDP and TCP, in threads (their
+/// sockets, and those they forward through, are in the network's
+/// namespace). An internal network has no upstream: outside names are
+/// refused.
+fn start_dns(
+    gateway: Ipv4Addr,
+    names: NameTable,
+    upstreams: Vec<std::net::SocketAddr>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<()> {
     let at = std::net::SocketAddr::new(IpAddr::V4(gateway), 53);
     let udp = std::net::UdpSocket::bind(at)?;
     let tcp = std::net::TcpListener::bind(at)?;
     let names = super::dns::ByClient(names);
-    let responder = std::sync::Arc::new(super::dns::Responder::new(names, None, Vec::new()).map_err(std::io::Error::other)?);
+    let responder = std::sync::Arc::new(super::dns::Responder::new(names, None, upstreams).map_err(std::io::Error::other)?);
     let (r, s) = (responder.clone(), stop.clone());
     std::thread::spawn(move || super::dns::serve_udp(udp, &r, &s));
     std::thread::spawn(move || super::dns::serve_tcp(tcp, &responder, &stop));
     Ok(())
 }
 
-/// Take the lock, make the namespace and bridge, publish the pid; the
-/// lock is held for as long as the returned value lives.
+/// Take the lock, make the namespace, bridge and way out, publish the
+/// pid; the lock is held for as long as the returned value lives.
 fn set_up(dir: &Path, plan: &HolderPlan) -> Result<Flock<File>> {
     plan.check()?;
     let path = dir.join(LOCK);
@@ -393,12 +417,59 @@ fn set_up(dir: &Path, plan: &HolderPlan) -> Result<Flock<File>> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::Io { path: pid_path, source: e }),
         _ => {}
     }
+    // The way out's stack must run in the host's namespace, which this
+    // process cannot enter again once it has left (see `link::in_netns`):
+    // a thread made now stays there and starts it.
+    let host = plan.uplink.as_ref().map(|_| HostSide::spawn()).transpose()?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|source| link::Error::Unshare { source })?;
     make_bridge(plan)?;
     enable_forwarding(plan.gateway6.is_some())?;
+    if let (Some(uplink), Some(host)) = (&plan.uplink, host) {
+        start_uplink(dir, plan, uplink, &host)?;
+    }
     crate::atomic::write(&pid_path, format!("{}\n", std::process::id()).as_bytes())
         .map_err(|source| Error::Io { path: pid_path, source })?;
     Ok(lock)
+}
+
+/// The way out (`uplink`): `tap0` here, burrow-netstack on its other end
+/// started by the host side, and the control socket through which
+/// containers publish ports on that stack.
+fn start_uplink(dir: &Path, plan: &HolderPlan, uplink: &UplinkPlan, host: &HostSide) -> Result<()> {
+    let tap = uplink::make(uplink, plan.mtu)?;
+    let here = File::open("/proc/thread-self/ns/net").map_err(|source| Error::Io { path: "/proc/thread-self/ns/net".into(), source })?;
+    let mut routed = vec![(IpAddr::V4(uplink::v4_network(plan.gateway, plan.prefix_len)), plan.prefix_len)];
+    if let Some((gw6, prefix6)) = plan.gateway6 {
+        routed.push((IpAddr::V6(uplink::v6_network(gw6, prefix6)), prefix6));
+    }
+    let options = uplink.options(plan.mtu, routed);
+    let stack = host.run(move || burrow_netstack::start(tap, Some(here), options, Vec::new())).ok_or(Error::HostSide)??;
+    publish::serve(dir, std::sync::Arc::new(stack))?;
+    Ok(())
+}
+
+/// A thread left in the host's network namespace, to start what must run
+/// there after the holder has moved to the network's.
+struct HostSide {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl HostSide {
+    fn spawn() -> Result<HostSide> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        std::thread::Builder::new()
+            .name("burrow-host".into())
+            .spawn(move || queue.into_iter().for_each(|job| job()))
+            .map_err(|source| Error::Spawn { source })?;
+        Ok(HostSide { jobs })
+    }
+
+    /// Run `f` there and wait for its result (`None`: the thread is gone).
+    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.jobs.send(Box::new(move || drop(tx.send(f())))).ok()?;
+        rx.recv().ok()
+    }
 }
 
 /// `lo` and `br0` with the gateway addresses, up (in this namespace).
@@ -476,7 +547,7 @@ mod tests {
     use super::*;
 
     fn plan() -> HolderPlan {
-        HolderPlan { gateway: "10.89.0.1".parse().unwrap(), prefix_len: 24, gateway6: None, mtu: 1500, mac: [0x02, 0, 0, 0, 0, 1] }
+        HolderPlan { gateway: "10.89.0.1".parse().unwrap(), prefix_len: 24, gateway6: None, mtu: 1500, mac: [0x02, 0, 0, 0, 0, 1], uplink: None }
     }
 
     fn endpoint() -> Endpoint {

@@ -16,7 +16,8 @@
 //! ip-address(8), ip-route(8)): create a bridge, create a veth pair whose
 //! peer is made directly in another namespace (`IFLA_NET_NS_FD`) or moved
 //! there later, enslave a port to a bridge, bring a device up, add an
-//! address, add a default route, delete a device.
+//! address, add a default route, delete a device; and `open_tap`, the
+//! one device rtnetlink cannot make (a TAP belongs to its descriptor).
 //!
 //! Permissions: every request needs CAP_NET_ADMIN in the user namespace
 //! that owns the socket's network namespace, and one that names a second
@@ -37,6 +38,8 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot open /dev/net/tun (it must exist and be readable and writable by the user): {source}")]
+    Tun { source: io::Error },
     #[error("cannot open a netlink socket: {source}")]
     Socket { source: io::Error },
     #[error("cannot {op} {device}: {source}{hint}", hint = permission_hint(source))]
@@ -157,6 +160,14 @@ impl Netlink {
         let mut msg = self.by_name(name)?;
         msg.attributes.push(LinkAttribute::Controller(master));
         self.ack(RouteNetlinkMessage::SetLink(msg), 0, "attach to its bridge", name)
+    }
+
+    /// Give `name` an MTU and a hardware address.
+    pub fn set_mtu_and_address(&mut self, name: &str, mtu: u32, mac: [u8; 6]) -> Result<()> {
+        let mut msg = self.by_name(name)?;
+        msg.attributes.push(LinkAttribute::Mtu(mtu));
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        self.ack(RouteNetlinkMessage::SetLink(msg), 0, "set the MTU and hardware address of", name)
     }
 
     /// Bring `name` up.
@@ -302,6 +313,25 @@ pub fn in_netns<T: Send>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) ->
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// A TAP device named `name` in the calling thread's namespace, and the
+/// descriptor that serves its other end (the one kind of device
+/// rtnetlink cannot create: it belongs to the descriptor). The device
+/// goes when the descriptor closes.
+pub fn open_tap(name: &str) -> Result<OwnedFd> {
+    let tun = std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun").map_err(|source| Error::Tun { source })?;
+    // SAFETY: ifreq is plain data; zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in checked(name)?.bytes().enumerate() {
+        req.ifr_name[i] = b as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    // SAFETY: TUNSETIFF takes an ifreq, which `req` is.
+    if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF as _, &mut req as *mut libc::ifreq) } != 0 {
+        return Err(Error::Kernel { op: "create the TAP device", device: name.to_string(), source: io::Error::last_os_error() });
+    }
+    Ok(OwnedFd::from(tun))
 }
 
 /// A new, empty network namespace (only `lo`, down), owned by the calling

@@ -55,6 +55,10 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         super::NetSpec::Bridge(b) => Some(b.clone()),
         _ => None,
     };
+    // The published ports of a container on a user-defined network go
+    // to the network's holder once it is plugged in; the child closes its
+    // copies at once, so the holder's are the only ones left.
+    let published = bridge.as_ref().map(|b| std::mem::take(&mut *b.published.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
     let (tty_sink, tty_source) = terminal_ends(&spec)?;
@@ -84,7 +88,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         return Err(Error::Clone { source: nix::Error::last() });
     }
     if ret == 0 {
-        drop((open_end, read_end, tty_parent, fuse_parent));
+        drop((open_end, read_end, tty_parent, fuse_parent, published));
         child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child, fuse: Some(fuse_child) });
     }
     let child = Pid::from_raw(ret as i32);
@@ -95,10 +99,11 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // namespace is held now too, while the child surely lives in it: after
     // the gate, a workload as short as `true` may have exited (and its
     // namespace gone) before its TAP device arrives.
+    let mut publication = None;
     let prepared = cgroup
         .as_ref()
         .map_or(Ok(()), |c| c.attach(child.as_raw()).map_err(Error::from))
-        .and_then(|_| bridge.map_or(Ok(()), |b| plug(child, &b)))
+        .and_then(|_| bridge.map_or(Ok(()), |b| Ok(publication = plug(child, &b, published)?)))
         .and_then(|_| net.as_ref().map(|_| open_netns(child)).transpose());
     let netns = match prepared {
         Ok(ns) => ns,
@@ -130,19 +135,25 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     if let Some(s) = serving {
         s.finish();
     }
+    // Its ports are free again once this returns.
+    drop(publication);
     result
 }
 
 /// Plug the waiting child's namespace into its networks' bridges: its
 /// `eth0` (and `eth1`... on further networks) exist, addressed and
-/// routed, before its command runs.
-fn plug(child: Pid, b: &super::BridgeJoin) -> Result<()> {
+/// routed, before its command runs; its published ports are served by
+/// the first network's holder from then on, for as long as the returned
+/// publication lives.
+fn plug(child: Pid, b: &super::BridgeJoin, ports: Vec<burrow_netstack::Published>) -> Result<Option<crate::network::publish::Publication>> {
     use std::os::fd::AsFd;
     let ns = open_netns(child)?;
     for p in &b.plugs {
         crate::network::holder::attach(p.holder.as_fd(), ns.as_fd(), &p.endpoint)?;
     }
-    Ok(())
+    let Some(first) = b.plugs.first().filter(|_| !ports.is_empty()) else { return Ok(None) };
+    let target = std::net::IpAddr::V4(first.endpoint.addr);
+    Ok(Some(crate::network::publish::publish(&first.dir, target, ports)?))
 }
 
 /// The namespaces the container's first process is cloned into: all but

@@ -71,6 +71,8 @@ pub enum Error {
     Limits(#[from] crate::limits::Error),
     #[error("cannot plug the container into its network: {0}")]
     Bridge(#[from] crate::network::holder::Error),
+    #[error(transparent)]
+    Publish(#[from] crate::network::publish::Error),
     #[error("the container's process {pid} is gone: the container is not running any more")]
     Gone { pid: i32 },
     #[error("cannot join the container's {ns} namespace: {source}")]
@@ -186,6 +188,10 @@ pub enum NetSpec {
 #[derive(Debug)]
 pub struct BridgeJoin {
     pub plugs: Vec<BridgePlug>,
+    /// The container's published ports, bound; handed to the first
+    /// network's holder once the container is plugged in
+    /// (`network::publish`).
+    pub published: std::sync::Mutex<Vec<burrow_netstack::Published>>,
 }
 
 /// What plugging a container into one network's bridge takes.
@@ -197,6 +203,8 @@ pub struct BridgePlug {
     /// The holder's start lock, held (shared) until the container is
     /// attached, so an idle holder does not leave in between.
     pub hold: Option<std::fs::File>,
+    /// The network's directory (where the holder's control socket is).
+    pub dir: std::path::PathBuf,
 }
 
 /// How the container ended.

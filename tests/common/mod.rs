@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+pub mod net;
 pub mod registry;
 
 use std::io::Write;
