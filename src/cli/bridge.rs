@@ -25,49 +25,23 @@ use anyhow::{bail, Context};
 use burrow::network::holder::{self, Endpoint, HolderPlan, NetnsHolder};
 use burrow::network::link::{self, in_netns, Netlink};
 
-/// The names a network's DNS answers: every running container on it, by
-/// name, short and full id and alias, read from the records at each
-/// query; and the `--dns` servers of the container asking, which its
-/// outside names go to. The holder's directory is `<store>/networks/<name>`.
+/// The names a network's DNS answers: every running container on it (and
+/// on the asking container's other networks), by name, id, alias and
+/// hostname, and the `--dns` servers of the asking container, which its
+/// outside names go to (`burrow::network::names`), read from the records
+/// at each query. The holder's directory is `<store>/networks/<name>`.
 fn names_of(dir: &Path) -> holder::NameTable {
     let network = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let paths = dir.parent().and_then(Path::parent).map(|root| burrow::paths::Paths::resolve(Some(root)));
-    let running = {
-        let network = network.clone();
-        let paths = paths.clone();
-        move || -> Vec<(burrow::container::record::Record, burrow::model::network::Endpoint)> {
-            let Some(paths) = &paths else { return Vec::new() };
-            let Ok(records) = burrow::container::record::list(paths) else { return Vec::new() };
-            records
-                .into_iter()
-                .filter(|r| r.monitor_alive(paths))
-                .filter_map(|r| {
-                    let e = r.endpoints.iter().find(|e| e.network == network)?.clone();
-                    Some((r, e))
-                })
-                .collect()
-        }
+    let running = move || -> Vec<burrow::container::record::Record> {
+        let Some(paths) = &paths else { return Vec::new() };
+        let Ok(mut records) = burrow::container::record::list(paths) else { return Vec::new() };
+        records.retain(|r| r.monitor_alive(paths));
+        records
     };
-    let on_network = running.clone();
-    let lookup = Box::new(move |name: &str| {
-        let mut out = Vec::new();
-        for (r, e) in on_network() {
-            let id = r.id.as_str();
-            let known = r.name.eq_ignore_ascii_case(name)
-                || (name.len() >= 12 && id.starts_with(name))
-                || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
-            if known {
-                out.push(IpAddr::V4(e.ipv4));
-                out.extend(e.ipv6.map(IpAddr::V6));
-            }
-        }
-        out
-    });
-    let upstreams = Box::new(move |client: IpAddr| {
-        let asking = running().into_iter().find(|(_, e)| IpAddr::V4(e.ipv4) == client || e.ipv6.map(IpAddr::V6) == Some(client));
-        let dns = asking.and_then(|(r, _)| r.config).map(|c| c.network.dns).unwrap_or_default();
-        dns.iter().filter_map(|d| d.parse::<IpAddr>().ok()).map(|ip| std::net::SocketAddr::new(ip, 53)).collect()
-    });
+    let (records, net) = (running.clone(), network.clone());
+    let lookup = Box::new(move |client: Option<IpAddr>, name: &str| burrow::network::names::lookup(&records(), &net, client, name));
+    let upstreams = Box::new(move |client: IpAddr| burrow::network::names::upstreams(&running(), &network, client));
     holder::NameTable { lookup, upstreams }
 }
 

@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// Container host name
     #[arg(short = 'h', long)]
     hostname: Option<String>,
+    /// Container NIS domain name (on a user-defined network, HOSTNAME.DOMAINNAME resolves to the container)
+    #[arg(long)]
+    domainname: Option<String>,
     /// Mount the container's root filesystem read-only
     #[arg(long)]
     read_only: bool,
@@ -129,9 +132,15 @@ pub struct RunArgs {
     /// Another name for the container on its user-defined network
     #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
     network_alias: Vec<String>,
-    /// The container's IPv4 address on its user-defined network
+    /// The container's IPv4 address on its (first) user-defined network
     #[arg(long, value_name = "IP")]
     ip: Option<std::net::Ipv4Addr>,
+    /// The container's IPv6 address on its (first) user-defined network, which must have --ipv6
+    #[arg(long, value_name = "IP")]
+    ip6: Option<std::net::Ipv6Addr>,
+    /// The container's MAC address on its (first) user-defined network (such as 02:42:0a:59:00:02)
+    #[arg(long = "mac-address", value_name = "MAC")]
+    mac_address: Option<burrow::model::network::Mac>,
     /// Know another container of the network by NAME and ALIAS: NAME[:ALIAS]
     #[arg(long, value_name = "NAME[:ALIAS]")]
     link: Vec<String>,
@@ -149,9 +158,9 @@ pub struct RunArgs {
     volumes_from: Vec<String>,
     #[command(flatten)]
     limits: super::limits::LimitArgs,
-    /// Network: burrow (default, alias bridge), none, host, or burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, dns_forward, pcap
+    /// Network: burrow (default, alias bridge), none, host, container:NAME, burrow:KEY=VALUE,... with allow_host_loopback, cidr, mtu, enable_ipv6, dns_forward, pcap, or a user-defined network (repeat --network to join several)
     #[arg(long, alias = "net", value_name = "MODE")]
-    network: Option<String>,
+    network: Vec<String>,
     /// The image to run, then the command and its arguments (default: the
     /// image's). Everything after the image is the container's, flags
     /// included (`IMAGE sh -c 'echo hi'`), as in docker
@@ -193,10 +202,13 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         (_, r) => r?,
     };
     let network = NetworkRequest {
-        mode: match &args.network {
+        mode: match args.network.first() {
             Some(m) => m.parse().map_err(|e| anyhow::anyhow!("--network: {e}"))?,
             None => NetworkMode::default(),
         },
+        more_networks: args.network.iter().skip(1).cloned().collect(),
+        ip6: args.ip6,
+        mac: args.mac_address,
         publish: args.publish,
         publish_all: args.publish_all,
         expose: args.expose,
@@ -221,6 +233,7 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         user: args.user,
         entrypoint: args.entrypoint,
         hostname: args.hostname,
+        domainname: args.domainname,
         read_only: args.read_only,
         cap_add: args.cap_add,
         cap_drop: args.cap_drop,

@@ -1,14 +1,15 @@
-//! `burrow network create|ls|inspect|rm|prune` (and `connect` and
-//! `disconnect`, refused until containers can join a network while they run).
+//! `burrow network create|ls|inspect|rm|prune|connect|disconnect`.
 //!
 //! Thin over `burrow::network::store`: commands that change the store hold
 //! its exclusive lock while they check and write, and learn who uses a
 //! network from the container records (`container::record::network_users`)
-//! under that lock. Network files are the user's own, so no command here
-//! enters burrow's user namespace.
+//! under that lock. Network files are the user's own, so only `connect`
+//! and `disconnect` enter burrow's user namespace (to plug a running
+//! container in or out: `burrow::container::connect`).
 
 use std::net::IpAddr;
 
+use burrow::container::connect;
 use burrow::lock::StoreLock;
 use burrow::network::inspect::{inspect as inspect_json, ls_row};
 use burrow::network::store::{self, Found, BUILTINS};
@@ -30,10 +31,38 @@ pub enum NetworkCommand {
     Rm(RmArgs),
     /// Remove all networks no container uses
     Prune(PruneArgs),
-    /// Connect a container to a network (not supported yet)
-    Connect(super::Rest),
-    /// Disconnect a container from a network (not supported yet)
-    Disconnect(super::Rest),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConnectArgs {
+    /// Add a network-scoped alias for the container
+    #[arg(long, value_name = "ALIAS")]
+    alias: Vec<String>,
+    /// IPv4 address
+    #[arg(long, value_name = "IP")]
+    ip: Option<std::net::Ipv4Addr>,
+    /// IPv6 address
+    #[arg(long, value_name = "IP")]
+    ip6: Option<std::net::Ipv6Addr>,
+    /// Network (name or id)
+    network: String,
+    /// Container (name or id)
+    container: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DisconnectArgs {
+    /// Forget the container's endpoint even if it cannot be unplugged
+    #[arg(short, long)]
+    force: bool,
+    /// Network (name or id)
+    network: String,
+    /// Container (name or id)
+    container: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -115,10 +144,28 @@ pub fn dispatch(paths: &Paths, cmd: NetworkCommand) -> anyhow::Result<()> {
         NetworkCommand::Inspect(a) => inspect(paths, &a),
         NetworkCommand::Rm(a) => rm(paths, &a),
         NetworkCommand::Prune(a) => prune(paths, &a),
-        NetworkCommand::Connect(_) | NetworkCommand::Disconnect(_) => anyhow::bail!(
-            "`burrow network connect` and `network disconnect` are not supported yet: a running container cannot join or leave a network; use --network at run instead"
-        ),
+        NetworkCommand::Connect(a) => connect(paths, a),
+        NetworkCommand::Disconnect(a) => disconnect(paths, &a),
     }
+}
+
+/// Enter burrow's user namespace, where containers' namespaces can be
+/// plugged into a network's.
+fn enter() -> anyhow::Result<burrow::userns::InUserns> {
+    let entered = burrow::userns::enter_burrow()?;
+    super::warn_fallback(entered.fallback.as_deref());
+    Ok(entered.proof)
+}
+
+fn connect(paths: &Paths, a: ConnectArgs) -> anyhow::Result<()> {
+    let proof = enter()?;
+    let req = connect::ConnectRequest { network: a.network, container: a.container, aliases: a.alias, ip: a.ip, ip6: a.ip6 };
+    Ok(connect::connect(paths, &req, &proof)?)
+}
+
+fn disconnect(paths: &Paths, a: &DisconnectArgs) -> anyhow::Result<()> {
+    let proof = enter()?;
+    Ok(connect::disconnect(paths, &a.network, &a.container, a.force, &proof)?)
 }
 
 fn create(paths: &Paths, a: CreateArgs) -> anyhow::Result<()> {

@@ -4,10 +4,15 @@
 //! docker's, so `--format '{{.State.ExitCode}}'` and scripts that read
 //! `.NetworkSettings.Ports` work unchanged.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use burrow_netstack::mode::NetworkMode;
 use serde_json::{json, Map, Value};
 
 use super::record::{Record, Status};
+use crate::model::network::Mac;
 use crate::model::PublishedPort;
+use crate::network::store;
 use crate::paths::Paths;
 
 /// `80/tcp -> 0.0.0.0:8080` lines as docker's `Ports` map.
@@ -23,22 +28,88 @@ fn port_map(ports: &[PublishedPort]) -> Value {
     Value::Object(map)
 }
 
-/// docker's `NetworkSettings.Networks` for the user-defined networks a
-/// container is on: its address and MAC on each.
-fn networks(r: &Record) -> Value {
+/// One entry of docker's `NetworkSettings.Networks`: an address with its
+/// prefix and gateway for each family, a MAC, a network id and names.
+struct Place {
+    network_id: String,
+    ipv4: Option<(Ipv4Addr, u8, Ipv4Addr)>,
+    ipv6: Option<(Ipv6Addr, u8, Ipv6Addr)>,
+    mac: String,
+    aliases: Vec<String>,
+    dns_names: Vec<String>,
+}
+
+impl Place {
+    /// No address at all (the top level off the default network).
+    fn none() -> Place {
+        Place { network_id: String::new(), ipv4: None, ipv6: None, mac: String::new(), aliases: Vec::new(), dns_names: Vec::new() }
+    }
+
+    fn json(&self) -> Value {
+        let text = |a: Option<String>| a.unwrap_or_default();
+        json!({
+            "NetworkID": self.network_id,
+            "IPAddress": text(self.ipv4.map(|(a, _, _)| a.to_string())),
+            "IPPrefixLen": self.ipv4.map_or(0, |(_, p, _)| p),
+            "Gateway": text(self.ipv4.map(|(_, _, g)| g.to_string())),
+            "GlobalIPv6Address": text(self.ipv6.map(|(a, _, _)| a.to_string())),
+            "GlobalIPv6PrefixLen": self.ipv6.map_or(0, |(_, p, _)| p),
+            "IPv6Gateway": text(self.ipv6.map(|(_, _, g)| g.to_string())),
+            "MacAddress": self.mac,
+            "Aliases": self.aliases,
+            "DNSNames": self.dns_names,
+        })
+    }
+}
+
+/// burrow's default network as a container on it has it (`bridge` in
+/// docker's terms), if that is its mode.
+fn default_place(mode: &NetworkMode) -> Option<Place> {
+    let NetworkMode::Burrow(o) = mode else { return None };
+    let v = o.cidr;
+    Some(Place {
+        network_id: store::BUILTINS[0].id().to_string(),
+        ipv4: Some((v.container(), v.prefix_len, v.gateway())),
+        ipv6: o.enable_ipv6.then(|| (v.ipv6_container(), v.ipv6_prefix_len(), v.ipv6_gateway())),
+        mac: Mac(super::net::CONTAINER_MAC).to_string(),
+        aliases: Vec::new(),
+        dns_names: Vec::new(),
+    })
+}
+
+/// docker's `NetworkSettings.Networks`: the default network's entry, or
+/// one per user-defined network the container is on (its address there,
+/// with the network's prefix and gateways).
+fn networks(paths: &Paths, r: &Record, default: Option<&Place>) -> Value {
     let mut map = Map::new();
+    if let Some(p) = default {
+        map.insert("bridge".into(), p.json());
+    }
     for e in &r.endpoints {
-        map.insert(
-            e.network.clone(),
-            json!({
-                "IPAddress": e.ipv4.to_string(),
-                "GlobalIPv6Address": e.ipv6.map(|a| a.to_string()).unwrap_or_default(),
-                "MacAddress": e.mac.to_string(),
-                "Aliases": e.aliases,
-            }),
-        );
+        let net = store::get(paths, &e.network).ok();
+        let place = Place {
+            network_id: net.as_ref().map(|n| n.id.to_string()).unwrap_or_default(),
+            ipv4: net.as_ref().map(|n| (e.ipv4, n.ipv4.subnet.prefix_len(), n.ipv4.gateway)),
+            ipv6: e.ipv6.zip(net.as_ref().and_then(|n| n.ipv6.as_ref())).map(|(a, c)| (a, c.subnet.prefix_len(), c.gateway)),
+            mac: e.mac.to_string(),
+            aliases: e.aliases.clone(),
+            dns_names: r.dns_names(e),
+        };
+        map.insert(e.network.clone(), place.json());
     }
     Value::Object(map)
+}
+
+/// `NetworkSettings` itself: ports, the default network's addresses at the
+/// top level (empty on other networks, as docker has them) and `Networks`.
+fn network_settings(paths: &Paths, r: &Record, mode: &NetworkMode) -> Value {
+    let default = default_place(mode);
+    let top = default.as_ref().map_or_else(|| Place::none().json(), Place::json);
+    let mut out = json!({"Ports": port_map(&r.ports), "Networks": networks(paths, r, default.as_ref())});
+    for key in ["IPAddress", "IPPrefixLen", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPv6Gateway", "MacAddress"] {
+        out[key] = top[key].clone();
+    }
+    out
 }
 
 /// docker's zero time, for a container that never started or finished.
@@ -116,10 +187,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
                 "Retries": h.retries,
             })),
         },
-        "NetworkSettings": {
-            "Ports": port_map(&r.ports),
-            "Networks": networks(r),
-        },
+        "NetworkSettings": network_settings(paths, r, &c.network.mode),
     })
 }
 

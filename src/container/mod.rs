@@ -22,6 +22,7 @@ pub fn span(id: &record::ContainerId) -> tracing::Span {
 pub mod attach;
 pub(crate) mod bridge;
 pub mod commit;
+pub mod connect;
 pub mod cp;
 pub mod diff;
 pub mod exec;
@@ -110,8 +111,20 @@ pub enum Error {
     BuiltinNetwork { name: String },
     #[error("network {name} is internal: it has no way out, so no port can be published from it; use a network created without --internal")]
     InternalPublish { name: String },
-    #[error("container {name} has no address on network {network} (it was created before it joined): remove it and create it again")]
-    NoEndpoint { name: String, network: String },
+    #[error("--network {mode} cannot be combined with another --network: only user-defined networks can be given more than once")]
+    CombinedNetworks { mode: String },
+    #[error("network {name} is given more than once with --network")]
+    NetworkTwice { name: String },
+    #[error("invalid --mac-address {mac}: a container's hardware address must be unicast and not all zeros (the first byte even, such as 02:42:0a:59:00:02)")]
+    BadMac { mac: crate::model::network::Mac },
+    #[error("MAC address {mac} is already used by container {container} on network {network}: choose another --mac-address")]
+    MacInUse { mac: crate::model::network::Mac, network: String, container: String },
+    #[error("container {name} cannot be connected to network {network}: it uses the network mode {mode}, not a user-defined network; create it again with --network NAME to put it on user-defined networks")]
+    ConnectMode { name: String, network: String, mode: String },
+    #[error("container {name} is already connected to network {network}")]
+    AlreadyConnected { name: String, network: String },
+    #[error("container {name} is not connected to network {network}")]
+    NotConnected { name: String, network: String },
     #[error(transparent)]
     NetworkStore(#[from] crate::network::store::Error),
     #[error(transparent)]

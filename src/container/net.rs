@@ -40,6 +40,7 @@ pub const CONTAINER_MAC: [u8; 6] = [0x02, 0xb0, 0xb0, 0x00, 0x00, 0x64];
 /// ("conflicting options"), and the container must exist.
 pub fn check(paths: &Paths, req: &NetworkRequest, hostname: Option<&str>) -> Result<(), Error> {
     super::bridge::check(paths, req)?;
+    super::bridge::check_more(paths, req)?;
     let NetworkMode::Container(key) = &req.mode else { return Ok(()) };
     let flag = if !req.publish.is_empty() || req.publish_all {
         Some("-p/--publish and -P/--publish-all")
@@ -62,21 +63,12 @@ pub fn check(paths: &Paths, req: &NetworkRequest, hostname: Option<&str>) -> Res
 }
 
 /// Join a running container's network namespace (`--network
-/// container:NAME`): its namespace, held open from now on, and its
-/// hostname and `/etc/hosts` and `/etc/resolv.conf` as it has them. The
-/// namespace is opened through the container's first process and that
-/// process checked again afterwards, so a pid reused meanwhile cannot
-/// hand over a stranger's namespace.
+/// container:NAME`): its namespace (`running_netns`), held open from now
+/// on, and its hostname and `/etc/hosts` and `/etc/resolv.conf` as it has
+/// them.
 pub fn join(paths: &Paths, key: &str) -> Result<(Prepared, String), Error> {
-    let target = record::observed(paths, record::find(paths, key)?);
-    let running = || target.status == Status::Running && record::is_alive(&target) && target.monitor_alive(paths);
-    let not_running = || Error::JoinNotRunning { name: target.name.clone() };
-    let pid = target.pid.filter(|_| running()).ok_or_else(not_running)?;
-    let ns_path = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
-    let ns = std::fs::File::open(&ns_path).map_err(|_| not_running())?;
-    if record::process_start(pid) != target.pid_start {
-        return Err(not_running());
-    }
+    let target = record::find(paths, key)?;
+    let ns = running_netns(paths, &target).ok_or_else(|| Error::JoinNotRunning { name: target.name.clone() })?;
     let dir = target.dir(paths);
     let read = |file: &str| std::fs::read_to_string(dir.join(file)).map_err(|source| Error::Io { path: dir.join(file), source });
     let hostname = read("hostname")?.trim().to_string();
@@ -88,6 +80,18 @@ pub fn join(paths: &Paths, key: &str) -> Result<(Prepared, String), Error> {
         resolv: read("resolv.conf")?,
     };
     Ok((prepared, hostname))
+}
+
+/// The network namespace of container `r` if it runs (also for
+/// `network connect`), opened through its first process and that process
+/// checked again afterwards, so a pid reused meanwhile cannot hand over a
+/// stranger's namespace.
+pub fn running_netns(paths: &Paths, r: &record::Record) -> Option<std::fs::File> {
+    let r = record::observed(paths, r.clone());
+    let running = r.status == Status::Running && record::is_alive(&r) && r.monitor_alive(paths);
+    let pid = r.pid.filter(|_| running)?;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).ok()?;
+    (record::process_start(pid) == r.pid_start).then_some(ns)
 }
 
 /// The ports to publish: `-p` values, then (with `-P`) every exposed port

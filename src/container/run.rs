@@ -198,7 +198,7 @@ fn create_as<T>(
     };
     let mut record = Record::created(id, name, opts.image.clone(), image.id.clone(), args, opts.rm);
     if super::bridge::named(&opts.network).is_some() {
-        record.endpoints = vec![super::bridge::endpoint(paths, &opts.network)?];
+        record.endpoints = super::bridge::endpoints(paths, &opts.network)?;
     }
     let prepared = prepare_mounts(paths, opts, image, defaults, binds)?;
     record.mounts = prepared.points;
@@ -342,6 +342,7 @@ pub fn start(paths: &Paths, mut record: Record, io: Io, started: &mut dyn FnMut(
         gid: identity.gid,
         groups: identity.groups,
         hostname: hostname.to_string(),
+        domainname: opts.domainname.clone(),
         read_only: opts.read_only,
         files,
         tty: opts.tty,

@@ -26,6 +26,16 @@ pub struct NetworkRequest {
     /// knows by another name too.
     #[serde(default)]
     pub links: Vec<String>,
+    /// `--network` given again: the user-defined networks after the first
+    /// (which is `mode`), as typed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_networks: Vec<String>,
+    /// `--ip6`: the IPv6 address asked for on its (first) network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--mac-address`: its hardware address on its (first) network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<super::network::Mac>,
 }
 
 /// The mode as `--network` spells it.

@@ -116,4 +116,53 @@ impl Record {
             endpoints: Vec::new(),
         }
     }
+
+    /// The names this container answers to in the DNS of the network of
+    /// its endpoint `e` (docker's `DNSNames`): its name, short id and
+    /// aliases there, and its `--hostname`, with `--domainname` also as
+    /// `HOSTNAME.DOMAINNAME`.
+    pub fn dns_names(&self, e: &Endpoint) -> Vec<String> {
+        let mut out = vec![self.name.clone(), self.id.short().to_string()];
+        out.extend(e.aliases.iter().cloned());
+        let config = self.config.as_ref();
+        if let Some(host) = config.and_then(|c| c.hostname.as_deref()).filter(|h| !h.is_empty()) {
+            out.push(host.to_string());
+            if let Some(domain) = config.and_then(|c| c.domainname.as_deref()).filter(|d| !d.is_empty()) {
+                out.push(format!("{host}.{domain}"));
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    /// Whether `name` (any case) is one of its `dns_names` on `e`, or a
+    /// prefix of its id at least as long as a short id.
+    pub fn answers_to(&self, e: &Endpoint, name: &str) -> bool {
+        (name.len() >= 12 && self.id.as_str().starts_with(&name.to_ascii_lowercase()))
+            || self.dns_names(e).iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names_are_name_id_aliases_and_hostname() {
+        let id = ContainerId::random();
+        let mut r = Record::created(id.clone(), "db".into(), "busybox".into(), Digest::of_bytes(b"x"), vec!["true".into()], false);
+        let e = Endpoint {
+            network: "app".into(),
+            ipv4: "10.89.0.2".parse().unwrap(),
+            ipv6: None,
+            mac: "02:42:0a:59:00:02".parse().unwrap(),
+            aliases: vec!["database".into()],
+        };
+        assert_eq!(r.dns_names(&e), ["db", id.short(), "database"]);
+        r.config = Some(RunOptions { hostname: Some("store".into()), domainname: Some("example.org".into()), ..Default::default() });
+        assert_eq!(r.dns_names(&e), ["db", id.short(), "database", "store", "store.example.org"]);
+        assert!(r.answers_to(&e, "DB") && r.answers_to(&e, "Store.Example.Org") && r.answers_to(&e, &id.as_str()[..20]));
+        assert!(!r.answers_to(&e, &id.as_str()[..6]), "a short prefix is not a name");
+        assert!(!r.answers_to(&e, "example.org"));
+    }
 }

@@ -45,6 +45,10 @@ pub struct RunOptions {
     pub user: Option<String>,
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
+    /// `--domainname`: the container's NIS domain name (and, on a
+    /// user-defined network, `HOSTNAME.DOMAINNAME` in the network's DNS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
     pub read_only: bool,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,

@@ -106,6 +106,14 @@ pub trait Names: Sync {
     /// the network. Implementations compare names lowercased.
     fn lookup(&self, name: &str) -> Vec<IpAddr>;
 
+    /// The same for a question from `client` (the querying container's
+    /// address, which may make more names known: those of its other
+    /// networks); by default the client does not matter.
+    fn lookup_for(&self, client: Option<IpAddr>, name: &str) -> Vec<IpAddr> {
+        let _ = client;
+        self.lookup(name)
+    }
+
     /// The resolvers the container at `client` asked for (`--dns`), which
     /// its outside names go to instead of the network's; empty: the
     /// network's.
@@ -117,6 +125,19 @@ pub trait Names: Sync {
 impl<F: Fn(&str) -> Vec<IpAddr> + Sync> Names for F {
     fn lookup(&self, name: &str) -> Vec<IpAddr> {
         self(name)
+    }
+}
+
+/// A table whose answers depend on who asks: `F(client, name)`.
+pub struct ByClient<F>(pub F);
+
+impl<F: Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Sync> Names for ByClient<F> {
+    fn lookup(&self, name: &str) -> Vec<IpAddr> {
+        (self.0)(None, name)
+    }
+
+    fn lookup_for(&self, client: Option<IpAddr>, name: &str) -> Vec<IpAddr> {
+        (self.0)(client, name)
     }
 }
 
@@ -174,6 +195,11 @@ impl<N: Names> Responder<N> {
 
     /// The decision for one packet; the only I/O it does is the table lookup.
     pub fn decide(&self, packet: &[u8], transport: Transport) -> Action {
+        self.decide_for(packet, transport, None)
+    }
+
+    /// The decision for one packet from `client` (see `Names::lookup_for`).
+    pub fn decide_for(&self, packet: &[u8], transport: Transport, client: Option<IpAddr>) -> Action {
         let query = match Message::from_vec(packet) {
             Ok(query) => query,
             Err(error) => {
@@ -191,7 +217,7 @@ impl<N: Names> Responder<N> {
         let [question] = query.queries() else {
             return self.reply_code(&query, ResponseCode::FormErr);
         };
-        let place = if question.query_class() == DNSClass::IN { self.place(question.name()) } else { Place::Outside };
+        let place = if question.query_class() == DNSClass::IN { self.place(question.name(), client) } else { Place::Outside };
         match place {
             Place::Local { key, addrs } => self.reply_local(&query, question, &key, addrs, transport),
             Place::OwnZone => self.reply_local(&query, question, "", Vec::new(), transport),
@@ -202,7 +228,7 @@ impl<N: Names> Responder<N> {
 
     /// Where `name` lives: the table is tried with the name as asked, then
     /// without the search domain.
-    fn place(&self, name: &Name) -> Place {
+    fn place(&self, name: &Name, client: Option<IpAddr>) -> Place {
         let ascii = name.to_ascii().to_ascii_lowercase();
         let full = ascii.strip_suffix('.').unwrap_or(&ascii);
         let inner = self.domain.as_deref().and_then(|d| {
@@ -213,7 +239,7 @@ impl<N: Names> Responder<N> {
             }
         });
         for key in [Some(full), inner].into_iter().flatten().filter(|k| !k.is_empty()) {
-            let addrs = self.names.lookup(key);
+            let addrs = self.names.lookup_for(client, key);
             if !addrs.is_empty() {
                 return Place::Local { key: key.to_string(), addrs };
             }
@@ -439,7 +465,7 @@ pub fn serve_udp<N: Names>(socket: UdpSocket, responder: &Responder<N>, stop: &A
                 Err(e) => return Err(fail("receive", e)),
             };
             let packet = &buf[..len];
-            let reply = match responder.decide(packet, Transport::Udp) {
+            let reply = match responder.decide_for(packet, Transport::Udp, Some(peer.ip())) {
                 Action::Drop => None,
                 Action::Reply(bytes) => Some(bytes),
                 Action::Forward if in_flight.load(Ordering::Relaxed) >= MAX_FORWARDS => responder.servfail(packet),
@@ -526,8 +552,8 @@ fn wait_readable(listener: &TcpListener) -> io::Result<()> {
 /// Queries on one TCP connection, answered in order, until the client
 /// closes it, stays idle for `TCP_IDLE`, or `stop` is set.
 fn serve_connection<N: Names>(mut stream: TcpStream, responder: &Responder<N>, stop: &AtomicBool) -> io::Result<()> {
-    let client = stream.peer_addr()?.ip();
     stream.set_nonblocking(false)?;
+    let client = stream.peer_addr().ok().map(|a| a.ip());
     stream.set_read_timeout(Some(POLL))?;
     stream.set_write_timeout(Some(UPSTREAM_TIMEOUT))?;
     loop {
@@ -540,9 +566,9 @@ fn serve_connection<N: Names>(mut stream: TcpStream, responder: &Responder<N>, s
         if !fill(&mut stream, &mut packet, stop, deadline)? {
             return Ok(());
         }
-        let reply = match responder.decide(&packet, Transport::Tcp) {
+        let reply = match responder.decide_for(&packet, Transport::Tcp, client) {
             Action::Reply(bytes) => Some(bytes),
-            Action::Forward => responder.forward_tcp(&packet, client),
+            Action::Forward => client.and_then(|c| responder.forward_tcp(&packet, c)),
             Action::Drop => None,
         };
         if let Some(reply) = reply {

@@ -287,16 +287,21 @@ enum Report {
 
 /// What a holder's DNS responder answers from, looked up in the records
 /// at each query by the caller, which may read them: the addresses of a
-/// name on this network (container names, short ids and aliases), and the
-/// resolvers a container asked for with `--dns` (by its address).
+/// name for the asking container (container names, short ids, aliases
+/// and hostnames on this network and on the asker's other networks,
+/// `lookup(client, name)`), and the resolvers the asking container gave
+/// with `--dns` (`upstreams(client)`).
 pub struct NameTable {
-    pub lookup: Box<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>,
+    pub lookup: Box<dyn Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Send + Sync>,
     pub upstreams: Box<dyn Fn(IpAddr) -> Vec<std::net::SocketAddr> + Send + Sync>,
 }
 
 impl super::dns::Names for NameTable {
     fn lookup(&self, name: &str) -> Vec<IpAddr> {
-        (self.lookup)(name)
+        (self.lookup)(None, name)
+    }
+    fn lookup_for(&self, client: Option<IpAddr>, name: &str) -> Vec<IpAddr> {
+        (self.lookup)(client, name)
     }
     fn upstreams_for(&self, client: IpAddr) -> Vec<std::net::SocketAddr> {
         (self.upstreams)(client)

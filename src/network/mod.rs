@@ -18,7 +18,8 @@
 //! `store` keeps them as `networks/<name>/network.json` beside the
 //! built-in `bridge`, `host` and `none`.
 //! `dns` is the exception that does open sockets: the responder that a
-//! user-defined network's holder runs on the network's gateway. `link`,
+//! user-defined network's holder runs on the network's gateway, and
+//! `names` decides what it answers to whom. `link`,
 //! `holder`, `uplink` and `publish` are the kernel plumbing of those
 //! networks: devices over netlink, the process that holds a network's
 //! namespace, its way out through burrow-netstack, and the control socket
@@ -30,6 +31,7 @@ pub mod hosts;
 pub mod inspect;
 pub mod ipam;
 pub mod link;
+pub mod names;
 pub mod publish;
 pub mod resolv;
 pub mod store;

@@ -113,6 +113,12 @@ fn detached_stdio(d: &super::Detached) -> SetupResult<()> {
 
 fn setup(spec: &Spec, sock: OwnedFd) -> SetupResult<()> {
     sethostname(&spec.hostname).map_err(|source| SetupError::Hostname { source })?;
+    if let Some(domain) = &spec.domainname {
+        // SAFETY: setdomainname reads `len` bytes of a live buffer.
+        if unsafe { libc::setdomainname(domain.as_ptr().cast(), domain.len()) } < 0 {
+            return Err(SetupError::Domainname { source: nix::errno::Errno::last() });
+        }
+    }
     mounts::make_private()?;
     super::fuse_root::mount_and_send(&spec.rootfs, spec.root_mode, &sock)?;
     // The network device is made while /dev/net/tun is still the host's;

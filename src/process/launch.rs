@@ -140,19 +140,20 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     result
 }
 
-/// Plug the waiting child's namespace into its network's bridge: its
-/// `eth0` exists, addressed and routed, before its command runs; its
-/// published ports are served by the network's holder from then on, for
-/// as long as the returned publication lives.
+/// Plug the waiting child's namespace into its networks' bridges: its
+/// `eth0` (and `eth1`... on further networks) exist, addressed and
+/// routed, before its command runs; its published ports are served by
+/// the first network's holder from then on, for as long as the returned
+/// publication lives.
 fn plug(child: Pid, b: &super::BridgeJoin, ports: Vec<burrow_netstack::Published>) -> Result<Option<crate::network::publish::Publication>> {
     use std::os::fd::AsFd;
     let ns = open_netns(child)?;
-    crate::network::holder::attach(b.holder.as_fd(), ns.as_fd(), &b.endpoint)?;
-    if ports.is_empty() {
-        return Ok(None);
+    for p in &b.plugs {
+        crate::network::holder::attach(p.holder.as_fd(), ns.as_fd(), &p.endpoint)?;
     }
-    let target = std::net::IpAddr::V4(b.endpoint.addr);
-    Ok(Some(crate::network::publish::publish(&b.dir, target, ports)?))
+    let Some(first) = b.plugs.first().filter(|_| !ports.is_empty()) else { return Ok(None) };
+    let target = std::net::IpAddr::V4(first.endpoint.addr);
+    Ok(Some(crate::network::publish::publish(&first.dir, target, ports)?))
 }
 
 /// The namespaces the container's first process is cloned into: all but

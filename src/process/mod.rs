@@ -128,6 +128,8 @@ pub struct Spec {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub hostname: String,
+    /// `--domainname`: the UTS namespace's NIS domain name.
+    pub domainname: Option<String>,
     pub read_only: bool,
     pub files: Vec<FileMount>,
     /// Volumes, binds and tmpfs (`-v`, `--mount`, `--tmpfs`), parents first.
@@ -179,9 +181,22 @@ pub enum NetSpec {
     Bridge(std::sync::Arc<BridgeJoin>),
 }
 
-/// What plugging a container into a network's bridge takes.
+/// What plugging a container into its user-defined networks takes: one
+/// plug per network, the first (`eth0`, the default route) first. None
+/// at all leaves the container with loopback only (it was disconnected
+/// from every network).
 #[derive(Debug)]
 pub struct BridgeJoin {
+    pub plugs: Vec<BridgePlug>,
+    /// The container's published ports, bound; handed to the first
+    /// network's holder once the container is plugged in
+    /// (`network::publish`).
+    pub published: std::sync::Mutex<Vec<burrow_netstack::Published>>,
+}
+
+/// What plugging a container into one network's bridge takes.
+#[derive(Debug)]
+pub struct BridgePlug {
     /// The network holder's namespace.
     pub holder: std::os::fd::OwnedFd,
     pub endpoint: crate::network::holder::Endpoint,
@@ -190,9 +205,6 @@ pub struct BridgeJoin {
     pub hold: Option<std::fs::File>,
     /// The network's directory (where the holder's control socket is).
     pub dir: std::path::PathBuf,
-    /// The container's published ports, bound; handed to the holder
-    /// once the container is plugged in (`network::publish`).
-    pub published: std::sync::Mutex<Vec<burrow_netstack::Published>>,
 }
 
 /// How the container ended.

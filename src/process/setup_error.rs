@@ -37,6 +37,8 @@ pub enum SetupError {
     ControllingTerminal { source: std::io::Error },
     #[error("cannot set the hostname: {source}")]
     Hostname { source: Errno },
+    #[error("cannot set the domain name: {source}")]
+    Domainname { source: Errno },
 
     #[error("cannot mount {what} on {}: {source}", target.display())]
     Mount { what: String, target: PathBuf, source: Errno },
