@@ -292,9 +292,12 @@ enum Report {
 /// `lookup(client, name)`), and the resolvers the asking container gave
 /// with `--dns` (`upstreams(client)`).
 pub struct NameTable {
-    pub lookup: Box<dyn Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Send + Sync>,
+    pub lookup: Lookup,
     pub upstreams: Box<dyn Fn(IpAddr) -> Vec<std::net::SocketAddr> + Send + Sync>,
 }
+
+/// `lookup(client, name)`: the addresses of `name` for the asking container.
+pub type Lookup = Box<dyn Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Send + Sync>;
 
 impl super::dns::Names for NameTable {
     fn lookup(&self, name: &str) -> Vec<IpAddr> {

@@ -99,14 +99,13 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // namespace is held now too, while the child surely lives in it: after
     // the gate, a workload as short as `true` may have exited (and its
     // namespace gone) before its TAP device arrives.
-    let mut publication = None;
     let prepared = cgroup
         .as_ref()
         .map_or(Ok(()), |c| c.attach(child.as_raw()).map_err(Error::from))
-        .and_then(|_| bridge.map_or(Ok(()), |b| Ok(publication = plug(child, &b, published)?)))
-        .and_then(|_| net.as_ref().map(|_| open_netns(child)).transpose());
-    let netns = match prepared {
-        Ok(ns) => ns,
+        .and_then(|_| bridge.map_or(Ok(None), |b| plug(child, &b, published)))
+        .and_then(|publication| Ok((publication, net.as_ref().map(|_| open_netns(child)).transpose()?)));
+    let (publication, netns) = match prepared {
+        Ok(p) => p,
         Err(e) => {
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, None);
