@@ -40,12 +40,7 @@ pub struct NetStart {
 pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
     let Gate { wait_end, open_end } = Gate::new()?;
     let ErrorPipe { read_end, write_end } = ErrorPipe::new()?;
-    let (tty_parent, tty_child): (Option<OwnedFd>, Option<OwnedFd>) = if spec.tty {
-        let (a, b) = channel::fd_channel()?;
-        (Some(a), Some(b))
-    } else {
-        (None, None)
-    };
+    let (tty_parent, tty_child) = tty_channel(spec.tty)?;
     let flags = clone_flags(&spec);
     let joined = match &spec.network {
         super::NetSpec::Join(fd) => Some(fd.clone()),
@@ -137,6 +132,15 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // Its ports are free again once this returns.
     drop(publication);
     result
+}
+
+/// The channel the child sends its pty master over (with -t).
+fn tty_channel(tty: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    if !tty {
+        return Ok((None, None));
+    }
+    let (a, b) = channel::fd_channel()?;
+    Ok((Some(a), Some(b)))
 }
 
 /// Plug the waiting child's namespace into its networks' bridges: its
