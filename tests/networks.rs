@@ -274,6 +274,10 @@ fn containers_on_a_network_find_each_other_by_name_and_no_one_else() {
     let db_id = db.trim();
     let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.inner.IPAddress}}", "db"]).trim().to_string();
     assert!(ip.starts_with("10.89."), "{ip}");
+    // The network lists its running containers as docker does.
+    let members = inspect(&e, "inner")["Containers"].clone();
+    assert_eq!(members[db_id]["Name"], "db", "{members}");
+    assert_eq!(members[db_id]["IPv4Address"], format!("{ip}/24").as_str(), "{members}");
     // By name and by short id, over TCP, in the kernel; the resolver is the gateway.
     assert_eq!(on(&e, "inner", &ask("db", 5000)).trim(), "db-says-hi");
     assert_eq!(on(&e, "inner", &ask(&db_id[..12], 5000)).trim(), "db-says-hi");
