@@ -228,16 +228,24 @@ pub(super) fn holder_of(paths: &Paths, net: &Network) -> Result<(OwnedFd, File)>
     let io = |source| Error::Io { path: start.clone(), source };
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
     let hold = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&start).map_err(io)?;
-    // Exclusive while finding or starting the holder, then shared.
-    flock(&hold, libc::LOCK_EX).map_err(io)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let found = match NetnsHolder::find(&dir)? {
-        Some(h) => h,
-        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(net, &host_resolv))?,
-    };
-    flock(&hold, libc::LOCK_SH).map_err(io)?;
-    let ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
-    Ok((ns, hold))
+    loop {
+        // Exclusive while finding or starting the holder, then shared.
+        flock(&hold, libc::LOCK_EX).map_err(io)?;
+        let found = match NetnsHolder::find(&dir)? {
+            Some(h) => h,
+            None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(net, &host_resolv))?,
+        };
+        // The conversion is not atomic (flock(2)): an idle holder may
+        // take the lock in between and leave. Shared, it cannot any more,
+        // so the holder is looked for again: still the same, it stays.
+        flock(&hold, libc::LOCK_SH).map_err(io)?;
+        if NetnsHolder::find(&dir).ok().flatten().is_some_and(|again| again.pid() == found.pid()) {
+            let ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
+            return Ok((ns, hold));
+        }
+        tracing::debug!(pid = found.pid(), "the network's holder left while the container was being started; looking again");
+    }
 }
 
 /// How container `id`'s endpoint `ep` on `net` is plugged: as `ifname`,
