@@ -198,10 +198,6 @@ fn linked(records: &[Record], network: &str, link: &str) -> Result<Vec<(String, 
     Ok(vec![(alias.to_string(), ip), (r.name.clone(), ip)])
 }
 
-fn mtu(net: &Network) -> u32 {
-    net.options.get("mtu").and_then(|m| m.parse().ok()).unwrap_or(1500)
-}
-
 /// What the holder of `net` makes: a way out unless it is internal,
 /// with DNS forwarded to the host's first nameserver.
 fn plan(net: &Network, host_resolv: &str) -> HolderPlan {
@@ -213,7 +209,7 @@ fn plan(net: &Network, host_resolv: &str) -> HolderPlan {
         gateway: net.ipv4.gateway,
         prefix_len,
         gateway6: net.ipv6.as_ref().map(|c| (c.gateway, c.subnet.prefix_len())),
-        mtu: mtu(net),
+        mtu: net.mtu(),
         mac: [0x02, 0x42, g[0], g[1], g[2], g[3]],
         uplink: (!net.internal).then(|| UplinkPlan::new(subnet, prefix_len, upstream, ipv6)),
     }
@@ -255,7 +251,7 @@ pub(super) fn plug_endpoint(id: &str, ep: &Endpoint, net: &Network, ifname: Stri
         host_ifname: holder::Endpoint::host_ifname_for(id),
         ifname,
         mac: ep.mac.0,
-        mtu: mtu(net),
+        mtu: net.mtu(),
         addr: ep.ipv4,
         prefix_len: net.ipv4.subnet.prefix_len(),
         gateway: net.ipv4.gateway,
