@@ -126,6 +126,12 @@ fn flags<'a>(args: &Args<'a>) -> Result<(Vec<Flag<'a>>, Args<'a>), Located> {
         let rest = &args.text[offset..];
         let word = &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())];
         let Some(body) = word.strip_prefix("--") else { break };
+        // `--` alone ends the flags: what follows is arguments, even
+        // words that start with `--` (as BuildKit reads it).
+        if body.is_empty() {
+            end = offset + word.len();
+            break;
+        }
         let (name, value) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
             None => (body, None),

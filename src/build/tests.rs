@@ -253,3 +253,11 @@ fn a_trigger_is_one_instruction_a_child_may_run() {
     assert!(e.to_string().starts_with("unknown instruction \"FOO\""), "{e}");
     assert_eq!(e.span(), None);
 }
+
+#[test]
+fn a_double_dash_ends_the_flags() {
+    let df = parse("FROM a\nCOPY --chmod=644 -- --odd /dst/\nRUN -- --version\n", "Dockerfile").unwrap();
+    let dumped = dump(&df);
+    assert!(dumped.contains(r#"["--odd"] -> "/dst/" chmod="644""#), "{dumped}");
+    assert!(dumped.contains(r#"RUN shell "--version""#), "{dumped}");
+}
