@@ -417,6 +417,9 @@ fn dockerfile_or_context_from_standard_input() {
     let dockerfile = b"FROM busybox\nCOPY data.txt /d\nCMD [\"cat\", \"/d\"]\n";
     build_from_stdin(&e, &["build", "-q", "-t", "file-stdin", "-f", "-", ctx.to_str().unwrap()], dockerfile);
     assert_eq!(e.ok(&["run", "--rm", "file-stdin"]), "from the directory\n");
+    // A VOLUME before a RUN: the step's anonymous volume goes with it.
+    build_from_stdin(&e, &["build", "-q", "-t", "vol", "-"], b"FROM busybox\nVOLUME /data\nRUN echo x > /data/f\n");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "", "the build left an anonymous volume");
     let o = e.run(&["build", "-f", "-", "-"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("cannot both come from standard input"), "{}", stderr(&o));
