@@ -349,10 +349,21 @@ fn prune_and_rmi_leave_images_in_use_alone() {
     e.ok(&["run", "--rm", "busybox", "true"]);
     e.ok(&["tag", "busybox", "unused"]);
     e.ok(&["import", "-m", "other content", s(&tar), "other"]);
+    // Without -f it asks; end of input (stdin is /dev/null) is "no".
     let o = e.run(&["image", "prune"]);
-    assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("-f"), "{}", stderr(&o));
-    let out = e.ok(&["image", "prune", "-f"]);
+    let asked = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success() && asked.contains("Are you sure you want to continue? [y/N]"), "{asked}");
+    assert!(!asked.contains("Deleted"), "{asked}");
+    // "n" from a pipe keeps everything too; "y" would go ahead (below with -f).
+    let mut child = e.cmd(&["image", "prune"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"n\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("Deleted"));
+    let mut child = e.cmd(&["image", "prune"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"y\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let out = out.split_once("[y/N] ").map(|(_, after)| after.to_string()).unwrap_or(out);
     assert!(out.starts_with("Deleted Images:\n") && out.contains("deleted: sha256:"), "{out}");
     assert!(out.trim_end().lines().last().unwrap().starts_with("Total reclaimed space: "), "{out}");
     assert_eq!(e.ok(&["images", "-q"]).lines().count(), 2, "busybox (also unused) and other stay");

@@ -457,11 +457,11 @@ impl Force {
     }
 }
 
+/// Ask on standard output and read the answer from standard input,
+/// terminal or not (docker reads `y` from a pipe too); end of input is
+/// "no".
 fn confirm(warning: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!("this command asks for confirmation, but stdin is not a terminal: pass -f (--force) to go ahead without asking");
-    }
+    use std::io::{BufRead, Write};
     print!("{warning}Are you sure you want to continue? [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
