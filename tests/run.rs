@@ -542,3 +542,14 @@ fn unmapped_ids_are_refused_naming_the_mapping_in_force() {
     let msg = stderr(&o);
     assert!(msg.contains("uid 1000 is not mapped") && msg.contains("single-id") && msg.contains("subuid"), "{msg}");
 }
+
+#[test]
+fn isatty_on_a_file_of_the_root_is_answered_quietly() {
+    let Some(e) = env() else { return };
+    // isatty(3) asks TCGETS; the root's files answer ENOTTY, and burrow
+    // logs nothing about it on the user's terminal.
+    let o = e.run(&["run", "--rm", "busybox", "sh", "-c", "test -t 0 < /etc/passwd; echo rc=$?"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "rc=1\n");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("ioctl") && !err.contains("WARN"), "burrow logged: {err}");
+}

@@ -319,7 +319,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 125 } else { 0 });
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(log_directives(&cli.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -417,6 +418,17 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         C::Unshare(a) => unshare(a),
+    }
+}
+
+/// The log filter for `--log-level`: a plain level also hides fuser's
+/// "Failed to send FUSE reply", which it logs as an error whenever a
+/// container exits with requests in flight (the kernel has dropped them:
+/// an expected event, shown from debug on).
+fn log_directives(level: &str) -> String {
+    match level.trim() {
+        l @ ("off" | "error" | "warn" | "info") => format!("{l},fuser::reply=off"),
+        other => other.to_string(),
     }
 }
 
