@@ -402,6 +402,11 @@ fn login_pull_logout_against_tls_with_basic_auth() {
     assert!(says_unauthorized(&o), "{}", stderr(&o));
     assert!(!auth.exists(), "a failed login wrote {}", auth.display());
 
+    // Without -u and without a terminal, it says what to pass.
+    let o = c.run(&["login", "--cert-dir", certs, &host]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("pass -u NAME and the password with --password-stdin"), "{}", stderr(&o));
+
     // The right one, on stdin.
     let o = c.run_stdin(&["login", "-u", registry::USER, "--password-stdin", "--cert-dir", certs, &host], registry::PASSWORD);
     assert!(o.status.success(), "login: {}", stderr(&o));

@@ -153,7 +153,8 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<()> {
     let username = match &args.username {
         Some(u) => u.clone(),
         None if stdin.is_terminal() && !args.password_stdin => prompt("Username: ")?,
-        None => anyhow::bail!("give the user name with -u/--username"),
+        None if args.password_stdin => anyhow::bail!("with --password-stdin the user name cannot be asked for: pass it with -u NAME (echo \"$TOKEN\" | burrow login -u NAME --password-stdin {registry})"),
+        None => anyhow::bail!("standard input is not a terminal, so the user name cannot be asked for: pass -u NAME and the password with --password-stdin (echo \"$TOKEN\" | burrow login -u NAME --password-stdin {registry})"),
     };
     let password = match (&args.password, args.password_stdin) {
         (Some(_), true) => anyhow::bail!("--password and --password-stdin are mutually exclusive"),
