@@ -417,6 +417,23 @@ fn dockerfile_or_context_from_standard_input() {
     let dockerfile = b"FROM busybox\nCOPY data.txt /d\nCMD [\"cat\", \"/d\"]\n";
     build_from_stdin(&e, &["build", "-q", "-t", "file-stdin", "-f", "-", ctx.to_str().unwrap()], dockerfile);
     assert_eq!(e.ok(&["run", "--rm", "file-stdin"]), "from the directory\n");
+    // Images sharing busybox's layer: system df counts it once.
+    let bytes = |h: &str| -> f64 {
+        let n: String = h.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let scale = match &h[n.len()..] {
+            "kB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            _ => 1.0,
+        };
+        n.parse::<f64>().unwrap() * scale
+    };
+    let images: serde_json::Value = serde_json::from_str(&e.ok(&["images", "--format", "json"])).unwrap();
+    let sizes: Vec<f64> = images.as_array().unwrap().iter().map(|i| i["Size"].as_f64().unwrap()).collect();
+    let (listed, largest) = (sizes.iter().sum::<f64>(), sizes.iter().cloned().fold(0.0, f64::max));
+    let df = e.ok(&["system", "df"]);
+    let images_row = df.lines().find(|l| l.starts_with("Images")).unwrap().split_whitespace().nth(3).unwrap().to_string();
+    assert!(sizes.len() >= 3 && bytes(&images_row) < listed - largest, "df counts a shared layer more than once: {df} (images {sizes:?})");
     // A VOLUME before a RUN: the step's anonymous volume goes with it.
     build_from_stdin(&e, &["build", "-q", "-t", "vol", "-"], b"FROM busybox\nVOLUME /data\nRUN echo x > /data/f\n");
     assert_eq!(e.ok(&["volume", "ls", "-q"]), "", "the build left an anonymous volume");

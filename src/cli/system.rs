@@ -66,14 +66,30 @@ pub struct DfArgs {
 }
 
 /// docker's `system df`: what takes space, and what pruning would free.
+/// The images' size with each layer counted once, however many images
+/// share it, and the part only unused images have (what pruning them
+/// frees), as docker's `system df` counts.
+fn layer_sizes(images: &[burrow::image::Image], used: &std::collections::HashSet<burrow::model::Digest>) -> (u64, u64) {
+    use std::collections::BTreeMap;
+    let mut layers: BTreeMap<&burrow::model::Digest, (u64, bool)> = BTreeMap::new();
+    for i in images {
+        for l in &i.layers {
+            let entry = layers.entry(&l.chain_id).or_insert((l.blob.size, false));
+            entry.1 |= used.contains(&i.id);
+        }
+    }
+    let total = layers.values().map(|(size, _)| size).sum();
+    let free = layers.values().filter(|(_, in_use)| !in_use).map(|(size, _)| size).sum();
+    (total, free)
+}
+
 pub fn df(paths: &Paths, args: &DfArgs) -> anyhow::Result<()> {
     use burrow::container::{prune, record};
     let store = Store::open(paths)?;
     let images = store.list()?;
     let users = record::image_users(paths)?;
     let used: std::collections::HashSet<_> = users.iter().map(|u| u.image_id.clone()).collect();
-    let image_size: u64 = images.iter().map(|i| i.size).sum();
-    let image_free: u64 = images.iter().filter(|i| !used.contains(&i.id)).map(|i| i.size).sum();
+    let (image_size, image_free) = layer_sizes(&store.all()?, &used);
     let containers: Vec<_> = record::list(paths)?.into_iter().map(|r| record::observed(paths, r)).collect();
     let running = |r: &record::Record| r.status == burrow::container::Status::Running;
     let sizes: Vec<u64> = containers.iter().map(|r| prune::size(paths, r)).collect();
