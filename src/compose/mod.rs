@@ -27,6 +27,7 @@ mod extends;
 pub mod graph;
 pub mod interpolate;
 mod merge;
+pub mod plan;
 pub mod model;
 mod mounts;
 mod ports;
