@@ -28,6 +28,8 @@ pub mod graph;
 pub mod interpolate;
 mod merge;
 pub mod plan;
+pub mod apply;
+pub mod state;
 pub mod model;
 mod mounts;
 mod ports;

@@ -314,7 +314,9 @@ fn limits(s: &Service, path: &dyn Fn(&str) -> String) -> Result<crate::model::li
     if let Some(l) = s.deploy.as_ref().and_then(|d| d.resources.as_ref()).map(|r| &r.limits) {
         let lp = path("deploy.resources.limits");
         if let Some(m) = l.memory {
-            r.memory = Some(crate::limits::parse_memory(&m.to_string()).map_err(|source| PlanError::Limits { path: format!("{lp}.memory"), source })?);
+            r.memory = Some(
+                crate::limits::parse_memory(&m.to_string()).map_err(|source| PlanError::Limits { path: format!("{lp}.memory"), source })?,
+            );
         }
         r.nano_cpus = l.cpus;
         r.pids_limit = l.pids.filter(|p| *p > 0).map(|p| p as u64);

@@ -74,12 +74,15 @@ fn a_service_becomes_run_options_and_labels() {
     assert_eq!(o.network.expose, vec!["81"]);
     assert_eq!(o.network.add_host, vec!["db.local:10.0.0.5"]);
     let kinds: Vec<(&str, &MountKind, bool)> = o.mounts.iter().map(|m| (m.target.as_str(), &m.kind, m.read_only)).collect();
-    assert!(matches!(kinds[..], [
+    assert!(
+        matches!(kinds[..], [
         ("/site", MountKind::Bind { create: true, .. }, false),
         ("/data", MountKind::Volume { name: Some(ref n), .. }, true),
         ("/run/secrets/token", MountKind::Bind { create: false, .. }, true),
         ("/scratch", MountKind::Tmpfs(_), false),
-    ] if n == "shop_data"), "{kinds:?}");
+    ] if n == "shop_data"),
+        "{kinds:?}"
+    );
     let h = o.health.as_ref().unwrap();
     assert_eq!((h.test.clone(), h.interval.as_secs(), h.retries), (vec!["CMD".to_string(), "true".into()], 2, 5));
     assert_eq!(o.restart, "on-failure:3".parse().unwrap());
@@ -119,9 +122,15 @@ fn the_default_network_and_image_healthcheck() {
 fn what_the_engine_cannot_do_is_refused_with_its_path() {
     let cases = [
         ("services:\n  a:\n    image: x\n    healthcheck: {test: true, start_interval: 1s}\n", "services.a.healthcheck.start_interval"),
-        ("services:\n  a:\n    image: x\n    secrets: [{source: s, mode: 0400}]\nsecrets:\n  s: {file: ./secret.txt}\n", "services.a.secrets[0]"),
+        (
+            "services:\n  a:\n    image: x\n    secrets: [{source: s, mode: 0400}]\nsecrets:\n  s: {file: ./secret.txt}\n",
+            "services.a.secrets[0]",
+        ),
         ("services:\n  a:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {environment: HOME}\n", "secrets.s"),
-        ("services:\n  a:\n    image: x\n    volumes: [{type: bind, source: ., target: /x, bind: {propagation: rshared}}]\n", "services.a.volumes[0].bind"),
+        (
+            "services:\n  a:\n    image: x\n    volumes: [{type: bind, source: ., target: /x, bind: {propagation: rshared}}]\n",
+            "services.a.volumes[0].bind",
+        ),
     ];
     for (text, path) in cases {
         let p = project(text);
