@@ -18,8 +18,8 @@
 set -euo pipefail
 
 PACKAGES="uidmap fuse3 iproute2 busybox-static libseccomp-dev pkg-config acl attr libcap2-bin procps util-linux
-          podman skopeo docker-registry debootstrap fuse-overlayfs slirp4netns passt iperf3 hyperfine
-          apache2-utils openssl curl zstd python3 ca-certificates sudo"
+          podman netavark aardvark-dns skopeo docker-registry debootstrap fuse-overlayfs slirp4netns passt iperf3 hyperfine
+          apache2-utils openssl curl zstd python3 ca-certificates sudo gcc libc6-dev"
 
 user="${BURROW_TEST_USER:-burrowtest}"
 say() { printf 'provision: %s\n' "$*"; }

@@ -17,7 +17,10 @@
 #    or oci-layout.py changes),
 # 4. runs every test executable as the unprivileged test user with a clean
 #    environment, all of them even when one fails,
-# 5. ends with the line "N passed, N failed" and exits non-zero on any failure.
+# 5. on a full run (no FILTER), builds the Debian package, installs it,
+#    runs a container with it as the test user and removes it
+#    (packaging/test-deb.sh; counted as one test),
+# 6. ends with the line "N passed, N failed" and exits non-zero on any failure.
 #
 # Environment: BURROW_TEST_USER (default burrowtest), BURROW_TEST_CACHE
 # (default /var/cache/burrow-test), BURROW_TEST_TIMEOUT
@@ -121,6 +124,19 @@ for e in "${exes[@]}"; do
     fi
   fi
 done
+
+# The package route (packaging/test-deb.sh) on a full run only: it
+# installs and removes a system package.
+if [ $# -eq 0 ]; then
+  echo "-- package"
+  cd "$repo"
+  if bash packaging/test-deb.sh "$dir/burrow" "$dir/busybox.tar" "$user"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failed_exes+=("packaging/test-deb.sh")
+  fi
+fi
 
 echo
 echo "== summary: ${#exes[@]} test executables"

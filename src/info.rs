@@ -97,25 +97,19 @@ pub fn probe(paths: &Paths) -> Report {
     };
     let fuse = open_check("/dev/fuse");
     if !fuse.ok {
-        fixes.push(format!(
-            "/dev/fuse: {} — burrow run needs it for every container's root; as root: `chmod 0666 /dev/fuse` (and `apt-get install fuse3`)",
-            fuse.detail
-        ));
+        fixes.push(fix_fuse(&fuse.detail));
     }
     let tun = open_check("/dev/net/tun");
     if !tun.ok {
-        fixes.push(format!("/dev/net/tun: {} — as root: `chmod 0666 /dev/net/tun`", tun.detail));
+        fixes.push(fix_tun(&tun.detail));
     }
     let ping = ping_check();
     if !ping.ok {
-        fixes.push(format!("ping: {} — as root: `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`", ping.detail));
+        fixes.push(fix_ping(&ping.detail));
     }
     let cgroups = cgroups();
     if cgroups.delegated.is_empty() {
-        fixes.push(match cgroups.version {
-            "v2" => format!("resource limits: no delegated cgroup v2 subtree — as root: `mkdir -p /sys/fs/cgroup/burrow.slice/{user} && chown -R {user} /sys/fs/cgroup/burrow.slice/{user}` with memory, pids and cpu enabled in the parents' cgroup.subtree_control (or run burrow from a systemd user session with Delegate=yes)"),
-            _ => format!("resource limits: no delegated cgroup v1 subtrees — as root, for c in memory pids cpu: `mkdir -p /sys/fs/cgroup/$c/burrow/{user} && chown {user} /sys/fs/cgroup/$c/burrow/{user} /sys/fs/cgroup/$c/burrow/{user}/{{cgroup.procs,tasks}}` (packaging/provision.sh does this)"),
-        });
+        fixes.push(fix_cgroups(cgroups.version, &user));
     }
     Report {
         version: env!("CARGO_PKG_VERSION"),
@@ -130,6 +124,62 @@ pub fn probe(paths: &Paths) -> Report {
         cgroups,
         fixes,
     }
+}
+
+fn fix_fuse(detail: &str) -> String {
+    format!("/dev/fuse: {detail} — burrow run needs it for every container's root; as root: `chmod 0666 /dev/fuse` (and `apt-get install fuse3`)")
+}
+
+fn fix_tun(detail: &str) -> String {
+    format!("/dev/net/tun: {detail} — as root: `chmod 0666 /dev/net/tun`")
+}
+
+fn fix_ping(detail: &str) -> String {
+    format!("ping: {detail} — as root: `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`")
+}
+
+fn fix_cgroups(version: &str, user: &str) -> String {
+    match version {
+        "v2" => format!("resource limits: no delegated cgroup v2 subtree — as root: `mkdir -p /sys/fs/cgroup/burrow.slice/{user} && chown -R {user} /sys/fs/cgroup/burrow.slice/{user}` with memory, pids and cpu enabled in the parents' cgroup.subtree_control (or run burrow from a systemd user session with Delegate=yes)"),
+        _ => format!("resource limits: no delegated cgroup v1 subtrees — as root, for c in memory pids cpu: `mkdir -p /sys/fs/cgroup/$c/burrow/{user} && chown {user} /sys/fs/cgroup/$c/burrow/{user} /sys/fs/cgroup/$c/burrow/{user}/{{cgroup.procs,tasks}}` (packaging/provision.sh does this)"),
+    }
+}
+
+/// What an administrator may need to do on this host for its users to
+/// run burrow (the hidden `__host-setup` verb the Debian package's
+/// postinst prints; it changes nothing): the same fixes `burrow info`
+/// gives a user, judged for every user at once, with USER standing for
+/// each one. Empty when nothing is missing.
+pub fn host_setup() -> Vec<String> {
+    let mut out = Vec::new();
+    let others_rw = |path: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).map(|m| m.permissions().mode() & 0o006 == 0o006).unwrap_or(false)
+    };
+    if !others_rw("/dev/fuse") {
+        out.push(fix_fuse("not readable and writable by every user"));
+    }
+    if !others_rw("/dev/net/tun") {
+        out.push(fix_tun("not readable and writable by every user"));
+    }
+    let ranges = |f: &str| std::fs::read_to_string(f).map(|t| t.lines().filter(|l| l.contains(':')).count()).unwrap_or(0);
+    if ranges("/etc/subuid") == 0 || ranges("/etc/subgid") == 0 {
+        out.push("subordinate ids: /etc/subuid or /etc/subgid names no one, so every user's containers map their own id only — as root, for each user: `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER` (a range of 65536 ids no other user has)".to_string());
+    }
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    if range.split_whitespace().filter_map(|x| x.parse::<u64>().ok()).collect::<Vec<_>>() != [0, 2147483647] {
+        out.push(fix_ping(&format!("unprivileged ICMP is limited to the groups {}", range.trim())));
+    }
+    let host = crate::limits::Host::detect();
+    let base = match host.version {
+        crate::limits::Version::V2 => "/sys/fs/cgroup/burrow.slice",
+        crate::limits::Version::V1 => "/sys/fs/cgroup/memory/burrow",
+    };
+    if !std::path::Path::new(base).exists() {
+        let version = if matches!(host.version, crate::limits::Version::V2) { "v2" } else { "v1" };
+        out.push(fix_cgroups(version, "USER"));
+    }
+    out
 }
 
 fn open_check(path: &str) -> Check {

@@ -161,12 +161,12 @@ fn cli_basics() {
         assert!(help.contains(verb), "--help lacks {verb}");
     }
     assert!(e.ok(&["version"]).starts_with("burrow version "));
-    // `network` is there (tests/networks.rs has the rest); what it cannot
-    // do yet it refuses by name.
+    // `network` is there (tests/networks.rs has the rest); a network that
+    // does not exist is named.
     assert!(e.ok(&["network", "ls"]).starts_with("NETWORK ID"));
     let o = e.run(&["network", "connect", "n", "c"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("network n not found"), "{}", stderr(&o));
     // A context without a Dockerfile says which file it looked for.
     let o = e.run(&["build", e.dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(125));

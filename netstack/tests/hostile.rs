@@ -407,7 +407,7 @@ fn hostile_container() {
 
     let (mut link, tap) = Link::pair();
     let plan = Plan { network: VirtualNetwork::default(), ipv6: false, allow_host_loopback: true, dns_upstream: None };
-    let options = Options { plan, mtu: MTU, limits: LIMITS, pcap: None };
+    let options = Options { plan, mtu: MTU, limits: LIMITS, pcap: None, routed: Vec::new(), peer_mac: None };
     let handle = burrow_netstack::start(tap, None, options, Vec::new()).expect("start the stack");
 
     // The stack learns our address from our ARP request and answers it.

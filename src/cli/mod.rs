@@ -9,6 +9,7 @@
 mod archive;
 mod bridge;
 mod build;
+mod completion;
 mod compose;
 mod container;
 mod exec;
@@ -120,6 +121,12 @@ enum Command {
     /// Run a command inside burrow's user namespace (as `podman unshare`): see and remove files owned by container ids
     Unshare(UnshareArgs),
     /// The supervisor of a detached container (started by burrow itself)
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion(completion::CompletionArgs),
+    #[command(name = "__man", hide = true)]
+    Man(completion::ManArgs),
+    #[command(name = "__host-setup", hide = true)]
+    HostSetup,
     #[command(name = "__monitor", hide = true)]
     Monitor(lifecycle::MonitorArgs),
     /// The process that holds burrow's user namespace (started by burrow itself)
@@ -287,6 +294,9 @@ impl Command {
             self,
             Command::Info(_)
                 | Command::Version
+                | Command::Completion(_)
+                | Command::Man(_)
+                | Command::HostSetup
                 | Command::Login(_)
                 | Command::Logout(_)
                 | Command::Pause { .. }
@@ -396,6 +406,9 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Network(n) => done(network::dispatch(paths, n)),
         C::Compose(a) => compose::compose(paths, *a),
         C::Info(a) => done(info::info(paths, &a)),
+        C::Completion(a) => done(completion::completion(&a)),
+        C::Man(a) => done(completion::man(&a)),
+        C::HostSetup => done(completion::host_setup()),
         C::Version => {
             println!("burrow version {}", env!("CARGO_PKG_VERSION"));
             println!("os/arch: linux/{}", std::env::consts::ARCH);

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use burrow::container::connect;
 use burrow::lock::StoreLock;
-use burrow::network::inspect::{inspect as inspect_json, ls_row};
+use burrow::network::inspect::{inspect as inspect_json, ls_row, Member};
 use burrow::network::store::{self, Found, BUILTINS};
 use burrow::network::{ipam, store::CreateRequest};
 use burrow::paths::Paths;
@@ -278,11 +278,24 @@ fn print_table(table: &[Vec<String>]) {
     }
 }
 
+/// Every running container's place on each of its networks.
+fn running_members(paths: &Paths) -> anyhow::Result<Vec<Member>> {
+    let records = burrow::container::record::list(paths)?;
+    let alive = records.into_iter().filter(|r| r.monitor_alive(paths));
+    Ok(alive
+        .flat_map(|r| {
+            let (id, name) = (r.id.as_str().to_string(), r.name.clone());
+            r.endpoints.into_iter().map(move |endpoint| Member { id: id.clone(), name: name.clone(), endpoint })
+        })
+        .collect())
+}
+
 fn inspect(paths: &Paths, args: &InspectArgs) -> anyhow::Result<()> {
     let template = args.format.as_deref().map(super::template::Template::parse).transpose()?;
     let mut out = Vec::new();
+    let members = running_members(paths)?;
     for key in &args.names {
-        out.push(inspect_json(&store::find(paths, key)?));
+        out.push(inspect_json(&store::find(paths, key)?, &members));
     }
     match template {
         Some(t) => out.iter().for_each(|v| println!("{}", t.render(v))),

@@ -198,10 +198,6 @@ fn linked(records: &[Record], network: &str, link: &str) -> Result<Vec<(String, 
     Ok(vec![(alias.to_string(), ip), (r.name.clone(), ip)])
 }
 
-fn mtu(net: &Network) -> u32 {
-    net.options.get("mtu").and_then(|m| m.parse().ok()).unwrap_or(1500)
-}
-
 /// What the holder of `net` makes: a way out unless it is internal,
 /// with DNS forwarded to the host's first nameserver.
 fn plan(net: &Network, host_resolv: &str) -> HolderPlan {
@@ -213,7 +209,7 @@ fn plan(net: &Network, host_resolv: &str) -> HolderPlan {
         gateway: net.ipv4.gateway,
         prefix_len,
         gateway6: net.ipv6.as_ref().map(|c| (c.gateway, c.subnet.prefix_len())),
-        mtu: mtu(net),
+        mtu: net.mtu(),
         mac: [0x02, 0x42, g[0], g[1], g[2], g[3]],
         uplink: (!net.internal).then(|| UplinkPlan::new(subnet, prefix_len, upstream, ipv6)),
     }
@@ -228,16 +224,24 @@ pub(super) fn holder_of(paths: &Paths, net: &Network) -> Result<(OwnedFd, File)>
     let io = |source| Error::Io { path: start.clone(), source };
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
     let hold = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&start).map_err(io)?;
-    // Exclusive while finding or starting the holder, then shared.
-    flock(&hold, libc::LOCK_EX).map_err(io)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let found = match NetnsHolder::find(&dir)? {
-        Some(h) => h,
-        None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(net, &host_resolv))?,
-    };
-    flock(&hold, libc::LOCK_SH).map_err(io)?;
-    let ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
-    Ok((ns, hold))
+    loop {
+        // Exclusive while finding or starting the holder, then shared.
+        flock(&hold, libc::LOCK_EX).map_err(io)?;
+        let found = match NetnsHolder::find(&dir)? {
+            Some(h) => h,
+            None => NetnsHolder::create(super::remove::in_userns()?, &dir, &plan(net, &host_resolv))?,
+        };
+        // The conversion is not atomic (flock(2)): an idle holder may
+        // take the lock in between and leave. Shared, it cannot any more,
+        // so the holder is looked for again: still the same, it stays.
+        flock(&hold, libc::LOCK_SH).map_err(io)?;
+        if NetnsHolder::find(&dir).ok().flatten().is_some_and(|again| again.pid() == found.pid()) {
+            let ns = found.netns().try_clone_to_owned().map_err(|source| Error::Io { path: dir.clone(), source })?;
+            return Ok((ns, hold));
+        }
+        tracing::debug!(pid = found.pid(), "the network's holder left while the container was being started; looking again");
+    }
 }
 
 /// How container `id`'s endpoint `ep` on `net` is plugged: as `ifname`,
@@ -247,7 +251,7 @@ pub(super) fn plug_endpoint(id: &str, ep: &Endpoint, net: &Network, ifname: Stri
         host_ifname: holder::Endpoint::host_ifname_for(id),
         ifname,
         mac: ep.mac.0,
-        mtu: mtu(net),
+        mtu: net.mtu(),
         addr: ep.ipv4,
         prefix_len: net.ipv4.subnet.prefix_len(),
         gateway: net.ipv4.gateway,

@@ -74,6 +74,25 @@ pub struct Network {
     pub created: Timestamp,
 }
 
+/// The MTU of a user-defined network's bridge and veths when `-o mtu` is
+/// not given. Nothing of the network reaches a physical link: traffic
+/// between containers stays in the kernel, and traffic to the outside is
+/// terminated by burrow-netstack and carried over the user's own sockets.
+/// So the MTU is burrow-netstack's (the default network's TAP has the
+/// same), not Ethernet's 1500, and containers exchange 64 KiB segments
+/// as they would over loopback (measured: c2c throughput about 2x that of
+/// MTU 1500, `packaging/bench/net`).
+pub const DEFAULT_MTU: u32 = 65520;
+
+impl Network {
+    /// The MTU: `-o mtu=N` (podman's name) or docker's
+    /// `com.docker.network.driver.mtu`, else [`DEFAULT_MTU`].
+    pub fn mtu(&self) -> u32 {
+        let given = self.options.get("mtu").or_else(|| self.options.get("com.docker.network.driver.mtu"));
+        given.and_then(|m| m.parse().ok()).unwrap_or(DEFAULT_MTU)
+    }
+}
+
 /// A MAC address; written as docker does, `02:42:0a:59:00:02`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mac(pub [u8; 6]);
@@ -157,6 +176,10 @@ mod tests {
         assert_eq!(json["driver"], "bridge");
         assert!(json["ipv4"].get("ip_range").is_none());
         assert_eq!(serde_json::from_value::<Network>(json).unwrap(), n);
+        assert_eq!(n.mtu(), 1400);
+        let docker = Network { options: BTreeMap::from([("com.docker.network.driver.mtu".into(), "9000".into())]), ..n.clone() };
+        assert_eq!(docker.mtu(), 9000, "docker's option name counts too");
+        assert_eq!(Network { options: BTreeMap::new(), ..n.clone() }.mtu(), DEFAULT_MTU);
         let e = Endpoint {
             network: "app".into(),
             ipv4: "10.89.0.2".parse().unwrap(),

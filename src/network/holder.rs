@@ -292,9 +292,12 @@ enum Report {
 /// `lookup(client, name)`), and the resolvers the asking container gave
 /// with `--dns` (`upstreams(client)`).
 pub struct NameTable {
-    pub lookup: Box<dyn Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Send + Sync>,
+    pub lookup: Lookup,
     pub upstreams: Box<dyn Fn(IpAddr) -> Vec<std::net::SocketAddr> + Send + Sync>,
 }
+
+/// `lookup(client, name)`: the addresses of `name` for the asking container.
+pub type Lookup = Box<dyn Fn(Option<IpAddr>, &str) -> Vec<IpAddr> + Send + Sync>;
 
 impl super::dns::Names for NameTable {
     fn lookup(&self, name: &str) -> Vec<IpAddr> {
@@ -378,16 +381,21 @@ fn attached() -> bool {
 }
 
 /// Whether no command is between finding this holder and attaching its
-/// container (they hold the start lock shared).
+/// container (they hold the start lock shared), or the network is gone
+/// (`network rm`, or its store deleted): nothing can attach any more.
 fn may_leave(dir: &Path) -> bool {
-    let Ok(file) = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(START_LOCK)) else { return false };
+    let file = match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(START_LOCK)) {
+        Ok(f) => f,
+        Err(_) => return !dir.exists(),
+    };
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         // Kept until the process exits: a command then finds no holder.
-        Ok(held) => {
+        Ok(held) if !attached() => {
             std::mem::forget(held);
-            !attached()
+            true
         }
-        Err(_) => false,
+        // Attached in between: `held` is dropped, the lock released.
+        Ok(_) | Err(_) => false,
     }
 }
 

@@ -9,20 +9,51 @@
 use serde_json::{json, Value};
 
 use super::store::{Builtin, Found};
-use crate::model::network::Network;
+use crate::model::network::{Endpoint, Network};
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// `network inspect`'s object for one network (no container joins a
-/// user-defined network yet, so `Containers` is empty).
-pub fn inspect(found: &Found) -> Value {
+/// A running container on a network, as `network inspect` lists it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub endpoint: Endpoint,
+}
+
+/// `network inspect`'s object for one network, with its running
+/// containers (`Containers`, by id: name, MAC and addresses with the
+/// subnet's prefix length, as docker shows them).
+pub fn inspect(found: &Found, members: &[Member]) -> Value {
     match found {
-        Found::User(n) => user(n),
+        Found::User(n) => user(n, members),
         Found::Builtin(b) => builtin(b),
     }
 }
 
-fn user(n: &Network) -> Value {
+fn containers(n: &Network, members: &[Member]) -> Value {
+    let mut out = serde_json::Map::new();
+    for m in members.iter().filter(|m| m.endpoint.network == n.name) {
+        let e = &m.endpoint;
+        let v6 = match (e.ipv6, &n.ipv6) {
+            (Some(a), Some(c)) => format!("{a}/{}", c.subnet.prefix_len()),
+            _ => String::new(),
+        };
+        out.insert(
+            m.id.clone(),
+            json!({
+                "Name": m.name,
+                "EndpointID": "",
+                "MacAddress": e.mac.to_string(),
+                "IPv4Address": format!("{}/{}", e.ipv4, n.ipv4.subnet.prefix_len()),
+                "IPv6Address": v6,
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+fn user(n: &Network, members: &[Member]) -> Value {
     let mut v4 = json!({"Subnet": n.ipv4.subnet.to_string(), "Gateway": n.ipv4.gateway.to_string()});
     if let Some(r) = n.ipv4.ip_range {
         v4["IPRange"] = r.to_string().into();
@@ -45,7 +76,7 @@ fn user(n: &Network) -> Value {
         "Ingress": false,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,
-        "Containers": {},
+        "Containers": containers(n, members),
         "Options": n.options,
         "Labels": n.labels,
     })
@@ -131,7 +162,23 @@ mod tests {
             created: Timestamp::parse("2024-01-02T03:04:05.5Z").unwrap(),
         };
         let found = Found::User(Box::new(n.clone()));
-        let v = inspect(&found);
+        let member = |network: &str| Member {
+            id: "c0ffee".into(),
+            name: "db".into(),
+            endpoint: Endpoint {
+                network: network.into(),
+                ipv4: "10.5.1.7".parse().unwrap(),
+                ipv6: Some("fd00:1::7".parse().unwrap()),
+                mac: crate::model::network::Mac([2, 0, 0, 0, 0, 7]),
+                aliases: Vec::new(),
+            },
+        };
+        let v = inspect(&found, &[member("app"), Member { id: "other".into(), ..member("elsewhere") }]);
+        assert_eq!(
+            v["Containers"],
+            json!({"c0ffee": {"Name": "db", "EndpointID": "", "MacAddress": "02:00:00:00:00:07", "IPv4Address": "10.5.1.7/16", "IPv6Address": "fd00:1::7/64"}}),
+            "only the network's own containers, with the subnet's prefix lengths"
+        );
         assert_eq!(v["IPAM"]["Config"][0], json!({"Subnet": "10.5.0.0/16", "Gateway": "10.5.0.1", "IPRange": "10.5.1.0/24"}));
         assert_eq!(v["IPAM"]["Config"][1]["Subnet"], "fd00:1::/64");
         assert_eq!(v["EnableIPv6"], true);
@@ -143,8 +190,8 @@ mod tests {
         assert_eq!(row["Labels"], "a=1,b=2");
         assert_eq!(row["CreatedAt"], "2024-01-02 03:04:05.500 +0000 UTC");
         assert_eq!(ls_row(&found, true)["ID"], n.id.as_str());
-        let bridge = inspect(&Found::Builtin(BUILTINS[0].clone()));
+        let bridge = inspect(&Found::Builtin(BUILTINS[0].clone()), &[]);
         assert_eq!(bridge["IPAM"]["Config"][0]["Subnet"], "10.0.2.0/24");
-        assert_eq!(inspect(&Found::Builtin(BUILTINS[2].clone()))["Driver"], "null");
+        assert_eq!(inspect(&Found::Builtin(BUILTINS[2].clone()), &[])["Driver"], "null");
     }
 }

@@ -263,6 +263,12 @@ pub fn remove(_held: &StoreLock, paths: &Paths, key: &str, all_users: &[(String,
     let path = file(paths, &net.name);
     fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
     let dir = root(paths).join(&net.name);
+    // An idle holder may still wait for its next check: it goes now.
+    if let Ok(Some(holder)) = super::holder::NetnsHolder::find(&dir) {
+        if let Err(e) = holder.stop() {
+            tracing::warn!(%e, "cannot stop the removed network's holder; it leaves by itself when idle");
+        }
+    }
     crate::rmtree::remove_tree(&dir).map_err(|source| Error::Io { path: dir, source })?;
     Ok(net.name)
 }

@@ -40,12 +40,7 @@ pub struct NetStart {
 pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, started: &mut dyn FnMut(Pid)) -> Result<Exit> {
     let Gate { wait_end, open_end } = Gate::new()?;
     let ErrorPipe { read_end, write_end } = ErrorPipe::new()?;
-    let (tty_parent, tty_child): (Option<OwnedFd>, Option<OwnedFd>) = if spec.tty {
-        let (a, b) = channel::fd_channel()?;
-        (Some(a), Some(b))
-    } else {
-        (None, None)
-    };
+    let (tty_parent, tty_child) = tty_channel(spec.tty)?;
     let flags = clone_flags(&spec);
     let joined = match &spec.network {
         super::NetSpec::Join(fd) => Some(fd.clone()),
@@ -99,14 +94,13 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // namespace is held now too, while the child surely lives in it: after
     // the gate, a workload as short as `true` may have exited (and its
     // namespace gone) before its TAP device arrives.
-    let mut publication = None;
     let prepared = cgroup
         .as_ref()
         .map_or(Ok(()), |c| c.attach(child.as_raw()).map_err(Error::from))
-        .and_then(|_| bridge.map_or(Ok(()), |b| Ok(publication = plug(child, &b, published)?)))
-        .and_then(|_| net.as_ref().map(|_| open_netns(child)).transpose());
-    let netns = match prepared {
-        Ok(ns) => ns,
+        .and_then(|_| bridge.map_or(Ok(None), |b| plug(child, &b, published)))
+        .and_then(|publication| Ok((publication, net.as_ref().map(|_| open_netns(child)).transpose()?)));
+    let (publication, netns) = match prepared {
+        Ok(p) => p,
         Err(e) => {
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, None);
@@ -138,6 +132,15 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // Its ports are free again once this returns.
     drop(publication);
     result
+}
+
+/// The channel the child sends its pty master over (with -t).
+fn tty_channel(tty: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    if !tty {
+        return Ok((None, None));
+    }
+    let (a, b) = channel::fd_channel()?;
+    Ok((Some(a), Some(b)))
 }
 
 /// Plug the waiting child's namespace into its networks' bridges: its
