@@ -340,7 +340,12 @@ pub fn run(paths: &Paths, g: &ComposeArgs, a: &RunArgs) -> anyhow::Result<i32> {
     let ready = enter_for(paths, &p, &selected)?;
     let images = images(paths, &p, &selected, ImagePolicy { build: false, no_build: false, pull: "missing" })?;
     if !deps.is_empty() {
-        let o = UpOptions { services: deps.clone(), ..Default::default() };
+        // Dependencies as they are: none recreated nor scaled down.
+        let mut scale = BTreeMap::new();
+        for m in state::members(paths, &p.name)?.iter().filter(|m| !m.oneoff) {
+            *scale.entry(m.service.clone()).or_insert(0) += 1;
+        }
+        let o = UpOptions { services: deps.clone(), scale, recreate: Recreate::Never, ..Default::default() };
         apply::up(paths, &ready, &p, &images, &o, &say).map_err(|e| anyhow::anyhow!(e.to_string()))?;
         for (d, dep) in &p.services[&service].depends_on {
             if let Some(c) = p.services.get(d).map(|_| plan::container_name(&p.name, d, 1)) {

@@ -187,7 +187,11 @@ fn stop_all(paths: &Paths, names: &[String], timeout: Option<u32>) -> anyhow::Re
 /// entering burrow's namespace with `ready`.
 fn remove_all(paths: &Paths, ready: &lifecycle::Ready, names: &[String], volumes: bool) -> anyhow::Result<()> {
     for n in names {
-        let c = lifecycle::claim(paths, n, true)?;
+        // A `run --rm` container removes itself once stopped.
+        let c = match lifecycle::claim(paths, n, true) {
+            Err(burrow::container::Error::NoSuchContainer { .. }) => continue,
+            other => other?,
+        };
         c.wait();
         lifecycle::remove(paths, ready, c, volumes).with_context(|| format!("cannot remove {n}"))?;
         say(&format!("Container {n}  Removed"));
