@@ -220,13 +220,13 @@ pub fn up(paths: &Paths, g: &ComposeArgs, a: &UpArgs) -> anyhow::Result<i32> {
     let ready = enter_for(paths, &p, &selected)?;
     let policy = ImagePolicy { build: a.build, no_build: a.no_build, pull: pull_policy(a.pull.as_deref()) };
     let images = images(paths, &p, &selected, policy)?;
-    let done =
-        apply::up(paths, &ready, &p, &images, &o, &say).map_err(|e| anyhow::anyhow!(burrow::text::shorten(&e.to_string()).into_owned()))?;
+    let since = chrono::Utc::now();
+    let done = apply::up(paths, &ready, &p, &images, &o, &say)?;
     if a.detach || a.wait {
         return Ok(0);
     }
     let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
-    foreground(paths, &done, abort, a.exit_code_from.as_deref())
+    foreground(paths, &done, since, abort, a.exit_code_from.as_deref())
 }
 
 fn pull_policy(p: Option<&str>) -> &'static str {
@@ -246,7 +246,13 @@ extern "C" fn on_interrupt(_: nix::libc::c_int) {
 /// Follow every container's log, prefixed `SERVICE-N  | `, until they all
 /// exit (or one does, with `abort`); Ctrl-C stops the project, a second
 /// Ctrl-C kills it.
-fn foreground(paths: &Paths, done: &BTreeMap<String, Vec<String>>, abort: bool, code_from: Option<&str>) -> anyhow::Result<i32> {
+fn foreground(
+    paths: &Paths,
+    done: &BTreeMap<String, Vec<String>>,
+    since: chrono::DateTime<chrono::Utc>,
+    abort: bool,
+    code_from: Option<&str>,
+) -> anyhow::Result<i32> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let handler = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler only increments an atomic, which is async-signal-safe.
@@ -262,13 +268,14 @@ fn foreground(paths: &Paths, done: &BTreeMap<String, Vec<String>>, abort: bool, 
             followed.push((n.clone(), format!("{:width$}  | ", prefix_of(s, n)), Follower::at_start(&r.dir(paths))));
         }
     }
-    let mut stopping = 0;
+    let mut stop_at: Option<std::time::Instant> = None;
+    let mut killed = false;
     let mut code = 0;
     loop {
-        let mut alive = 0;
+        let mut alive = Vec::new();
         let mut exited = None;
         for (name, prefix, f) in followed.iter_mut() {
-            for e in f.poll() {
+            for e in f.poll().into_iter().filter(|e| e.time >= since) {
                 let line = format!("{prefix}{}", e.log);
                 if e.stream == Stream::Stdout {
                     print!("{line}");
@@ -278,44 +285,50 @@ fn foreground(paths: &Paths, done: &BTreeMap<String, Vec<String>>, abort: bool, 
             }
             let r = record::observed(paths, record::find(paths, name)?);
             if lifecycle::running(paths, &r) {
-                alive += 1;
+                alive.push(r);
             } else if exited.is_none() {
                 exited = Some((name.clone(), r.exit_code.unwrap_or(0)));
             }
         }
         if let (Some(from), Some((n, c))) = (code_from, &exited) {
-            if n.contains(&format!("-{from}-")) {
+            if done.get(from).is_some_and(|names| names.contains(n)) {
                 code = *c;
             }
         }
-        if alive == 0 {
-            return Ok(code);
-        }
         let interrupts = INTERRUPTS.load(Ordering::SeqCst);
-        let aborting = abort && exited.is_some();
-        if (interrupts > 0 || aborting) && stopping == 0 {
-            stopping = 1;
-            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            let names: Vec<String> = followed.iter().map(|f| f.0.clone()).collect();
-            let paths = paths.clone();
-            std::thread::spawn(move || stop_all(&paths, &names));
+        if alive.is_empty() {
+            // Interrupted: docker's 130 (128 + SIGINT), unless --exit-code-from.
+            return Ok(if interrupts > 0 && code_from.is_none() { 130 } else { code });
         }
-        if interrupts > 1 && stopping == 1 {
-            stopping = 2;
-            for (n, _, _) in &followed {
-                let _ = lifecycle::kill(paths, n, nix::sys::signal::Signal::SIGKILL);
+        if (interrupts > 0 || (abort && exited.is_some())) && stop_at.is_none() {
+            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            stop_at = Some(signal_stop(paths, &alive));
+        }
+        let overdue = stop_at.is_some_and(|t| std::time::Instant::now() > t);
+        if (interrupts > 1 || overdue) && !killed {
+            killed = true;
+            for r in &alive {
+                let _ = lifecycle::kill(paths, &r.name, nix::sys::signal::Signal::SIGKILL);
             }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-fn stop_all(paths: &Paths, names: &[String]) {
-    std::thread::scope(|s| {
-        for n in names {
-            s.spawn(move || lifecycle::stop(paths, n, None));
-        }
-    });
+/// Send each container its stop signal (as `stop` would); when the
+/// longest grace period ends.
+fn signal_stop(paths: &Paths, alive: &[record::Record]) -> std::time::Instant {
+    let store = Store::open(paths).ok();
+    let mut grace = 0;
+    for r in alive {
+        let config = r.config.clone().unwrap_or_default();
+        let image = store.as_ref().and_then(|s| s.resolve(r.image_id.as_str()).ok());
+        let defaults = image.as_ref().map(burrow::model::run::ImageDefaults::of).unwrap_or_default();
+        let signal = lifecycle::parse_signal(&config.stop_signal(&defaults)).unwrap_or(nix::sys::signal::Signal::SIGTERM);
+        let _ = lifecycle::kill(paths, &r.name, signal);
+        grace = grace.max(config.stop_timeout.unwrap_or(10));
+    }
+    std::time::Instant::now() + Duration::from_secs(grace.into())
 }
 
 /// `web-1` for container `proj-web-1` of service `web`.
@@ -346,7 +359,7 @@ pub fn run(paths: &Paths, g: &ComposeArgs, a: &RunArgs) -> anyhow::Result<i32> {
             *scale.entry(m.service.clone()).or_insert(0) += 1;
         }
         let o = UpOptions { services: deps.clone(), scale, recreate: Recreate::Never, ..Default::default() };
-        apply::up(paths, &ready, &p, &images, &o, &say).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        apply::up(paths, &ready, &p, &images, &o, &say)?;
         for (d, dep) in &p.services[&service].depends_on {
             if let Some(c) = p.services.get(d).map(|_| plan::container_name(&p.name, d, 1)) {
                 apply::satisfied(paths, &c, dep.condition).map_err(|e| anyhow::anyhow!("service {d}: {e}"))?;

@@ -336,18 +336,20 @@ pub fn logs(paths: &Paths, g: &ComposeArgs, a: &LogsArgs) -> anyhow::Result<()> 
         print_entries(&pre, &entries, a.timestamps);
         followers.push((m, pre, follower));
     }
-    while a.follow {
+    if !a.follow {
+        return Ok(());
+    }
+    loop {
         let mut alive = false;
         for (m, pre, f) in followers.iter_mut() {
             print_entries(pre, &f.poll(), a.timestamps);
             alive |= lifecycle::running(paths, &m.record);
         }
         if !alive {
-            break;
+            return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Ok(())
 }
 
 fn prefix(m: &Member) -> String {
