@@ -35,6 +35,20 @@ fn ok(e: &Env, dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A service's log once it has `lines` lines (a started container may not
+/// have written yet when `up -d` returns).
+fn logs(e: &Env, dir: &Path, service: &str, lines: usize) -> String {
+    let mut out = String::new();
+    for _ in 0..200 {
+        out = ok(e, dir, &["logs", "--no-log-prefix", service]);
+        if out.lines().count() >= lines {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    out
+}
+
 fn ready() -> Option<Env> {
     if !rootless_ready() || !require(Path::new("/bin/busybox").exists(), "/bin/busybox") {
         return None;
@@ -61,7 +75,7 @@ services:
     image: busybox
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 0.5; touch /data/ready; while :; do sleep 0.1; done"]
     volumes: [data:/data]
-    healthcheck: {{test: "test -f /data/ready", interval: 100ms, retries: 50}}
+    healthcheck: {{test: "test -f /data/ready", interval: 10s, start_period: 60s, start_interval: 100ms}}
   migrate:
     image: busybox
     command: ["sh", "-c", "test -f /data/ready && echo migrated >> /data/log"]
@@ -83,7 +97,7 @@ volumes:
     let dir = project(&e, "shop", &[("compose.yaml", &file)]);
     ok(&e, &dir, &["up", "-d"]);
     // migrate ran only once db was healthy, web only after migrate exited 0.
-    assert_eq!(ok(&e, &dir, &["logs", "--no-log-prefix", "web"]).trim(), "gate-ok");
+    assert_eq!(logs(&e, &dir, "web", 1).trim(), "gate-ok");
     assert_eq!(names(&e), ["shop-db-1", "shop-migrate-1", "shop-side-1", "shop-web-1"]);
     let ps: Vec<serde_json::Value> =
         ok(&e, &dir, &["ps", "-a", "--format", "json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -190,8 +204,8 @@ secrets:
     );
     ok(&e, &dir, &["up", "-d"]);
     assert_eq!(names(&e), ["prof-app-1"], "debug is off without its profile");
-    let logs = ok(&e, &dir, &["logs", "--no-log-prefix", "app"]);
-    assert_eq!(logs.lines().collect::<Vec<_>>(), ["overridden-hello", "s3cret"]);
+    let out = logs(&e, &dir, "app", 2);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["overridden-hello", "s3cret"]);
     let w = compose(&e, &dir, &["exec", "app", "sh", "-c", "echo x > /run/secrets/token"]);
     assert!(!w.status.success(), "the secret is mounted read-only");
     ok(&e, &dir, &["--profile", "debug", "up", "-d"]);
@@ -238,10 +252,10 @@ services:
 #[test]
 fn what_the_engine_cannot_do_is_refused_by_key() {
     let Some(e) = ready() else { return };
-    let file = "services:\n  a:\n    image: busybox\n    healthcheck: {test: \"true\", start_interval: 1s}\n";
-    let dir = project(&e, "refuse", &[("compose.yaml", file)]);
+    let file = "services:\n  a:\n    image: busybox\n    secrets: [{source: s, mode: 0400}]\nsecrets:\n  s: {file: ./s.txt}\n";
+    let dir = project(&e, "refuse", &[("compose.yaml", file), ("s.txt", "x")]);
     let o = compose(&e, &dir, &["up", "-d"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("services.a.healthcheck.start_interval"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("services.a.secrets[0]: burrow mounts secrets"), "{}", stderr(&o));
     assert!(names(&e).is_empty());
 }

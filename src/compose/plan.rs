@@ -289,9 +289,6 @@ fn health(hc: Option<&Healthcheck>, image: Option<&Value>, path: &str) -> Result
     if hc.disable {
         return Ok(None);
     }
-    if hc.start_interval.is_some() {
-        return unsupported(format!("{path}.start_interval"), "burrow probes every interval from the start: remove start_interval");
-    }
     let mut merged = image.cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
     let ns = |d: &Option<super::model::GoDuration>| d.map(|d| json!(d.0.as_nanos() as u64));
     for (key, v) in [
@@ -300,6 +297,7 @@ fn health(hc: Option<&Healthcheck>, image: Option<&Value>, path: &str) -> Result
         ("Timeout", ns(&hc.timeout)),
         ("StartPeriod", ns(&hc.start_period)),
         ("Retries", hc.retries.map(|r| json!(r))),
+        ("StartInterval", ns(&hc.start_interval)),
     ] {
         if let Some(v) = v {
             merged[key] = v;

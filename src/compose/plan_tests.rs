@@ -107,7 +107,7 @@ fn a_service_becomes_run_options_and_labels() {
 
 #[test]
 fn the_default_network_and_image_healthcheck() {
-    let p = project("services:\n  app:\n    build: .\n    healthcheck: {interval: 1s}\n");
+    let p = project("services:\n  app:\n    build: .\n    healthcheck: {interval: 1s, start_period: 10s, start_interval: 100ms}\n");
     let image_hc = json!({"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000u64, "Retries": 4});
     let a = plan(&p, "app", 1, true, Some(&image_hc)).unwrap();
     assert_eq!(a.opts.image, "shop-app");
@@ -116,12 +116,14 @@ fn the_default_network_and_image_healthcheck() {
     assert_eq!(a.opts.labels[ONEOFF], "True");
     let h = a.opts.health.unwrap();
     assert_eq!((h.test[1].as_str(), h.interval.as_secs(), h.retries), ("true", 1, 4));
+    assert_eq!(h.start_interval, Some(std::time::Duration::from_millis(100)));
+    assert_eq!(h.next_interval(std::time::Duration::from_secs(1)), std::time::Duration::from_millis(100), "in the start period");
+    assert_eq!(h.next_interval(std::time::Duration::from_secs(11)), std::time::Duration::from_secs(1), "after it");
 }
 
 #[test]
 fn what_the_engine_cannot_do_is_refused_with_its_path() {
     let cases = [
-        ("services:\n  a:\n    image: x\n    healthcheck: {test: true, start_interval: 1s}\n", "services.a.healthcheck.start_interval"),
         (
             "services:\n  a:\n    image: x\n    secrets: [{source: s, mode: 0400}]\nsecrets:\n  s: {file: ./secret.txt}\n",
             "services.a.secrets[0]",
