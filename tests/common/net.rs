@@ -97,3 +97,4 @@ pub fn socket_from(from: &str) -> std::io::Result<socket2::Socket> {
     s.bind(&SocketAddr::new(from.parse().unwrap(), 0).into())?;
     Ok(s)
 }
+
