@@ -376,3 +376,51 @@ fn platform_args_and_what_is_refused() {
         assert!(stderr(&o).contains(place) && stderr(&o).contains(msg), "{dockerfile}: {}", stderr(&o));
     }
 }
+
+/// `burrow build ARGS` with `input` on standard input; stdout, or a panic
+/// with stderr.
+fn build_from_stdin(e: &Env, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = e
+        .cmd(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "burrow {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn dockerfile_or_context_from_standard_input() {
+    let Some(e) = env() else { return };
+    // A Dockerfile on stdin, no context.
+    build_from_stdin(&e, &["build", "-q", "-t", "from-stdin", "-"], b"FROM busybox\nRUN echo piped > /note\nCMD [\"cat\", \"/note\"]\n");
+    assert_eq!(e.ok(&["run", "--rm", "from-stdin"]), "piped\n");
+    // A tar context (gzip) on stdin, with its Dockerfile.
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (name, text) in [("Dockerfile", "FROM busybox\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n"), ("data.txt", "from the tar\n")] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    let gz = tar.into_inner().unwrap().finish().unwrap();
+    build_from_stdin(&e, &["build", "-q", "-t", "from-tar", "-"], &gz);
+    assert_eq!(e.ok(&["run", "--rm", "from-tar"]), "from the tar\n");
+    // -f -: the Dockerfile on stdin, the context a directory.
+    let ctx = e.dir.path().join("ctx");
+    write(&ctx, &[("data.txt", "from the directory\n")]);
+    let dockerfile = b"FROM busybox\nCOPY data.txt /d\nCMD [\"cat\", \"/d\"]\n";
+    build_from_stdin(&e, &["build", "-q", "-t", "file-stdin", "-f", "-", ctx.to_str().unwrap()], dockerfile);
+    assert_eq!(e.ok(&["run", "--rm", "file-stdin"]), "from the directory\n");
+    // A VOLUME before a RUN: the step's anonymous volume goes with it.
+    build_from_stdin(&e, &["build", "-q", "-t", "vol", "-"], b"FROM busybox\nVOLUME /data\nRUN echo x > /data/f\n");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "", "the build left an anonymous volume");
+    let o = e.run(&["build", "-f", "-", "-"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("cannot both come from standard input"), "{}", stderr(&o));
+}

@@ -169,8 +169,10 @@ fn check_segment(p: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Go's `filepath.Match` for one segment (no `/` in either).
-fn match_one(p: &[u8], s: &[u8]) -> bool {
+/// Go's `filepath.Match` for one segment (no `/` in either); also the
+/// shell patterns of `${VAR#pat}` and its kin (`subst`), where `*` may
+/// match `/` too.
+pub(super) fn match_one(p: &[u8], s: &[u8]) -> bool {
     match p.first() {
         None => s.is_empty(),
         Some(b'*') => (0..=s.len()).any(|k| match_one(&p[1..], &s[k..])),

@@ -126,6 +126,12 @@ fn flags<'a>(args: &Args<'a>) -> Result<(Vec<Flag<'a>>, Args<'a>), Located> {
         let rest = &args.text[offset..];
         let word = &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())];
         let Some(body) = word.strip_prefix("--") else { break };
+        // `--` alone ends the flags: what follows is arguments, even
+        // words that start with `--` (as BuildKit reads it).
+        if body.is_empty() {
+            end = offset + word.len();
+            break;
+        }
         let (name, value) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
             None => (body, None),
@@ -178,6 +184,11 @@ fn json_array(args: &Args) -> Result<Option<Vec<String>>, Located> {
     }
     if let Ok(v) = serde_json::from_str::<Vec<String>>(t) {
         return Ok(Some(v));
+    }
+    // A JSON array of something else is an error, not shell form
+    // (BuildKit's rule).
+    if serde_json::from_str::<Vec<serde_json::Value>>(t).is_ok() {
+        return Err(args.err(0, "when using JSON array syntax, arrays must be comprised of strings only: quote every element, or drop the [ for shell form"));
     }
     if t[1..].trim_start().starts_with('"') && !t.contains(']') {
         return Err(args.err(0, "unterminated JSON array: close it with ] or drop the [ for shell form"));

@@ -73,9 +73,16 @@ fn is_blank_or_comment(line: &str) -> bool {
     t.is_empty() || t.starts_with('#')
 }
 
-/// The line without its trailing escape character if it continues.
+/// The line without its trailing escape character if it continues: the
+/// escape is its last character but blanks, and is not itself escaped (a
+/// line ending in `\\` ends there), as BuildKit's parser decides.
 fn continues(line: &str, escape: char) -> Option<&str> {
-    line.trim_end().strip_suffix(escape)
+    let head = line.trim_end_matches([' ', '\t']).strip_suffix(escape)?;
+    if head.ends_with(escape) {
+        None
+    } else {
+        Some(head)
+    }
 }
 
 /// Splits the text into logical lines.
@@ -229,6 +236,16 @@ mod tests {
         assert_eq!(l.lines.len(), 1);
         assert_eq!(l.lines[0].text, "FROM a   AS b");
         assert_eq!(l.lines[0].span, Span { line: 5, column: 1 });
+    }
+
+    #[test]
+    fn an_escaped_escape_ends_the_line() {
+        let l = lex("FROM a\nENV C x\\\\\nENV D y\nRUN a \\\n  b\nRUN last \\").unwrap();
+        let texts: Vec<&str> = l.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["FROM a", "ENV C x\\\\", "ENV D y", "RUN a   b", "RUN last"]);
+        let tick = lex("# escape=`\nFROM a\nRUN x``\nRUN y `\n z").unwrap();
+        let texts: Vec<&str> = tick.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["FROM a", "RUN x``", "RUN y  z"]);
     }
 
     #[test]

@@ -9,7 +9,13 @@
 //! quotes and substitutions. The escape character makes the next character
 //! literal (`\$foo` is `$foo`); single quotes keep everything literal; double
 //! quotes allow substitution and keep spaces. Quotes are removed from the
-//! result. Pattern operators (`#`, `%`, `/`) are not supported and fail.
+//! result. The pattern operators `${name#pat}` and `${name##pat}` remove
+//! the shortest and longest matching prefix, `%` and `%%` the suffix, and
+//! `${name/pat/repl}` and `${name//pat/repl}` replace the first or every
+//! longest match, with the shell's `*`, `?` and `[...]` in `pat`. `$1x` is
+//! the positional `$1` then `x`, and the special parameters (`$@ $* $# $?
+//! $- $$ $!`) are names too: all expand to nothing in a build, as in
+//! BuildKit.
 //! Per the reference, the builder expands only the instructions in
 //! [`EXPANDING`]; RUN, CMD and ENTRYPOINT are left to the shell (exec form is
 //! never expanded).
@@ -130,8 +136,29 @@ impl Lexer<'_> {
         self.chars[start..self.pos].iter().collect()
     }
 
+    /// A positional parameter's digits, or one special parameter's
+    /// character, if one is next.
+    fn special(&mut self) -> Option<String> {
+        let c = self.peek()?;
+        if c.is_ascii_digit() {
+            let start = self.pos;
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += 1;
+            }
+            return Some(self.chars[start..self.pos].iter().collect());
+        }
+        if "@*#?-$!".contains(c) {
+            self.pos += 1;
+            return Some(c.to_string());
+        }
+        None
+    }
+
     /// After a `$`: the substituted value.
     fn dollar(&mut self) -> Result<String, SubstError> {
+        if let Some(name) = self.special() {
+            return Ok((self.lookup)(&name).unwrap_or_default());
+        }
         match self.peek() {
             Some('{') => self.pos += 1,
             Some(c) if c.is_ascii_alphanumeric() || c == '_' => {
@@ -164,6 +191,18 @@ impl Lexer<'_> {
                 self.pos += 1;
                 (false, c)
             }
+            Some(c @ ('#' | '%' | '/')) => {
+                self.pos += 1;
+                let twice = self.peek() == Some(c);
+                if twice {
+                    self.pos += 1;
+                }
+                let mut word = Vec::new();
+                self.run(Some('}'), &mut word)?;
+                self.pos += 1;
+                let word: String = word.into_iter().map(|(c, _)| c).filter(|c| *c != '\0').collect();
+                return Ok(pattern_op(&value.unwrap_or_default(), c, twice, &word));
+            }
             Some(_) => return Err(self.bad()),
             None => return Err(SubstError::UnterminatedBrace { word: self.word.to_string() }),
         };
@@ -194,6 +233,50 @@ impl Lexer<'_> {
         let text: String = self.chars[..self.pos.min(self.chars.len())].iter().collect();
         let start = text.rfind("${").unwrap_or(0);
         SubstError::BadSubstitution { text: text[start..].to_string(), word: self.word.to_string() }
+    }
+}
+
+/// `${v#pat}` and its kin on `v`: `op` is `#`, `%` or `/`, doubled or not.
+fn pattern_op(v: &str, op: char, twice: bool, word: &str) -> String {
+    let matches = |pat: &str, s: &str| super::context::match_one(pat.as_bytes(), s.as_bytes());
+    let cuts: Vec<usize> = v.char_indices().map(|(i, _)| i).chain([v.len()]).collect();
+    match op {
+        '#' => {
+            let mut order: Box<dyn Iterator<Item = &usize>> = if twice { Box::new(cuts.iter().rev()) } else { Box::new(cuts.iter()) };
+            order.find(|&&i| matches(word, &v[..i])).map_or_else(|| v.to_string(), |&i| v[i..].to_string())
+        }
+        '%' => {
+            let mut order: Box<dyn Iterator<Item = &usize>> = if twice { Box::new(cuts.iter()) } else { Box::new(cuts.iter().rev()) };
+            order.find(|&&i| matches(word, &v[i..])).map_or_else(|| v.to_string(), |&i| v[..i].to_string())
+        }
+        _ => {
+            let (pat, repl) = word.split_once('/').unwrap_or((word, ""));
+            if pat.is_empty() {
+                return v.to_string();
+            }
+            let mut out = String::new();
+            let mut at = 0;
+            while at < v.len() {
+                // The longest match starting here, if any.
+                let end = cuts.iter().rev().filter(|&&j| j > at).find(|&&j| matches(pat, &v[at..j]));
+                match end {
+                    Some(&j) => {
+                        out.push_str(repl);
+                        at = j;
+                        if !twice {
+                            out.push_str(&v[at..]);
+                            return out;
+                        }
+                    }
+                    None => {
+                        let next = cuts.iter().find(|&&j| j > at).copied().unwrap_or(v.len());
+                        out.push_str(&v[at..next]);
+                        at = next;
+                    }
+                }
+            }
+            out
+        }
     }
 }
 
@@ -323,9 +406,38 @@ mod tests {
     fn errors() {
         assert_eq!(expand("'abc", &env, '\\'), Err(SubstError::UnterminatedQuote { quote: '\'', word: "'abc".into() }));
         assert!(matches!(expand("${foo", &env, '\\'), Err(SubstError::UnterminatedBrace { .. })));
-        assert!(matches!(expand("${foo#x}", &env, '\\'), Err(SubstError::BadSubstitution { .. })));
+        assert!(matches!(expand("${foo^x}", &env, '\\'), Err(SubstError::BadSubstitution { .. })));
         assert_eq!(expand("${unset:?need it}", &env, '\\'), Err(SubstError::Required { name: "unset".into(), message: "need it".into() }));
         assert_eq!(x("${foo:?x}"), "value");
+    }
+
+    #[test]
+    fn pattern_operators() {
+        let path = |name: &str| match name {
+            "p" => Some("/usr/local/bin/tool.tar.gz".to_string()),
+            "s" => Some("aXbXc".to_string()),
+            _ => None,
+        };
+        let x = |w: &str| expand(w, &path, '\\').unwrap();
+        assert_eq!(x("${p#*/}"), "usr/local/bin/tool.tar.gz");
+        assert_eq!(x("${p##*/}"), "tool.tar.gz");
+        assert_eq!(x("${p%.*}"), "/usr/local/bin/tool.tar");
+        assert_eq!(x("${p%%.*}"), "/usr/local/bin/tool");
+        assert_eq!(x("${p#nomatch}"), "/usr/local/bin/tool.tar.gz");
+        assert_eq!(x("${s/X/-}"), "a-bXc");
+        assert_eq!(x("${s//X/-}"), "a-b-c");
+        assert_eq!(x("${s//X}"), "abc");
+        assert_eq!(x("${s/[ab]/?}"), "?XbXc");
+        assert_eq!(x("${unset#x}"), "");
+    }
+
+    #[test]
+    fn positional_and_special_parameters_are_names() {
+        let env = |name: &str| (name == "1").then(|| "one".to_string());
+        let x = |w: &str| expand(w, &env, '\\').unwrap();
+        assert_eq!(x("$1x"), "onex", "$1 then x");
+        assert_eq!(x("a$@b$*c$#d$?e$-f$$g$!h"), "abcdefgh");
+        assert_eq!(x("cost: $ 5"), "cost: $ 5", "a lone $ stays");
     }
 
     #[test]

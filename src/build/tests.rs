@@ -165,6 +165,8 @@ fn failures() {
         ("FROM a\nCOPY a \\\n # c\n   b \\\n  \"c\n", "Dockerfile:5:3: unterminated \" quote"),
         ("FROM a\nRUNN make\n", "Dockerfile:2:1: unknown instruction \"RUNN\" (did you mean RUN?)"),
         ("FROM a\n  CMD [\"a\", \"b\"\n", "Dockerfile:2:7: unterminated JSON array: close it with ] or drop the [ for shell form"),
+        ("FROM a\nCMD [[\"sh\"], \"-c\"]\n", "Dockerfile:2:5: when using JSON array syntax, arrays must be comprised of strings only: quote every element, or drop the [ for shell form"),
+        ("FROM a\nENTRYPOINT [\"a\", 1]\n", "Dockerfile:2:12: when using JSON array syntax, arrays must be comprised of strings only: quote every element, or drop the [ for shell form"),
         ("FROM a\nENV x=\"abc\n", "Dockerfile:2:7: unterminated \" quote"),
         ("FROM a\nRUN <<EOF\necho hi\n", "Dockerfile:2:1: heredoc <<EOF is never terminated: add a line reading EOF"),
         ("FROM a\nCOPY --frm=b x y\n", "Dockerfile:2:6: unknown flag --frm for COPY"),
@@ -250,4 +252,12 @@ fn a_trigger_is_one_instruction_a_child_may_run() {
     assert!(matches!(&e, Error::TriggerSyntax { line: 1, column: 1, .. }), "{e:?}");
     assert!(e.to_string().starts_with("unknown instruction \"FOO\""), "{e}");
     assert_eq!(e.span(), None);
+}
+
+#[test]
+fn a_double_dash_ends_the_flags() {
+    let df = parse("FROM a\nCOPY --chmod=644 -- --odd /dst/\nRUN -- --version\n", "Dockerfile").unwrap();
+    let dumped = dump(&df);
+    assert!(dumped.contains(r#"["--odd"] -> "/dst/" chmod="644""#), "{dumped}");
+    assert!(dumped.contains(r#"RUN shell "--version""#), "{dumped}");
 }

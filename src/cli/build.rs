@@ -12,7 +12,7 @@ pub struct BuildArgs {
     /// Name and optionally a tag (NAME[:TAG]); may be given several times
     #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
     tag: Vec<String>,
-    /// The Dockerfile (default: CONTEXT/Dockerfile)
+    /// The Dockerfile (default: CONTEXT/Dockerfile; - reads it from standard input)
     #[arg(short, long, value_name = "FILE")]
     file: Option<PathBuf>,
     /// Set a build-time variable (KEY=VALUE, or KEY to take the caller's value)
@@ -39,8 +39,65 @@ pub struct BuildArgs {
     /// Network for RUN steps: burrow (default), none, host
     #[arg(long, value_name = "MODE")]
     network: Option<String>,
-    /// The build context (a directory)
+    #[command(flatten)]
+    conn: super::registry::ConnArgs,
+    /// The build context: a directory, or - to read a Dockerfile (no
+    /// context) or a tar archive of the context (plain or gzip) from
+    /// standard input
     context: PathBuf,
+}
+
+/// Where the context and the Dockerfile are, once `-` has been read;
+/// the temporary directory they were read into, if any, goes with it.
+struct Sources {
+    context: PathBuf,
+    file: Option<PathBuf>,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// `build -` and `-f -`: standard input read into a scratch directory
+/// under the store (a tar archive is unpacked there: the `tar` crate
+/// refuses entries that would leave it).
+fn sources(paths: &Paths, args: &BuildArgs) -> anyhow::Result<Sources> {
+    let dash = |p: &PathBuf| p.as_os_str() == "-";
+    let context_stdin = dash(&args.context);
+    let file_stdin = args.file.as_ref().is_some_and(dash);
+    if context_stdin && file_stdin {
+        anyhow::bail!("the context and the Dockerfile cannot both come from standard input: give a context directory, or drop -f -");
+    }
+    if !context_stdin && !file_stdin {
+        if !args.context.is_dir() {
+            anyhow::bail!("the build context {} is not a directory", args.context.display());
+        }
+        return Ok(Sources { context: args.context.canonicalize()?, file: args.file.clone(), _scratch: None });
+    }
+    std::fs::create_dir_all(&paths.root)?;
+    let scratch = tempfile::Builder::new().prefix(".build-stdin-").tempdir_in(&paths.root)?;
+    let mut input = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)?;
+    if file_stdin {
+        let file = scratch.path().join("Dockerfile");
+        std::fs::write(&file, &input)?;
+        if !args.context.is_dir() {
+            anyhow::bail!("the build context {} is not a directory", args.context.display());
+        }
+        return Ok(Sources { context: args.context.canonicalize()?, file: Some(file), _scratch: Some(scratch) });
+    }
+    let context = scratch.path().join("context");
+    std::fs::create_dir(&context)?;
+    let gzip = input.starts_with(&[0x1f, 0x8b]);
+    let is_tar = |b: &[u8]| b.len() > 262 && &b[257..262] == b"ustar";
+    if gzip || is_tar(&input) {
+        let reader: Box<dyn std::io::Read> =
+            if gzip { Box::new(flate2::read::GzDecoder::new(&input[..])) } else { Box::new(&input[..]) };
+        tar::Archive::new(reader)
+            .unpack(&context)
+            .map_err(|e| anyhow::anyhow!("cannot read the build context from standard input as a tar archive: {e}"))?;
+    } else {
+        std::fs::write(context.join("Dockerfile"), &input)?;
+    }
+    let file = args.file.as_ref().map(|f| context.join(f));
+    Ok(Sources { context, file, _scratch: Some(scratch) })
 }
 
 pub fn build(paths: &Paths, args: BuildArgs) -> anyhow::Result<()> {
@@ -62,17 +119,15 @@ pub fn build(paths: &Paths, args: BuildArgs) -> anyhow::Result<()> {
         let (k, v) = l.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid --label {l:?}: expected KEY=VALUE"))?;
         labels.push((k.to_string(), v.to_string()));
     }
-    if !args.context.is_dir() {
-        anyhow::bail!("the build context {} is not a directory", args.context.display());
-    }
+    let sources = sources(paths, &args)?;
     let network = match &args.network {
         Some(m) if m == "default" => Default::default(),
         Some(m) => m.parse().map_err(|e| anyhow::anyhow!("--network: {e}"))?,
         None => Default::default(),
     };
     let opts = burrow::build::driver::Options {
-        context: args.context.canonicalize()?,
-        file: args.file.clone(),
+        context: sources.context.clone(),
+        file: sources.file.clone(),
         tags: args.tag.clone(),
         build_args,
         target: args.target.clone(),
@@ -87,7 +142,7 @@ pub fn build(paths: &Paths, args: BuildArgs) -> anyhow::Result<()> {
     // engine's "cannot get the base image".
     let pull = |name: &str| -> Result<burrow::image::Image, burrow::build::driver::PullError> {
         let store = Store::open(paths)?;
-        Ok(super::registry::pull_for_run(&store, name)?)
+        Ok(super::registry::pull_with(&store, name, Some(&args.conn))?)
     };
     let mut progress: Box<dyn std::io::Write> = if args.quiet { Box::new(std::io::sink()) } else { Box::new(std::io::stderr()) };
     let id = burrow::build::driver::build(paths, &opts, &pull, &mut progress)?;

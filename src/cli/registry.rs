@@ -115,8 +115,18 @@ pub fn pull(paths: &Paths, args: &PullArgs) -> anyhow::Result<()> {
 
 /// `run --pull`: pull with default options and progress, then the image.
 pub fn pull_for_run(store: &Store, image: &str) -> anyhow::Result<burrow::image::Image> {
+    pull_with(store, image, None)
+}
+
+/// A build's base image: pulled with the build's `--tls-verify`,
+/// `--cert-dir` and `--authfile`, as `pull` has them.
+pub fn pull_with(store: &Store, image: &str, conn: Option<&ConnArgs>) -> anyhow::Result<burrow::image::Image> {
     let conf = Conf::load()?;
-    let opts = PullOptions { unpack: UnpackOptions::current(), ..PullOptions::default() };
+    let mut opts = PullOptions { unpack: UnpackOptions::current(), ..PullOptions::default() };
+    if let Some(c) = conn {
+        opts.conn = c.options();
+        opts.authfile = c.authfile.clone();
+    }
     let r = pull_image(store, &conf, image, &opts, &Progress::new(false))?;
     Ok(store.resolve(&r.id.to_string())?)
 }

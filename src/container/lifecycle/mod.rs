@@ -89,9 +89,10 @@ pub fn remove(paths: &Paths, ready: &Ready, claimed: Claimed, volumes: bool) -> 
 }
 
 /// Remove a container this command made and that is not running (a
-/// build step's).
+/// build step's), with the anonymous volumes its image's VOLUMEs made
+/// (no other container uses them): a build leaves none behind.
 pub fn remove_stopped(paths: &Paths, ready: &Ready, r: &Record) -> Result<()> {
-    remove::remove_now(paths, r, false, ready.proof())
+    remove::remove_now(paths, r, true, ready.proof())
 }
 
 /// `container prune`: every container not running and not being worked on.
