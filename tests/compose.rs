@@ -155,7 +155,7 @@ services:
 "#
     );
     let dir = project(&e, "scaled", &[("compose.yaml", &file)]);
-    ok(&e, &dir, &["up", "-d", "--scale", "web=3"]);
+    ok(&e, &dir, &["up", "-d", "--wait", "--scale", "web=3"]);
     let ips: Vec<String> = (1..=3)
         .map(|n| {
             e.ok(&["inspect", "--format", "{{.NetworkSettings.Networks.scaled_default.IPAddress}}", &format!("scaled-web-{n}")])
@@ -258,4 +258,43 @@ fn what_the_engine_cannot_do_is_refused_by_key() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("services.a.secrets[0]: burrow mounts secrets"), "{}", stderr(&o));
     assert!(names(&e).is_empty());
+}
+
+#[test]
+fn foreground_up_prefixes_logs_and_stops_on_exit_or_interrupt() {
+    let Some(e) = ready() else { return };
+    let file = r#"
+services:
+  srv:
+    image: busybox
+    command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo serving; while :; do sleep 0.1; done"]
+  job:
+    image: busybox
+    command: ["sh", "-c", "echo working; exit 7"]
+    depends_on: [srv]
+"#;
+    let dir = project(&e, "fg", &[("compose.yaml", file)]);
+    let o = compose(&e, &dir, &["up", "--exit-code-from", "job"]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for line in ["srv-1  | serving", "job-1  | working", "srv-1  | bye"] {
+        assert!(out.lines().any(|l| l == line), "{line:?} missing from:\n{out}");
+    }
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]).trim(), "", "everything stopped");
+
+    // Ctrl-C: the project stops gracefully, up exits 130.
+    let mut child = e.cmd(&["compose", "up", "srv"]).current_dir(&dir).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0, "up ended before srv served");
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(rest.contains("srv-1  | bye"), "{rest}");
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]).trim(), "");
+    ok(&e, &dir, &["down"]);
 }
