@@ -262,10 +262,12 @@ fn foreground(
     }
     let mut followed: Vec<(String, String, Follower)> = Vec::new();
     let width = done.iter().flat_map(|(s, names)| names.iter().map(move |n| prefix_of(s, n).len())).max().unwrap_or(0);
+    let colour = super::verbs::colour_wanted(false);
     for (s, names) in done {
         for n in names {
             let r = record::find(paths, n)?;
-            followed.push((n.clone(), format!("{:width$}  | ", prefix_of(s, n)), Follower::at_start(&r.dir(paths))));
+            let prefix = super::verbs::prefix_text(&prefix_of(s, n), width, followed.len(), colour);
+            followed.push((n.clone(), prefix, Follower::at_start(&r.dir(paths))));
         }
     }
     let mut stop_at: Option<std::time::Instant> = None;
@@ -442,5 +444,7 @@ mod tests {
     fn prefixes_drop_the_project() {
         assert_eq!(super::prefix_of("web", "shop-web-1"), "web-1");
         assert_eq!(super::prefix_of("a-b", "my-shop-a-b-12"), "a-b-12");
+        assert_eq!(super::super::verbs::prefix_text("web-1", 6, 0, false), "web-1   | ");
+        assert_eq!(super::super::verbs::prefix_text("db-1", 4, 1, true), "\x1b[33mdb-1  | \x1b[0m");
     }
 }

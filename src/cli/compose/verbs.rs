@@ -328,11 +328,12 @@ pub fn logs(paths: &Paths, g: &ComposeArgs, a: &LogsArgs) -> anyhow::Result<()> 
     };
     let width = ms.iter().map(|m| prefix(m).len()).max().unwrap_or(0);
     let mut followers = Vec::new();
-    for m in &ms {
+    let colour = colour_wanted(a.no_color);
+    for (i, m) in ms.iter().enumerate() {
         let dir = m.record.dir(paths);
         let follower = logs::Follower::at_end(&dir);
         let entries = logs::select(logs::read_all(&dir)?, None, None, tail);
-        let pre = if a.no_log_prefix { String::new() } else { format!("{:width$}  | ", prefix(m)) };
+        let pre = if a.no_log_prefix { String::new() } else { prefix_text(&prefix(m), width, i, colour) };
         print_entries(&pre, &entries, a.timestamps);
         followers.push((m, pre, follower));
     }
@@ -350,6 +351,24 @@ pub fn logs(paths: &Paths, g: &ComposeArgs, a: &LogsArgs) -> anyhow::Result<()> 
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// A service's prefix `NAME  | `, padded to `width` and, on a terminal
+/// (unless `--no-color`), coloured by the container's place `i` as docker
+/// compose colours them.
+pub(super) fn prefix_text(name: &str, width: usize, i: usize, colour: bool) -> String {
+    const COLOURS: [u8; 6] = [36, 33, 32, 35, 34, 31];
+    let text = format!("{name:width$}  | ");
+    if colour {
+        format!("\x1b[{}m{text}\x1b[0m", COLOURS[i % COLOURS.len()])
+    } else {
+        text
+    }
+}
+
+/// Whether prefixes are coloured: stdout is a terminal and NO_COLOR unset.
+pub(super) fn colour_wanted(no_color: bool) -> bool {
+    !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout())
 }
 
 fn prefix(m: &Member) -> String {
