@@ -298,3 +298,21 @@ services:
     assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]).trim(), "");
     ok(&e, &dir, &["down"]);
 }
+
+#[test]
+fn a_built_service_with_published_ports() {
+    let Some(e) = ready() else { return };
+    let file = "services:\n  web:\n    build: ./web\n    ports: [\"127.0.0.1::8080\", \"8081\"]\n";
+    let dockerfile = "FROM busybox\nRUN echo built-here > /built\nCMD [\"sh\", \"-c\", \"cat /built; trap 'exit 0' TERM; while :; do sleep 0.1; done\"]\n";
+    let dir = project(&e, "bp", &[("compose.yaml", file)]);
+    std::fs::create_dir(dir.join("web")).unwrap();
+    std::fs::write(dir.join("web/Dockerfile"), dockerfile).unwrap();
+    ok(&e, &dir, &["up", "-d"]);
+    assert_eq!(logs(&e, &dir, "web", 1).trim(), "built-here", "the image was built from web/Dockerfile");
+    assert!(e.ok(&["images"]).lines().any(|l| l.starts_with("bp-web ")));
+    let host = ok(&e, &dir, &["port", "web", "8080"]);
+    assert!(host.trim().starts_with("127.0.0.1:"), "{host}");
+    assert!(ok(&e, &dir, &["port", "web", "8081"]).trim().starts_with("0.0.0.0:"));
+    ok(&e, &dir, &["down", "--rmi", "local"]);
+    assert!(!e.ok(&["images"]).lines().any(|l| l.starts_with("bp-web ")), "down --rmi local removed the built image");
+}
