@@ -183,15 +183,6 @@ fn config_errors_name_where_and_exit_125() {
 }
 
 #[test]
-fn verbs_not_yet_available_say_so() {
-    let (_d, proj) = project();
-    for verb in ["up", "down", "ps", "logs", "run", "exec", "ls"] {
-        let e = refused(&compose(&proj, &[], &[verb, "-d"], None));
-        assert!(e.contains(&format!("burrow compose {verb} is not available yet")), "{e}");
-    }
-}
-
-#[test]
 fn unset_variables_warn_and_become_empty() {
     let dir = tempfile::Builder::new().prefix("burrow-compose.").tempdir_in("/tmp").unwrap();
     std::fs::write(dir.path().join("docker-compose.yml"), "services:\n  web:\n    image: \"busybox${SUFFIX}\"\n").unwrap();

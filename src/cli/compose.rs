@@ -3,13 +3,18 @@
 //! Thin over `burrow::compose`: the global flags (`-f`, `-p`,
 //! `--project-directory`, `--env-file`, `--profile`, given before the
 //! verb) and the process environment become the loader's options;
-//! `config` prints the loaded model. The verbs that run a project are
-//! listed with docker's names and answer that they are not available yet.
+//! `config` prints the loaded model; `up` and `run` (in `up`) and the
+//! other verbs (in `verbs`) drive the engine through
+//! `burrow::compose::apply` and the lifecycle service, finding a
+//! project's containers by their `com.docker.compose.*` labels.
 
 use std::path::PathBuf;
 
-use anyhow::bail;
 use burrow::compose::{self, Options};
+use burrow::paths::Paths;
+
+mod up;
+mod verbs;
 
 #[derive(clap::Args, Debug)]
 pub struct ComposeArgs {
@@ -36,42 +41,42 @@ pub struct ComposeArgs {
 enum ComposeCommand {
     /// Parse, resolve and render the compose file in canonical form
     Config(ConfigArgs),
-    /// Create and start containers (not available yet)
-    Up(super::Rest),
-    /// Stop and remove containers and networks (not available yet)
-    Down(super::Rest),
-    /// List containers (not available yet)
-    Ps(super::Rest),
-    /// View output from containers (not available yet)
-    Logs(super::Rest),
-    /// Build or rebuild services (not available yet)
-    Build(super::Rest),
-    /// Pull service images (not available yet)
-    Pull(super::Rest),
-    /// Push service images (not available yet)
-    Push(super::Rest),
-    /// Execute a command in a running container (not available yet)
-    Exec(super::Rest),
-    /// Run a one-off command on a service (not available yet)
-    Run(super::Rest),
-    /// Start services (not available yet)
-    Start(super::Rest),
-    /// Stop services (not available yet)
-    Stop(super::Rest),
-    /// Restart services (not available yet)
-    Restart(super::Rest),
-    /// Force stop service containers (not available yet)
-    Kill(super::Rest),
-    /// Remove stopped service containers (not available yet)
-    Rm(super::Rest),
-    /// Display the running processes (not available yet)
-    Top(super::Rest),
-    /// Print the public port for a port binding (not available yet)
-    Port(super::Rest),
-    /// List images used by the created containers (not available yet)
-    Images(super::Rest),
-    /// List running compose projects (not available yet)
-    Ls(super::Rest),
+    /// Create and start containers
+    Up(up::UpArgs),
+    /// Stop and remove containers and networks
+    Down(verbs::DownArgs),
+    /// List containers
+    Ps(verbs::PsArgs),
+    /// View output from containers
+    Logs(verbs::LogsArgs),
+    /// Build or rebuild services
+    Build(verbs::ServicesArgs),
+    /// Pull service images
+    Pull(verbs::ServicesArgs),
+    /// Push service images
+    Push(verbs::ServicesArgs),
+    /// Execute a command in a running container
+    Exec(verbs::ExecArgs),
+    /// Run a one-off command on a service
+    Run(up::RunArgs),
+    /// Start services
+    Start(verbs::ServicesArgs),
+    /// Stop services
+    Stop(verbs::StopArgs),
+    /// Restart services
+    Restart(verbs::StopArgs),
+    /// Force stop service containers
+    Kill(verbs::KillArgs),
+    /// Remove stopped service containers
+    Rm(verbs::RmArgs),
+    /// Display the running processes
+    Top(verbs::ServicesArgs),
+    /// Print the public port for a port binding
+    Port(verbs::PortArgs),
+    /// List images used by the created containers
+    Images(verbs::ServicesArgs),
+    /// List running compose projects
+    Ls(verbs::LsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -95,51 +100,62 @@ struct ConfigArgs {
     services_named: Vec<String>,
 }
 
-impl ComposeCommand {
-    fn verb(&self) -> &'static str {
-        use ComposeCommand as C;
-        match self {
-            C::Config(_) => "config",
-            C::Up(_) => "up",
-            C::Down(_) => "down",
-            C::Ps(_) => "ps",
-            C::Logs(_) => "logs",
-            C::Build(_) => "build",
-            C::Pull(_) => "pull",
-            C::Push(_) => "push",
-            C::Exec(_) => "exec",
-            C::Run(_) => "run",
-            C::Start(_) => "start",
-            C::Stop(_) => "stop",
-            C::Restart(_) => "restart",
-            C::Kill(_) => "kill",
-            C::Rm(_) => "rm",
-            C::Top(_) => "top",
-            C::Port(_) => "port",
-            C::Images(_) => "images",
-            C::Ls(_) => "ls",
+impl ComposeArgs {
+    /// The loader's options: the global flags and the process environment.
+    fn options(&self) -> anyhow::Result<Options> {
+        Ok(Options {
+            files: self.file.clone(),
+            project_name: self.project_name.clone(),
+            project_directory: self.project_directory.clone(),
+            env_files: self.env_file.clone(),
+            profiles: self.profile.clone(),
+            cwd: std::env::current_dir()?,
+            environ: std::env::vars().collect(),
+        })
+    }
+
+    /// Load the project (`named`: the services the command names).
+    fn load(&self, named: &[String]) -> anyhow::Result<compose::Project> {
+        let loaded = compose::load(&self.options()?, named)?;
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(loaded.project)
+    }
+
+    /// The project's name without needing its file (`-p`, else the file's).
+    fn project_name(&self) -> anyhow::Result<String> {
+        match &self.project_name {
+            Some(p) => Ok(p.clone()),
+            None => Ok(self.load(&[])?.name),
         }
     }
 }
 
-pub fn compose(args: ComposeArgs) -> anyhow::Result<()> {
-    let ComposeCommand::Config(config_args) = &args.command else {
-        bail!("burrow compose {} is not available yet: this version of burrow only reads compose files (burrow compose config)", args.command.verb());
-    };
-    let options = Options {
-        files: args.file.clone(),
-        project_name: args.project_name.clone(),
-        project_directory: args.project_directory.clone(),
-        env_files: args.env_file.clone(),
-        profiles: args.profile.clone(),
-        cwd: std::env::current_dir()?,
-        environ: std::env::vars().collect(),
-    };
-    let loaded = compose::load(&options, &config_args.services_named)?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
+pub fn compose(paths: &Paths, args: ComposeArgs) -> anyhow::Result<i32> {
+    use ComposeCommand as C;
+    let done = |r: anyhow::Result<()>| r.map(|_| 0);
+    match &args.command {
+        C::Config(a) => done(config(&args.load(&a.services_named)?, a)),
+        C::Up(a) => up::up(paths, &args, a),
+        C::Run(a) => up::run(paths, &args, a),
+        C::Down(a) => done(verbs::down(paths, &args, a)),
+        C::Ps(a) => done(verbs::ps(paths, &args, a)),
+        C::Logs(a) => done(verbs::logs(paths, &args, a)),
+        C::Build(a) => done(up::build(paths, &args, a)),
+        C::Pull(a) => done(up::pull(paths, &args, a)),
+        C::Push(a) => done(verbs::push(paths, &args, a)),
+        C::Exec(a) => verbs::exec(paths, &args, a),
+        C::Start(a) => done(verbs::start(paths, &args, a)),
+        C::Stop(a) => done(verbs::stop(paths, &args, a, false)),
+        C::Restart(a) => done(verbs::stop(paths, &args, a, true)),
+        C::Kill(a) => done(verbs::kill(paths, &args, a)),
+        C::Rm(a) => done(verbs::rm(paths, &args, a)),
+        C::Top(a) => done(verbs::top(paths, &args, a)),
+        C::Port(a) => done(verbs::port(paths, &args, a)),
+        C::Images(a) => done(verbs::images(paths, &args, a)),
+        C::Ls(a) => done(verbs::ls(paths, a)),
     }
-    config(&loaded.project, config_args)
 }
 
 fn config(project: &compose::Project, a: &ConfigArgs) -> anyhow::Result<()> {

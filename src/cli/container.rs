@@ -267,6 +267,7 @@ fn prepare(paths: &Paths, mut args: RunArgs) -> anyhow::Result<(burrow::image::I
         mounts,
         volumes_from,
         limits,
+        labels: Default::default(),
     };
     Ok((image, opts, ready))
 }

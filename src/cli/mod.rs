@@ -299,8 +299,6 @@ impl Command {
                 | Command::HostSetup
                 | Command::Login(_)
                 | Command::Logout(_)
-                // Only `compose config` works yet, and it reads files only.
-                | Command::Compose(_)
                 | Command::Pause { .. }
                 | Command::NetworkHolder(_)
                 | Command::BridgeSelftest(_)
@@ -407,7 +405,7 @@ fn dispatch(paths: &Paths, command: Command) -> anyhow::Result<i32> {
         C::Container(ContainerCommand::Prune(a)) => done(container::prune(paths, &a)),
         C::Volume(v) => done(volume::dispatch(paths, v)),
         C::Network(n) => done(network::dispatch(paths, n)),
-        C::Compose(a) => done(compose::compose(*a)),
+        C::Compose(a) => compose::compose(paths, *a),
         C::Info(a) => done(info::info(paths, &a)),
         C::Completion(a) => done(completion::completion(&a)),
         C::Man(a) => done(completion::man(&a)),

@@ -84,7 +84,8 @@ pub fn resolve(flags: &Flags, image: Option<&Value>) -> Result<Option<Check>, Er
     if retries == 0 {
         return Err(Error::Value { flag: "--health-retries", value: "0".into(), reason: "at least 1" });
     }
-    Ok(Some(Check { test, interval, timeout, start_period, retries }))
+    let start_interval = ns("StartInterval");
+    Ok(Some(Check { test, interval, timeout, start_period, retries, start_interval }))
 }
 
 /// One probe as `inspect` shows it.
@@ -161,7 +162,7 @@ pub fn run_checker(root: PathBuf, dir: PathBuf, id: String, check: Check, stop: 
         }
         !stop.load(Ordering::Relaxed)
     };
-    while sleep(check.interval) {
+    while sleep(check.next_interval(began.elapsed())) {
         let probe = probe(&root, &dir, &id, &check);
         if stop.load(Ordering::Relaxed) {
             break;

@@ -179,6 +179,7 @@ pub fn render(paths: &Paths, r: &Record, paused: bool) -> Value {
             "Entrypoint": c.entrypoint.map(|e| vec![e]),
             "StopSignal": c.stop_signal,
             "StopTimeout": c.stop_timeout,
+            "Labels": c.labels,
             "Healthcheck": c.health.as_ref().map(|h| json!({
                 "Test": h.test,
                 "Interval": h.interval.as_nanos() as u64,

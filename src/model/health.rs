@@ -14,6 +14,20 @@ pub struct Check {
     pub timeout: Duration,
     pub start_period: Duration,
     pub retries: u32,
+    /// Compose's `start_interval` (docker's StartInterval): the time
+    /// between probes while in the start period, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<Duration>,
+}
+
+impl Check {
+    /// The time to the next probe, `elapsed` after the container started.
+    pub fn next_interval(&self, elapsed: Duration) -> Duration {
+        match self.start_interval {
+            Some(d) if elapsed < self.start_period && !d.is_zero() => d,
+            _ => self.interval,
+        }
+    }
 }
 
 impl Check {

@@ -80,6 +80,10 @@ pub struct RunOptions {
     /// `--memory`, `--cpus`, `--ulimit`... (`limits`).
     #[serde(default)]
     pub limits: Request,
+    /// Container labels (`compose` sets docker compose's
+    /// `com.docker.compose.*` ones; `inspect` shows them in Config.Labels).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl RunOptions {
