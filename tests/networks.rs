@@ -529,3 +529,17 @@ fn removing_a_network_does_not_leave_its_holder_running() {
     }
     assert!(!left, "the holder (pid {pid}) of the removed network still runs");
 }
+
+#[test]
+fn containers_with_init_do_not_hold_the_networks_start_lock() {
+    let Some(e) = containers() else { return };
+    e.ok(&["network", "create", "--internal", "inits"]);
+    // Each start takes the network's start lock; a container whose first
+    // process kept a copy of it (--init never execs that process) would
+    // hang the next start for good.
+    for name in ["i1", "i2", "i3"] {
+        e.ok(&["run", "-d", "--init", "--name", name, "--network", "inits", "busybox", "sleep", "1000"]);
+    }
+    assert_eq!(on(&e, "inits", "nslookup i3 >/dev/null && echo found").trim(), "found");
+    e.ok(&["rm", "-f", "i1", "i2", "i3"]);
+}

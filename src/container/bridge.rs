@@ -283,7 +283,7 @@ pub fn prepare(paths: &Paths, r: &Record, req: &NetworkRequest, image_exposed: &
     for (i, ((ep, net), held)) in r.endpoints.iter().zip(&nets).zip(holders).enumerate() {
         let (holder, hold) = held.expect("every holder was found above");
         let endpoint = plug_endpoint(r.id.as_str(), ep, net, format!("eth{i}"), i == 0);
-        plugs.push(BridgePlug { holder, endpoint, hold: Some(hold), dir: store::root(paths).join(&net.name) });
+        plugs.push(BridgePlug { holder, endpoint, hold: std::sync::Mutex::new(Some(hold)), dir: store::root(paths).join(&net.name) });
     }
     let first = r.endpoints.first().zip(nets.first());
     let mut extra = Vec::new();

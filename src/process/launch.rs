@@ -54,6 +54,15 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // to the network's holder once it is plugged in; the child closes its
     // copies at once, so the holder's are the only ones left.
     let published = bridge.as_ref().map(|b| std::mem::take(&mut *b.published.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
+    // The networks' start locks likewise: the parent drops them once the
+    // container is plugged in, the child at once (with --init its first
+    // process never execs, and its copy would hold a lock every later
+    // start on the network waits for).
+    let holds: Vec<std::fs::File> = bridge
+        .iter()
+        .flat_map(|b| b.plugs.iter())
+        .filter_map(|p| p.hold.lock().unwrap_or_else(|e| e.into_inner()).take())
+        .collect();
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
     let (tty_sink, tty_source) = terminal_ends(&spec)?;
@@ -83,7 +92,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         return Err(Error::Clone { source: nix::Error::last() });
     }
     if ret == 0 {
-        drop((open_end, read_end, tty_parent, fuse_parent, published));
+        drop((open_end, read_end, tty_parent, fuse_parent, published, holds));
         child_main(spec, wait_end, ChildEnds { errors: write_end, tty: tty_child, fuse: Some(fuse_child) });
     }
     let child = Pid::from_raw(ret as i32);
@@ -98,6 +107,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         .as_ref()
         .map_or(Ok(()), |c| c.attach(child.as_raw()).map_err(Error::from))
         .and_then(|_| bridge.map_or(Ok(None), |b| plug(child, &b, published)))
+        .inspect(|_| drop(holds))
         .and_then(|publication| Ok((publication, net.as_ref().map(|_| open_netns(child)).transpose()?)));
     let (publication, netns) = match prepared {
         Ok(p) => p,

@@ -201,8 +201,10 @@ pub struct BridgePlug {
     pub holder: std::os::fd::OwnedFd,
     pub endpoint: crate::network::holder::Endpoint,
     /// The holder's start lock, held (shared) until the container is
-    /// attached, so an idle holder does not leave in between.
-    pub hold: Option<std::fs::File>,
+    /// attached, so an idle holder does not leave in between. `launch`
+    /// takes it out before the clone, so the container never has a copy
+    /// (a copy would hold the lock for the container's life).
+    pub hold: std::sync::Mutex<Option<std::fs::File>>,
     /// The network's directory (where the holder's control socket is).
     pub dir: std::path::PathBuf,
 }
