@@ -402,7 +402,9 @@ fn dockerfile_or_context_from_standard_input() {
     assert_eq!(e.ok(&["run", "--rm", "from-stdin"]), "piped\n");
     // A tar context (gzip) on stdin, with its Dockerfile.
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-    for (name, text) in [("Dockerfile", "FROM busybox\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n"), ("data.txt", "from the tar\n")] {
+    for (name, text) in
+        [("Dockerfile", "FROM busybox\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n"), ("data.txt", "from the tar\n")]
+    {
         let mut h = tar::Header::new_gnu();
         h.set_size(text.len() as u64);
         h.set_mode(0o644);

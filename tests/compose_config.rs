@@ -165,10 +165,7 @@ fn config_errors_name_where_and_exit_125() {
         ("services:\n  web:\n    image: x\n   ports: [80]\n", "compose.yaml:4:4: "),
         ("services:\n  web:\n    image: x\n    portz: ['80:80']\n", "unknown key services.web.portz"),
         ("services:\n  web:\n    image: x\n    privileged: true\n", "services.web.privileged is not supported by burrow"),
-        (
-            "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n",
-            "depends_on makes a cycle: a -> b -> a",
-        ),
+        ("services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n", "depends_on makes a cycle: a -> b -> a"),
         ("services:\n  web: {image: 'cost$5'}\n", "invalid interpolation format"),
     ];
     for (text, want) in cases {

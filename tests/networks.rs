@@ -409,7 +409,18 @@ fn a_network_with_a_way_out_reaches_the_host_and_the_mirror() {
     assert!(!o.status.success(), "a container on a user network reached the host's loopback");
     assert!(lo_peers.lock().unwrap().is_empty());
     // Containers still find each other by name, in the kernel.
-    e.ok(&["run", "-d", "--name", "peer", "--network", "open", "busybox", "sh", "-c", "while true; do echo peer-here | nc -l -p 7000; done"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "open",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo peer-here | nc -l -p 7000; done",
+    ]);
     assert_eq!(on(&e, "open", &ask("peer", 7000)).trim(), "peer-here");
     // Outside names go upstream, through the network's resolver.
     let resolves = std::net::ToSocketAddrs::to_socket_addrs(&("deb.debian.org", 80)).is_ok();

@@ -188,7 +188,10 @@ fn json_array(args: &Args) -> Result<Option<Vec<String>>, Located> {
     // A JSON array of something else is an error, not shell form
     // (BuildKit's rule).
     if serde_json::from_str::<Vec<serde_json::Value>>(t).is_ok() {
-        return Err(args.err(0, "when using JSON array syntax, arrays must be comprised of strings only: quote every element, or drop the [ for shell form"));
+        return Err(args.err(
+            0,
+            "when using JSON array syntax, arrays must be comprised of strings only: quote every element, or drop the [ for shell form",
+        ));
     }
     if t[1..].trim_start().starts_with('"') && !t.contains(']') {
         return Err(args.err(0, "unterminated JSON array: close it with ] or drop the [ for shell form"));

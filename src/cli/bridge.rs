@@ -79,7 +79,14 @@ const PATIENCE: Duration = Duration::from_secs(5);
 
 fn plan(third: u8, last: u8) -> HolderPlan {
     let gateway6 = Some((v6(third, 1), 64));
-    HolderPlan { gateway: Ipv4Addr::new(10, 89, third, 1), prefix_len: 24, gateway6, mtu: 1500, mac: [0x02, 0xb0, 0, 0, third, last], uplink: None }
+    HolderPlan {
+        gateway: Ipv4Addr::new(10, 89, third, 1),
+        prefix_len: 24,
+        gateway6,
+        mtu: 1500,
+        mac: [0x02, 0xb0, 0, 0, third, last],
+        uplink: None,
+    }
 }
 
 /// fd89:0:0:THIRD::HOST, network THIRD's IPv6 subnet.

@@ -88,8 +88,7 @@ fn sources(paths: &Paths, args: &BuildArgs) -> anyhow::Result<Sources> {
     let gzip = input.starts_with(&[0x1f, 0x8b]);
     let is_tar = |b: &[u8]| b.len() > 262 && &b[257..262] == b"ustar";
     if gzip || is_tar(&input) {
-        let reader: Box<dyn std::io::Read> =
-            if gzip { Box::new(flate2::read::GzDecoder::new(&input[..])) } else { Box::new(&input[..]) };
+        let reader: Box<dyn std::io::Read> = if gzip { Box::new(flate2::read::GzDecoder::new(&input[..])) } else { Box::new(&input[..]) };
         tar::Archive::new(reader)
             .unpack(&context)
             .map_err(|e| anyhow::anyhow!("cannot read the build context from standard input as a tar archive: {e}"))?;

@@ -76,7 +76,8 @@ mod tests {
     fn every_visible_verb_gets_a_page_and_hidden_ones_none() {
         let dir = tempfile::tempdir().unwrap();
         let n = pages(&super::super::Cli::command(), "burrow", dir.path()).unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names.len(), n);
         for page in ["burrow.1", "burrow-run.1", "burrow-network-create.1", "burrow-volume-ls.1", "burrow-completion.1"] {
             assert!(names.iter().any(|p| p == page), "{page} missing from {names:?}");

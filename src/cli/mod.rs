@@ -276,7 +276,6 @@ struct UnshareArgs {
     command: Vec<String>,
 }
 
-
 /// Whatever follows a verb burrow refuses, so the refusal is its own
 /// clear error rather than a usage error about the arguments.
 #[derive(clap::Args, Debug)]

@@ -97,17 +97,21 @@ pub fn setup(o: &Options) -> Result<Setup, DiscoverError> {
     }
     let files = files(o, &environ, &start)?;
     let working_dir = project_dir
-        .or_else(|| files.iter().find_map(|f| match f {
-            Source::File(p) => p.parent().map(Path::to_path_buf),
-            Source::Stdin => None,
-        }))
+        .or_else(|| {
+            files.iter().find_map(|f| match f {
+                Source::File(p) => p.parent().map(Path::to_path_buf),
+                Source::Stdin => None,
+            })
+        })
         .unwrap_or_else(|| o.cwd.clone());
     let mut vars = environ.clone();
     for (k, v) in env_file_vars(&o.env_files.iter().map(|p| abs(p)).collect::<Vec<_>>(), &working_dir, &environ)? {
         vars.entry(k).or_insert(v);
     }
     let profiles = if o.profiles.is_empty() {
-        vars.get("COMPOSE_PROFILES").map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+        vars.get("COMPOSE_PROFILES")
+            .map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
     } else {
         o.profiles.clone()
     };
@@ -135,7 +139,11 @@ fn env_file_vars(explicit: &[PathBuf], dir: &Path, environ: &Vars) -> Result<Vec
             }
         }
         let dot = dir.join(".env");
-        if dot.is_file() { vec![dot] } else { Vec::new() }
+        if dot.is_file() {
+            vec![dot]
+        } else {
+            Vec::new()
+        }
     };
     for f in files {
         for (k, v) in dotenv::read(&f, &known)? {
@@ -155,10 +163,7 @@ fn files(o: &Options, environ: &Vars, start: &Path) -> Result<Vec<Source>, Disco
     } else {
         return discover(start);
     };
-    Ok(given
-        .into_iter()
-        .map(|f| if f == "-" { Source::Stdin } else { Source::File(super::mounts::clean(&o.cwd.join(f))) })
-        .collect())
+    Ok(given.into_iter().map(|f| if f == "-" { Source::Stdin } else { Source::File(super::mounts::clean(&o.cwd.join(f))) }).collect())
 }
 
 /// docker compose's search: the first directory from `start` upwards
@@ -189,7 +194,8 @@ pub fn valid_name(name: &str, from: &'static str) -> Result<String, DiscoverErro
 /// A directory's base name made a project name: lowercase, only
 /// `[a-z0-9_-]`, no leading `_` or `-`.
 pub fn normalize_name(raw: &str) -> String {
-    let kept: String = raw.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
+    let kept: String =
+        raw.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
     kept.trim_start_matches(['_', '-']).to_string()
 }
 

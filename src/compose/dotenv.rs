@@ -130,7 +130,9 @@ fn unescape(s: &str) -> String {
 }
 
 fn interpolate(s: &str, known: &Vars, path: &Path, line: usize) -> Result<String, DotenvError> {
-    substitute(s, known, "value")
-        .map(|d| d.text)
-        .map_err(|source| DotenvError::Interpolate { path: path.to_path_buf(), line, source: Box::new(source) })
+    substitute(s, known, "value").map(|d| d.text).map_err(|source| DotenvError::Interpolate {
+        path: path.to_path_buf(),
+        line,
+        source: Box::new(source),
+    })
 }

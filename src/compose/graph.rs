@@ -45,11 +45,7 @@ pub type OnOff = (BTreeMap<String, Service>, BTreeMap<String, Service>);
 
 /// Split the services into (on, off) by the active profiles and the
 /// services named explicitly; check what the services that are on need.
-pub fn select(
-    mut services: BTreeMap<String, Service>,
-    profiles: &[String],
-    named: &[String],
-) -> Result<OnOff, GraphError> {
+pub fn select(mut services: BTreeMap<String, Service>, profiles: &[String], named: &[String]) -> Result<OnOff, GraphError> {
     for n in named {
         if !services.contains_key(n) {
             return Err(GraphError::NoSuchService { name: n.clone() });
@@ -80,7 +76,6 @@ pub fn select(
     check(&services)?;
     Ok((services, off))
 }
-
 
 /// Every dependency names a service and there is no cycle.
 pub fn check(services: &BTreeMap<String, Service>) -> Result<(), GraphError> {

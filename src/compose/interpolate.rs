@@ -47,12 +47,10 @@ enum Problem {
 /// Substitute the variables of one string; `path` only names it in errors.
 pub fn substitute(text: &str, vars: &Vars, path: &str) -> Result<Substituted, InterpolateError> {
     let mut unset = Vec::new();
-    expand(text, vars, &mut unset)
-        .map(|text| Substituted { text, unset })
-        .map_err(|p| match p {
-            Problem::Required { variable, message } => InterpolateError::Required { path: path.to_string(), variable, message },
-            Problem::Invalid => InterpolateError::Invalid { path: path.to_string(), text: text.to_string() },
-        })
+    expand(text, vars, &mut unset).map(|text| Substituted { text, unset }).map_err(|p| match p {
+        Problem::Required { variable, message } => InterpolateError::Required { path: path.to_string(), variable, message },
+        Problem::Invalid => InterpolateError::Invalid { path: path.to_string(), text: text.to_string() },
+    })
 }
 
 /// Interpolate every string value of a tree in place, collecting the
@@ -71,9 +69,7 @@ pub fn interpolate_tree(value: &mut Value, path: &str, vars: &Vars, unset: &mut 
             }
             Ok(())
         }
-        Value::Sequence(items) => {
-            items.iter_mut().enumerate().try_for_each(|(i, v)| interpolate_tree(v, &index(path, i), vars, unset))
-        }
+        Value::Sequence(items) => items.iter_mut().enumerate().try_for_each(|(i, v)| interpolate_tree(v, &index(path, i), vars, unset)),
         Value::Mapping(m) => m.iter_mut().try_for_each(|(k, v)| {
             let key = super::value::scalar_text(k).unwrap_or_default();
             interpolate_tree(v, &join(path, &key), vars, unset)
@@ -184,8 +180,20 @@ fn braced(inner: &str, vars: &Vars, unset: &mut Vec<String>) -> Result<String, P
         "-" if value.is_none() => expand(word, vars, unset),
         ":?" if !set_nonempty => Err(required(unset)),
         "?" if value.is_none() => Err(required(unset)),
-        ":+" => if set_nonempty { expand(word, vars, unset) } else { Ok(String::new()) },
-        "+" => if value.is_some() { expand(word, vars, unset) } else { Ok(String::new()) },
+        ":+" => {
+            if set_nonempty {
+                expand(word, vars, unset)
+            } else {
+                Ok(String::new())
+            }
+        }
+        "+" => {
+            if value.is_some() {
+                expand(word, vars, unset)
+            } else {
+                Ok(String::new())
+            }
+        }
         _ => Ok(value.unwrap_or_default().to_string()),
     }
 }

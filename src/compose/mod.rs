@@ -20,6 +20,7 @@
 //! for the file and docker compose v2 for behaviour. Nothing here starts
 //! a container or touches burrow's store.
 
+pub mod apply;
 mod canonical;
 pub mod discover;
 pub mod dotenv;
@@ -27,16 +28,15 @@ mod extends;
 pub mod graph;
 pub mod interpolate;
 mod merge;
-pub mod plan;
-pub mod apply;
-pub mod state;
 pub mod model;
 mod mounts;
+pub mod plan;
 mod ports;
 mod project;
 mod resources;
 mod schema;
 mod service;
+pub mod state;
 mod value;
 mod words;
 mod yaml;

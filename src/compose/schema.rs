@@ -56,35 +56,131 @@ fn hint(key: &str) -> &'static str {
     }
 }
 
-pub const TOP: Keys = Keys {
-    supported: &["version", "name", "services", "networks", "volumes", "secrets", "configs"],
-    unsupported: &["include", "models"],
-};
+pub const TOP: Keys =
+    Keys { supported: &["version", "name", "services", "networks", "volumes", "secrets", "configs"], unsupported: &["include", "models"] };
 
 pub const SERVICE: Keys = Keys {
     supported: &[
-        "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "volumes", "networks",
-        "network_mode", "depends_on", "healthcheck", "restart", "deploy", "user", "working_dir", "hostname", "labels", "init",
-        "read_only", "tmpfs", "extra_hosts", "dns", "cap_add", "cap_drop", "stop_signal", "stop_grace_period", "ulimits",
-        "profiles", "secrets", "configs", "extends",
+        "image",
+        "build",
+        "command",
+        "entrypoint",
+        "environment",
+        "env_file",
+        "ports",
+        "expose",
+        "volumes",
+        "networks",
+        "network_mode",
+        "depends_on",
+        "healthcheck",
+        "restart",
+        "deploy",
+        "user",
+        "working_dir",
+        "hostname",
+        "labels",
+        "init",
+        "read_only",
+        "tmpfs",
+        "extra_hosts",
+        "dns",
+        "cap_add",
+        "cap_drop",
+        "stop_signal",
+        "stop_grace_period",
+        "ulimits",
+        "profiles",
+        "secrets",
+        "configs",
+        "extends",
     ],
     unsupported: &[
-        "annotations", "attach", "blkio_config", "cpu_count", "cpu_percent", "cpu_shares", "cpu_period", "cpu_quota",
-        "cpu_rt_runtime", "cpu_rt_period", "cpus", "cpuset", "cgroup", "cgroup_parent", "container_name", "credential_spec",
-        "develop", "device_cgroup_rules", "devices", "dns_opt", "dns_search", "domainname", "driver_opts", "external_links",
-        "gpus", "group_add", "ipc", "isolation", "label_file", "links", "logging", "mac_address", "mem_limit",
-        "mem_reservation", "mem_swappiness", "memswap_limit", "models", "net", "oom_kill_disable", "oom_score_adj", "pid",
-        "pids_limit", "platform", "post_start", "pre_stop", "privileged", "provider", "pull_policy", "pull_refresh_after",
-        "runtime", "scale", "security_opt", "shm_size", "stdin_open", "storage_opt", "sysctls", "tty", "use_api_socket",
-        "userns_mode", "uts", "volumes_from",
+        "annotations",
+        "attach",
+        "blkio_config",
+        "cpu_count",
+        "cpu_percent",
+        "cpu_shares",
+        "cpu_period",
+        "cpu_quota",
+        "cpu_rt_runtime",
+        "cpu_rt_period",
+        "cpus",
+        "cpuset",
+        "cgroup",
+        "cgroup_parent",
+        "container_name",
+        "credential_spec",
+        "develop",
+        "device_cgroup_rules",
+        "devices",
+        "dns_opt",
+        "dns_search",
+        "domainname",
+        "driver_opts",
+        "external_links",
+        "gpus",
+        "group_add",
+        "ipc",
+        "isolation",
+        "label_file",
+        "links",
+        "logging",
+        "mac_address",
+        "mem_limit",
+        "mem_reservation",
+        "mem_swappiness",
+        "memswap_limit",
+        "models",
+        "net",
+        "oom_kill_disable",
+        "oom_score_adj",
+        "pid",
+        "pids_limit",
+        "platform",
+        "post_start",
+        "pre_stop",
+        "privileged",
+        "provider",
+        "pull_policy",
+        "pull_refresh_after",
+        "runtime",
+        "scale",
+        "security_opt",
+        "shm_size",
+        "stdin_open",
+        "storage_opt",
+        "sysctls",
+        "tty",
+        "use_api_socket",
+        "userns_mode",
+        "uts",
+        "volumes_from",
     ],
 };
 
 pub const BUILD: Keys = Keys {
     supported: &["context", "dockerfile", "args", "target", "labels"],
     unsupported: &[
-        "additional_contexts", "cache_from", "cache_to", "dockerfile_inline", "entitlements", "extra_hosts", "isolation",
-        "network", "no_cache", "platforms", "privileged", "provenance", "pull", "sbom", "secrets", "shm_size", "ssh", "tags",
+        "additional_contexts",
+        "cache_from",
+        "cache_to",
+        "dockerfile_inline",
+        "entitlements",
+        "extra_hosts",
+        "isolation",
+        "network",
+        "no_cache",
+        "platforms",
+        "privileged",
+        "provenance",
+        "pull",
+        "sbom",
+        "secrets",
+        "shm_size",
+        "ssh",
+        "tags",
         "ulimits",
     ],
 };
@@ -98,20 +194,13 @@ pub const RESOURCES: Keys = Keys { supported: &["limits"], unsupported: &["reser
 
 pub const LIMITS: Keys = Keys { supported: &["cpus", "memory", "pids"], unsupported: &[] };
 
-pub const HEALTHCHECK: Keys = Keys {
-    supported: &["test", "interval", "timeout", "start_period", "start_interval", "retries", "disable"],
-    unsupported: &[],
-};
+pub const HEALTHCHECK: Keys =
+    Keys { supported: &["test", "interval", "timeout", "start_period", "start_interval", "retries", "disable"], unsupported: &[] };
 
-pub const PORT: Keys = Keys {
-    supported: &["target", "published", "host_ip", "protocol", "mode"],
-    unsupported: &["name", "app_protocol"],
-};
+pub const PORT: Keys = Keys { supported: &["target", "published", "host_ip", "protocol", "mode"], unsupported: &["name", "app_protocol"] };
 
-pub const MOUNT: Keys = Keys {
-    supported: &["type", "source", "target", "read_only", "bind", "volume", "tmpfs"],
-    unsupported: &["consistency", "image"],
-};
+pub const MOUNT: Keys =
+    Keys { supported: &["type", "source", "target", "read_only", "bind", "volume", "tmpfs"], unsupported: &["consistency", "image"] };
 
 pub const MOUNT_BIND: Keys = Keys { supported: &["propagation", "create_host_path", "selinux"], unsupported: &["recursive"] };
 
@@ -145,9 +234,8 @@ pub const IPAM_POOL: Keys = Keys { supported: &["subnet", "gateway", "ip_range"]
 
 pub const VOLUME: Keys = Keys { supported: &["name", "external", "driver", "labels"], unsupported: &["driver_opts"] };
 
-pub const SECRET: Keys = Keys { supported: &["name", "file", "environment", "external"], unsupported: &["driver", "driver_opts", "template_driver", "labels"] };
+pub const SECRET: Keys =
+    Keys { supported: &["name", "file", "environment", "external"], unsupported: &["driver", "driver_opts", "template_driver", "labels"] };
 
-pub const CONFIG: Keys = Keys {
-    supported: &["name", "file", "content", "environment", "external"],
-    unsupported: &["template_driver", "labels"],
-};
+pub const CONFIG: Keys =
+    Keys { supported: &["name", "file", "content", "environment", "external"], unsupported: &["template_driver", "labels"] };

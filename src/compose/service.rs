@@ -15,9 +15,7 @@ use serde_norway::Value;
 
 use super::model::*;
 use super::schema::{self, check, SchemaError};
-use super::value::{
-    boolean, entries, index, invalid, join, mapping, signed, string, string_list, strings, unsigned, wrong,
-};
+use super::value::{boolean, entries, index, invalid, join, mapping, signed, string, string_list, strings, unsigned, wrong};
 
 type Result<T> = std::result::Result<T, SchemaError>;
 
@@ -137,7 +135,10 @@ fn port(v: &Value, p: &str) -> Result<Port> {
     check(m, p, &schema::PORT)?;
     let text = |k: &str| m.get(k).filter(|v| !v.is_null()).map(|v| string(v, &join(p, k))).transpose();
     let target = unsigned(m.get("target").unwrap_or(&Value::Null), &join(p, "target"))?;
-    let target = u16::try_from(target).ok().filter(|t| *t > 0).ok_or_else(|| invalid(&join(p, "target"), &target.to_string(), "not a port (1-65535)"))?;
+    let target = u16::try_from(target)
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| invalid(&join(p, "target"), &target.to_string(), "not a port (1-65535)"))?;
     let published = text("published")?;
     if let Some(pb) = &published {
         super::ports::range(pb).ok_or_else(|| invalid(&join(p, "published"), pb, "not a port or port range (1-65535)"))?;
@@ -148,9 +149,7 @@ fn port(v: &Value, p: &str) -> Result<Port> {
     if mode != "ingress" && mode != "host" {
         return Err(invalid(&join(p, "mode"), &mode, "expected ingress or host").into());
     }
-    let host_ip = text("host_ip")?
-        .map(|h| h.parse().map_err(|_| invalid(&join(p, "host_ip"), &h, "not an IP address")))
-        .transpose()?;
+    let host_ip = text("host_ip")?.map(|h| h.parse().map_err(|_| invalid(&join(p, "host_ip"), &h, "not an IP address"))).transpose()?;
     Ok(Port { mode, host_ip, target, published, protocol })
 }
 
@@ -206,7 +205,11 @@ fn mount(v: &Value, p: &str) -> Result<Mount> {
             let bp = join(p, "bind");
             Ok(BindOptions {
                 propagation: b.get("propagation").map(|v| string(v, &join(&bp, "propagation"))).transpose()?,
-                create_host_path: b.get("create_host_path").map(|v| boolean(v, &join(&bp, "create_host_path"))).transpose()?.unwrap_or(false),
+                create_host_path: b
+                    .get("create_host_path")
+                    .map(|v| boolean(v, &join(&bp, "create_host_path")))
+                    .transpose()?
+                    .unwrap_or(false),
                 selinux: b.get("selinux").map(|v| string(v, &join(&bp, "selinux"))).transpose()?,
             })
         })

@@ -63,7 +63,8 @@ fn interpolation_errors_name_variable_and_path() {
 
 #[test]
 fn interpolation_walks_values_not_keys() {
-    let mut doc: Value = serde_norway::from_str("services:\n  $K:\n    image: ${IMG}\n    command: [echo, $$HOME, $IMG]\n    init: true\n").unwrap();
+    let mut doc: Value =
+        serde_norway::from_str("services:\n  $K:\n    image: ${IMG}\n    command: [echo, $$HOME, $IMG]\n    init: true\n").unwrap();
     let mut unset = Vec::new();
     interpolate::interpolate_tree(&mut doc, "", &vars(&[("IMG", "busybox"), ("K", "nope")]), &mut unset).unwrap();
     let svc = &doc["services"]["$K"];
@@ -77,7 +78,8 @@ fn interpolation_walks_values_not_keys() {
 
 #[test]
 fn dotenv_format() {
-    let text = "# comment\n\nexport A=1\nB = two words # note\nC='lit ${A}'\nD=\"x${A}\\n\"\nE=${A}${B:-z}\nF=\"multi\nline\"\nHOME\nNOTSET\n";
+    let text =
+        "# comment\n\nexport A=1\nB = two words # note\nC='lit ${A}'\nD=\"x${A}\\n\"\nE=${A}${B:-z}\nF=\"multi\nline\"\nHOME\nNOTSET\n";
     let got = dotenv::parse(text, Path::new(".env"), &vars(&[("HOME", "/h")])).unwrap();
     let m: BTreeMap<_, _> = got.into_iter().collect();
     assert_eq!(m["A"], "1");
@@ -388,16 +390,31 @@ fn depends_on_cycles_and_undefined_services() {
 #[test]
 fn unknown_and_unsupported_keys_are_refused_with_their_path() {
     let cases = [
-        ("services:\n  web: {image: x, portz: [80]}\n", "unknown key services.web.portz: check its spelling against the compose specification"),
+        (
+            "services:\n  web: {image: x, portz: [80]}\n",
+            "unknown key services.web.portz: check its spelling against the compose specification",
+        ),
         ("services:\n  web: {image: x, gpus: all}\n", "services.web.gpus is not supported by burrow"),
         ("services:\n  web: {image: x, build: {context: ., ssh: [default]}}\n", "services.web.build.ssh is not supported by burrow"),
-        ("services:\n  web: {image: x, deploy: {resources: {reservations: {memory: 1g}}}}\n", "services.web.deploy.resources.reservations is not supported by burrow"),
-        ("services:\n  web: {image: x, ports: [{target: 80, app_protocol: http}]}\n", "services.web.ports[0].app_protocol is not supported by burrow"),
-        ("services:\n  web: {image: x, networks: {n: {ipv6_address: '::2'}}}\nnetworks: {n: {}}\n", "services.web.networks.n.ipv6_address is not supported by burrow"),
+        (
+            "services:\n  web: {image: x, deploy: {resources: {reservations: {memory: 1g}}}}\n",
+            "services.web.deploy.resources.reservations is not supported by burrow",
+        ),
+        (
+            "services:\n  web: {image: x, ports: [{target: 80, app_protocol: http}]}\n",
+            "services.web.ports[0].app_protocol is not supported by burrow",
+        ),
+        (
+            "services:\n  web: {image: x, networks: {n: {ipv6_address: '::2'}}}\nnetworks: {n: {}}\n",
+            "services.web.networks.n.ipv6_address is not supported by burrow",
+        ),
         ("services:\n  web: {image: x}\nvolumes:\n  v: {driver_opts: {type: nfs}}\n", "volumes.v.driver_opts is not supported by burrow"),
         ("include: [other.yaml]\nservices: {}\n", "include is not supported by burrow: merge the files with -f instead"),
         ("servics: {}\n", "unknown key servics: check its spelling against the compose specification"),
-        ("services:\n  web: {image: x, healthcheck: {tset: x}}\n", "unknown key services.web.healthcheck.tset: check its spelling against the compose specification"),
+        (
+            "services:\n  web: {image: x, healthcheck: {tset: x}}\n",
+            "unknown key services.web.healthcheck.tset: check its spelling against the compose specification",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(load_text(&[text], &[], &[]).unwrap_err(), want, "{text}");
@@ -411,7 +428,10 @@ fn invalid_values_name_their_path() {
         ("services:\n  web: {image: x, ports: ['80:99999']}\n", "services.web.ports[0]"),
         ("services:\n  web: {image: x, restart: sometimes}\n", "services.web.restart"),
         ("services:\n  web: {image: x, stop_grace_period: soon}\n", "services.web.stop_grace_period"),
-        ("services:\n  web: {image: x, depends_on: {db: {condition: service_ready}}}\n  db: {image: y}\n", "services.web.depends_on.db.condition"),
+        (
+            "services:\n  web: {image: x, depends_on: {db: {condition: service_ready}}}\n  db: {image: y}\n",
+            "services.web.depends_on.db.condition",
+        ),
         ("services:\n  web: {image: x, deploy: {resources: {limits: {memory: lots}}}}\n", "services.web.deploy.resources.limits.memory"),
         ("services:\n  web: {image: x, ulimits: {nofiles: 5}}\n", "services.web.ulimits.nofiles"),
         ("services:\n  web: {image: x, volumes: [data:/d]}\n", "undefined volume \"data\""),
@@ -445,7 +465,11 @@ fn extends_in_the_same_file_and_another() {
     let dir = tempfile::tempdir().unwrap();
     let common = dir.path().join("common");
     std::fs::create_dir(&common).unwrap();
-    std::fs::write(common.join("base.yaml"), "services:\n  base:\n    image: base:1\n    volumes: ['./conf:/conf']\n    environment: {A: a}\n").unwrap();
+    std::fs::write(
+        common.join("base.yaml"),
+        "services:\n  base:\n    image: base:1\n    volumes: ['./conf:/conf']\n    environment: {A: a}\n",
+    )
+    .unwrap();
     let main = "services:\n  app:\n    extends: {file: common/base.yaml, service: base}\n    environment: {B: b}\n  worker:\n    extends: app\n    command: work\n";
     std::fs::write(dir.path().join("compose.yaml"), main).unwrap();
     let o = Options { cwd: dir.path().to_path_buf(), project_name: Some("ext".into()), ..Default::default() };

@@ -109,7 +109,9 @@ pub enum Error {
     LinkElsewhere { name: String, network: String },
     #[error("{name} is a built-in network mode, not a user-defined network")]
     BuiltinNetwork { name: String },
-    #[error("network {name} is internal: it has no way out, so no port can be published from it; use a network created without --internal")]
+    #[error(
+        "network {name} is internal: it has no way out, so no port can be published from it; use a network created without --internal"
+    )]
     InternalPublish { name: String },
     #[error("--network {mode} cannot be combined with another --network: only user-defined networks can be given more than once")]
     CombinedNetworks { mode: String },

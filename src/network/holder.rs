@@ -571,7 +571,14 @@ mod tests {
     use super::*;
 
     fn plan() -> HolderPlan {
-        HolderPlan { gateway: "10.89.0.1".parse().unwrap(), prefix_len: 24, gateway6: None, mtu: 1500, mac: [0x02, 0, 0, 0, 0, 1], uplink: None }
+        HolderPlan {
+            gateway: "10.89.0.1".parse().unwrap(),
+            prefix_len: 24,
+            gateway6: None,
+            mtu: 1500,
+            mac: [0x02, 0, 0, 0, 0, 1],
+            uplink: None,
+        }
     }
 
     fn endpoint() -> Endpoint {

@@ -20,7 +20,9 @@ use crate::model::Record;
 
 /// The container of `network` at `ip`, among `records`.
 fn asking<'a>(records: &'a [Record], network: &str, ip: IpAddr) -> Option<&'a Record> {
-    records.iter().find(|r| r.endpoints.iter().any(|e| e.network == network && (IpAddr::V4(e.ipv4) == ip || e.ipv6.map(IpAddr::V6) == Some(ip))))
+    records
+        .iter()
+        .find(|r| r.endpoints.iter().any(|e| e.network == network && (IpAddr::V4(e.ipv4) == ip || e.ipv6.map(IpAddr::V6) == Some(ip))))
 }
 
 /// The resolvers the container of `network` at `client` gave with

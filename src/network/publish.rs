@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use burrow_netstack::inbound::{Bound, Published};
 use burrow_netstack::ports::{PortMapping, Proto};
-use nix::sys::time::TimeVal;
 use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::time::TimeVal;
 
 /// The control socket in the network's directory.
 pub const SOCK: &str = "holder.sock";

@@ -53,16 +53,14 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
     // The published ports of a container on a user-defined network go
     // to the network's holder once it is plugged in; the child closes its
     // copies at once, so the holder's are the only ones left.
-    let published = bridge.as_ref().map(|b| std::mem::take(&mut *b.published.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
+    let published =
+        bridge.as_ref().map(|b| std::mem::take(&mut *b.published.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
     // The networks' start locks likewise: the parent drops them once the
     // container is plugged in, the child at once (with --init its first
     // process never execs, and its copy would hold a lock every later
     // start on the network waits for).
-    let holds: Vec<std::fs::File> = bridge
-        .iter()
-        .flat_map(|b| b.plugs.iter())
-        .filter_map(|p| p.hold.lock().unwrap_or_else(|e| e.into_inner()).take())
-        .collect();
+    let holds: Vec<std::fs::File> =
+        bridge.iter().flat_map(|b| b.plugs.iter()).filter_map(|p| p.hold.lock().unwrap_or_else(|e| e.into_inner()).take()).collect();
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
     let (tty_sink, tty_source) = terminal_ends(&spec)?;

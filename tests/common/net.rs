@@ -97,4 +97,3 @@ pub fn socket_from(from: &str) -> std::io::Result<socket2::Socket> {
     s.bind(&SocketAddr::new(from.parse().unwrap(), 0).into())?;
     Ok(s)
 }
-
