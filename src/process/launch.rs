@@ -24,7 +24,7 @@ use signal_hook::iterator::Signals;
 
 use super::channel::{self, ErrorPipe, FdRole, Gate};
 use super::init::{child_main, ChildEnds};
-use super::{tty, Error, Exit, Result, Spec};
+use super::{tty, BridgeJoin, Error, Exit, Result, Spec};
 
 /// The container's network, to be served once its TAP device exists:
 /// the stack's options and the host ports already bound.
@@ -50,17 +50,7 @@ pub fn launch(spec: Spec, root: burrow_fs::Config, net: Option<NetStart>, starte
         super::NetSpec::Bridge(b) => Some(b.clone()),
         _ => None,
     };
-    // The published ports of a container on a user-defined network go
-    // to the network's holder once it is plugged in; the child closes its
-    // copies at once, so the holder's are the only ones left.
-    let published =
-        bridge.as_ref().map(|b| std::mem::take(&mut *b.published.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
-    // The networks' start locks likewise: the parent drops them once the
-    // container is plugged in, the child at once (with --init its first
-    // process never execs, and its copy would hold a lock every later
-    // start on the network waits for).
-    let holds: Vec<std::fs::File> =
-        bridge.iter().flat_map(|b| b.plugs.iter()).filter_map(|p| p.hold.lock().unwrap_or_else(|e| e.into_inner()).take()).collect();
+    let (published, holds) = bridge.as_deref().map(BridgeJoin::take_for_parent).unwrap_or_default();
     let (fuse_parent, fuse_child) = channel::fd_channel()?;
     let (tty_on, stdin_on) = (spec.tty, spec.stdin);
     let (tty_sink, tty_source) = terminal_ends(&spec)?;
@@ -149,6 +139,21 @@ fn tty_channel(tty: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
     }
     let (a, b) = channel::fd_channel()?;
     Ok((Some(a), Some(b)))
+}
+
+impl super::BridgeJoin {
+    /// What only the parent may keep across the clone: the published
+    /// ports of a container on a user-defined network (they go to the
+    /// network's holder once it is plugged in, so the holder's copies are
+    /// the only ones left) and the networks' start locks (dropped once the
+    /// container is plugged in). The child closes its copies at once: with
+    /// --init its first process never execs, and a copy of a start lock
+    /// would hold up every later start on the network.
+    fn take_for_parent(&self) -> (Vec<burrow_netstack::Published>, Vec<std::fs::File>) {
+        let published = std::mem::take(&mut *self.published.lock().unwrap_or_else(|p| p.into_inner()));
+        let holds = self.plugs.iter().filter_map(|p| p.hold.lock().unwrap_or_else(|e| e.into_inner()).take()).collect();
+        (published, holds)
+    }
 }
 
 /// Plug the waiting child's namespace into its networks' bridges: its
